@@ -1,0 +1,224 @@
+//! Content files to sources: walk `content/`, read each Markdown file, split
+//! its front matter and parse it. Reading and parsing run in parallel.
+
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+use walkdir::WalkDir;
+
+use crate::config::Config;
+use crate::diagnostics::Diagnostic;
+use crate::yaml::{self, Node};
+
+pub const CONTENT_DIR: &str = "content";
+
+/// What a Markdown file is to the site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// `content/<folder>/<id>.md` of a collection.
+    Entry { collection: String },
+    /// `_index.md` of a folder; the folder `""` is the home page.
+    Section,
+    /// Any other Markdown file.
+    Page,
+}
+
+/// One Markdown file, read and split.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Path under `content/` with `/` separators: `studies/zarate-2006.md`.
+    pub rel: String,
+    /// Path for diagnostics, relative to the site root: `content/studies/zarate-2006.md`.
+    pub file: PathBuf,
+    pub kind: Kind,
+    /// File stem for entries and pages; the folder for sections.
+    pub id: String,
+    pub text: String,
+    /// The front matter, or `None` when the file has none.
+    pub front: Option<Node>,
+    /// Byte offset where the Markdown body starts in `text`.
+    pub body_start: usize,
+    /// The front matter was present but unreadable (already reported):
+    /// later stages must not pile up errors about its fields.
+    pub front_failed: bool,
+}
+
+impl Source {
+    pub fn body(&self) -> &str {
+        &self.text[self.body_start..]
+    }
+}
+
+/// Everything under `content/`: Markdown sources and other files to copy.
+#[derive(Debug, Default)]
+pub struct Content {
+    pub sources: Vec<Source>,
+    /// Non-Markdown files, relative to `content/`, copied to the output as they are.
+    pub assets: Vec<PathBuf>,
+}
+
+/// Ids and file stems: lowercase ASCII letters, digits and hyphens.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Files editors leave behind while saving; never content.
+pub fn is_ignored_name(name: &str) -> bool {
+    name.starts_with('.') || name.ends_with('~') || name.ends_with(".swp") || name.ends_with(".swx") || name.ends_with(".tmp")
+}
+
+/// Walks and reads `root/content`.
+pub fn load(root: &Path, config: &Config) -> (Content, Vec<Diagnostic>) {
+    let dir = root.join(CONTENT_DIR);
+    let mut errors = Vec::new();
+    let mut markdown = Vec::new();
+    let mut assets = Vec::new();
+    if !dir.is_dir() {
+        errors.push(Diagnostic::file(CONTENT_DIR, "the content folder is missing"));
+        return (Content::default(), errors);
+    }
+    let walker = WalkDir::new(&dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !is_ignored_name(&e.file_name().to_string_lossy()));
+    for entry in walker {
+        match entry {
+            Ok(e) if e.file_type().is_file() => {
+                let rel = e.path().strip_prefix(&dir).unwrap_or(e.path()).to_path_buf();
+                if rel.extension().is_some_and(|x| x == "md") {
+                    markdown.push(rel);
+                } else {
+                    assets.push(rel);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => errors.push(Diagnostic::file(
+                e.path().map_or_else(|| PathBuf::from(CONTENT_DIR), Path::to_path_buf),
+                format!("cannot read: {e}"),
+            )),
+        }
+    }
+    let results: Vec<_> = markdown.par_iter().map(|rel| read_source(root, rel, config)).collect();
+    let mut sources = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Ok((s, error)) => {
+                sources.push(s);
+                errors.extend(error);
+            }
+            Err(d) => errors.push(d),
+        }
+    }
+    (Content { sources, assets }, errors)
+}
+
+fn read_source(root: &Path, rel: &Path, config: &Config) -> Result<(Source, Option<Diagnostic>), Diagnostic> {
+    let file = Path::new(CONTENT_DIR).join(rel);
+    let bytes = std::fs::read(root.join(&file)).map_err(|e| Diagnostic::file(&file, format!("cannot read: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Diagnostic::file(&file, format!("not valid UTF-8 (first bad byte at offset {})", e.utf8_error().valid_up_to()))
+    })?;
+    parse_source(rel, &file, text, config)
+}
+
+/// Classifies and splits one file already read. A file whose front matter
+/// is broken still yields a source (with the error beside it), so that links
+/// to it do not turn into a cascade of false "broken link" errors.
+pub fn parse_source(rel: &Path, file: &Path, text: String, config: &Config) -> Result<(Source, Option<Diagnostic>), Diagnostic> {
+    let rel_str = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+    let (kind, id) = classify(&rel_str, config).map_err(|m| Diagnostic::file(file, m))?;
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(t) => t.to_string(),
+        None => text,
+    };
+    let (front, body_start, error) = split_front_matter(file, &text);
+    let source = Source { rel: rel_str, file: file.to_path_buf(), kind, id, front_failed: error.is_some(), text, front, body_start };
+    Ok((source, error))
+}
+
+fn classify(rel: &str, config: &Config) -> Result<(Kind, String), String> {
+    let (folder, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+    let stem = name.strip_suffix(".md").unwrap_or(name);
+    if name == "_index.md" {
+        return Ok((Kind::Section, folder.to_string()));
+    }
+    if !is_valid_id(stem) {
+        return Err(format!(
+            "`{stem}` is not a valid id: use lowercase letters, digits and hyphens only (for example `{}`)",
+            crate::slug::slugify(stem)
+        ));
+    }
+    if let Some(c) = config.collections.iter().find(|c| c.folder == folder) {
+        return Ok((Kind::Entry { collection: c.name.clone() }, stem.to_string()));
+    }
+    if let Some(c) = config.collections.iter().find(|c| folder.starts_with(&format!("{}/", c.folder))) {
+        return Err(format!("entries of `{}` must sit directly in content/{}/, not in a subfolder", c.name, c.folder));
+    }
+    Ok((Kind::Page, stem.to_string()))
+}
+
+/// Finds YAML front matter between `---` lines at the very top: the parsed
+/// front matter, where the body starts, and any error.
+fn split_front_matter(file: &Path, text: &str) -> (Option<Node>, usize, Option<Diagnostic>) {
+    let Some(first_end) = text.find('\n') else {
+        return (None, 0, None);
+    };
+    if text[..first_end].trim_end() != "---" {
+        return (None, 0, None);
+    }
+    let yaml_start = first_end + 1;
+    let mut pos = yaml_start;
+    while pos < text.len() {
+        let end = text[pos..].find('\n').map_or(text.len(), |i| pos + i);
+        let line = text[pos..end].trim_end();
+        if line == "---" || line == "..." {
+            let body_start = (end + 1).min(text.len());
+            return match yaml::parse(file, &text[yaml_start..pos], 2) {
+                Ok(node) => (Some(node), body_start, None),
+                Err(d) => (None, body_start, Some(d)),
+            };
+        }
+        pos = end + 1;
+    }
+    let d = Diagnostic::new(file, 1, 1, "front matter is opened with `---` here but never closed by a second `---` line");
+    (None, text.len(), Some(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        crate::config::parse("title: T\ncollections:\n  studies:\n    fields: {}\n").unwrap()
+    }
+
+    fn src(rel: &str, text: &str) -> Result<Source, Diagnostic> {
+        let (source, error) = parse_source(Path::new(rel), &Path::new("content").join(rel), text.to_string(), &config())?;
+        error.map_or(Ok(source), Err)
+    }
+
+    #[test]
+    fn classifies_entries_sections_and_pages() {
+        assert_eq!(src("studies/a-1.md", "").unwrap().kind, Kind::Entry { collection: "studies".into() });
+        let s = src("studies/_index.md", "").unwrap();
+        assert_eq!((s.kind, s.id.as_str()), (Kind::Section, "studies"));
+        assert_eq!(src("_index.md", "").unwrap().id, "");
+        assert_eq!(src("about.md", "").unwrap().kind, Kind::Page);
+    }
+
+    #[test]
+    fn rejects_bad_ids_and_nested_entries() {
+        assert!(src("studies/Zarate 2006.md", "").unwrap_err().message.contains("zarate-2006"));
+        assert!(src("studies/x/a.md", "").is_err());
+    }
+
+    #[test]
+    fn splits_front_matter_and_body() {
+        let s = src("about.md", "---\ntitle: A\n---\nBody\n").unwrap();
+        assert!(s.front.is_some());
+        assert_eq!(s.body(), "Body\n");
+        let s = src("about.md", "No front matter\n").unwrap();
+        assert!(s.front.is_none());
+        assert_eq!(s.body_start, 0);
+        assert_eq!(src("about.md", "---\ntitle: A\n").unwrap_err().line, 1);
+    }
+}

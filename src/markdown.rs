@@ -1,0 +1,349 @@
+//! Markdown to HTML with pulldown-cmark, plus what the link stage needs:
+//! heading ids (stable, unique per page), the table of contents, the
+//! summary, every `@/` link with its position, and every `[@citation]`.
+
+use pulldown_cmark::{BrokenLink, CodeBlockKind, CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use std::collections::HashSet;
+use std::ops::Range;
+use std::path::Path;
+
+use crate::diagnostics::Diagnostic;
+use crate::slug::slugify;
+
+/// Internal links are written `@/path/under/content.md#anchor`.
+pub const INTERNAL_PREFIX: &str = "@/";
+const CITE_MARK: &str = "annals-cite:";
+const SUMMARY_MARK: &str = "<!-- more -->";
+
+/// What the markdown stage asks of the rest of the site.
+pub trait Resolve: Sync {
+    /// URL of the page at `rel` (path under `content/`), or why not.
+    fn url(&self, rel: &str) -> Result<&str, Diagnostic>;
+    /// Label and URL of the citable entry `id`, or why not.
+    fn cite(&self, id: &str) -> Result<(&str, &str), Diagnostic>;
+}
+
+/// A `@/` link as written, for anchor checks and backlinks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    pub target: String,
+    pub anchor: Option<String>,
+    pub line: usize,
+    pub col: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heading {
+    pub level: u8,
+    pub id: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    pub html: String,
+    /// The text before `<!-- more -->`, else the first paragraph.
+    pub summary: String,
+    pub toc: Vec<Heading>,
+    /// Every id a `#fragment` may name: headings and footnotes.
+    pub anchors: HashSet<String>,
+    pub links: Vec<Link>,
+    /// Cited entry ids, in order of first citation, without repeats.
+    pub citations: Vec<String>,
+}
+
+/// Where the text being rendered sits, for error positions.
+pub struct Origin<'a> {
+    pub file: &'a Path,
+    /// Maps a byte offset in the rendered text to a 1-based (line, column).
+    pub locate: &'a dyn Fn(usize) -> (usize, usize),
+}
+
+fn options() -> Options {
+    Options::ENABLE_TABLES
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_SMART_PUNCTUATION
+        | Options::ENABLE_HEADING_ATTRIBUTES
+}
+
+/// Renders `text`, resolving links and citations through `resolver`.
+/// Problems are appended to `errors`; rendering always completes.
+pub fn render(text: &str, origin: &Origin, resolver: &dyn Resolve, errors: &mut Vec<Diagnostic>) -> Rendered {
+    let at = |range: &Range<usize>, message: String| {
+        let (line, col) = (origin.locate)(range.start);
+        Diagnostic::new(origin.file, line, col, message)
+    };
+    let callback = |link: BrokenLink| citation_label(&link.reference).map(|ids| (format!("{CITE_MARK}{ids}").into(), "".into()));
+    let parser = Parser::new_with_broken_link_callback(text, options(), Some(callback));
+    let mut events: Vec<(Event, Range<usize>)> = parser.into_offset_iter().collect();
+    let mut out = Rendered::default();
+    assign_heading_ids(&mut events, &mut out);
+
+    let mut html_events: Vec<Event> = Vec::with_capacity(events.len());
+    let mut summary_end: Option<usize> = None;
+    let mut first_paragraph: Option<Range<usize>> = None;
+    let mut paragraph_start = None;
+    let mut cited: HashSet<String> = HashSet::new();
+    let mut iter = events.into_iter();
+    while let Some((event, range)) = iter.next() {
+        match event {
+            Event::Start(Tag::Link { dest_url, .. }) if dest_url.starts_with(CITE_MARK) => {
+                // The link's text is the raw label; skip it, the citation replaces it.
+                for (e, _) in iter.by_ref() {
+                    if matches!(e, Event::End(TagEnd::Link)) {
+                        break;
+                    }
+                }
+                let ids = &dest_url[CITE_MARK.len()..];
+                let html = citation_html(ids, resolver, |d| errors.push(located(d, &range, &at)));
+                for id in ids.split(';') {
+                    if cited.insert(id.to_string()) {
+                        out.citations.push(id.to_string());
+                    }
+                }
+                html_events.push(Event::InlineHtml(html.into()));
+            }
+            Event::Start(Tag::Link { link_type, dest_url, title, id }) if dest_url.starts_with(INTERNAL_PREFIX) => {
+                let dest = internal_link(&dest_url, &range, origin, resolver, &mut out.links, errors);
+                html_events.push(Event::Start(Tag::Link { link_type, dest_url: dest.into(), title, id }));
+            }
+            Event::Start(Tag::Image { link_type, dest_url, title, id }) if dest_url.starts_with(INTERNAL_PREFIX) => {
+                let dest = internal_link(&dest_url, &range, origin, resolver, &mut out.links, errors);
+                html_events.push(Event::Start(Tag::Image { link_type, dest_url: dest.into(), title, id }));
+            }
+            Event::Start(Tag::CodeBlock(kind)) => {
+                let mut code = String::new();
+                for (e, _) in iter.by_ref() {
+                    match e {
+                        Event::Text(t) => code.push_str(&t),
+                        Event::End(TagEnd::CodeBlock) => break,
+                        _ => {}
+                    }
+                }
+                let lang = match &kind {
+                    CodeBlockKind::Fenced(lang) => lang.as_ref(),
+                    CodeBlockKind::Indented => "",
+                };
+                html_events.push(Event::Html(crate::highlight::highlight(&code, lang).into()));
+            }
+            Event::Html(ref h) | Event::InlineHtml(ref h) if summary_end.is_none() && h.trim() == SUMMARY_MARK => {
+                summary_end = Some(html_events.len());
+            }
+            Event::Start(Tag::Paragraph) if first_paragraph.is_none() && paragraph_start.is_none() => {
+                paragraph_start = Some(html_events.len());
+                html_events.push(event);
+            }
+            Event::End(TagEnd::Paragraph) if first_paragraph.is_none() && paragraph_start.is_some() => {
+                html_events.push(event);
+                first_paragraph = paragraph_start.map(|s| s..html_events.len());
+            }
+            Event::Start(Tag::FootnoteDefinition(ref name)) => {
+                out.anchors.insert(name.to_string());
+                html_events.push(event);
+            }
+            other => html_events.push(other),
+        }
+    }
+    let summary_range = summary_end.map(|end| 0..end).or(first_paragraph).unwrap_or(0..0);
+    pulldown_cmark::html::push_html(&mut out.summary, html_events[summary_range].iter().cloned());
+    out.html.reserve(text.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut out.html, html_events.into_iter());
+    out
+}
+
+fn located(mut d: Diagnostic, range: &Range<usize>, at: &dyn Fn(&Range<usize>, String) -> Diagnostic) -> Diagnostic {
+    let positioned = at(range, String::new());
+    d.path = positioned.path;
+    d.line = positioned.line;
+    d.col = positioned.col;
+    d
+}
+
+/// `@a; @b` as `a;b` when the label is a citation list, else `None`
+/// (an ordinary unresolved `[text]`, which CommonMark renders as text).
+fn citation_label(label: &str) -> Option<String> {
+    let label = label.trim();
+    if !label.starts_with('@') {
+        return None;
+    }
+    let ids: Vec<&str> = label.split(';').map(|p| p.trim().trim_start_matches('@')).collect();
+    Some(ids.join(";"))
+}
+
+fn citation_html(ids: &str, resolver: &dyn Resolve, mut error: impl FnMut(Diagnostic)) -> String {
+    let mut parts = Vec::new();
+    for id in ids.split(';') {
+        match resolver.cite(id) {
+            Ok((label, url)) => parts.push(format!(
+                "<a class=\"citation\" href=\"{}\">{}</a>",
+                escape_html(url),
+                escape_html(label)
+            )),
+            Err(d) => {
+                error(d);
+                parts.push(format!("<span class=\"citation unresolved\">@{}</span>", escape_html(id)));
+            }
+        }
+    }
+    format!("<span class=\"citations\">({})</span>", parts.join("; "))
+}
+
+fn internal_link(
+    dest: &str,
+    range: &Range<usize>,
+    origin: &Origin,
+    resolver: &dyn Resolve,
+    links: &mut Vec<Link>,
+    errors: &mut Vec<Diagnostic>,
+) -> String {
+    let (line, col) = (origin.locate)(range.start);
+    let spec = &dest[INTERNAL_PREFIX.len()..];
+    let (target, anchor) = match spec.split_once('#') {
+        Some((t, a)) => (t, Some(a.to_string())),
+        None => (spec, None),
+    };
+    links.push(Link { target: target.to_string(), anchor: anchor.clone(), line, col });
+    match resolver.url(target) {
+        Ok(url) => match anchor {
+            Some(a) => format!("{url}#{a}"),
+            None => url.to_string(),
+        },
+        Err(mut d) => {
+            d.path = origin.file.to_path_buf();
+            d.line = line;
+            d.col = col;
+            errors.push(d);
+            "#".to_string()
+        }
+    }
+}
+
+/// Gives every heading an id (its own `{#id}` or a slug of its text, made
+/// unique with `-1`, `-2`, …) and records the table of contents.
+fn assign_heading_ids(events: &mut [(Event, Range<usize>)], out: &mut Rendered) {
+    let mut used: HashSet<String> = HashSet::new();
+    let mut i = 0;
+    while i < events.len() {
+        if let Event::Start(Tag::Heading { level, id, .. }) = &events[i].0 {
+            let level = heading_level(*level);
+            let explicit = id.as_ref().map(|s| s.to_string());
+            let mut title = String::new();
+            let mut j = i + 1;
+            while j < events.len() && !matches!(events[j].0, Event::End(TagEnd::Heading(_))) {
+                if let Event::Text(t) | Event::Code(t) = &events[j].0 {
+                    title.push_str(t);
+                }
+                j += 1;
+            }
+            let base = explicit.unwrap_or_else(|| match slugify(&title) {
+                s if s.is_empty() => "section".to_string(),
+                s => s,
+            });
+            let mut unique = base.clone();
+            let mut n = 1;
+            while used.contains(&unique) {
+                unique = format!("{base}-{n}");
+                n += 1;
+            }
+            used.insert(unique.clone());
+            if let Event::Start(Tag::Heading { id, .. }) = &mut events[i].0 {
+                *id = Some(CowStr::from(unique.clone()));
+            }
+            out.anchors.insert(unique.clone());
+            out.toc.push(Heading { level, id: unique, title });
+            i = j;
+        }
+        i += 1;
+    }
+}
+
+fn heading_level(level: HeadingLevel) -> u8 {
+    level as u8
+}
+
+/// Escapes text for HTML content and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    pulldown_cmark_escape::escape_html(&mut out, s).expect("writing to a String cannot fail");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fake;
+    impl Resolve for Fake {
+        fn url(&self, rel: &str) -> Result<&str, Diagnostic> {
+            match rel {
+                "studies/a.md" => Ok("/studies/a/"),
+                _ => Err(Diagnostic::file("", format!("broken link: no page at `@/{rel}`"))),
+            }
+        }
+        fn cite(&self, id: &str) -> Result<(&str, &str), Diagnostic> {
+            match id {
+                "a" => Ok(("Smith et al., 2006", "/studies/a/")),
+                "b" => Ok(("Jones and Li, 2000", "/studies/b/")),
+                _ => Err(Diagnostic::file("", format!("unknown citation `@{id}`"))),
+            }
+        }
+    }
+
+    fn md(text: &str) -> (Rendered, Vec<Diagnostic>) {
+        let mut errors = Vec::new();
+        let locate = |o: usize| crate::diagnostics::line_col(text, o);
+        let origin = Origin { file: Path::new("content/x.md"), locate: &locate };
+        let r = render(text, &origin, &Fake, &mut errors);
+        (r, errors)
+    }
+
+    #[test]
+    fn headings_get_unique_ids_and_a_toc() {
+        let (r, _) = md("# Intro\n\n## Intro\n\n## Custom {#mine}\n");
+        assert!(r.html.contains("<h1 id=\"intro\">"), "{}", r.html);
+        assert!(r.html.contains("<h2 id=\"intro-1\">"));
+        assert!(r.html.contains("<h2 id=\"mine\">"));
+        assert_eq!(r.toc.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["intro", "intro-1", "mine"]);
+    }
+
+    #[test]
+    fn citations_render_author_year_and_are_recorded() {
+        let (r, errs) = md("As shown [@a; @b], and again [@a].\n");
+        assert!(errs.is_empty(), "{errs:?}");
+        assert!(r.html.contains("(<a class=\"citation\" href=\"/studies/a/\">Smith et al., 2006</a>; <a class=\"citation\" href=\"/studies/b/\">Jones and Li, 2000</a>)"), "{}", r.html);
+        assert_eq!(r.citations, ["a", "b"]);
+    }
+
+    #[test]
+    fn unknown_citations_and_broken_links_are_located() {
+        let (_, errs) = md("Text\n\nSee [@nope] and [x](@/studies/zz.md).\n");
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert_eq!((errs[0].line, errs[0].col), (3, 5));
+        assert_eq!((errs[1].line, errs[1].col), (3, 17));
+    }
+
+    #[test]
+    fn internal_links_resolve_with_anchor() {
+        let (r, errs) = md("[A](@/studies/a.md#sec)\n");
+        assert!(errs.is_empty());
+        assert!(r.html.contains("href=\"/studies/a/#sec\""), "{}", r.html);
+        assert_eq!(r.links[0].anchor.as_deref(), Some("sec"));
+    }
+
+    #[test]
+    fn summary_is_text_before_more_else_first_paragraph() {
+        let (r, _) = md("First *one*.\n\nSecond.\n");
+        assert_eq!(r.summary, "<p>First <em>one</em>.</p>\n");
+        let (r, _) = md("One.\n\nTwo.\n\n<!-- more -->\n\nThree.\n");
+        assert_eq!(r.summary, "<p>One.</p>\n<p>Two.</p>\n");
+    }
+
+    #[test]
+    fn citations_in_code_are_left_alone() {
+        let (r, errs) = md("`[@nope]`\n\n```\n[@nope]\n```\n");
+        assert!(errs.is_empty(), "{errs:?}");
+        assert!(r.html.contains("[@nope]"));
+    }
+}

@@ -1,0 +1,95 @@
+//! Writing the site: everything goes into a fresh staging folder beside the
+//! output, which is swapped in only once complete. A failed build never
+//! touches the previous output, and files no longer produced do not linger.
+
+use rayon::prelude::*;
+use std::collections::BTreeSet;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::render::Output;
+use crate::theme::Origin;
+
+/// A file copied as it is (static files, content assets).
+#[derive(Debug, Clone)]
+pub struct Copy {
+    pub path: String,
+    pub from: Origin,
+}
+
+fn sibling(out: &Path, suffix: &str) -> PathBuf {
+    let name = out.file_name().map_or_else(|| "public".into(), |n| n.to_string_lossy().into_owned());
+    out.with_file_name(format!(".{name}.{suffix}"))
+}
+
+/// Writes `outputs` and `copies` under `out`, atomically replacing what was there.
+pub fn write(out: &Path, outputs: &[Output], copies: &[Copy]) -> io::Result<()> {
+    let staging = sibling(out, "annals-new");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)?;
+    }
+    let result = fill(&staging, outputs, copies).and_then(|()| swap(&staging, out));
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    result
+}
+
+fn fill(dir: &Path, outputs: &[Output], copies: &[Copy]) -> io::Result<()> {
+    // Create every folder once, parents first, before the parallel writes.
+    let folders: BTreeSet<&str> = outputs
+        .iter()
+        .map(|o| o.path.as_str())
+        .chain(copies.iter().map(|c| c.path.as_str()))
+        .filter_map(|p| p.rsplit_once('/').map(|(folder, _)| folder))
+        .collect();
+    std::fs::create_dir_all(dir)?;
+    for folder in &folders {
+        let path = dir.join(folder);
+        match std::fs::create_dir(&path) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir_all(&path)?,
+            other => other?,
+        }
+    }
+    outputs.par_iter().try_for_each(|o| std::fs::write(dir.join(&o.path), &o.bytes))?;
+    copies.par_iter().try_for_each(|c| match &c.from {
+        Origin::Disk(p) => std::fs::copy(p, dir.join(&c.path)).map(|_| ()),
+        Origin::Embedded(bytes) => std::fs::write(dir.join(&c.path), bytes),
+    })
+}
+
+/// Puts `staging` in place of `out`, keeping `out` intact if that fails.
+fn swap(staging: &Path, out: &Path) -> io::Result<()> {
+    if !out.exists() {
+        return std::fs::rename(staging, out);
+    }
+    let old = sibling(out, "annals-old");
+    if old.exists() {
+        std::fs::remove_dir_all(&old)?;
+    }
+    std::fs::rename(out, &old)?;
+    if let Err(e) = std::fs::rename(staging, out) {
+        std::fs::rename(&old, out)?;
+        return Err(e);
+    }
+    std::fs::remove_dir_all(&old)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_the_whole_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("public");
+        let page = |p: &str| Output { path: p.into(), bytes: b"x".to_vec() };
+        write(&out, &[page("a/index.html"), page("index.html")], &[]).unwrap();
+        write(&out, &[page("b/c/index.html")], &[]).unwrap();
+        assert!(!out.join("a").exists());
+        assert!(out.join("b/c/index.html").is_file());
+        let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from("public")]);
+    }
+}

@@ -1,0 +1,416 @@
+//! Tera rendering over the frozen `Site`. Each page's template value (its
+//! "card") is built once and shared by reference count wherever the page is
+//! listed; the site-wide values live in Tera's global context, built once.
+//! Pages render in parallel with no locks.
+
+use rayon::prelude::*;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tera::{Context, Kwargs, State, Tera, TeraResult, Value};
+
+use crate::content::Kind;
+use crate::diagnostics::Diagnostic;
+use crate::schema::FieldValue;
+use crate::site::{Page, Site, Taxonomy, Term};
+use crate::theme;
+
+/// A file to write: path under the output folder, and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub path: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// HTML inserted before `</body>` of every page (the serve command's
+    /// live-reload script); `None` for `build`.
+    pub inject: Option<String>,
+}
+
+/// Loaded templates plus the file each came from, for error positions.
+pub struct Templates {
+    tera: Tera,
+    files: HashMap<String, PathBuf>,
+}
+
+impl Templates {
+    /// Loads every template of `files`, reporting every syntax error.
+    pub fn load(root: &Path, files: &theme::Files) -> Result<Templates, Vec<Diagnostic>> {
+        let mut sources = Vec::with_capacity(files.templates.len());
+        let mut errors = Vec::new();
+        let mut names = HashMap::new();
+        for (name, origin) in &files.templates {
+            let display = origin.display(root);
+            match origin.read().map(String::from_utf8) {
+                Ok(Ok(text)) => sources.push((name.clone(), text)),
+                Ok(Err(_)) => errors.push(Diagnostic::file(&display, "template is not valid UTF-8")),
+                Err(e) => errors.push(Diagnostic::file(&display, format!("cannot read template: {e}"))),
+            }
+            names.insert(name.clone(), display);
+        }
+        let mut tera = Tera::new();
+        tera.autoescape_on([".html", ".htm", ".xml"]);
+        register_helpers(&mut tera);
+        if let Err(e) = tera.add_raw_templates(sources.iter().map(|(n, t)| (n.as_str(), t.as_str()))) {
+            // Tera stops at the first error; parse each template alone to report them all.
+            for (name, text) in &sources {
+                let mut alone = Tera::new();
+                if let Err(e) = alone.add_raw_template(name, text) {
+                    if matches!(e.kind(), tera::ErrorKind::SyntaxError(_)) {
+                        errors.push(template_error(&e, &names));
+                    }
+                }
+            }
+            if errors.is_empty() {
+                errors.push(template_error(&e, &names));
+            }
+        }
+        if errors.is_empty() {
+            Ok(Templates { tera, files: names })
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.tera.contains_template(name)
+    }
+}
+
+fn register_helpers(tera: &mut Tera) {
+    // `items | filter(attribute="fields.era.id", value=era.id)`
+    tera.register_filter("filter", |items: &[Value], kwargs: Kwargs, _: &State| -> TeraResult<Vec<Value>> {
+        let attribute: &str = kwargs.must_get("attribute")?;
+        let value: Value = kwargs.must_get("value")?;
+        Ok(items.iter().filter(|v| v.get_from_path(attribute) == Some(&value)).cloned().collect())
+    });
+    // `items | map(attribute="title")`
+    tera.register_filter("map", |items: &[Value], kwargs: Kwargs, _: &State| -> TeraResult<Vec<Value>> {
+        let attribute: &str = kwargs.must_get("attribute")?;
+        Ok(items.iter().filter_map(|v| v.get_from_path(attribute).cloned()).collect())
+    });
+}
+
+/// Converts a Tera error into a diagnostic at the template's line and column.
+fn template_error(e: &tera::Error, files: &HashMap<String, PathBuf>) -> Diagnostic {
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        causes.push(s.to_string());
+        source = s.source();
+    }
+    let suffix = if causes.is_empty() { String::new() } else { format!(": {}", causes.join(": ")) };
+    match e.kind() {
+        tera::ErrorKind::SyntaxError(r) | tera::ErrorKind::RenderingError(r) => {
+            let path = files.get(r.filename()).cloned().unwrap_or_else(|| PathBuf::from(r.filename()));
+            let span = r.span();
+            Diagnostic::new(path, span.start_line, span.start_col + 1, format!("template error: {}{suffix}", r.message()))
+        }
+        _ => Diagnostic::file("templates", format!("template error: {e}{suffix}")),
+    }
+}
+
+/// Renders every page of the site, the taxonomy pages and the 404 page.
+pub fn render(site: &Site, templates: &mut Templates, statics: &HashSet<String>, options: &Options) -> (Vec<Output>, Vec<Diagnostic>) {
+    let cards: Vec<Value> = site.pages.par_iter().map(|p| card(site, p)).collect();
+    let terms: Vec<Vec<Value>> = site
+        .taxonomies
+        .iter()
+        .map(|tax| tax.terms.iter().map(|term| term_value(term, &cards)).collect())
+        .collect();
+    let taxonomies: Vec<Value> = site.taxonomies.iter().zip(&terms).map(|(tax, terms)| taxonomy_value(tax, terms)).collect();
+    let shared = Shared { cards, taxonomies, terms };
+    install_globals(site, &shared, statics, templates);
+
+    let mut jobs: Vec<Job> = Vec::with_capacity(site.pages.len() + 64);
+    let mut errors = Vec::new();
+    for (i, page) in site.pages.iter().enumerate() {
+        match page_template(page, templates) {
+            Ok(template) => jobs.push(Job { path: format!("{}index.html", page.path), template, what: What::Page(i) }),
+            Err(d) => errors.push(d),
+        }
+    }
+    for (t, taxonomy) in site.taxonomies.iter().enumerate() {
+        jobs.push(Job { path: format!("{}index.html", taxonomy.path), template: "taxonomy.html".into(), what: What::Taxonomy(t) });
+        for (k, term) in taxonomy.terms.iter().enumerate() {
+            jobs.push(Job { path: format!("{}index.html", term.path), template: "term.html".into(), what: What::Term(t, k) });
+        }
+    }
+    if templates.has("404.html") {
+        jobs.push(Job { path: "404.html".into(), template: "404.html".into(), what: What::NotFound });
+    }
+    let templates = &*templates;
+    let results: Vec<Result<Output, Diagnostic>> = jobs
+        .par_iter()
+        .map(|job| {
+            if !templates.has(&job.template) {
+                return Err(Diagnostic::file("templates", format!("template `{}` not found in the theme or templates/", job.template)));
+            }
+            let context = job.context(site, &shared);
+            let mut bytes = Vec::with_capacity(16 * 1024);
+            templates.tera.render_to(&job.template, &context, &mut bytes).map_err(|e| template_error(&e, &templates.files))?;
+            if let Some(script) = &options.inject {
+                inject(&mut bytes, script);
+            }
+            Ok(Output { path: job.path.clone(), bytes })
+        })
+        .collect();
+    let mut outputs = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Ok(o) => outputs.push(o),
+            Err(d) => errors.push(d),
+        }
+    }
+    (outputs, errors)
+}
+
+struct Job {
+    path: String,
+    template: String,
+    what: What,
+}
+
+enum What {
+    Page(usize),
+    Taxonomy(usize),
+    Term(usize, usize),
+    NotFound,
+}
+
+/// Template values built once per build and shared by every page.
+struct Shared {
+    cards: Vec<Value>,
+    taxonomies: Vec<Value>,
+    terms: Vec<Vec<Value>>,
+}
+
+impl Job {
+    fn context(&self, site: &Site, shared: &Shared) -> Context {
+        let mut ctx = Context::new();
+        match self.what {
+            What::Page(i) => ctx.insert_value("page", page_value(site, i, &shared.cards)),
+            What::Taxonomy(t) => ctx.insert_value("taxonomy", shared.taxonomies[t].clone()),
+            What::Term(t, k) => {
+                ctx.insert_value("taxonomy", shared.taxonomies[t].clone());
+                ctx.insert_value("term", shared.terms[t][k].clone());
+            }
+            What::NotFound => {}
+        }
+        ctx
+    }
+}
+
+fn page_template(page: &Page, templates: &Templates) -> Result<String, Diagnostic> {
+    if let Some(t) = &page.template {
+        return if templates.has(t) {
+            Ok(t.clone())
+        } else {
+            Err(Diagnostic::file(&page.file, format!("`template: {t}` names no template in the theme or templates/")))
+        };
+    }
+    let candidates: Vec<String> = match (&page.kind, &page.collection) {
+        (Kind::Entry { .. }, Some(c)) => vec![format!("{c}/entry.html"), "entry.html".into()],
+        (Kind::Section, _) if page.id.is_empty() => vec!["index.html".into()],
+        (Kind::Section, _) => vec![format!("{}/section.html", page.id), "section.html".into()],
+        _ => vec!["page.html".into()],
+    };
+    candidates.iter().find(|t| templates.has(t)).cloned().ok_or_else(|| {
+        Diagnostic::file(&page.file, format!("no template for this page: expected one of {}", candidates.join(", ")))
+    })
+}
+
+fn install_globals(site: &Site, shared: &Shared, statics: &HashSet<String>, templates: &mut Templates) {
+    let config = &site.config;
+    let collections: Vec<(String, Value)> =
+        site.collections.iter().map(|(name, list)| (name.clone(), cards_of(list, &shared.cards))).collect();
+    let taxonomies: Vec<(String, Value)> =
+        site.taxonomies.iter().zip(&shared.taxonomies).map(|(tax, v)| (tax.name.clone(), v.clone())).collect();
+    let global = templates.tera.global_context();
+    global.insert_value(
+        "site",
+        map([
+            ("title", config.title.as_str().into()),
+            ("description", config.description.as_str().into()),
+            ("base_url", config.base_url.as_str().into()),
+        ]),
+    );
+    global.insert_value("collections", map_owned(collections));
+    global.insert_value("taxonomies", map_owned(taxonomies));
+
+    // `url_for(path="@/studies/x.md")` or `url_for(path="style.css")`; a
+    // missing target fails the build.
+    let urls: Arc<HashMap<String, String>> = Arc::new(site.pages.iter().map(|p| (p.rel.clone(), p.url.clone())).collect());
+    let statics = Arc::new(statics.clone());
+    let base = config.base_url.clone();
+    templates.tera.register_function("url_for", move |kwargs: Kwargs, _: &State| -> TeraResult<String> {
+        let path: &str = kwargs.must_get("path")?;
+        if let Some(rel) = path.strip_prefix(crate::markdown::INTERNAL_PREFIX) {
+            let (rel, anchor) = rel.split_once('#').map_or((rel, ""), |(r, a)| (r, a));
+            return match urls.get(rel) {
+                Some(url) if anchor.is_empty() => Ok(url.clone()),
+                Some(url) => Ok(format!("{url}#{anchor}")),
+                None => Err(tera::Error::message(format!("url_for: no page at `{path}`"))),
+            };
+        }
+        let file = path.trim_start_matches('/');
+        if statics.contains(file) {
+            Ok(format!("{base}{file}"))
+        } else {
+            Err(tera::Error::message(format!("url_for: no static file `{file}` in the theme or static/")))
+        }
+    });
+}
+
+fn map<const N: usize>(pairs: [(&'static str, Value); N]) -> Value {
+    let mut m = tera::Map::with_capacity(N);
+    for (k, v) in pairs {
+        m.insert(k.into(), v);
+    }
+    Value::from(m)
+}
+
+fn map_owned(pairs: Vec<(String, Value)>) -> Value {
+    let mut m = tera::Map::with_capacity(pairs.len());
+    for (k, v) in pairs {
+        m.insert(k.into(), v);
+    }
+    Value::from(m)
+}
+
+fn opt(s: Option<&str>) -> Value {
+    s.map_or_else(Value::none, Value::from)
+}
+
+fn kind_name(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::Entry { .. } => "entry",
+        Kind::Section => "section",
+        Kind::Page => "page",
+    }
+}
+
+/// A small value for a referenced entry: enough to link to it.
+fn stub(site: &Site, collection: &str, id: &str) -> Value {
+    let page = site
+        .config
+        .collection(collection)
+        .and_then(|c| site.page_index(&format!("{}/{id}.md", c.folder)))
+        .map(|i| &site.pages[i]);
+    match page {
+        Some(p) => map([
+            ("id", id.into()),
+            ("url", p.url.as_str().into()),
+            ("title", p.title.as_str().into()),
+            ("citation", opt(p.citation.as_deref())),
+        ]),
+        None => map([("id", id.into()), ("url", Value::none()), ("title", id.into()), ("citation", Value::none())]),
+    }
+}
+
+fn field_value(site: &Site, page: &Page, name: &str, value: &FieldValue) -> Value {
+    match value {
+        FieldValue::Str(s) | FieldValue::Date(s) => s.as_str().into(),
+        FieldValue::Text(_) => Value::safe_string(page.text_fields.get(name).map_or("", String::as_str)),
+        FieldValue::Int(i) => (*i).into(),
+        FieldValue::Float(f) => (*f).into(),
+        FieldValue::Bool(b) => (*b).into(),
+        FieldValue::List(items) => Value::from(items.iter().map(|v| field_value(site, page, name, v)).collect::<Vec<_>>()),
+        FieldValue::Ref { to, id } => stub(site, to, &id.value),
+    }
+}
+
+/// The value every listing of a page shares.
+fn card(site: &Site, page: &Page) -> Value {
+    let fields: Vec<(String, Value)> =
+        page.fields.iter().map(|(name, v)| (name.clone(), field_value(site, page, name, v))).collect();
+    map([
+        ("id", page.id.as_str().into()),
+        ("kind", kind_name(&page.kind).into()),
+        ("collection", opt(page.collection.as_deref())),
+        ("url", page.url.as_str().into()),
+        ("path", format!("/{}", page.path).into()),
+        ("title", page.title.as_str().into()),
+        ("description", opt(page.description.as_deref())),
+        ("citation", opt(page.citation.as_deref())),
+        ("draft", page.draft.into()),
+        ("summary", Value::safe_string(&page.content.summary)),
+        ("fields", map_owned(fields)),
+    ])
+}
+
+fn cards_of(list: &[usize], cards: &[Value]) -> Value {
+    Value::from(list.iter().map(|&i| cards[i].clone()).collect::<Vec<_>>())
+}
+
+/// The current page: its card plus content, contents, relations.
+fn page_value(site: &Site, i: usize, cards: &[Value]) -> Value {
+    let page = &site.pages[i];
+    let mut m = cards[i].as_map().cloned().unwrap_or_default();
+    let b = &site.backlinks[i];
+    let toc: Vec<Value> = page
+        .content
+        .toc
+        .iter()
+        .map(|h| map([("level", h.level.into()), ("id", h.id.as_str().into()), ("title", h.title.as_str().into())]))
+        .collect();
+    let mut references: Vec<usize> = Vec::new();
+    if let Some(c) = &site.config.citations {
+        let folder = site.config.collection(&c.collection).map_or("", |col| col.folder.as_str());
+        references = page.content.citations.iter().filter_map(|id| site.page_index(&format!("{folder}/{id}.md"))).collect();
+        references.sort_by(|&a, &b| site.pages[a].citation.cmp(&site.pages[b].citation));
+    }
+    let mut all: Vec<usize> = b.referenced_by.values().flatten().chain(&b.cited_by).chain(&b.linked_from).copied().collect();
+    all.sort_by(|&x, &y| site.pages[x].title.cmp(&site.pages[y].title).then(x.cmp(&y)));
+    all.dedup();
+    let referenced_by: Vec<(String, Value)> =
+        b.referenced_by.iter().map(|(field, list)| (field.clone(), cards_of(list, cards))).collect();
+    let entries: &[usize] = match (&page.kind, page.id.as_str()) {
+        (Kind::Section, folder) => site
+            .config
+            .collections
+            .iter()
+            .find(|c| c.folder == folder)
+            .and_then(|c| site.collections.get(&c.name))
+            .map_or(&[], Vec::as_slice),
+        _ => &[],
+    };
+    let neighbour = |n: Option<usize>| n.map_or_else(Value::none, |n| cards[n].clone());
+    m.insert("content".into(), Value::safe_string(&page.content.html));
+    m.insert("toc".into(), Value::from(toc));
+    m.insert("references".into(), cards_of(&references, cards));
+    m.insert("backlinks".into(), cards_of(&all, cards));
+    m.insert("referenced_by".into(), map_owned(referenced_by));
+    m.insert("cited_by".into(), cards_of(&b.cited_by, cards));
+    m.insert("linked_from".into(), cards_of(&b.linked_from, cards));
+    m.insert("entries".into(), cards_of(entries, cards));
+    m.insert("prev".into(), neighbour(site.prev[i]));
+    m.insert("next".into(), neighbour(site.next[i]));
+    Value::from(m)
+}
+
+fn term_value(term: &Term, cards: &[Value]) -> Value {
+    map([
+        ("name", term.name.as_str().into()),
+        ("slug", term.slug.as_str().into()),
+        ("url", term.url.as_str().into()),
+        ("count", term.pages.len().into()),
+        ("pages", cards_of(&term.pages, cards)),
+    ])
+}
+
+fn taxonomy_value(tax: &Taxonomy, terms: &[Value]) -> Value {
+    map([("name", tax.name.as_str().into()), ("url", tax.url.as_str().into()), ("terms", Value::from(terms.to_vec()))])
+}
+
+fn inject(bytes: &mut Vec<u8>, script: &str) {
+    let needle = b"</body>";
+    match bytes.windows(needle.len()).rposition(|w| w.eq_ignore_ascii_case(needle)) {
+        Some(at) => {
+            bytes.splice(at..at, script.bytes());
+        }
+        None => bytes.extend_from_slice(script.as_bytes()),
+    }
+}

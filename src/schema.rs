@@ -1,0 +1,326 @@
+//! Front matter against its collection's schema: every field typed, every
+//! undeclared key an error (with a suggestion when it looks like a typo),
+//! every missing required field reported.
+
+use std::collections::BTreeMap;
+
+use crate::config::{Collection, Config, FieldType};
+use crate::content::{Kind, Source};
+use crate::diagnostics::Diagnostic;
+use crate::yaml::{Node, Value};
+
+/// A validated front matter value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    Str(String),
+    /// Markdown source, rendered by the markdown stage.
+    Text(Located<String>),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Date(String),
+    List(Vec<FieldValue>),
+    /// An entry id of collection `to`, resolved by the link stage.
+    Ref { to: String, id: Located<String> },
+}
+
+/// A value with the place it was written, for errors found in later stages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located<T> {
+    pub value: T,
+    pub line: usize,
+    pub col: usize,
+}
+
+/// The validated front matter of one source.
+#[derive(Debug, Clone, Default)]
+pub struct Meta {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub template: Option<Located<String>>,
+    pub draft: bool,
+    pub fields: BTreeMap<String, FieldValue>,
+}
+
+/// Keys every file may carry whatever its collection declares.
+const RESERVED: &[&str] = &["draft", "template"];
+/// Keys of sections and plain pages, which have no schema.
+const PAGE_KEYS: &[&str] = &["title", "description", "draft", "template"];
+
+/// The closest candidate to a misspelt `word`, if one is close enough.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+pub fn validate(source: &Source, config: &Config) -> (Meta, Vec<Diagnostic>) {
+    let mut v = Validator { file: source, errors: Vec::new() };
+    let meta = match &source.kind {
+        Kind::Entry { collection } => {
+            let collection = config.collection(collection).expect("classified entries name a configured collection");
+            v.entry(collection)
+        }
+        Kind::Section | Kind::Page => v.page(),
+    };
+    (meta, v.errors)
+}
+
+struct Validator<'a> {
+    file: &'a Source,
+    errors: Vec<Diagnostic>,
+}
+
+impl<'a> Validator<'a> {
+    fn error(&mut self, line: usize, col: usize, message: String) -> &mut Diagnostic {
+        self.errors.push(Diagnostic::new(&self.file.file, line, col, message));
+        self.errors.last_mut().expect("just pushed")
+    }
+
+    /// The top-level mapping, or an error if the front matter is something else.
+    fn pairs(&mut self) -> &'a [(Node, Node)] {
+        let file = self.file;
+        match &file.front {
+            None => &[],
+            Some(Node { value: Value::Map(pairs), .. }) => pairs,
+            Some(Node { value: Value::Null, .. }) => &[],
+            Some(node) => {
+                let kind = node.value.kind();
+                self.error(node.line, node.col, format!("front matter must be a mapping of fields, found {kind}"));
+                &[]
+            }
+        }
+    }
+
+    fn entry(&mut self, collection: &Collection) -> Meta {
+        let mut meta = Meta::default();
+        let pairs = self.pairs();
+        for (key, value) in pairs {
+            let Some(name) = self.key(key) else { continue };
+            if self.reserved(name, value, &mut meta) {
+                continue;
+            }
+            match collection.fields.get(name) {
+                Some(field) => {
+                    if let Some(v) = self.value(name, &field.ty, value) {
+                        meta.fields.insert(name.to_string(), v);
+                    }
+                }
+                None => {
+                    let candidates = collection.fields.keys().map(String::as_str).chain(RESERVED.iter().copied());
+                    let hint = suggest(name, candidates).map(|s| format!("did you mean `{s}`?"));
+                    let fields = crate::config::quoted_list(&collection.fields.keys().cloned().collect::<Vec<_>>());
+                    let d = self.error(
+                        key.line,
+                        key.col,
+                        format!("unknown field `{name}`: collection `{}` declares {fields}", collection.name),
+                    );
+                    d.hint = hint;
+                }
+            }
+        }
+        let missing: Vec<&str> = collection
+            .fields
+            .values()
+            .filter(|f| f.required && !meta.fields.contains_key(&f.name))
+            .map(|f| f.name.as_str())
+            .collect();
+        if !missing.is_empty() && !self.file.front_failed {
+            let list = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
+            let message = match &self.file.front {
+                None => format!("no front matter, but collection `{}` requires {list}", collection.name),
+                Some(_) => format!("missing required field{} {list}", if missing.len() == 1 { "" } else { "s" }),
+            };
+            self.error(1, 1, message);
+        }
+        if let Some(FieldValue::Str(t)) = meta.fields.get("title") {
+            meta.title = Some(t.clone());
+        }
+        meta
+    }
+
+    fn page(&mut self) -> Meta {
+        let mut meta = Meta::default();
+        let pairs = self.pairs();
+        for (key, value) in pairs {
+            let Some(name) = self.key(key) else { continue };
+            if self.reserved(name, value, &mut meta) {
+                continue;
+            }
+            match name {
+                "title" => meta.title = self.string(name, value),
+                "description" => meta.description = self.string(name, value),
+                _ => {
+                    let hint = suggest(name, PAGE_KEYS.iter().copied()).map(|s| format!("did you mean `{s}`?"));
+                    let d = self.error(
+                        key.line,
+                        key.col,
+                        format!("unknown field `{name}`: pages outside collections take {}", PAGE_KEYS.join(", ")),
+                    );
+                    d.hint = hint;
+                }
+            }
+        }
+        meta
+    }
+
+    fn key<'n>(&mut self, key: &'n Node) -> Option<&'n str> {
+        match &key.value {
+            Value::Str(s) => Some(s),
+            other => {
+                let kind = other.kind();
+                self.error(key.line, key.col, format!("field names must be strings, found {kind}"));
+                None
+            }
+        }
+    }
+
+    /// Handles the keys every file may carry; true if `name` was one.
+    fn reserved(&mut self, name: &str, value: &Node, meta: &mut Meta) -> bool {
+        match name {
+            "draft" => {
+                if let Some(FieldValue::Bool(b)) = self.value(name, &FieldType::Boolean, value) {
+                    meta.draft = b;
+                }
+                true
+            }
+            "template" => {
+                meta.template = self
+                    .string(name, value)
+                    .map(|t| Located { value: t, line: value.line, col: value.col });
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn string(&mut self, name: &str, value: &Node) -> Option<String> {
+        match self.value(name, &FieldType::String, value)? {
+            FieldValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn mismatch(&mut self, name: &str, ty: &FieldType, node: &Node) -> Option<FieldValue> {
+        let found = match &node.value {
+            Value::Str(s) => format!("`{s}`"),
+            Value::Int(i) => format!("`{i}`"),
+            other => other.kind().to_string(),
+        };
+        self.error(node.line, node.col, format!("field `{name}` expects {}, found {found}", ty.describe()));
+        None
+    }
+
+    fn value(&mut self, name: &str, ty: &FieldType, node: &Node) -> Option<FieldValue> {
+        let located = |s: &str| Located { value: s.to_string(), line: node.line, col: node.col };
+        match (ty, &node.value) {
+            (FieldType::String, Value::Str(s)) => Some(FieldValue::Str(s.clone())),
+            (FieldType::Text, Value::Str(s)) => Some(FieldValue::Text(located(s))),
+            (FieldType::Integer, Value::Int(i)) => Some(FieldValue::Int(*i)),
+            (FieldType::Number, Value::Int(i)) => Some(FieldValue::Float(*i as f64)),
+            (FieldType::Number, Value::Float(f)) if f.is_finite() => Some(FieldValue::Float(*f)),
+            (FieldType::Boolean, Value::Bool(b)) => Some(FieldValue::Bool(*b)),
+            (FieldType::Date, Value::Str(s)) if is_date(s) => Some(FieldValue::Date(s.clone())),
+            (FieldType::Enum(values), Value::Str(s)) if values.contains(s) => Some(FieldValue::Str(s.clone())),
+            (FieldType::Enum(values), Value::Str(s)) => {
+                let hint = suggest(s, values.iter().map(String::as_str)).map(|v| format!("did you mean `{v}`?"));
+                let d = self.error(
+                    node.line,
+                    node.col,
+                    format!("field `{name}` expects {}, found `{s}`", ty.describe()),
+                );
+                d.hint = hint;
+                None
+            }
+            (FieldType::Reference(to), Value::Str(s)) => Some(FieldValue::Ref { to: to.clone(), id: located(s) }),
+            (FieldType::List(of), Value::List(items)) => {
+                let before = self.errors.len();
+                let values: Vec<FieldValue> = items.iter().filter_map(|item| self.value(name, of, item)).collect();
+                (self.errors.len() == before).then_some(FieldValue::List(values))
+            }
+            // A single value where a list is expected is a list of one: `indications: depression`.
+            (FieldType::List(of), Value::Str(_) | Value::Int(_)) => {
+                self.value(name, of, node).map(|v| FieldValue::List(vec![v]))
+            }
+            _ => self.mismatch(name, ty, node),
+        }
+    }
+}
+
+fn is_date(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let [y, m, d] = parts[..] else { return false };
+    let all_digits = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_digit());
+    if !(all_digits(y, 4) && all_digits(m, 2) && all_digits(d, 2)) {
+        return false;
+    }
+    let (y, m, d): (u32, u32, u32) = (y.parse().unwrap_or(0), m.parse().unwrap_or(0), d.parse().unwrap_or(0));
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const SITE: &str = "title: T\ncollections:\n  studies:\n    fields:\n      title: {type: string, required: true}\n      year: {type: integer, required: true}\n      design: {type: enum, values: [crossover, review]}\n      published: {type: date}\n      tags: {type: list, of: string}\n";
+
+    fn check(text: &str) -> (Meta, Vec<Diagnostic>) {
+        let config = crate::config::parse(SITE).unwrap();
+        let rel = Path::new("studies/a.md");
+        let (source, _) = crate::content::parse_source(rel, &Path::new("content").join(rel), text.into(), &config).unwrap();
+        validate(&source, &config)
+    }
+
+    #[test]
+    fn valid_front_matter_is_typed() {
+        let (meta, errs) = check("---\ntitle: A\nyear: 2006\ndesign: review\ntags: x\npublished: 2024-02-29\n---\n");
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(meta.title.as_deref(), Some("A"));
+        assert_eq!(meta.fields["year"], FieldValue::Int(2006));
+        assert_eq!(meta.fields["tags"], FieldValue::List(vec![FieldValue::Str("x".into())]));
+    }
+
+    #[test]
+    fn every_error_is_reported_with_its_position() {
+        let (_, errs) = check("---\ntitle: A\nyaer: 2006\ndesign: reveiw\npublished: 2023-02-29\n---\n");
+        let summary: Vec<(usize, usize, Option<&str>)> = errs.iter().map(|d| (d.line, d.col, d.hint.as_deref())).collect();
+        assert_eq!(
+            summary,
+            vec![
+                (3, 1, Some("did you mean `year`?")),
+                (4, 9, Some("did you mean `review`?")),
+                (5, 12, None),
+                (1, 1, None),
+            ],
+            "{errs:?}"
+        );
+        assert!(errs[3].message.contains("missing required field `year`"));
+    }
+
+    #[test]
+    fn no_front_matter_in_a_collection_with_required_fields_is_an_error() {
+        let (_, errs) = check("Just text\n");
+        assert!(errs[0].message.starts_with("no front matter"), "{errs:?}");
+    }
+
+    #[test]
+    fn dates_are_checked() {
+        assert!(is_date("2024-02-29"));
+        assert!(!is_date("2023-02-29"));
+        assert!(!is_date("2023-13-01"));
+        assert!(!is_date("23-1-1"));
+    }
+}

@@ -1,0 +1,523 @@
+//! The linked site: every page with its URL, rendered Markdown, resolved
+//! references, backlinks, taxonomies and previous/next. Built in two steps
+//! around the markdown stage: `Skeleton` knows every URL and citation label
+//! (enough to render Markdown), `Site` adds the relations, and is frozen.
+
+use rayon::prelude::*;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+
+use crate::config::Config;
+use crate::content::{Kind, Source};
+use crate::diagnostics::{line_col, Diagnostic};
+use crate::markdown::{self, Origin, Rendered, Resolve};
+use crate::schema::{suggest, FieldValue, Meta};
+
+/// One page of the site, whatever produced it.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub kind: Kind,
+    /// `content/...` path for errors; empty for pages annals generates.
+    pub file: PathBuf,
+    /// Path under `content/` (`studies/zarate-2006.md`), the key of `@/` links.
+    pub rel: String,
+    pub id: String,
+    pub collection: Option<String>,
+    /// Path under the output folder, without `index.html`: `studies/zarate-2006/`.
+    pub path: String,
+    /// `base_url` + `path`.
+    pub url: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub template: Option<String>,
+    pub draft: bool,
+    pub fields: BTreeMap<String, FieldValue>,
+    /// Author-year label, for entries of the citation collection.
+    pub citation: Option<String>,
+    pub content: Rendered,
+    /// Rendered HTML of `text` fields.
+    pub text_fields: BTreeMap<String, String>,
+    source_text: String,
+    body_start: usize,
+}
+
+/// Pages that point at a page, by the way they point.
+#[derive(Debug, Clone, Default)]
+pub struct Backlinks {
+    /// Reference field name → entries whose field names this page.
+    pub referenced_by: BTreeMap<String, Vec<usize>>,
+    pub cited_by: Vec<usize>,
+    pub linked_from: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Taxonomy {
+    pub name: String,
+    pub path: String,
+    pub url: String,
+    pub terms: Vec<Term>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Term {
+    pub name: String,
+    pub slug: String,
+    pub path: String,
+    pub url: String,
+    pub pages: Vec<usize>,
+}
+
+/// Pages with URLs and labels, before Markdown.
+pub struct Skeleton {
+    pub config: Config,
+    pub pages: Vec<Page>,
+    by_rel: HashMap<String, usize>,
+    /// Sources left out as drafts, so a link to one can say so.
+    drafts: HashSet<String>,
+}
+
+/// The finished, immutable site that rendering borrows.
+pub struct Site {
+    pub config: Config,
+    pub pages: Vec<Page>,
+    pub by_rel: HashMap<String, usize>,
+    /// Collection name → its entries, sorted.
+    pub collections: BTreeMap<String, Vec<usize>>,
+    pub taxonomies: Vec<Taxonomy>,
+    pub backlinks: Vec<Backlinks>,
+    pub prev: Vec<Option<usize>>,
+    pub next: Vec<Option<usize>>,
+}
+
+impl Skeleton {
+    /// Turns validated sources into pages, leaving out drafts unless asked.
+    pub fn new(config: Config, sources: Vec<(Source, Meta)>, include_drafts: bool) -> (Skeleton, Vec<Diagnostic>) {
+        let mut errors = Vec::new();
+        let mut drafts = HashSet::new();
+        let mut pages = Vec::with_capacity(sources.len() + config.collections.len() + 1);
+        for (source, meta) in sources {
+            if meta.draft && !include_drafts {
+                drafts.insert(source.rel);
+                continue;
+            }
+            pages.push(page_from_source(&config, source, meta));
+        }
+        // Every collection and the home page get a section, written or not.
+        let existing: HashSet<String> = pages.iter().map(|p| p.rel.clone()).collect();
+        let mut implicit = vec![(String::new(), config.title.clone())];
+        implicit.extend(config.collections.iter().map(|c| (c.folder.clone(), capitalize(&c.name))));
+        for (folder, title) in implicit {
+            let rel = section_rel(&folder);
+            if !existing.contains(&rel) {
+                let mut page = blank_page(Kind::Section, rel, folder.clone(), format!("{folder}/"), title);
+                page.path = section_path(&folder);
+                page.url = format!("{}{}", config.base_url, page.path);
+                pages.push(page);
+            }
+        }
+        pages.sort_by(|a, b| a.rel.cmp(&b.rel));
+        let mut by_rel = HashMap::with_capacity(pages.len());
+        let mut by_path: HashMap<&str, usize> = HashMap::with_capacity(pages.len());
+        for (i, p) in pages.iter().enumerate() {
+            by_rel.insert(p.rel.clone(), i);
+            if let Some(&j) = by_path.get(p.path.as_str()) {
+                errors.push(Diagnostic::file(
+                    &p.file,
+                    format!("this page's URL `/{}` is also the URL of {}", p.path, pages[j].file.display()),
+                ));
+            } else {
+                by_path.insert(&p.path, i);
+            }
+        }
+        let mut skeleton = Skeleton { config, pages, by_rel, drafts };
+        skeleton.label_citations();
+        (skeleton, errors)
+    }
+
+    fn label_citations(&mut self) {
+        let Some(c) = self.config.citations.clone() else { return };
+        for page in self.pages.iter_mut().filter(|p| p.collection.as_deref() == Some(c.collection.as_str())) {
+            let authors: Vec<&str> = match page.fields.get(&c.authors) {
+                Some(FieldValue::List(items)) => items.iter().filter_map(as_str).collect(),
+                Some(FieldValue::Str(s)) => vec![s.as_str()],
+                _ => Vec::new(),
+            };
+            let et_al = c.et_al.as_ref().is_some_and(|f| page.fields.get(f) == Some(&FieldValue::Bool(true)));
+            let names = match (authors.as_slice(), et_al) {
+                ([], _) => page.title.clone(),
+                ([one], false) => one.to_string(),
+                ([a, b], false) => format!("{a} and {b}"),
+                ([first, ..], _) => format!("{first} et al."),
+            };
+            let year = match page.fields.get(&c.year) {
+                Some(FieldValue::Int(y)) => y.to_string(),
+                Some(FieldValue::Str(s) | FieldValue::Date(s)) => s.clone(),
+                _ => "n.d.".to_string(),
+            };
+            page.citation = Some(format!("{names}, {year}"));
+        }
+    }
+
+    /// Renders every page's Markdown in parallel.
+    pub fn render_markdown(mut self) -> (Skeleton, Vec<Diagnostic>) {
+        let resolver = Resolver { skeleton: &self };
+        let results: Vec<(Rendered, BTreeMap<String, String>, Vec<Diagnostic>)> =
+            self.pages.par_iter().map(|page| render_page(page, &resolver)).collect();
+        let mut errors = Vec::new();
+        for (page, (content, text_fields, errs)) in self.pages.iter_mut().zip(results) {
+            page.content = content;
+            page.text_fields = text_fields;
+            // The source is not needed once rendered: let it go.
+            page.source_text = String::new();
+            errors.extend(errs);
+        }
+        (self, errors)
+    }
+
+    /// Resolves references and anchors and builds every relation.
+    pub fn link(self) -> (Site, Vec<Diagnostic>) {
+        let Skeleton { config, mut pages, by_rel, drafts } = self;
+        let mut errors = Vec::new();
+        for page in &mut pages {
+            if page.title.is_empty() {
+                page.title = page.content.toc.first().map(|h| h.title.clone()).unwrap_or_else(|| page.id.clone());
+            }
+        }
+        let collections = sort_collections(&config, &pages);
+        let mut rank = vec![usize::MAX; pages.len()];
+        for list in collections.values() {
+            for (r, &i) in list.iter().enumerate() {
+                rank[i] = r;
+            }
+        }
+        let order = |a: &usize, b: &usize| {
+            (pages[*a].collection.as_ref(), rank[*a], &pages[*a].rel).cmp(&(pages[*b].collection.as_ref(), rank[*b], &pages[*b].rel))
+        };
+        let index_of_entry = |collection: &str, id: &str| -> Option<usize> {
+            let folder = &config.collection(collection)?.folder;
+            by_rel.get(&format!("{folder}/{id}.md")).copied()
+        };
+
+        let mut backlinks = vec![Backlinks::default(); pages.len()];
+        for (i, page) in pages.iter().enumerate() {
+            for (field, value) in &page.fields {
+                for_each_ref(value, &mut |to, id| match index_of_entry(to, &id.value) {
+                    Some(t) => backlinks[t].referenced_by.entry(field.clone()).or_default().push(i),
+                    None => errors.push(dangling_reference(&config, &pages, &drafts, page, field, to, id)),
+                });
+            }
+            if let Some(c) = &config.citations {
+                for id in &page.content.citations {
+                    if let Some(t) = index_of_entry(&c.collection, id) {
+                        backlinks[t].cited_by.push(i);
+                    }
+                }
+            }
+            for link in &page.content.links {
+                let Some(&t) = by_rel.get(&link.target) else { continue };
+                backlinks[t].linked_from.push(i);
+                if let Some(anchor) = &link.anchor {
+                    if !pages[t].content.anchors.contains(anchor) {
+                        let mut d = Diagnostic::new(
+                            &page.file,
+                            link.line,
+                            link.col,
+                            format!("missing anchor: `@/{}` has no heading or footnote `#{anchor}`", link.target),
+                        );
+                        if let Some(s) = suggest(anchor, pages[t].content.anchors.iter().map(String::as_str)) {
+                            d = d.with_hint(format!("did you mean `#{s}`?"));
+                        }
+                        errors.push(d);
+                    }
+                }
+            }
+        }
+        for b in &mut backlinks {
+            for list in b.referenced_by.values_mut().chain([&mut b.cited_by, &mut b.linked_from]) {
+                list.sort_by(&order);
+                list.dedup();
+            }
+        }
+
+        let mut prev = vec![None; pages.len()];
+        let mut next = vec![None; pages.len()];
+        for list in collections.values() {
+            for pair in list.windows(2) {
+                next[pair[0]] = Some(pair[1]);
+                prev[pair[1]] = Some(pair[0]);
+            }
+        }
+        let taxonomies = build_taxonomies(&config, &pages, &collections, &mut errors);
+        let site = Site { config, pages, by_rel, collections, taxonomies, backlinks, prev, next };
+        (site, errors)
+    }
+}
+
+impl Site {
+    /// Every URL path the site writes, for checking collisions with taxonomy pages.
+    pub fn page_index(&self, rel: &str) -> Option<usize> {
+        self.by_rel.get(rel).copied()
+    }
+}
+
+fn page_from_source(config: &Config, source: Source, meta: Meta) -> Page {
+    let (collection, path) = match &source.kind {
+        Kind::Entry { collection } => {
+            let folder = &config.collection(collection).expect("entry of a configured collection").folder;
+            (Some(collection.clone()), format!("{folder}/{}/", source.id))
+        }
+        Kind::Section => (None, section_path(&source.id)),
+        Kind::Page => (None, format!("{}/", source.rel.trim_end_matches(".md"))),
+    };
+    Page {
+        url: format!("{}{}", config.base_url, path),
+        path,
+        kind: source.kind,
+        file: source.file,
+        rel: source.rel,
+        id: source.id,
+        collection,
+        title: meta.title.unwrap_or_default(),
+        description: meta.description,
+        template: meta.template.map(|t| t.value),
+        draft: meta.draft,
+        fields: meta.fields,
+        citation: None,
+        content: Rendered::default(),
+        text_fields: BTreeMap::new(),
+        body_start: source.body_start,
+        source_text: source.text,
+    }
+}
+
+fn blank_page(kind: Kind, rel: String, id: String, path: String, title: String) -> Page {
+    Page {
+        kind,
+        file: PathBuf::new(),
+        rel,
+        id,
+        collection: None,
+        url: String::new(),
+        path,
+        title,
+        description: None,
+        template: None,
+        draft: false,
+        fields: BTreeMap::new(),
+        citation: None,
+        content: Rendered::default(),
+        text_fields: BTreeMap::new(),
+        source_text: String::new(),
+        body_start: 0,
+    }
+}
+
+fn section_rel(folder: &str) -> String {
+    if folder.is_empty() { "_index.md".to_string() } else { format!("{folder}/_index.md") }
+}
+
+fn section_path(folder: &str) -> String {
+    if folder.is_empty() { String::new() } else { format!("{folder}/") }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+fn as_str(v: &FieldValue) -> Option<&str> {
+    match v {
+        FieldValue::Str(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn for_each_ref<'a>(value: &'a FieldValue, f: &mut dyn FnMut(&'a str, &'a crate::schema::Located<String>)) {
+    match value {
+        FieldValue::Ref { to, id } => f(to, id),
+        FieldValue::List(items) => items.iter().for_each(|v| for_each_ref(v, f)),
+        _ => {}
+    }
+}
+
+fn dangling_reference(
+    config: &Config,
+    pages: &[Page],
+    drafts: &HashSet<String>,
+    page: &Page,
+    field: &str,
+    to: &str,
+    id: &crate::schema::Located<String>,
+) -> Diagnostic {
+    let folder = config.collection(to).map_or(to, |c| c.folder.as_str());
+    let message = format!("field `{field}` refers to `{}`, but collection `{to}` has no such entry", id.value);
+    let mut d = Diagnostic::new(&page.file, id.line, id.col, message);
+    if drafts.contains(&format!("{folder}/{}.md", id.value)) {
+        d = d.with_hint(format!("`{}` is a draft; build with --drafts or remove the reference", id.value));
+    } else {
+        let ids = pages.iter().filter(|p| p.collection.as_deref() == Some(to)).map(|p| p.id.as_str());
+        if let Some(s) = suggest(&id.value, ids) {
+            d = d.with_hint(format!("did you mean `{s}`?"));
+        }
+    }
+    d
+}
+
+struct Resolver<'a> {
+    skeleton: &'a Skeleton,
+}
+
+impl Resolve for Resolver<'_> {
+    fn url(&self, rel: &str) -> Result<&str, Diagnostic> {
+        let s = self.skeleton;
+        if let Some(&i) = s.by_rel.get(rel) {
+            return Ok(&s.pages[i].url);
+        }
+        let mut d = Diagnostic::file("", format!("broken link: no page at `@/{rel}`"));
+        if s.drafts.contains(rel) {
+            d = d.with_hint(format!("`@/{rel}` is a draft; build with --drafts or remove the link"));
+        } else if let Some(near) = suggest(rel, s.pages.iter().map(|p| p.rel.as_str())) {
+            d = d.with_hint(format!("did you mean `@/{near}`?"));
+        }
+        Err(d)
+    }
+
+    fn cite(&self, id: &str) -> Result<(&str, &str), Diagnostic> {
+        let s = self.skeleton;
+        let Some(c) = &s.config.citations else {
+            return Err(Diagnostic::file("", format!("citation `[@{id}]`, but site.yaml declares no `citations`")));
+        };
+        let folder = s.config.collection(&c.collection).map_or("", |col| col.folder.as_str());
+        let rel = format!("{folder}/{id}.md");
+        if let Some(page) = s.by_rel.get(&rel).map(|&i| &s.pages[i]) {
+            return Ok((page.citation.as_deref().unwrap_or(&page.id), &page.url));
+        }
+        let mut d = Diagnostic::file("", format!("unknown citation `@{id}`: no entry `{id}` in collection `{}`", c.collection));
+        if s.drafts.contains(&rel) {
+            d = d.with_hint(format!("`{id}` is a draft; build with --drafts or remove the citation"));
+        } else {
+            let ids = s.pages.iter().filter(|p| p.collection.as_deref() == Some(&c.collection)).map(|p| p.id.as_str());
+            if let Some(near) = suggest(id, ids) {
+                d = d.with_hint(format!("did you mean `@{near}`?"));
+            }
+        }
+        Err(d)
+    }
+}
+
+fn render_page(page: &Page, resolver: &Resolver) -> (Rendered, BTreeMap<String, String>, Vec<Diagnostic>) {
+    let mut errors = Vec::new();
+    let text = &page.source_text;
+    let body_start = page.body_start;
+    let locate = |offset: usize| line_col(text, body_start + offset);
+    let origin = Origin { file: &page.file, locate: &locate };
+    let content = markdown::render(&text[body_start..], &origin, resolver, &mut errors);
+    let mut text_fields = BTreeMap::new();
+    for (name, value) in &page.fields {
+        if let FieldValue::Text(t) = value {
+            let at = |_: usize| (t.line, t.col);
+            let origin = Origin { file: &page.file, locate: &at };
+            text_fields.insert(name.clone(), markdown::render(&t.value, &origin, resolver, &mut errors).html);
+        }
+    }
+    (content, text_fields, errors)
+}
+
+/// A sortable view of a field: numbers before strings, missing values last.
+#[derive(PartialEq, PartialOrd)]
+enum SortKey<'a> {
+    Number(f64),
+    Text(&'a str),
+    Missing,
+}
+
+fn sort_key<'a>(page: &'a Page, field: Option<&str>) -> SortKey<'a> {
+    match field.and_then(|f| page.fields.get(f)) {
+        Some(FieldValue::Int(i)) => SortKey::Number(*i as f64),
+        Some(FieldValue::Float(f)) => SortKey::Number(*f),
+        Some(FieldValue::Str(s) | FieldValue::Date(s)) => SortKey::Text(s),
+        Some(FieldValue::Text(t)) => SortKey::Text(&t.value),
+        Some(FieldValue::Bool(b)) => SortKey::Number(f64::from(u8::from(*b))),
+        _ => SortKey::Missing,
+    }
+}
+
+fn sort_collections(config: &Config, pages: &[Page]) -> BTreeMap<String, Vec<usize>> {
+    let mut out: BTreeMap<String, Vec<usize>> = config.collections.iter().map(|c| (c.name.clone(), Vec::new())).collect();
+    for (i, p) in pages.iter().enumerate() {
+        if let Some(c) = &p.collection {
+            out.entry(c.clone()).or_default().push(i);
+        }
+    }
+    for c in &config.collections {
+        let list = out.get_mut(&c.name).expect("inserted above");
+        let field = c.sort_by.as_deref();
+        list.sort_by(|&a, &b| {
+            sort_key(&pages[a], field)
+                .partial_cmp(&sort_key(&pages[b], field))
+                .unwrap_or(Ordering::Equal)
+                .then_with(|| pages[a].id.cmp(&pages[b].id))
+        });
+    }
+    out
+}
+
+fn build_taxonomies(
+    config: &Config,
+    pages: &[Page],
+    collections: &BTreeMap<String, Vec<usize>>,
+    errors: &mut Vec<Diagnostic>,
+) -> Vec<Taxonomy> {
+    let mut taxonomies = Vec::new();
+    for name in config.taxonomies() {
+        let path = format!("{}/", crate::slug::slugify(&name));
+        let mut terms: BTreeMap<String, Term> = BTreeMap::new();
+        let mut slugs: HashMap<String, String> = HashMap::new();
+        for c in &config.collections {
+            if !c.fields.get(&name).is_some_and(|f| f.taxonomy) {
+                continue;
+            }
+            for &i in &collections[&c.name] {
+                let values: Vec<&str> = match pages[i].fields.get(&name) {
+                    Some(FieldValue::Str(s)) => vec![s.as_str()],
+                    Some(FieldValue::List(items)) => items.iter().filter_map(as_str).collect(),
+                    _ => continue,
+                };
+                for value in values {
+                    let slug = crate::slug::slugify(value);
+                    match slugs.get(&slug) {
+                        Some(other) if other != value => {
+                            errors.push(Diagnostic::file(
+                                &pages[i].file,
+                                format!("`{value}` and `{other}` of taxonomy `{name}` would share the URL /{path}{slug}/; spell them the same"),
+                            ));
+                            continue;
+                        }
+                        Some(_) => {}
+                        None => {
+                            slugs.insert(slug.clone(), value.to_string());
+                        }
+                    }
+                    let term = terms.entry(value.to_string()).or_insert_with(|| Term {
+                        name: value.to_string(),
+                        path: format!("{path}{slug}/"),
+                        url: format!("{}{path}{slug}/", config.base_url),
+                        slug,
+                        pages: Vec::new(),
+                    });
+                    if term.pages.last() != Some(&i) {
+                        term.pages.push(i);
+                    }
+                }
+            }
+        }
+        taxonomies.push(Taxonomy {
+            url: format!("{}{path}", config.base_url),
+            path,
+            name,
+            terms: terms.into_values().collect(),
+        });
+    }
+    taxonomies
+}

@@ -1,0 +1,84 @@
+//! Theme files: the theme's `templates/` and `static/`, overridden file by
+//! file by the site's own `templates/` and `static/`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use walkdir::WalkDir;
+
+use crate::diagnostics::Diagnostic;
+
+include!(concat!(env!("OUT_DIR"), "/default_theme.rs"));
+
+/// Where a file's bytes come from.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    Disk(PathBuf),
+    Embedded(&'static [u8]),
+}
+
+impl Origin {
+    pub fn read(&self) -> std::io::Result<Vec<u8>> {
+        match self {
+            Origin::Disk(p) => std::fs::read(p),
+            Origin::Embedded(bytes) => Ok(bytes.to_vec()),
+        }
+    }
+
+    /// The path to name in errors (relative to the site root when on disk).
+    pub fn display(&self, root: &Path) -> PathBuf {
+        match self {
+            Origin::Disk(p) => p.strip_prefix(root).unwrap_or(p).to_path_buf(),
+            Origin::Embedded(_) => PathBuf::from("<built-in default theme>"),
+        }
+    }
+}
+
+/// The merged view of theme and site files.
+#[derive(Debug, Default)]
+pub struct Files {
+    /// Template name (path under `templates/`) → origin.
+    pub templates: BTreeMap<String, Origin>,
+    /// Path under `static/` → origin.
+    pub statics: BTreeMap<String, Origin>,
+}
+
+/// Collects the theme `name` and the site's overrides below `root`.
+pub fn load(root: &Path, name: &str) -> Result<Files, Diagnostic> {
+    let mut files = Files::default();
+    let dir = root.join("themes").join(name);
+    if dir.is_dir() {
+        add_dir(&dir.join("templates"), &mut files.templates);
+        add_dir(&dir.join("static"), &mut files.statics);
+    } else if name == "default" {
+        for (rel, bytes) in DEFAULT_THEME {
+            if let Some(t) = rel.strip_prefix("templates/") {
+                files.templates.insert(t.to_string(), Origin::Embedded(bytes));
+            } else if let Some(s) = rel.strip_prefix("static/") {
+                files.statics.insert(s.to_string(), Origin::Embedded(bytes));
+            }
+        }
+    } else {
+        return Err(Diagnostic::file(
+            crate::config::CONFIG_FILE,
+            format!("theme `{name}` not found: expected a folder themes/{name}/"),
+        ));
+    }
+    add_dir(&root.join("templates"), &mut files.templates);
+    add_dir(&root.join("static"), &mut files.statics);
+    Ok(files)
+}
+
+fn add_dir(dir: &Path, into: &mut BTreeMap<String, Origin>) {
+    if !dir.is_dir() {
+        return;
+    }
+    let walker = WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !crate::content::is_ignored_name(&e.file_name().to_string_lossy()));
+    for entry in walker.flatten().filter(|e| e.file_type().is_file()) {
+        let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
+        let key = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+        into.insert(key, Origin::Disk(entry.path().to_path_buf()));
+    }
+}
