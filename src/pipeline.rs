@@ -109,11 +109,15 @@ pub fn generate(options: &Options) -> Result<Built, Vec<Diagnostic>> {
         path: a.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"),
         from: theme::Origin::Disk(content_dir.join(a)),
     }));
-    let statics: HashSet<String> = copies.iter().map(|c| c.path.clone()).collect();
+    let targets = render::Targets {
+        base_url: site.config.base_url.clone(),
+        pages: site.pages.iter().map(|p| (p.rel.clone(), p.url.clone())).collect(),
+        statics: copies.iter().map(|c| c.path.clone()).collect(),
+    };
     let render_options = render::Options { inject: options.inject.clone() };
-    let outputs = t.time("render", || match Templates::load(root, &files) {
+    let outputs = t.time("render", || match Templates::load(root, &files, targets) {
         Ok(mut templates) => {
-            let (outputs, errs) = render::render(&site, &mut templates, &statics, &render_options);
+            let (outputs, errs) = render::render(&site, &mut templates, &render_options);
             errors.extend(errs);
             outputs
         }

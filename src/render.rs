@@ -37,7 +37,8 @@ pub struct Templates {
 
 impl Templates {
     /// Loads every template of `files`, reporting every syntax error.
-    pub fn load(root: &Path, files: &theme::Files) -> Result<Templates, Vec<Diagnostic>> {
+    /// `targets` are what `url_for` may link to.
+    pub fn load(root: &Path, files: &theme::Files, targets: Targets) -> Result<Templates, Vec<Diagnostic>> {
         let mut sources = Vec::with_capacity(files.templates.len());
         let mut errors = Vec::new();
         let mut names = HashMap::new();
@@ -53,6 +54,7 @@ impl Templates {
         let mut tera = Tera::new();
         tera.autoescape_on([".html", ".htm", ".xml"]);
         register_helpers(&mut tera);
+        register_url_for(&mut tera, targets);
         if let Err(e) = tera.add_raw_templates(sources.iter().map(|(n, t)| (n.as_str(), t.as_str()))) {
             // Tera stops at the first error; parse each template alone to report them all.
             for (name, text) in &sources {
@@ -64,7 +66,12 @@ impl Templates {
                 }
             }
             if errors.is_empty() {
-                errors.push(template_error(&e, &names));
+                match e.kind() {
+                    tera::ErrorKind::Msg(text) if !validation_errors(text, &names).is_empty() => {
+                        errors.extend(validation_errors(text, &names));
+                    }
+                    _ => errors.push(template_error(&e, &names)),
+                }
             }
         }
         if errors.is_empty() {
@@ -93,6 +100,60 @@ fn register_helpers(tera: &mut Tera) {
     });
 }
 
+/// What `url_for` resolves: content pages by `@/` path, and static files.
+pub struct Targets {
+    pub base_url: String,
+    /// Path under `content/` → URL.
+    pub pages: HashMap<String, String>,
+    /// Paths of static files and content assets.
+    pub statics: HashSet<String>,
+}
+
+/// `url_for(path="@/studies/x.md#anchor")` or `url_for(path="style.css")`;
+/// a missing target fails the build.
+fn register_url_for(tera: &mut Tera, targets: Targets) {
+    let targets = Arc::new(targets);
+    tera.register_function("url_for", move |kwargs: Kwargs, _: &State| -> TeraResult<String> {
+        let path: &str = kwargs.must_get("path")?;
+        if let Some(rel) = path.strip_prefix(crate::markdown::INTERNAL_PREFIX) {
+            let (rel, anchor) = rel.split_once('#').unwrap_or((rel, ""));
+            return match targets.pages.get(rel) {
+                Some(url) if anchor.is_empty() => Ok(url.clone()),
+                Some(url) => Ok(format!("{url}#{anchor}")),
+                None => Err(tera::Error::message(format!("url_for: no page at `{path}`"))),
+            };
+        }
+        let file = path.trim_start_matches('/');
+        if targets.statics.contains(file) {
+            Ok(format!("{}{file}", targets.base_url))
+        } else {
+            Err(tera::Error::message(format!("url_for: no static file `{file}` in the theme or static/")))
+        }
+    });
+}
+
+/// Tera reports checks made after parsing (unknown functions, filters,
+/// blocks) as one message of several reports, each with a `--> name:line:col`
+/// line: split it into one diagnostic per report.
+fn validation_errors(text: &str, files: &HashMap<String, PathBuf>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut message = None;
+    for line in text.lines() {
+        if let Some(m) = line.strip_prefix("error: ") {
+            message = Some(m.to_string());
+        } else if let (Some(loc), Some(m)) = (line.trim_start().strip_prefix("--> "), &message) {
+            let mut parts = loc.rsplitn(3, ':');
+            let col = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+            let line_no = parts.next().and_then(|l| l.parse().ok()).unwrap_or(0);
+            let name = parts.next().unwrap_or(loc);
+            let path = files.get(name).cloned().unwrap_or_else(|| PathBuf::from(name));
+            out.push(Diagnostic::new(path, line_no, col, format!("template error: {m}")));
+            message = None;
+        }
+    }
+    out
+}
+
 /// Converts a Tera error into a diagnostic at the template's line and column.
 fn template_error(e: &tera::Error, files: &HashMap<String, PathBuf>) -> Diagnostic {
     let mut causes = Vec::new();
@@ -113,7 +174,7 @@ fn template_error(e: &tera::Error, files: &HashMap<String, PathBuf>) -> Diagnost
 }
 
 /// Renders every page of the site, the taxonomy pages and the 404 page.
-pub fn render(site: &Site, templates: &mut Templates, statics: &HashSet<String>, options: &Options) -> (Vec<Output>, Vec<Diagnostic>) {
+pub fn render(site: &Site, templates: &mut Templates, options: &Options) -> (Vec<Output>, Vec<Diagnostic>) {
     let cards: Vec<Value> = site.pages.par_iter().map(|p| card(site, p)).collect();
     let terms: Vec<Vec<Value>> = site
         .taxonomies
@@ -122,7 +183,7 @@ pub fn render(site: &Site, templates: &mut Templates, statics: &HashSet<String>,
         .collect();
     let taxonomies: Vec<Value> = site.taxonomies.iter().zip(&terms).map(|(tax, terms)| taxonomy_value(tax, terms)).collect();
     let shared = Shared { cards, taxonomies, terms };
-    install_globals(site, &shared, statics, templates);
+    install_globals(site, &shared, templates);
 
     let mut jobs: Vec<Job> = Vec::with_capacity(site.pages.len() + 64);
     let mut errors = Vec::new();
@@ -222,7 +283,7 @@ fn page_template(page: &Page, templates: &Templates) -> Result<String, Diagnosti
     })
 }
 
-fn install_globals(site: &Site, shared: &Shared, statics: &HashSet<String>, templates: &mut Templates) {
+fn install_globals(site: &Site, shared: &Shared, templates: &mut Templates) {
     let config = &site.config;
     let collections: Vec<(String, Value)> =
         site.collections.iter().map(|(name, list)| (name.clone(), cards_of(list, &shared.cards))).collect();
@@ -238,30 +299,16 @@ fn install_globals(site: &Site, shared: &Shared, statics: &HashSet<String>, temp
         ]),
     );
     global.insert_value("collections", map_owned(collections));
+    // Each collection's section page, for navigation.
+    let sections: Vec<(String, Value)> = site
+        .config
+        .collections
+        .iter()
+        .filter_map(|c| site.page_index(&format!("{}/_index.md", c.folder)).map(|i| (c.name.clone(), shared.cards[i].clone())))
+        .collect();
+    global.insert_value("sections", map_owned(sections));
     global.insert_value("taxonomies", map_owned(taxonomies));
 
-    // `url_for(path="@/studies/x.md")` or `url_for(path="style.css")`; a
-    // missing target fails the build.
-    let urls: Arc<HashMap<String, String>> = Arc::new(site.pages.iter().map(|p| (p.rel.clone(), p.url.clone())).collect());
-    let statics = Arc::new(statics.clone());
-    let base = config.base_url.clone();
-    templates.tera.register_function("url_for", move |kwargs: Kwargs, _: &State| -> TeraResult<String> {
-        let path: &str = kwargs.must_get("path")?;
-        if let Some(rel) = path.strip_prefix(crate::markdown::INTERNAL_PREFIX) {
-            let (rel, anchor) = rel.split_once('#').map_or((rel, ""), |(r, a)| (r, a));
-            return match urls.get(rel) {
-                Some(url) if anchor.is_empty() => Ok(url.clone()),
-                Some(url) => Ok(format!("{url}#{anchor}")),
-                None => Err(tera::Error::message(format!("url_for: no page at `{path}`"))),
-            };
-        }
-        let file = path.trim_start_matches('/');
-        if statics.contains(file) {
-            Ok(format!("{base}{file}"))
-        } else {
-            Err(tera::Error::message(format!("url_for: no static file `{file}` in the theme or static/")))
-        }
-    });
 }
 
 fn map<const N: usize>(pairs: [(&'static str, Value); N]) -> Value {
@@ -322,10 +369,38 @@ fn field_value(site: &Site, page: &Page, name: &str, value: &FieldValue) -> Valu
     }
 }
 
-/// The value every listing of a page shares.
+/// The value every listing of a page shares. Every field its collection
+/// declares is present (`none` when unset), so templates can test it plainly.
 fn card(site: &Site, page: &Page) -> Value {
-    let fields: Vec<(String, Value)> =
-        page.fields.iter().map(|(name, v)| (name.clone(), field_value(site, page, name, v))).collect();
+    let declared = page.collection.as_deref().and_then(|c| site.config.collection(c));
+    let mut names: Vec<&String> = declared.map(|c| c.fields.keys().collect()).unwrap_or_default();
+    names.extend(page.fields.keys().filter(|k| declared.is_none_or(|c| !c.fields.contains_key(*k))));
+    let fields: Vec<(String, Value)> = names
+        .into_iter()
+        .map(|name| (name.clone(), page.fields.get(name).map_or_else(Value::none, |v| field_value(site, page, name, v))))
+        .collect();
+    // Taxonomy terms with their URLs: `page.terms.route[0].url`.
+    let terms: Vec<(String, Value)> = site
+        .taxonomies
+        .iter()
+        .filter(|tax| declared.is_some_and(|c| c.fields.get(&tax.name).is_some_and(|f| f.taxonomy)))
+        .map(|tax| {
+            let names: Vec<&str> = match page.fields.get(&tax.name) {
+                Some(FieldValue::Str(s)) => vec![s.as_str()],
+                Some(FieldValue::List(items)) => items.iter().filter_map(|v| match v {
+                    FieldValue::Str(s) => Some(s.as_str()),
+                    _ => None,
+                }).collect(),
+                _ => Vec::new(),
+            };
+            let list: Vec<Value> = names
+                .into_iter()
+                .filter_map(|n| tax.terms.binary_search_by(|t| t.name.as_str().cmp(n)).ok().map(|k| &tax.terms[k]))
+                .map(|t| map([("name", t.name.as_str().into()), ("url", t.url.as_str().into())]))
+                .collect();
+            (tax.name.clone(), Value::from(list))
+        })
+        .collect();
     map([
         ("id", page.id.as_str().into()),
         ("kind", kind_name(&page.kind).into()),
@@ -338,6 +413,7 @@ fn card(site: &Site, page: &Page) -> Value {
         ("draft", page.draft.into()),
         ("summary", Value::safe_string(&page.content.summary)),
         ("fields", map_owned(fields)),
+        ("terms", map_owned(terms)),
     ])
 }
 

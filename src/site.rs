@@ -157,6 +157,22 @@ impl Skeleton {
             };
             page.citation = Some(format!("{names}, {year}"));
         }
+        // Same label for two works: suffix the year by id order, as author-year styles do (2010a, 2010b).
+        let mut by_label: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, p) in self.pages.iter().enumerate() {
+            if let Some(label) = &p.citation {
+                by_label.entry(label.clone()).or_default().push(i);
+            }
+        }
+        for mut group in by_label.into_values().filter(|g| g.len() > 1) {
+            group.sort_by(|&a, &b| self.pages[a].id.cmp(&self.pages[b].id));
+            for (n, i) in group.into_iter().enumerate() {
+                let suffix = char::from(b'a' + (n % 26) as u8);
+                if let Some(label) = &mut self.pages[i].citation {
+                    label.push(suffix);
+                }
+            }
+        }
     }
 
     /// Renders every page's Markdown in parallel.
