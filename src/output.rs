@@ -55,7 +55,7 @@ fn fill(dir: &Path, outputs: &[Output], copies: &[Copy]) -> io::Result<()> {
     outputs.par_iter().try_for_each(|o| std::fs::write(dir.join(&o.path), &o.bytes))?;
     copies.par_iter().try_for_each(|c| match &c.from {
         Origin::Disk(p) => std::fs::copy(p, dir.join(&c.path)).map(|_| ()),
-        Origin::Embedded(bytes) => std::fs::write(dir.join(&c.path), bytes),
+        Origin::Embedded(_, bytes) => std::fs::write(dir.join(&c.path), bytes),
     })
 }
 

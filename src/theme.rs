@@ -13,14 +13,15 @@ include!(concat!(env!("OUT_DIR"), "/default_theme.rs"));
 #[derive(Debug, Clone)]
 pub enum Origin {
     Disk(PathBuf),
-    Embedded(&'static [u8]),
+    /// Path under the default theme's folder, and the bytes.
+    Embedded(&'static str, &'static [u8]),
 }
 
 impl Origin {
     pub fn read(&self) -> std::io::Result<Vec<u8>> {
         match self {
             Origin::Disk(p) => std::fs::read(p),
-            Origin::Embedded(bytes) => Ok(bytes.to_vec()),
+            Origin::Embedded(_, bytes) => Ok(bytes.to_vec()),
         }
     }
 
@@ -28,7 +29,7 @@ impl Origin {
     pub fn display(&self, root: &Path) -> PathBuf {
         match self {
             Origin::Disk(p) => p.strip_prefix(root).unwrap_or(p).to_path_buf(),
-            Origin::Embedded(_) => PathBuf::from("<built-in default theme>"),
+            Origin::Embedded(rel, _) => Path::new("<built-in theme>/default").join(rel),
         }
     }
 }
@@ -52,9 +53,9 @@ pub fn load(root: &Path, name: &str) -> Result<Files, Diagnostic> {
     } else if name == "default" {
         for (rel, bytes) in DEFAULT_THEME {
             if let Some(t) = rel.strip_prefix("templates/") {
-                files.templates.insert(t.to_string(), Origin::Embedded(bytes));
+                files.templates.insert(t.to_string(), Origin::Embedded(rel, bytes));
             } else if let Some(s) = rel.strip_prefix("static/") {
-                files.statics.insert(s.to_string(), Origin::Embedded(bytes));
+                files.statics.insert(s.to_string(), Origin::Embedded(rel, bytes));
             }
         }
     } else {

@@ -1,0 +1,197 @@
+//! Building a real fixture site and reading the HTML it produces.
+
+mod common;
+use common::{snapshot, TestSite};
+
+#[test]
+fn pretty_urls_for_every_kind_of_page() {
+    let site = TestSite::fixture("basic");
+    site.build_ok();
+    for page in [
+        "index.html",
+        "about/index.html",
+        "eras/index.html",
+        "eras/early/index.html",
+        "studies/index.html",
+        "studies/alpha-2000/index.html",
+        "design/index.html",
+        "design/crossover-trial/index.html",
+        "topics/mood/index.html",
+        "404.html",
+    ] {
+        assert!(site.exists(page), "{page} missing");
+    }
+}
+
+#[test]
+fn references_link_both_ways() {
+    let site = TestSite::fixture("basic");
+    site.build_ok()
+        // The study links to its era...
+        .contains("studies/alpha-2000/index.html", r#"<a href="/eras/early/">The early era</a>"#)
+        // ...and the era lists its studies, in sort order.
+        .contains("eras/late/index.html", r#"<a href="/studies/beta-2005/">Beta crossover</a>"#)
+        .contains("eras/late/index.html", r#"<a href="/studies/gamma-2010/">Gamma review</a>"#);
+    let late = site.read("eras/late/index.html");
+    assert!(late.find("beta-2005").unwrap() < late.find("gamma-2010").unwrap());
+    // `related` shows on both ends.
+    site.contains("studies/beta-2005/index.html", r#"href="/studies/alpha-2000/">Alpha trial</a> <span class="cite">(Alpha et al., 2000)</span></li>"#)
+        .contains("studies/alpha-2000/index.html", "lists this study as related");
+}
+
+#[test]
+fn citations_render_author_year_with_a_references_list() {
+    let site = TestSite::fixture("basic");
+    site.build_ok()
+        .contains(
+            "about/index.html",
+            r#"(<a class="citation" href="/studies/alpha-2000/">Alpha et al., 2000</a>; <a class="citation" href="/studies/beta-2005/">Beta and Gamma, 2005</a>)"#,
+        )
+        .contains("about/index.html", r#"<h2 id="references">References</h2>"#)
+        .contains("about/index.html", "<li><a href=\"/studies/gamma-2010/\">Gamma, 2010</a>. Gamma review</li>")
+        // The cited page lists who cites it.
+        .contains("studies/gamma-2010/index.html", r#"<a href="/about/">About the fixture</a>"#);
+}
+
+#[test]
+fn internal_links_and_anchors_resolve() {
+    TestSite::fixture("basic")
+        .build_ok()
+        .contains("about/index.html", r#"<a href="/studies/beta-2005/#method">a heading</a>"#)
+        .contains("index.html", r#"<a href="/eras/early/#beginnings">the early era</a>"#)
+        .contains("studies/beta-2005/index.html", r#"<h2 id="method">Method</h2>"#);
+}
+
+#[test]
+fn taxonomies_list_terms_and_their_entries() {
+    TestSite::fixture("basic")
+        .build_ok()
+        .contains("topics/index.html", r#"<a href="/topics/mood/">mood</a> <span class="count">2</span>"#)
+        .contains("topics/mood/index.html", r#"<a href="/studies/alpha-2000/">Alpha trial</a>"#)
+        .contains("topics/mood/index.html", r#"<a href="/studies/beta-2005/">Beta crossover</a>"#)
+        .lacks("topics/mood/index.html", "gamma-2010")
+        .contains("studies/alpha-2000/index.html", r#"<a href="/topics/sleep/">sleep</a>"#);
+}
+
+#[test]
+fn previous_and_next_follow_the_sort_key() {
+    TestSite::fixture("basic")
+        .build_ok()
+        .contains("studies/beta-2005/index.html", r#"<a class="prev" rel="prev" href="/studies/alpha-2000/">"#)
+        .contains("studies/beta-2005/index.html", r#"<a class="next" rel="next" href="/studies/gamma-2010/">"#)
+        .lacks("studies/alpha-2000/index.html", r#"rel="prev""#);
+}
+
+#[test]
+fn drafts_only_with_the_drafts_option() {
+    let mut site = TestSite::fixture("basic");
+    site.build_ok();
+    assert!(!site.exists("studies/delta-2012/index.html"));
+    site.options.drafts = true;
+    site.build_ok();
+    assert!(site.exists("studies/delta-2012/index.html"));
+}
+
+#[test]
+fn base_url_with_a_sub_path_prefixes_every_internal_url() {
+    let mut site = TestSite::fixture("basic");
+    site.options.base_url = Some("https://example.org/annals/".into());
+    site.build_ok()
+        .contains("about/index.html", r#"href="https://example.org/annals/studies/beta-2005/#method""#)
+        .contains("about/index.html", r#"href="https://example.org/annals/style.css""#)
+        .contains("studies/alpha-2000/index.html", r#"href="https://example.org/annals/eras/early/""#)
+        .contains("topics/index.html", r#"href="https://example.org/annals/topics/mood/""#);
+    for (path, bytes) in snapshot(&site.out()) {
+        let text = String::from_utf8_lossy(&bytes);
+        for quote in ["href=\"/", "src=\"/"] {
+            assert!(!text.contains(quote), "{} has a root-relative URL", path.display());
+        }
+    }
+}
+
+#[test]
+fn site_files_override_theme_files() {
+    TestSite::fixture("basic")
+        .build_ok()
+        .contains("studies/index.html", "site override of section.html")
+        .contains("extra.css", "/* extra */")
+        .contains("style.css", ".hl-comment")
+        .contains("studies/figure.txt", "figure");
+}
+
+#[test]
+fn front_matter_is_escaped_and_markdown_is_rendered() {
+    let site = TestSite::fixture("basic");
+    site.build_ok()
+        .contains("studies/alpha-2000/index.html", "Alpha worked &lt;script&gt;alert(1)&lt;/script&gt;")
+        .lacks("studies/alpha-2000/index.html", "<script>alert(1)");
+    // A `text` field is Markdown, rendered once and marked safe.
+    site.write("templates/studies/entry.html", "{{ page.fields.note }}|{{ page.fields.key_finding }}");
+    site.build_ok().contains("studies/alpha-2000/index.html", "<p>A <em>short</em> note.</p>\n|Alpha worked &lt;script&gt;");
+}
+
+#[test]
+fn code_is_highlighted_and_unknown_languages_are_escaped() {
+    TestSite::fixture("basic")
+        .build_ok()
+        .contains("about/index.html", r#"<pre class="code" data-lang="rust"><code class="language-rust"><span class="hl-source hl-rust">"#)
+        .contains("about/index.html", "&lt;b&gt;not bold&lt;/b&gt;")
+        .contains("about/index.html", r##"<sup class="footnote-reference"><a href="#1">1</a></sup>"##);
+}
+
+#[test]
+fn pages_expose_toc_and_summary() {
+    let site = TestSite::fixture("basic");
+    site.write("templates/page.html", "{% extends \"base.html\" %}{% block main %}{% for h in page.toc %}[{{ h.level }}:{{ h.id }}:{{ h.title }}]{% endfor %}|{{ page.summary }}|{% endblock main %}");
+    site.build_ok().contains("about/index.html", "[1:about:About]|<p>Links to");
+}
+
+#[test]
+fn two_builds_are_byte_identical() {
+    let a = TestSite::fixture("basic");
+    let b = TestSite::fixture("basic");
+    a.build_ok();
+    b.build_ok();
+    assert_eq!(snapshot(&a.out()), snapshot(&b.out()));
+    let again = snapshot(&a.out());
+    a.build_ok();
+    assert_eq!(again, snapshot(&a.out()));
+}
+
+#[test]
+fn a_failed_build_leaves_the_previous_output_untouched() {
+    let site = TestSite::fixture("basic");
+    site.build_ok();
+    let before = snapshot(&site.out());
+    site.write("content/studies/alpha-2000.md", "---\ntitle: [broken\n---\n");
+    site.build_err();
+    assert_eq!(before, snapshot(&site.out()));
+    let leftovers: Vec<_> = std::fs::read_dir(&site.root).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().contains("annals")).collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn files_no_longer_produced_do_not_linger() {
+    let site = TestSite::fixture("basic");
+    site.build_ok();
+    assert!(site.exists("studies/gamma-2010/index.html"));
+    site.remove("content/studies/gamma-2010.md");
+    site.write("content/about.md", "No citations any more.\n");
+    site.build_ok();
+    assert!(!site.exists("studies/gamma-2010/index.html"));
+    assert!(!site.exists("design/review/index.html"));
+}
+
+#[test]
+fn a_site_without_the_theme_folder_uses_the_built_in_default_theme() {
+    let site = TestSite::fixture("basic");
+    assert!(!site.root.join("themes").exists());
+    site.build_ok().contains("index.html", "<link rel=\"stylesheet\" href=\"/style.css\">");
+}
+
+#[test]
+fn plain_pages_take_their_title_from_the_first_heading() {
+    let site = TestSite::fixture("basic");
+    site.write("content/notes/untitled.md", "# A heading title\n\nText.\n");
+    site.build_ok().contains("notes/untitled/index.html", "<title>A heading title · Fixture history</title>");
+}
