@@ -216,7 +216,10 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
         for (fname, rf) in rc.fields {
             if let Some(ty) = field_type(&rf, &names, &mut errors) {
                 if rf.taxonomy && !is_taxonomy_type(&ty) {
-                    errors.push(at(&rf.ty, format!("field `{fname}` is a taxonomy, so its type must be string, enum, or a list of those")));
+                    errors.push(at(
+                        &rf.ty,
+                        format!("field `{fname}` is a taxonomy, so its type must be string, enum, or a list of those"),
+                    ));
                 }
                 fields.insert(fname.clone(), Field { name: fname, ty, required: rf.required, taxonomy: rf.taxonomy });
             }
@@ -235,11 +238,16 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
     }
     let citations = raw.citations.map(|c| {
         match collections.iter().find(|col| col.name == c.collection.value) {
-            None => errors.push(at(&c.collection, format!("citations name an unknown collection `{}`", c.collection.value))),
+            None => {
+                errors.push(at(&c.collection, format!("citations name an unknown collection `{}`", c.collection.value)))
+            }
             Some(col) => {
                 for f in [Some(&c.authors), Some(&c.year), c.et_al.as_ref()].into_iter().flatten() {
                     if !col.fields.contains_key(&f.value) {
-                        errors.push(at(f, format!("citations name `{}`, which is not a field of `{}`", f.value, col.name)));
+                        errors.push(at(
+                            f,
+                            format!("citations name `{}`, which is not a field of `{}`", f.value, col.name),
+                        ));
                     }
                 }
             }
@@ -293,7 +301,14 @@ fn field_type(rf: &RawField, collections: &[String], errors: &mut Vec<Diagnostic
                     return None;
                 }
                 Some(RawOf::Name(name)) => {
-                    let spec = RawField { ty: name.clone(), required: false, taxonomy: false, values: None, of: None, to: None };
+                    let spec = RawField {
+                        ty: name.clone(),
+                        required: false,
+                        taxonomy: false,
+                        values: None,
+                        of: None,
+                        to: None,
+                    };
                     field_type(&spec, collections, errors)?
                 }
                 Some(RawOf::Spec(spec)) => field_type(spec, collections, errors)?,

@@ -63,7 +63,11 @@ pub fn is_valid_id(id: &str) -> bool {
 
 /// Files editors leave behind while saving; never content.
 pub fn is_ignored_name(name: &str) -> bool {
-    name.starts_with('.') || name.ends_with('~') || name.ends_with(".swp") || name.ends_with(".swx") || name.ends_with(".tmp")
+    name.starts_with('.')
+        || name.ends_with('~')
+        || name.ends_with(".swp")
+        || name.ends_with(".swx")
+        || name.ends_with(".tmp")
 }
 
 /// Walks and reads `root/content`.
@@ -123,7 +127,12 @@ fn read_source(root: &Path, rel: &Path, config: &Config) -> Result<(Source, Opti
 /// Classifies and splits one file already read. A file whose front matter
 /// is broken still yields a source (with the error beside it), so that links
 /// to it do not turn into a cascade of false "broken link" errors.
-pub fn parse_source(rel: &Path, file: &Path, text: String, config: &Config) -> Result<(Source, Option<Diagnostic>), Diagnostic> {
+pub fn parse_source(
+    rel: &Path,
+    file: &Path,
+    text: String,
+    config: &Config,
+) -> Result<(Source, Option<Diagnostic>), Diagnostic> {
     let rel_str = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
     let (kind, id) = classify(&rel_str, config).map_err(|m| Diagnostic::file(file, m))?;
     let text = match text.strip_prefix('\u{feff}') {
@@ -131,7 +140,16 @@ pub fn parse_source(rel: &Path, file: &Path, text: String, config: &Config) -> R
         None => text,
     };
     let (front, body_start, error) = split_front_matter(file, &text);
-    let source = Source { rel: rel_str, file: file.to_path_buf(), kind, id, front_failed: error.is_some(), text, front, body_start };
+    let source = Source {
+        rel: rel_str,
+        file: file.to_path_buf(),
+        kind,
+        id,
+        front_failed: error.is_some(),
+        text,
+        front,
+        body_start,
+    };
     Ok((source, error))
 }
 
@@ -179,7 +197,8 @@ fn split_front_matter(file: &Path, text: &str) -> (Option<Node>, usize, Option<D
         }
         pos = end + 1;
     }
-    let d = Diagnostic::new(file, 1, 1, "front matter is opened with `---` here but never closed by a second `---` line");
+    let d =
+        Diagnostic::new(file, 1, 1, "front matter is opened with `---` here but never closed by a second `---` line");
     (None, text.len(), Some(d))
 }
 
@@ -192,7 +211,8 @@ mod tests {
     }
 
     fn src(rel: &str, text: &str) -> Result<Source, Diagnostic> {
-        let (source, error) = parse_source(Path::new(rel), &Path::new("content").join(rel), text.to_string(), &config())?;
+        let (source, error) =
+            parse_source(Path::new(rel), &Path::new("content").join(rel), text.to_string(), &config())?;
         error.map_or(Ok(source), Err)
     }
 

@@ -20,13 +20,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(path: impl Into<PathBuf>, line: usize, col: usize, message: impl Into<String>) -> Self {
-        Diagnostic {
-            path: path.into(),
-            line,
-            col,
-            message: message.into(),
-            hint: None,
-        }
+        Diagnostic { path: path.into(), line, col, message: message.into(), hint: None }
     }
 
     /// A problem with a whole file rather than a place in it.

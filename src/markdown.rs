@@ -75,7 +75,8 @@ pub fn render(text: &str, origin: &Origin, resolver: &dyn Resolve, errors: &mut 
         let (line, col) = (origin.locate)(range.start);
         Diagnostic::new(origin.file, line, col, message)
     };
-    let callback = |link: BrokenLink| citation_label(&link.reference).map(|ids| (format!("{CITE_MARK}{ids}").into(), "".into()));
+    let callback =
+        |link: BrokenLink| citation_label(&link.reference).map(|ids| (format!("{CITE_MARK}{ids}").into(), "".into()));
     let parser = Parser::new_with_broken_link_callback(text, options(), Some(callback));
     let mut events: Vec<(Event, Range<usize>)> = parser.into_offset_iter().collect();
     let mut out = Rendered::default();
@@ -176,11 +177,9 @@ fn citation_html(ids: &str, resolver: &dyn Resolve, mut error: impl FnMut(Diagno
     let mut parts = Vec::new();
     for id in ids.split(';') {
         match resolver.cite(id) {
-            Ok((label, url)) => parts.push(format!(
-                "<a class=\"citation\" href=\"{}\">{}</a>",
-                escape_html(url),
-                escape_html(label)
-            )),
+            Ok((label, url)) => {
+                parts.push(format!("<a class=\"citation\" href=\"{}\">{}</a>", escape_html(url), escape_html(label)))
+            }
             Err(d) => {
                 error(d);
                 parts.push(format!("<span class=\"citation unresolved\">@{}</span>", escape_html(id)));

@@ -84,10 +84,14 @@ pub fn generate(options: &Options) -> Result<Built, Vec<Diagnostic>> {
     errors.extend(load_errors);
 
     let validated: Vec<_> = t.time("validate", || {
-        content.sources.into_par_iter().map(|s| {
-            let (meta, errs) = schema::validate(&s, &config);
-            (s, meta, errs)
-        }).collect()
+        content
+            .sources
+            .into_par_iter()
+            .map(|s| {
+                let (meta, errs) = schema::validate(&s, &config);
+                (s, meta, errs)
+            })
+            .collect()
     });
     let mut sources = Vec::with_capacity(validated.len());
     for (s, meta, errs) in validated {

@@ -167,7 +167,12 @@ fn template_error(e: &tera::Error, files: &HashMap<String, PathBuf>) -> Diagnost
         tera::ErrorKind::SyntaxError(r) | tera::ErrorKind::RenderingError(r) => {
             let path = files.get(r.filename()).cloned().unwrap_or_else(|| PathBuf::from(r.filename()));
             let span = r.span();
-            Diagnostic::new(path, span.start_line, span.start_col + 1, format!("template error: {}{suffix}", r.message()))
+            Diagnostic::new(
+                path,
+                span.start_line,
+                span.start_col + 1,
+                format!("template error: {}{suffix}", r.message()),
+            )
         }
         _ => Diagnostic::file("templates", format!("template error: {e}{suffix}")),
     }
@@ -176,27 +181,33 @@ fn template_error(e: &tera::Error, files: &HashMap<String, PathBuf>) -> Diagnost
 /// Renders every page of the site, the taxonomy pages and the 404 page.
 pub fn render(site: &Site, templates: &mut Templates, options: &Options) -> (Vec<Output>, Vec<Diagnostic>) {
     let cards: Vec<Value> = site.pages.par_iter().map(|p| card(site, p)).collect();
-    let terms: Vec<Vec<Value>> = site
-        .taxonomies
-        .iter()
-        .map(|tax| tax.terms.iter().map(|term| term_value(term, &cards)).collect())
-        .collect();
-    let taxonomies: Vec<Value> = site.taxonomies.iter().zip(&terms).map(|(tax, terms)| taxonomy_value(tax, terms)).collect();
+    let terms: Vec<Vec<Value>> =
+        site.taxonomies.iter().map(|tax| tax.terms.iter().map(|term| term_value(term, &cards)).collect()).collect();
+    let taxonomies: Vec<Value> =
+        site.taxonomies.iter().zip(&terms).map(|(tax, terms)| taxonomy_value(tax, terms)).collect();
     let shared = Shared { cards, taxonomies, terms };
     install_globals(site, &shared, templates);
 
     let mut jobs: Vec<Job> = Vec::with_capacity(site.pages.len() + 64);
     let mut errors = Vec::new();
-    for (i, page) in site.pages.iter().enumerate() {
+    for (i, page) in site.pages.iter().enumerate().filter(|(_, p)| !p.invalid) {
         match page_template(page, templates) {
             Ok(template) => jobs.push(Job { path: format!("{}index.html", page.path), template, what: What::Page(i) }),
             Err(d) => errors.push(d),
         }
     }
     for (t, taxonomy) in site.taxonomies.iter().enumerate() {
-        jobs.push(Job { path: format!("{}index.html", taxonomy.path), template: "taxonomy.html".into(), what: What::Taxonomy(t) });
+        jobs.push(Job {
+            path: format!("{}index.html", taxonomy.path),
+            template: "taxonomy.html".into(),
+            what: What::Taxonomy(t),
+        });
         for (k, term) in taxonomy.terms.iter().enumerate() {
-            jobs.push(Job { path: format!("{}index.html", term.path), template: "term.html".into(), what: What::Term(t, k) });
+            jobs.push(Job {
+                path: format!("{}index.html", term.path),
+                template: "term.html".into(),
+                what: What::Term(t, k),
+            });
         }
     }
     if templates.has("404.html") {
@@ -207,11 +218,17 @@ pub fn render(site: &Site, templates: &mut Templates, options: &Options) -> (Vec
         .par_iter()
         .map(|job| {
             if !templates.has(&job.template) {
-                return Err(Diagnostic::file("templates", format!("template `{}` not found in the theme or templates/", job.template)));
+                return Err(Diagnostic::file(
+                    "templates",
+                    format!("template `{}` not found in the theme or templates/", job.template),
+                ));
             }
             let context = job.context(site, &shared);
             let mut bytes = Vec::with_capacity(16 * 1024);
-            templates.tera.render_to(&job.template, &context, &mut bytes).map_err(|e| template_error(&e, &templates.files))?;
+            templates
+                .tera
+                .render_to(&job.template, &context, &mut bytes)
+                .map_err(|e| template_error(&e, &templates.files))?;
             if let Some(script) = &options.inject {
                 inject(&mut bytes, script);
             }
@@ -304,11 +321,12 @@ fn install_globals(site: &Site, shared: &Shared, templates: &mut Templates) {
         .config
         .collections
         .iter()
-        .filter_map(|c| site.page_index(&format!("{}/_index.md", c.folder)).map(|i| (c.name.clone(), shared.cards[i].clone())))
+        .filter_map(|c| {
+            site.page_index(&format!("{}/_index.md", c.folder)).map(|i| (c.name.clone(), shared.cards[i].clone()))
+        })
         .collect();
     global.insert_value("sections", map_owned(sections));
     global.insert_value("taxonomies", map_owned(taxonomies));
-
 }
 
 fn map<const N: usize>(pairs: [(&'static str, Value); N]) -> Value {
@@ -364,7 +382,9 @@ fn field_value(site: &Site, page: &Page, name: &str, value: &FieldValue) -> Valu
         FieldValue::Int(i) => (*i).into(),
         FieldValue::Float(f) => (*f).into(),
         FieldValue::Bool(b) => (*b).into(),
-        FieldValue::List(items) => Value::from(items.iter().map(|v| field_value(site, page, name, v)).collect::<Vec<_>>()),
+        FieldValue::List(items) => {
+            Value::from(items.iter().map(|v| field_value(site, page, name, v)).collect::<Vec<_>>())
+        }
         FieldValue::Ref { to, id } => stub(site, to, &id.value),
     }
 }
@@ -377,7 +397,9 @@ fn card(site: &Site, page: &Page) -> Value {
     names.extend(page.fields.keys().filter(|k| declared.is_none_or(|c| !c.fields.contains_key(*k))));
     let fields: Vec<(String, Value)> = names
         .into_iter()
-        .map(|name| (name.clone(), page.fields.get(name).map_or_else(Value::none, |v| field_value(site, page, name, v))))
+        .map(|name| {
+            (name.clone(), page.fields.get(name).map_or_else(Value::none, |v| field_value(site, page, name, v)))
+        })
         .collect();
     // Taxonomy terms with their URLs: `page.terms.route[0].url`.
     let terms: Vec<(String, Value)> = site
@@ -387,10 +409,13 @@ fn card(site: &Site, page: &Page) -> Value {
         .map(|tax| {
             let names: Vec<&str> = match page.fields.get(&tax.name) {
                 Some(FieldValue::Str(s)) => vec![s.as_str()],
-                Some(FieldValue::List(items)) => items.iter().filter_map(|v| match v {
-                    FieldValue::Str(s) => Some(s.as_str()),
-                    _ => None,
-                }).collect(),
+                Some(FieldValue::List(items)) => items
+                    .iter()
+                    .filter_map(|v| match v {
+                        FieldValue::Str(s) => Some(s.as_str()),
+                        _ => None,
+                    })
+                    .collect(),
                 _ => Vec::new(),
             };
             let list: Vec<Value> = names
@@ -435,10 +460,12 @@ fn page_value(site: &Site, i: usize, cards: &[Value]) -> Value {
     let mut references: Vec<usize> = Vec::new();
     if let Some(c) = &site.config.citations {
         let folder = site.config.collection(&c.collection).map_or("", |col| col.folder.as_str());
-        references = page.content.citations.iter().filter_map(|id| site.page_index(&format!("{folder}/{id}.md"))).collect();
+        references =
+            page.content.citations.iter().filter_map(|id| site.page_index(&format!("{folder}/{id}.md"))).collect();
         references.sort_by(|&a, &b| site.pages[a].citation.cmp(&site.pages[b].citation));
     }
-    let mut all: Vec<usize> = b.referenced_by.values().flatten().chain(&b.cited_by).chain(&b.linked_from).copied().collect();
+    let mut all: Vec<usize> =
+        b.referenced_by.values().flatten().chain(&b.cited_by).chain(&b.linked_from).copied().collect();
     all.sort_by(|&x, &y| site.pages[x].title.cmp(&site.pages[y].title).then(x.cmp(&y)));
     all.dedup();
     let referenced_by: Vec<(String, Value)> =

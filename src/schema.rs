@@ -21,7 +21,10 @@ pub enum FieldValue {
     Date(String),
     List(Vec<FieldValue>),
     /// An entry id of collection `to`, resolved by the link stage.
-    Ref { to: String, id: Located<String> },
+    Ref {
+        to: String,
+        id: Located<String>,
+    },
 }
 
 /// A value with the place it was written, for errors found in later stages.
@@ -40,6 +43,10 @@ pub struct Meta {
     pub template: Option<Located<String>>,
     pub draft: bool,
     pub fields: BTreeMap<String, FieldValue>,
+    /// The front matter had errors (already reported): the page is kept so
+    /// that links to it resolve, but not rendered or listed, so that its
+    /// gaps cause no second wave of errors.
+    pub invalid: bool,
 }
 
 /// Keys every file may carry whatever its collection declares.
@@ -67,6 +74,7 @@ pub fn validate(source: &Source, config: &Config) -> (Meta, Vec<Diagnostic>) {
         }
         Kind::Section | Kind::Page => v.page(),
     };
+    let meta = Meta { invalid: source.front_failed || !v.errors.is_empty(), ..meta };
     (meta, v.errors)
 }
 
@@ -189,9 +197,8 @@ impl<'a> Validator<'a> {
                 true
             }
             "template" => {
-                meta.template = self
-                    .string(name, value)
-                    .map(|t| Located { value: t, line: value.line, col: value.col });
+                meta.template =
+                    self.string(name, value).map(|t| Located { value: t, line: value.line, col: value.col });
                 true
             }
             _ => false,
@@ -228,11 +235,8 @@ impl<'a> Validator<'a> {
             (FieldType::Enum(values), Value::Str(s)) if values.contains(s) => Some(FieldValue::Str(s.clone())),
             (FieldType::Enum(values), Value::Str(s)) => {
                 let hint = suggest(s, values.iter().map(String::as_str)).map(|v| format!("did you mean `{v}`?"));
-                let d = self.error(
-                    node.line,
-                    node.col,
-                    format!("field `{name}` expects {}, found `{s}`", ty.describe()),
-                );
+                let d =
+                    self.error(node.line, node.col, format!("field `{name}` expects {}, found `{s}`", ty.describe()));
                 d.hint = hint;
                 None
             }
@@ -280,7 +284,8 @@ mod tests {
     fn check(text: &str) -> (Meta, Vec<Diagnostic>) {
         let config = crate::config::parse(SITE).unwrap();
         let rel = Path::new("studies/a.md");
-        let (source, _) = crate::content::parse_source(rel, &Path::new("content").join(rel), text.into(), &config).unwrap();
+        let (source, _) =
+            crate::content::parse_source(rel, &Path::new("content").join(rel), text.into(), &config).unwrap();
         validate(&source, &config)
     }
 
@@ -296,7 +301,8 @@ mod tests {
     #[test]
     fn every_error_is_reported_with_its_position() {
         let (_, errs) = check("---\ntitle: A\nyaer: 2006\ndesign: reveiw\npublished: 2023-02-29\n---\n");
-        let summary: Vec<(usize, usize, Option<&str>)> = errs.iter().map(|d| (d.line, d.col, d.hint.as_deref())).collect();
+        let summary: Vec<(usize, usize, Option<&str>)> =
+            errs.iter().map(|d| (d.line, d.col, d.hint.as_deref())).collect();
         assert_eq!(
             summary,
             vec![

@@ -32,6 +32,8 @@ pub struct Page {
     pub description: Option<String>,
     pub template: Option<String>,
     pub draft: bool,
+    /// See [`Meta::invalid`]: not rendered, not listed.
+    pub invalid: bool,
     pub fields: BTreeMap<String, FieldValue>,
     /// Author-year label, for entries of the citation collection.
     pub citation: Option<String>,
@@ -208,7 +210,11 @@ impl Skeleton {
             }
         }
         let order = |a: &usize, b: &usize| {
-            (pages[*a].collection.as_ref(), rank[*a], &pages[*a].rel).cmp(&(pages[*b].collection.as_ref(), rank[*b], &pages[*b].rel))
+            (pages[*a].collection.as_ref(), rank[*a], &pages[*a].rel).cmp(&(
+                pages[*b].collection.as_ref(),
+                rank[*b],
+                &pages[*b].rel,
+            ))
         };
         let index_of_entry = |collection: &str, id: &str| -> Option<usize> {
             let folder = &config.collection(collection)?.folder;
@@ -271,7 +277,7 @@ impl Skeleton {
 }
 
 impl Site {
-    /// Every URL path the site writes, for checking collisions with taxonomy pages.
+    /// The index of the page at `rel` (path under `content/`).
     pub fn page_index(&self, rel: &str) -> Option<usize> {
         self.by_rel.get(rel).copied()
     }
@@ -298,6 +304,7 @@ fn page_from_source(config: &Config, source: Source, meta: Meta) -> Page {
         description: meta.description,
         template: meta.template.map(|t| t.value),
         draft: meta.draft,
+        invalid: meta.invalid,
         fields: meta.fields,
         citation: None,
         content: Rendered::default(),
@@ -320,6 +327,7 @@ fn blank_page(kind: Kind, rel: String, id: String, path: String, title: String) 
         description: None,
         template: None,
         draft: false,
+        invalid: false,
         fields: BTreeMap::new(),
         citation: None,
         content: Rendered::default(),
@@ -330,11 +338,19 @@ fn blank_page(kind: Kind, rel: String, id: String, path: String, title: String) 
 }
 
 fn section_rel(folder: &str) -> String {
-    if folder.is_empty() { "_index.md".to_string() } else { format!("{folder}/_index.md") }
+    if folder.is_empty() {
+        "_index.md".to_string()
+    } else {
+        format!("{folder}/_index.md")
+    }
 }
 
 fn section_path(folder: &str) -> String {
-    if folder.is_empty() { String::new() } else { format!("{folder}/") }
+    if folder.is_empty() {
+        String::new()
+    } else {
+        format!("{folder}/")
+    }
 }
 
 fn capitalize(s: &str) -> String {
@@ -409,7 +425,8 @@ impl Resolve for Resolver<'_> {
         if let Some(page) = s.by_rel.get(&rel).map(|&i| &s.pages[i]) {
             return Ok((page.citation.as_deref().unwrap_or(&page.id), &page.url));
         }
-        let mut d = Diagnostic::file("", format!("unknown citation `@{id}`: no entry `{id}` in collection `{}`", c.collection));
+        let mut d =
+            Diagnostic::file("", format!("unknown citation `@{id}`: no entry `{id}` in collection `{}`", c.collection));
         if s.drafts.contains(&rel) {
             d = d.with_hint(format!("`{id}` is a draft; build with --drafts or remove the citation"));
         } else {
@@ -460,8 +477,9 @@ fn sort_key<'a>(page: &'a Page, field: Option<&str>) -> SortKey<'a> {
 }
 
 fn sort_collections(config: &Config, pages: &[Page]) -> BTreeMap<String, Vec<usize>> {
-    let mut out: BTreeMap<String, Vec<usize>> = config.collections.iter().map(|c| (c.name.clone(), Vec::new())).collect();
-    for (i, p) in pages.iter().enumerate() {
+    let mut out: BTreeMap<String, Vec<usize>> =
+        config.collections.iter().map(|c| (c.name.clone(), Vec::new())).collect();
+    for (i, p) in pages.iter().enumerate().filter(|(_, p)| !p.invalid) {
         if let Some(c) = &p.collection {
             out.entry(c.clone()).or_default().push(i);
         }

@@ -53,9 +53,8 @@ pub fn parse(path: &Path, source: &str, first_line: usize) -> Result<Node, Diagn
         return Ok(Node { value: Value::Null, line: first_line, col: 1 });
     }
     let mut node: Node = serde_saphyr::from_str(source).map_err(|e| {
-        let (line, col) = e
-            .location()
-            .map_or((first_line, 0), |l| (l.line() as usize + first_line - 1, l.column() as usize));
+        let (line, col) =
+            e.location().map_or((first_line, 0), |l| (l.line() as usize + first_line - 1, l.column() as usize));
         Diagnostic::new(path, line, col, format!("invalid YAML: {}", plain_message(&e)))
     })?;
     shift(&mut node, first_line - 1);

@@ -35,8 +35,11 @@ fn references_link_both_ways() {
     let late = site.read("eras/late/index.html");
     assert!(late.find("beta-2005").unwrap() < late.find("gamma-2010").unwrap());
     // `related` shows on both ends.
-    site.contains("studies/beta-2005/index.html", r#"href="/studies/alpha-2000/">Alpha trial</a> <span class="cite">(Alpha et al., 2000)</span></li>"#)
-        .contains("studies/alpha-2000/index.html", "lists this study as related");
+    site.contains(
+        "studies/beta-2005/index.html",
+        r#"href="/studies/alpha-2000/">Alpha trial</a> <span class="cite">(Alpha et al., 2000)</span></li>"#,
+    )
+    .contains("studies/alpha-2000/index.html", "lists this study as related");
 }
 
 #[test]
@@ -127,14 +130,18 @@ fn front_matter_is_escaped_and_markdown_is_rendered() {
         .lacks("studies/alpha-2000/index.html", "<script>alert(1)");
     // A `text` field is Markdown, rendered once and marked safe.
     site.write("templates/studies/entry.html", "{{ page.fields.note }}|{{ page.fields.key_finding }}");
-    site.build_ok().contains("studies/alpha-2000/index.html", "<p>A <em>short</em> note.</p>\n|Alpha worked &lt;script&gt;");
+    site.build_ok()
+        .contains("studies/alpha-2000/index.html", "<p>A <em>short</em> note.</p>\n|Alpha worked &lt;script&gt;");
 }
 
 #[test]
 fn code_is_highlighted_and_unknown_languages_are_escaped() {
     TestSite::fixture("basic")
         .build_ok()
-        .contains("about/index.html", r#"<pre class="code" data-lang="rust"><code class="language-rust"><span class="hl-source hl-rust">"#)
+        .contains(
+            "about/index.html",
+            r#"<pre class="code" data-lang="rust"><code class="language-rust"><span class="hl-source hl-rust">"#,
+        )
         .contains("about/index.html", "&lt;b&gt;not bold&lt;/b&gt;")
         .contains("about/index.html", r##"<sup class="footnote-reference"><a href="#1">1</a></sup>"##);
 }
@@ -166,7 +173,11 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
     site.write("content/studies/alpha-2000.md", "---\ntitle: [broken\n---\n");
     site.build_err();
     assert_eq!(before, snapshot(&site.out()));
-    let leftovers: Vec<_> = std::fs::read_dir(&site.root).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().contains("annals")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(&site.root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().contains("annals"))
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
