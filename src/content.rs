@@ -1,7 +1,6 @@
 //! Content files to sources: walk `content/`, read each Markdown file, split
 //! its front matter and parse it. Reading and parsing run in parallel.
 
-use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
 
@@ -48,14 +47,6 @@ impl Source {
     }
 }
 
-/// Everything under `content/`: Markdown sources and other files to copy.
-#[derive(Debug, Default)]
-pub struct Content {
-    pub sources: Vec<Source>,
-    /// Non-Markdown files, relative to `content/`, copied to the output as they are.
-    pub assets: Vec<PathBuf>,
-}
-
 /// Ids and file stems: lowercase ASCII letters, digits and hyphens.
 pub fn is_valid_id(id: &str) -> bool {
     !id.is_empty() && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
@@ -70,15 +61,16 @@ pub fn is_ignored_name(name: &str) -> bool {
         || name.ends_with(".tmp")
 }
 
-/// Walks and reads `root/content`.
-pub fn load(root: &Path, config: &Config) -> (Content, Vec<Diagnostic>) {
+/// The files under `root/content`: Markdown files and other files, both
+/// relative to `content/` and sorted, plus any error met while walking.
+pub fn walk(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<Diagnostic>) {
     let dir = root.join(CONTENT_DIR);
     let mut errors = Vec::new();
     let mut markdown = Vec::new();
     let mut assets = Vec::new();
     if !dir.is_dir() {
         errors.push(Diagnostic::file(CONTENT_DIR, "the content folder is missing"));
-        return (Content::default(), errors);
+        return (markdown, assets, errors);
     }
     let walker = WalkDir::new(&dir)
         .sort_by_file_name()
@@ -101,21 +93,12 @@ pub fn load(root: &Path, config: &Config) -> (Content, Vec<Diagnostic>) {
             )),
         }
     }
-    let results: Vec<_> = markdown.par_iter().map(|rel| read_source(root, rel, config)).collect();
-    let mut sources = Vec::with_capacity(results.len());
-    for r in results {
-        match r {
-            Ok((s, error)) => {
-                sources.push(s);
-                errors.extend(error);
-            }
-            Err(d) => errors.push(d),
-        }
-    }
-    (Content { sources, assets }, errors)
+    (markdown, assets, errors)
 }
 
-fn read_source(root: &Path, rel: &Path, config: &Config) -> Result<(Source, Option<Diagnostic>), Diagnostic> {
+/// Reads and splits `content/<rel>`: the source and its front matter error,
+/// or why it could not be read or classified.
+pub fn read_source(root: &Path, rel: &Path, config: &Config) -> Result<(Source, Option<Diagnostic>), Diagnostic> {
     let file = Path::new(CONTENT_DIR).join(rel);
     let bytes = std::fs::read(root.join(&file)).map_err(|e| Diagnostic::file(&file, format!("cannot read: {e}")))?;
     let text = String::from_utf8(bytes).map_err(|e| {

@@ -5,11 +5,12 @@
 
 pub mod config;
 pub mod content;
+pub mod dependencies;
 pub mod diagnostics;
+pub mod engine;
 pub mod highlight;
 pub mod markdown;
 pub mod output;
-pub mod pipeline;
 pub mod render;
 pub mod schema;
 pub mod site;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use annals::diagnostics;
-use annals::pipeline::{self, Options};
+use annals::engine::{self as pipeline, Options};
 
 #[derive(Parser)]
 #[command(name = "annals", version, about = "Static site generator for cross-linked research histories")]

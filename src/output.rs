@@ -52,7 +52,7 @@ fn fill(dir: &Path, outputs: &[Output], copies: &[Copy]) -> io::Result<()> {
             other => other?,
         }
     }
-    outputs.par_iter().try_for_each(|o| std::fs::write(dir.join(&o.path), &o.bytes))?;
+    outputs.par_iter().try_for_each(|o| std::fs::write(dir.join(&o.path), &*o.bytes))?;
     copies.par_iter().try_for_each(|c| match &c.from {
         Origin::Disk(p) => std::fs::copy(p, dir.join(&c.path)).map(|_| ()),
         Origin::Embedded(_, bytes) => std::fs::write(dir.join(&c.path), bytes),
@@ -84,7 +84,7 @@ mod tests {
     fn replaces_the_whole_folder() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("public");
-        let page = |p: &str| Output { path: p.into(), bytes: b"x".to_vec() };
+        let page = |p: &str| Output { path: p.into(), bytes: b"x".as_slice().into() };
         write(&out, &[page("a/index.html"), page("index.html")], &[]).unwrap();
         write(&out, &[page("b/c/index.html")], &[]).unwrap();
         assert!(!out.join("a").exists());

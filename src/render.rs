@@ -4,7 +4,7 @@
 //! Pages render in parallel with no locks.
 
 use rayon::prelude::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tera::{Context, Kwargs, State, Tera, TeraResult, Value};
@@ -12,14 +12,14 @@ use tera::{Context, Kwargs, State, Tera, TeraResult, Value};
 use crate::content::Kind;
 use crate::diagnostics::Diagnostic;
 use crate::schema::FieldValue;
-use crate::site::{Page, Site, Taxonomy, Term};
+use crate::site::{Markdown, Page, Site, Taxonomy, Term};
 use crate::theme;
 
 /// A file to write: path under the output folder, and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
     pub path: String,
-    pub bytes: Vec<u8>,
+    pub bytes: Arc<[u8]>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -33,6 +33,12 @@ pub struct Options {
 pub struct Templates {
     tera: Tera,
     files: HashMap<String, PathBuf>,
+    /// Per template, a hash of its source and of every template it extends
+    /// or includes: equal fingerprints, equal templates.
+    fingerprints: HashMap<String, u64>,
+    /// Per template, the global variables it (or its parents) reads.
+    globals: HashMap<String, Vec<&'static str>>,
+    targets_fingerprint: u64,
 }
 
 impl Templates {
@@ -54,6 +60,7 @@ impl Templates {
         let mut tera = Tera::new();
         tera.autoescape_on([".html", ".htm", ".xml"]);
         register_helpers(&mut tera);
+        let targets_fingerprint = targets.fingerprint();
         register_url_for(&mut tera, targets);
         if let Err(e) = tera.add_raw_templates(sources.iter().map(|(n, t)| (n.as_str(), t.as_str()))) {
             // Tera stops at the first error; parse each template alone to report them all.
@@ -74,11 +81,22 @@ impl Templates {
                 }
             }
         }
-        if errors.is_empty() {
-            Ok(Templates { tera, files: names })
-        } else {
-            Err(errors)
+        if !errors.is_empty() {
+            return Err(errors);
         }
+        let fingerprints = crate::dependencies::template_fingerprints(&sources);
+        let globals = sources
+            .iter()
+            .map(|(name, _)| {
+                let vars = tera.get_template_variables(name).unwrap_or_default();
+                (name.clone(), GLOBALS.iter().copied().filter(|g| vars.contains(g)).collect())
+            })
+            .collect();
+        Ok(Templates { tera, files: names, fingerprints, globals, targets_fingerprint })
+    }
+
+    fn globals_used(&self, template: &str) -> impl Iterator<Item = &'static str> + '_ {
+        self.globals.get(template).into_iter().flatten().copied()
     }
 
     fn has(&self, name: &str) -> bool {
@@ -107,6 +125,21 @@ pub struct Targets {
     pub pages: HashMap<String, String>,
     /// Paths of static files and content assets.
     pub statics: HashSet<String>,
+}
+
+impl Targets {
+    fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.base_url.hash(&mut h);
+        let mut pages: Vec<(&String, &String)> = self.pages.iter().collect();
+        pages.sort();
+        pages.hash(&mut h);
+        let mut statics: Vec<&String> = self.statics.iter().collect();
+        statics.sort();
+        statics.hash(&mut h);
+        h.finish()
+    }
 }
 
 /// `url_for(path="@/studies/x.md#anchor")` or `url_for(path="style.css")`;
@@ -178,9 +211,63 @@ fn template_error(e: &tera::Error, files: &HashMap<String, PathBuf>) -> Diagnost
     }
 }
 
-/// Renders every page of the site, the taxonomy pages and the 404 page.
-pub fn render(site: &Site, templates: &mut Templates, options: &Options) -> (Vec<Output>, Vec<Diagnostic>) {
-    let cards: Vec<Value> = site.pages.par_iter().map(|p| card(site, p)).collect();
+/// Template values, page dependencies and rendered bytes kept between
+/// builds, so that a rebuild renders only the outputs whose inputs changed.
+#[derive(Default)]
+pub struct RenderCache {
+    cards: HashMap<String, CachedCard>,
+    jobs: HashMap<String, CachedJob>,
+    /// Per global variable, the pages its value is made of (with markers).
+    globals: HashMap<&'static str, Vec<String>>,
+    /// Fingerprint of what `url_for` can resolve.
+    targets: u64,
+}
+
+struct CachedCard {
+    fields: Arc<BTreeMap<String, FieldValue>>,
+    md: Arc<Markdown>,
+    key: CardKey,
+    value: Value,
+}
+
+/// Everything a card shows besides its fields and Markdown.
+#[derive(PartialEq)]
+struct CardKey {
+    title: String,
+    url: String,
+    citation: Option<String>,
+    description: Option<String>,
+    draft: bool,
+    collection: Option<String>,
+    stubs: Vec<Stub>,
+}
+
+/// A referenced entry as a card shows it: id, and (url, title, citation) if it exists.
+type Stub = (String, Option<(String, String, Option<String>)>);
+
+struct CachedJob {
+    template: String,
+    fingerprint: u64,
+    deps: Vec<String>,
+    bytes: Arc<[u8]>,
+}
+
+/// The variables of the global context that depend on pages.
+const GLOBALS: [&str; 3] = ["collections", "sections", "taxonomies"];
+
+/// What a render produced.
+pub struct Rendered {
+    /// Every output of the site (rendered now or reused), sorted by path.
+    pub outputs: Vec<Output>,
+    /// How many were rendered now.
+    pub rendered: usize,
+    pub errors: Vec<Diagnostic>,
+}
+
+/// Renders every page of the site, the taxonomy pages and the 404 page,
+/// reusing from `cache` each output whose template and inputs are unchanged.
+pub fn render(site: &Site, templates: &mut Templates, options: &Options, cache: &mut RenderCache) -> Rendered {
+    let (cards, card_changed) = build_cards(site, cache);
     let terms: Vec<Vec<Value>> =
         site.taxonomies.iter().map(|tax| tax.terms.iter().map(|term| term_value(term, &cards)).collect()).collect();
     let taxonomies: Vec<Value> =
@@ -188,8 +275,93 @@ pub fn render(site: &Site, templates: &mut Templates, options: &Options) -> (Vec
     let shared = Shared { cards, taxonomies, terms };
     install_globals(site, &shared, templates);
 
-    let mut jobs: Vec<Job> = Vec::with_capacity(site.pages.len() + 64);
     let mut errors = Vec::new();
+    let jobs = jobs(site, templates, &mut errors);
+    let changed = |rel: &str| site.page_index(rel).is_some_and(|i| card_changed[i]);
+    let global_changed: HashMap<&str, bool> = GLOBALS
+        .iter()
+        .map(|&g| {
+            let deps = global_deps(site, g);
+            let changed = cache.globals.get(g) != Some(&deps) || deps.iter().any(|d| changed(d));
+            cache.globals.insert(g, deps);
+            (g, changed)
+        })
+        .collect();
+    let targets = templates.targets_fingerprint;
+    let all_stale = std::mem::replace(&mut cache.targets, targets) != targets;
+
+    let templates = &*templates;
+    let cached = &cache.jobs;
+    let results: Vec<(usize, Result<Option<CachedJob>, Diagnostic>)> = jobs
+        .par_iter()
+        .enumerate()
+        .map(|(n, job)| {
+            let fingerprint = templates.fingerprints.get(&job.template).copied().unwrap_or(0);
+            let deps = job.deps(site);
+            let fresh = !all_stale
+                && cached.get(&job.path).is_some_and(|c| {
+                    c.template == job.template
+                        && c.fingerprint == fingerprint
+                        && c.deps == deps
+                        && !deps.iter().any(|d| changed(d))
+                        && !templates.globals_used(&job.template).any(|g| global_changed[g])
+                });
+            if fresh {
+                return (n, Ok(None));
+            }
+            let result = render_job(job, site, &shared, templates, options)
+                .map(|bytes| Some(CachedJob { template: job.template.clone(), fingerprint, deps, bytes }));
+            (n, result)
+        })
+        .collect();
+
+    let mut rendered = 0;
+    for (n, result) in results {
+        let path = &jobs[n].path;
+        match result {
+            Ok(Some(job)) => {
+                rendered += 1;
+                cache.jobs.insert(path.clone(), job);
+            }
+            Ok(None) => {}
+            Err(d) => {
+                cache.jobs.remove(path);
+                errors.push(d);
+            }
+        }
+    }
+    let live: HashSet<&str> = jobs.iter().map(|j| j.path.as_str()).collect();
+    cache.jobs.retain(|path, _| live.contains(path.as_str()));
+    let mut outputs: Vec<Output> =
+        cache.jobs.iter().map(|(path, job)| Output { path: path.clone(), bytes: job.bytes.clone() }).collect();
+    outputs.sort_by(|a, b| a.path.cmp(&b.path));
+    Rendered { outputs, rendered, errors }
+}
+
+fn render_job(
+    job: &Job,
+    site: &Site,
+    shared: &Shared,
+    templates: &Templates,
+    options: &Options,
+) -> Result<Arc<[u8]>, Diagnostic> {
+    if !templates.has(&job.template) {
+        return Err(Diagnostic::file(
+            "templates",
+            format!("template `{}` not found in the theme or templates/", job.template),
+        ));
+    }
+    let context = job.context(site, shared);
+    let mut bytes = Vec::with_capacity(16 * 1024);
+    templates.tera.render_to(&job.template, &context, &mut bytes).map_err(|e| template_error(&e, &templates.files))?;
+    if let Some(script) = &options.inject {
+        inject(&mut bytes, script);
+    }
+    Ok(bytes.into())
+}
+
+fn jobs(site: &Site, templates: &Templates, errors: &mut Vec<Diagnostic>) -> Vec<Job> {
+    let mut jobs: Vec<Job> = Vec::with_capacity(site.pages.len() + 64);
     for (i, page) in site.pages.iter().enumerate().filter(|(_, p)| !p.invalid) {
         match page_template(page, templates) {
             Ok(template) => jobs.push(Job { path: format!("{}index.html", page.path), template, what: What::Page(i) }),
@@ -197,52 +369,109 @@ pub fn render(site: &Site, templates: &mut Templates, options: &Options) -> (Vec
         }
     }
     for (t, taxonomy) in site.taxonomies.iter().enumerate() {
-        jobs.push(Job {
-            path: format!("{}index.html", taxonomy.path),
-            template: "taxonomy.html".into(),
-            what: What::Taxonomy(t),
-        });
+        let path = format!("{}index.html", taxonomy.path);
+        jobs.push(Job { path, template: "taxonomy.html".into(), what: What::Taxonomy(t) });
         for (k, term) in taxonomy.terms.iter().enumerate() {
-            jobs.push(Job {
-                path: format!("{}index.html", term.path),
-                template: "term.html".into(),
-                what: What::Term(t, k),
-            });
+            let path = format!("{}index.html", term.path);
+            jobs.push(Job { path, template: "term.html".into(), what: What::Term(t, k) });
         }
     }
     if templates.has("404.html") {
         jobs.push(Job { path: "404.html".into(), template: "404.html".into(), what: What::NotFound });
     }
-    let templates = &*templates;
-    let results: Vec<Result<Output, Diagnostic>> = jobs
-        .par_iter()
-        .map(|job| {
-            if !templates.has(&job.template) {
-                return Err(Diagnostic::file(
-                    "templates",
-                    format!("template `{}` not found in the theme or templates/", job.template),
-                ));
+    jobs
+}
+
+/// The pages (and markers) whose cards make up global variable `name`.
+fn global_deps(site: &Site, name: &str) -> Vec<String> {
+    let mut deps = Vec::new();
+    match name {
+        "collections" => {
+            for (collection, list) in &site.collections {
+                deps.push(format!("\0{collection}"));
+                deps.extend(list.iter().map(|&i| site.pages[i].rel.clone()));
             }
-            let context = job.context(site, &shared);
-            let mut bytes = Vec::with_capacity(16 * 1024);
-            templates
-                .tera
-                .render_to(&job.template, &context, &mut bytes)
-                .map_err(|e| template_error(&e, &templates.files))?;
-            if let Some(script) = &options.inject {
-                inject(&mut bytes, script);
+        }
+        "sections" => deps.extend(site.config.collections.iter().map(|c| format!("{}/_index.md", c.folder))),
+        _ => {
+            for tax in &site.taxonomies {
+                deps.push(format!("\0{}", tax.name));
+                for term in &tax.terms {
+                    deps.push(format!("\0\0{}", term.name));
+                    deps.extend(term.pages.iter().map(|&i| site.pages[i].rel.clone()));
+                }
             }
-            Ok(Output { path: job.path.clone(), bytes })
-        })
-        .collect();
-    let mut outputs = Vec::with_capacity(results.len());
-    for r in results {
-        match r {
-            Ok(o) => outputs.push(o),
-            Err(d) => errors.push(d),
         }
     }
-    (outputs, errors)
+    deps
+}
+
+/// Cards of every page: cached ones whose inputs are unchanged, new ones
+/// for the rest, and for each page whether its card differs from last time.
+fn build_cards(site: &Site, cache: &mut RenderCache) -> (Vec<Value>, Vec<bool>) {
+    let built: Vec<(Value, bool, Option<CachedCard>)> = site
+        .pages
+        .par_iter()
+        .map(|page| {
+            let key = card_key(site, page);
+            match cache.cards.get(&page.rel) {
+                Some(c) if Arc::ptr_eq(&c.fields, &page.fields) && Arc::ptr_eq(&c.md, &page.md) && c.key == key => {
+                    (c.value.clone(), false, None)
+                }
+                previous => {
+                    let value = card(site, page);
+                    let changed = previous.is_none_or(|c| c.value != value);
+                    let entry =
+                        CachedCard { fields: page.fields.clone(), md: page.md.clone(), key, value: value.clone() };
+                    (value, changed, Some(entry))
+                }
+            }
+        })
+        .collect();
+    let mut cards = Vec::with_capacity(built.len());
+    let mut changed = Vec::with_capacity(built.len());
+    for (page, (value, is_changed, entry)) in site.pages.iter().zip(built) {
+        if let Some(entry) = entry {
+            cache.cards.insert(page.rel.clone(), entry);
+        }
+        cards.push(value);
+        changed.push(is_changed);
+    }
+    if cache.cards.len() > site.pages.len() {
+        cache.cards.retain(|rel, _| site.page_index(rel).is_some());
+    }
+    (cards, changed)
+}
+
+fn card_key(site: &Site, page: &Page) -> CardKey {
+    let mut stubs = Vec::new();
+    for value in page.fields.values() {
+        collect_stubs(site, value, &mut stubs);
+    }
+    CardKey {
+        title: page.title.clone(),
+        url: page.url.clone(),
+        citation: page.citation.clone(),
+        description: page.description.clone(),
+        draft: page.draft,
+        collection: page.collection.clone(),
+        stubs,
+    }
+}
+
+fn collect_stubs(site: &Site, value: &FieldValue, out: &mut Vec<Stub>) {
+    match value {
+        FieldValue::Ref { to, id } => {
+            let target = site
+                .config
+                .collection(to)
+                .and_then(|c| site.page_index(&format!("{}/{}.md", c.folder, id.value)))
+                .map(|i| &site.pages[i]);
+            out.push((id.value.clone(), target.map(|p| (p.url.clone(), p.title.clone(), p.citation.clone()))));
+        }
+        FieldValue::List(items) => items.iter().for_each(|v| collect_stubs(site, v, out)),
+        _ => {}
+    }
 }
 
 struct Job {
@@ -266,6 +495,37 @@ struct Shared {
 }
 
 impl Job {
+    /// The pages whose cards this job's context includes, with markers
+    /// between lists, in a fixed order: if neither the list nor any of those
+    /// cards changed, neither did the context.
+    fn deps(&self, site: &Site) -> Vec<String> {
+        let rels = |list: &[usize]| list.iter().map(|&i| site.pages[i].rel.clone()).collect::<Vec<_>>();
+        match self.what {
+            What::Page(i) => {
+                let b = &site.backlinks[i];
+                let mut deps = vec![site.pages[i].rel.clone()];
+                for (field, list) in &b.referenced_by {
+                    deps.push(format!("\0{field}"));
+                    deps.extend(rels(list));
+                }
+                for (marker, list) in [("\0cited_by", &b.cited_by), ("\0linked_from", &b.linked_from)] {
+                    deps.push(marker.to_string());
+                    deps.extend(rels(list));
+                }
+                deps.push("\0references".into());
+                deps.extend(rels(&references(site, i)));
+                deps.push("\0entries".into());
+                deps.extend(rels(section_entries(site, i)));
+                deps.push("\0prev-next".into());
+                deps.extend(rels(&[site.prev[i], site.next[i]].into_iter().flatten().collect::<Vec<_>>()));
+                deps
+            }
+            What::Taxonomy(t) => global_term_deps(site, t, None),
+            What::Term(t, k) => global_term_deps(site, t, Some(k)),
+            What::NotFound => Vec::new(),
+        }
+    }
+
     fn context(&self, site: &Site, shared: &Shared) -> Context {
         let mut ctx = Context::new();
         match self.what {
@@ -279,6 +539,16 @@ impl Job {
         }
         ctx
     }
+}
+
+fn global_term_deps(site: &Site, t: usize, only: Option<usize>) -> Vec<String> {
+    let tax = &site.taxonomies[t];
+    let mut deps = Vec::new();
+    for (_, term) in tax.terms.iter().enumerate().filter(|(k, _)| only.is_none_or(|o| o == *k)) {
+        deps.push(format!("\0{}", term.name));
+        deps.extend(term.pages.iter().map(|&i| site.pages[i].rel.clone()));
+    }
+    deps
 }
 
 fn page_template(page: &Page, templates: &Templates) -> Result<String, Diagnostic> {
@@ -307,12 +577,21 @@ fn install_globals(site: &Site, shared: &Shared, templates: &mut Templates) {
     let taxonomies: Vec<(String, Value)> =
         site.taxonomies.iter().zip(&shared.taxonomies).map(|(tax, v)| (tax.name.clone(), v.clone())).collect();
     let global = templates.tera.global_context();
+    // Names and URLs of taxonomies, for navigation: unlike `taxonomies`, it
+    // changes only with the configuration, so pages that use it need not be
+    // rendered again when an entry changes.
+    let taxonomy_links: Vec<Value> = site
+        .taxonomies
+        .iter()
+        .map(|t| map([("name", t.name.as_str().into()), ("url", t.url.as_str().into())]))
+        .collect();
     global.insert_value(
         "site",
         map([
             ("title", config.title.as_str().into()),
             ("description", config.description.as_str().into()),
             ("base_url", config.base_url.as_str().into()),
+            ("taxonomies", Value::from(taxonomy_links)),
         ]),
     );
     global.insert_value("collections", map_owned(collections));
@@ -378,7 +657,7 @@ fn stub(site: &Site, collection: &str, id: &str) -> Value {
 fn field_value(site: &Site, page: &Page, name: &str, value: &FieldValue) -> Value {
     match value {
         FieldValue::Str(s) | FieldValue::Date(s) => s.as_str().into(),
-        FieldValue::Text(_) => Value::safe_string(page.text_fields.get(name).map_or("", String::as_str)),
+        FieldValue::Text(_) => Value::safe_string(page.md.text_fields.get(name).map_or("", String::as_str)),
         FieldValue::Int(i) => (*i).into(),
         FieldValue::Float(f) => (*f).into(),
         FieldValue::Bool(b) => (*b).into(),
@@ -436,7 +715,7 @@ fn card(site: &Site, page: &Page) -> Value {
         ("description", opt(page.description.as_deref())),
         ("citation", opt(page.citation.as_deref())),
         ("draft", page.draft.into()),
-        ("summary", Value::safe_string(&page.content.summary)),
+        ("summary", Value::safe_string(&page.md.content.summary)),
         ("fields", map_owned(fields)),
         ("terms", map_owned(terms)),
     ])
@@ -452,36 +731,22 @@ fn page_value(site: &Site, i: usize, cards: &[Value]) -> Value {
     let mut m = cards[i].as_map().cloned().unwrap_or_default();
     let b = &site.backlinks[i];
     let toc: Vec<Value> = page
+        .md
         .content
         .toc
         .iter()
         .map(|h| map([("level", h.level.into()), ("id", h.id.as_str().into()), ("title", h.title.as_str().into())]))
         .collect();
-    let mut references: Vec<usize> = Vec::new();
-    if let Some(c) = &site.config.citations {
-        let folder = site.config.collection(&c.collection).map_or("", |col| col.folder.as_str());
-        references =
-            page.content.citations.iter().filter_map(|id| site.page_index(&format!("{folder}/{id}.md"))).collect();
-        references.sort_by(|&a, &b| site.pages[a].citation.cmp(&site.pages[b].citation));
-    }
+    let references = references(site, i);
     let mut all: Vec<usize> =
         b.referenced_by.values().flatten().chain(&b.cited_by).chain(&b.linked_from).copied().collect();
     all.sort_by(|&x, &y| site.pages[x].title.cmp(&site.pages[y].title).then(x.cmp(&y)));
     all.dedup();
     let referenced_by: Vec<(String, Value)> =
         b.referenced_by.iter().map(|(field, list)| (field.clone(), cards_of(list, cards))).collect();
-    let entries: &[usize] = match (&page.kind, page.id.as_str()) {
-        (Kind::Section, folder) => site
-            .config
-            .collections
-            .iter()
-            .find(|c| c.folder == folder)
-            .and_then(|c| site.collections.get(&c.name))
-            .map_or(&[], Vec::as_slice),
-        _ => &[],
-    };
+    let entries = section_entries(site, i);
     let neighbour = |n: Option<usize>| n.map_or_else(Value::none, |n| cards[n].clone());
-    m.insert("content".into(), Value::safe_string(&page.content.html));
+    m.insert("content".into(), Value::safe_string(&page.md.content.html));
     m.insert("toc".into(), Value::from(toc));
     m.insert("references".into(), cards_of(&references, cards));
     m.insert("backlinks".into(), cards_of(&all, cards));
@@ -492,6 +757,35 @@ fn page_value(site: &Site, i: usize, cards: &[Value]) -> Value {
     m.insert("prev".into(), neighbour(site.prev[i]));
     m.insert("next".into(), neighbour(site.next[i]));
     Value::from(m)
+}
+
+/// The entries page `i` cites, by label.
+fn references(site: &Site, i: usize) -> Vec<usize> {
+    let Some(c) = &site.config.citations else { return Vec::new() };
+    let folder = site.config.collection(&c.collection).map_or("", |col| col.folder.as_str());
+    let mut refs: Vec<usize> = site.pages[i]
+        .md
+        .content
+        .citations
+        .iter()
+        .filter_map(|id| site.page_index(&format!("{folder}/{id}.md")))
+        .collect();
+    refs.sort_by(|&a, &b| site.pages[a].citation.cmp(&site.pages[b].citation).then(a.cmp(&b)));
+    refs
+}
+
+/// A collection's entries, if page `i` is that collection's section.
+fn section_entries(site: &Site, i: usize) -> &[usize] {
+    let page = &site.pages[i];
+    if page.kind != Kind::Section {
+        return &[];
+    }
+    site.config
+        .collections
+        .iter()
+        .find(|c| c.folder == page.id)
+        .and_then(|c| site.collections.get(&c.name))
+        .map_or(&[], Vec::as_slice)
 }
 
 fn term_value(term: &Term, cards: &[Value]) -> Value {

@@ -3,6 +3,7 @@
 //! every missing required field reported.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::config::{Collection, Config, FieldType};
 use crate::content::{Kind, Source};
@@ -42,7 +43,7 @@ pub struct Meta {
     pub description: Option<String>,
     pub template: Option<Located<String>>,
     pub draft: bool,
-    pub fields: BTreeMap<String, FieldValue>,
+    pub fields: Arc<BTreeMap<String, FieldValue>>,
     /// The front matter had errors (already reported): the page is kept so
     /// that links to it resolve, but not rendered or listed, so that its
     /// gaps cause no second wave of errors.
@@ -115,7 +116,7 @@ impl<'a> Validator<'a> {
             match collection.fields.get(name) {
                 Some(field) => {
                     if let Some(v) = self.value(name, &field.ty, value) {
-                        meta.fields.insert(name.to_string(), v);
+                        Arc::make_mut(&mut meta.fields).insert(name.to_string(), v);
                     }
                 }
                 None => {

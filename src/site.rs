@@ -7,6 +7,7 @@ use rayon::prelude::*;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::config::Config;
 use crate::content::{Kind, Source};
@@ -34,14 +35,38 @@ pub struct Page {
     pub draft: bool,
     /// See [`Meta::invalid`]: not rendered, not listed.
     pub invalid: bool,
-    pub fields: BTreeMap<String, FieldValue>,
+    pub fields: Arc<BTreeMap<String, FieldValue>>,
     /// Author-year label, for entries of the citation collection.
     pub citation: Option<String>,
+    /// The rendered Markdown, shared with the incremental cache.
+    pub md: Arc<Markdown>,
+}
+
+/// A page's Markdown, rendered: body, `text` fields, the errors found, and
+/// what it was resolved against (to know when it must be rendered again).
+#[derive(Debug, Default)]
+pub struct Markdown {
     pub content: Rendered,
     /// Rendered HTML of `text` fields.
     pub text_fields: BTreeMap<String, String>,
-    source_text: String,
-    body_start: usize,
+    pub errors: Vec<Diagnostic>,
+    /// Every page this Markdown links to or cites, with what it knew of it.
+    deps: Vec<(String, Fact)>,
+}
+
+/// What rendering a link or citation to a page used: its URL and label, or
+/// its absence (and whether it is a draft, which changes the error).
+#[derive(Debug, Clone, PartialEq)]
+struct Fact {
+    url: Option<String>,
+    citation: Option<String>,
+    draft: bool,
+}
+
+/// Rendered Markdown kept between builds, by path under `content/`.
+#[derive(Default)]
+pub struct MarkdownCache {
+    entries: HashMap<String, (Arc<Source>, String, Arc<Markdown>)>,
 }
 
 /// Pages that point at a page, by the way they point.
@@ -94,13 +119,17 @@ pub struct Site {
 
 impl Skeleton {
     /// Turns validated sources into pages, leaving out drafts unless asked.
-    pub fn new(config: Config, sources: Vec<(Source, Meta)>, include_drafts: bool) -> (Skeleton, Vec<Diagnostic>) {
+    pub fn new<'a>(
+        config: Config,
+        sources: impl ExactSizeIterator<Item = (&'a Source, &'a Meta)>,
+        include_drafts: bool,
+    ) -> (Skeleton, Vec<Diagnostic>) {
         let mut errors = Vec::new();
         let mut drafts = HashSet::new();
         let mut pages = Vec::with_capacity(sources.len() + config.collections.len() + 1);
         for (source, meta) in sources {
             if meta.draft && !include_drafts {
-                drafts.insert(source.rel);
+                drafts.insert(source.rel.clone());
                 continue;
             }
             pages.push(page_from_source(&config, source, meta));
@@ -177,20 +206,55 @@ impl Skeleton {
         }
     }
 
-    /// Renders every page's Markdown in parallel.
-    pub fn render_markdown(mut self) -> (Skeleton, Vec<Diagnostic>) {
-        let resolver = Resolver { skeleton: &self };
-        let results: Vec<(Rendered, BTreeMap<String, String>, Vec<Diagnostic>)> =
-            self.pages.par_iter().map(|page| render_page(page, &resolver)).collect();
-        let mut errors = Vec::new();
-        for (page, (content, text_fields, errs)) in self.pages.iter_mut().zip(results) {
-            page.content = content;
-            page.text_fields = text_fields;
-            // The source is not needed once rendered: let it go.
-            page.source_text = String::new();
-            errors.extend(errs);
+    /// Renders the Markdown of every page whose cached rendering is stale
+    /// (its source changed, or a page it links to or cites changed URL or
+    /// label), in parallel; the rest comes from `cache`. Returns how many
+    /// pages were rendered.
+    pub fn render_markdown(&mut self, sources: &HashMap<String, Arc<Source>>, cache: &mut MarkdownCache) -> usize {
+        let base_url = self.config.base_url.clone();
+        let stale: Vec<usize> = (0..self.pages.len())
+            .filter(|&i| {
+                let page = &self.pages[i];
+                let Some(source) = sources.get(&page.rel) else { return false };
+                match cache.entries.get(&page.rel) {
+                    Some((cached, base, md)) => {
+                        !Arc::ptr_eq(cached, source)
+                            || *base != base_url
+                            || !md.errors.is_empty()
+                            || md.deps.iter().any(|(rel, fact)| self.fact(rel) != *fact)
+                    }
+                    None => true,
+                }
+            })
+            .collect();
+        let resolver = Resolver { skeleton: self };
+        let rendered: Vec<Markdown> =
+            stale.par_iter().map(|&i| render_page(&self.pages[i], &sources[&self.pages[i].rel], &resolver)).collect();
+        for (&i, md) in stale.iter().zip(rendered) {
+            let rel = self.pages[i].rel.clone();
+            cache.entries.insert(rel.clone(), (sources[&rel].clone(), base_url.clone(), Arc::new(md)));
         }
-        (self, errors)
+        cache.entries.retain(|rel, _| sources.contains_key(rel));
+        for page in &mut self.pages {
+            if let Some((_, _, md)) = cache.entries.get(&page.rel) {
+                page.md = md.clone();
+            }
+        }
+        stale.len()
+    }
+
+    fn fact(&self, rel: &str) -> Fact {
+        match self.by_rel.get(rel) {
+            Some(&i) => {
+                Fact { url: Some(self.pages[i].url.clone()), citation: self.pages[i].citation.clone(), draft: false }
+            }
+            None => Fact { url: None, citation: None, draft: self.drafts.contains(rel) },
+        }
+    }
+
+    /// Every error of the markdown stage, cached or fresh.
+    pub fn markdown_errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.pages.iter().flat_map(|p| &p.md.errors)
     }
 
     /// Resolves references and anchors and builds every relation.
@@ -199,7 +263,7 @@ impl Skeleton {
         let mut errors = Vec::new();
         for page in &mut pages {
             if page.title.is_empty() {
-                page.title = page.content.toc.first().map(|h| h.title.clone()).unwrap_or_else(|| page.id.clone());
+                page.title = page.md.content.toc.first().map(|h| h.title.clone()).unwrap_or_else(|| page.id.clone());
             }
         }
         let collections = sort_collections(&config, &pages);
@@ -223,31 +287,31 @@ impl Skeleton {
 
         let mut backlinks = vec![Backlinks::default(); pages.len()];
         for (i, page) in pages.iter().enumerate() {
-            for (field, value) in &page.fields {
+            for (field, value) in page.fields.iter() {
                 for_each_ref(value, &mut |to, id| match index_of_entry(to, &id.value) {
                     Some(t) => backlinks[t].referenced_by.entry(field.clone()).or_default().push(i),
                     None => errors.push(dangling_reference(&config, &pages, &drafts, page, field, to, id)),
                 });
             }
             if let Some(c) = &config.citations {
-                for id in &page.content.citations {
+                for id in &page.md.content.citations {
                     if let Some(t) = index_of_entry(&c.collection, id) {
                         backlinks[t].cited_by.push(i);
                     }
                 }
             }
-            for link in &page.content.links {
+            for link in &page.md.content.links {
                 let Some(&t) = by_rel.get(&link.target) else { continue };
                 backlinks[t].linked_from.push(i);
                 if let Some(anchor) = &link.anchor {
-                    if !pages[t].content.anchors.contains(anchor) {
+                    if !pages[t].md.content.anchors.contains(anchor) {
                         let mut d = Diagnostic::new(
                             &page.file,
                             link.line,
                             link.col,
                             format!("missing anchor: `@/{}` has no heading or footnote `#{anchor}`", link.target),
                         );
-                        if let Some(s) = suggest(anchor, pages[t].content.anchors.iter().map(String::as_str)) {
+                        if let Some(s) = suggest(anchor, pages[t].md.content.anchors.iter().map(String::as_str)) {
                             d = d.with_hint(format!("did you mean `#{s}`?"));
                         }
                         errors.push(d);
@@ -283,7 +347,7 @@ impl Site {
     }
 }
 
-fn page_from_source(config: &Config, source: Source, meta: Meta) -> Page {
+fn page_from_source(config: &Config, source: &Source, meta: &Meta) -> Page {
     let (collection, path) = match &source.kind {
         Kind::Entry { collection } => {
             let folder = &config.collection(collection).expect("entry of a configured collection").folder;
@@ -295,22 +359,19 @@ fn page_from_source(config: &Config, source: Source, meta: Meta) -> Page {
     Page {
         url: format!("{}{}", config.base_url, path),
         path,
-        kind: source.kind,
-        file: source.file,
-        rel: source.rel,
-        id: source.id,
+        kind: source.kind.clone(),
+        file: source.file.clone(),
+        rel: source.rel.clone(),
+        id: source.id.clone(),
         collection,
-        title: meta.title.unwrap_or_default(),
-        description: meta.description,
-        template: meta.template.map(|t| t.value),
+        title: meta.title.clone().unwrap_or_default(),
+        description: meta.description.clone(),
+        template: meta.template.as_ref().map(|t| t.value.clone()),
         draft: meta.draft,
         invalid: meta.invalid,
-        fields: meta.fields,
+        fields: meta.fields.clone(),
         citation: None,
-        content: Rendered::default(),
-        text_fields: BTreeMap::new(),
-        body_start: source.body_start,
-        source_text: source.text,
+        md: Arc::default(),
     }
 }
 
@@ -328,12 +389,9 @@ fn blank_page(kind: Kind, rel: String, id: String, path: String, title: String) 
         template: None,
         draft: false,
         invalid: false,
-        fields: BTreeMap::new(),
+        fields: Arc::default(),
         citation: None,
-        content: Rendered::default(),
-        text_fields: BTreeMap::new(),
-        source_text: String::new(),
-        body_start: 0,
+        md: Arc::default(),
     }
 }
 
@@ -400,6 +458,16 @@ struct Resolver<'a> {
     skeleton: &'a Skeleton,
 }
 
+impl Resolver<'_> {
+    /// The path under `content/` of citable entry `id`.
+    fn citation_rel(&self, id: &str) -> String {
+        let config = &self.skeleton.config;
+        let folder =
+            config.citations.as_ref().and_then(|c| config.collection(&c.collection)).map_or("", |c| c.folder.as_str());
+        format!("{folder}/{id}.md")
+    }
+}
+
 impl Resolve for Resolver<'_> {
     fn url(&self, rel: &str) -> Result<&str, Diagnostic> {
         let s = self.skeleton;
@@ -420,8 +488,7 @@ impl Resolve for Resolver<'_> {
         let Some(c) = &s.config.citations else {
             return Err(Diagnostic::file("", format!("citation `[@{id}]`, but site.yaml declares no `citations`")));
         };
-        let folder = s.config.collection(&c.collection).map_or("", |col| col.folder.as_str());
-        let rel = format!("{folder}/{id}.md");
+        let rel = self.citation_rel(id);
         if let Some(page) = s.by_rel.get(&rel).map(|&i| &s.pages[i]) {
             return Ok((page.citation.as_deref().unwrap_or(&page.id), &page.url));
         }
@@ -439,22 +506,37 @@ impl Resolve for Resolver<'_> {
     }
 }
 
-fn render_page(page: &Page, resolver: &Resolver) -> (Rendered, BTreeMap<String, String>, Vec<Diagnostic>) {
+fn render_page(page: &Page, source: &Source, resolver: &Resolver) -> Markdown {
     let mut errors = Vec::new();
-    let text = &page.source_text;
-    let body_start = page.body_start;
+    let text = &source.text;
+    let body_start = source.body_start;
     let locate = |offset: usize| line_col(text, body_start + offset);
     let origin = Origin { file: &page.file, locate: &locate };
     let content = markdown::render(&text[body_start..], &origin, resolver, &mut errors);
     let mut text_fields = BTreeMap::new();
-    for (name, value) in &page.fields {
+    let mut deps: Vec<String> = Vec::new();
+    for (name, value) in page.fields.iter() {
         if let FieldValue::Text(t) = value {
             let at = |_: usize| (t.line, t.col);
             let origin = Origin { file: &page.file, locate: &at };
-            text_fields.insert(name.clone(), markdown::render(&t.value, &origin, resolver, &mut errors).html);
+            let field = markdown::render(&t.value, &origin, resolver, &mut errors);
+            deps.extend(field.links.iter().map(|l| l.target.clone()));
+            deps.extend(field.citations.iter().map(|id| resolver.citation_rel(id)));
+            text_fields.insert(name.clone(), field.html);
         }
     }
-    (content, text_fields, errors)
+    deps.extend(content.links.iter().map(|l| l.target.clone()));
+    deps.extend(content.citations.iter().map(|id| resolver.citation_rel(id)));
+    deps.sort();
+    deps.dedup();
+    let deps = deps
+        .into_iter()
+        .map(|rel| {
+            let f = resolver.skeleton.fact(&rel);
+            (rel, f)
+        })
+        .collect();
+    Markdown { content, text_fields, errors, deps }
 }
 
 /// A sortable view of a field: numbers before strings, missing values last.

@@ -3,7 +3,7 @@
 //! figures still match the source article.
 
 mod common;
-use annals::pipeline::{self, Options};
+use annals::engine::{self as pipeline, Options};
 use std::path::{Path, PathBuf};
 
 const STUDIES: &[&str] = &[

@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the helper
 
 use annals::diagnostics::Diagnostic;
-use annals::pipeline::{self, Built, Options};
+use annals::engine::{self as pipeline, Built, Options};
 use std::path::{Path, PathBuf};
 
 pub struct TestSite {

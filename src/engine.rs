@@ -1,0 +1,326 @@
+//! The build, as a straight line of timed stages: load, validate,
+//! markdown, link, render (then write, by the caller). The engine keeps what
+//! each stage produced, so that a rebuild after a change redoes only what
+//! the change can affect; a first build is a rebuild with nothing kept, so
+//! both run the same code and produce the same bytes.
+//!
+//! Validation is always whole-site: every file's errors are kept with it and
+//! the link stage runs over every page on every build.
+
+use rayon::prelude::*;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::{self, Config};
+use crate::content::{self, Source};
+use crate::diagnostics::{self, Diagnostic};
+use crate::output::Copy;
+use crate::render::{self, Output, RenderCache, Templates};
+use crate::schema::{self, Meta};
+use crate::site::{MarkdownCache, Skeleton};
+use crate::theme;
+
+/// What to build and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The site root: the folder holding `site.yaml`.
+    pub root: PathBuf,
+    /// The output folder; relative paths are under `root`.
+    pub output: PathBuf,
+    /// Include `draft: true` pages.
+    pub drafts: bool,
+    /// Replaces `base_url` from `site.yaml` (the preview server uses `/`).
+    pub base_url: Option<String>,
+    /// HTML inserted before `</body>` (the preview server's live reload).
+    pub inject: Option<String>,
+}
+
+impl Options {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Options { root: root.into(), output: PathBuf::from("public"), drafts: false, base_url: None, inject: None }
+    }
+
+    pub fn output_dir(&self) -> PathBuf {
+        self.root.join(&self.output)
+    }
+}
+
+/// How long each stage took.
+#[derive(Debug, Clone, Default)]
+pub struct Timings {
+    pub stages: Vec<(&'static str, Duration)>,
+}
+
+impl Timings {
+    fn time<T>(&mut self, stage: &'static str, f: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let value = f();
+        self.stages.push((stage, start.elapsed()));
+        value
+    }
+
+    pub fn total(&self) -> Duration {
+        self.stages.iter().map(|(_, d)| *d).sum()
+    }
+}
+
+/// A successful build: the whole site, and what changed since the last one.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// Every rendered file, sorted by path.
+    pub outputs: Vec<Output>,
+    /// Files copied as they are (static files, content assets).
+    pub copies: Vec<Copy>,
+    /// Number of content pages (without taxonomy and 404 pages).
+    pub pages: usize,
+    /// Markdown pages rendered by this build.
+    pub markdown_rendered: usize,
+    /// Outputs rendered by this build (the rest were reused).
+    pub rendered: usize,
+    /// Outputs whose bytes differ from the previous successful build.
+    pub changed: Vec<String>,
+    /// Outputs of the previous successful build that no longer exist.
+    pub removed: Vec<String>,
+    pub timings: Timings,
+}
+
+/// What happened on disk since the last build.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Unknown or global: rebuild from scratch.
+    Everything,
+    /// These paths (absolute, or relative to the site root) changed, appeared or disappeared.
+    Paths(Vec<PathBuf>),
+}
+
+/// One file of `content/`, read, split and validated.
+struct FileState {
+    source: Arc<Source>,
+    meta: Meta,
+    errors: Vec<Diagnostic>,
+}
+
+/// The build state kept between builds.
+pub struct Engine {
+    options: Options,
+    config: Option<Config>,
+    /// Markdown files by path under `content/`; `Err` when unreadable.
+    files: BTreeMap<String, Result<FileState, Diagnostic>>,
+    assets: Vec<PathBuf>,
+    walk_errors: Vec<Diagnostic>,
+    markdown: MarkdownCache,
+    render: RenderCache,
+    last_good: HashMap<String, Arc<[u8]>>,
+}
+
+impl Engine {
+    pub fn new(options: Options) -> Engine {
+        Engine {
+            options,
+            config: None,
+            files: BTreeMap::new(),
+            assets: Vec::new(),
+            walk_errors: Vec::new(),
+            markdown: MarkdownCache::default(),
+            render: RenderCache::default(),
+            last_good: HashMap::new(),
+        }
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Rebuilds after `change`. On success the returned site is complete;
+    /// on failure every error of the whole site is returned.
+    pub fn rebuild(&mut self, change: &Change) -> Result<Built, Vec<Diagnostic>> {
+        let mut t = Timings::default();
+        let root = self.options.root.clone();
+        let content_dir = root.join(content::CONTENT_DIR);
+        let paths: Vec<PathBuf> = match change {
+            Change::Everything => Vec::new(),
+            Change::Paths(paths) => {
+                paths.iter().map(|p| if p.is_absolute() { p.clone() } else { root.join(p) }).collect()
+            }
+        };
+        let everything = matches!(change, Change::Everything)
+            || self.config.is_none()
+            || paths.iter().any(|p| p == &root.join(config::CONFIG_FILE));
+        if everything {
+            let mut config = config::load(&root)?;
+            if let Some(base) = &self.options.base_url {
+                config.base_url = if base.ends_with('/') { base.clone() } else { format!("{base}/") };
+            }
+            // A new configuration can change every file's meaning: start afresh.
+            *self = Engine { last_good: std::mem::take(&mut self.last_good), ..Engine::new(self.options.clone()) };
+            self.config = Some(config);
+        }
+        let config = self.config.clone().expect("loaded above");
+
+        let read = t.time("load", || {
+            let content_paths: Vec<&PathBuf> = paths.iter().filter(|p| p.starts_with(&content_dir)).collect();
+            if everything || content_paths.iter().any(|p| !is_markdown_file_path(p)) {
+                self.reload_all(&config)
+            } else {
+                self.reload_some(&config, &content_paths)
+            }
+        });
+        t.time("validate", || {
+            let validated: Vec<(String, Result<FileState, Diagnostic>)> = read
+                .into_par_iter()
+                .map(|(rel, r)| {
+                    let state = r.map(|(source, error)| {
+                        let (meta, mut errors) = schema::validate(&source, &config);
+                        errors.extend(error);
+                        FileState { source: Arc::new(source), meta, errors }
+                    });
+                    (rel, state)
+                })
+                .collect();
+            self.files.extend(validated);
+        });
+
+        let mut errors: Vec<Diagnostic> = self.walk_errors.clone();
+        for file in self.files.values() {
+            match file {
+                Ok(f) => errors.extend(f.errors.iter().cloned()),
+                Err(d) => errors.push(d.clone()),
+            }
+        }
+        let loaded: Vec<&FileState> = self.files.values().filter_map(|f| f.as_ref().ok()).collect();
+        let (mut skeleton, errs) =
+            Skeleton::new(config.clone(), loaded.iter().map(|f| (&*f.source, &f.meta)), self.options.drafts);
+        errors.extend(errs);
+        let sources: HashMap<String, Arc<Source>> =
+            loaded.iter().map(|f| (f.source.rel.clone(), f.source.clone())).collect();
+        let markdown = &mut self.markdown;
+        let markdown_rendered = t.time("markdown", || skeleton.render_markdown(&sources, markdown));
+        errors.extend(skeleton.markdown_errors().cloned());
+        let (site, errs) = t.time("link", || skeleton.link());
+        errors.extend(errs);
+
+        let files = theme::load(&root, &site.config.theme).map_err(|d| vec![d])?;
+        let mut copies: Vec<Copy> =
+            files.statics.iter().map(|(p, o)| Copy { path: p.clone(), from: o.clone() }).collect();
+        copies.extend(self.assets.iter().map(|a| Copy {
+            path: a.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"),
+            from: theme::Origin::Disk(content_dir.join(a)),
+        }));
+        let targets = render::Targets {
+            base_url: site.config.base_url.clone(),
+            pages: site.pages.iter().map(|p| (p.rel.clone(), p.url.clone())).collect(),
+            statics: copies.iter().map(|c| c.path.clone()).collect(),
+        };
+        let render_options = render::Options { inject: self.options.inject.clone() };
+        let render_cache = &mut self.render;
+        let rendered = t.time("render", || match Templates::load(&root, &files, targets) {
+            Ok(mut templates) => Some(render::render(&site, &mut templates, &render_options, render_cache)),
+            Err(errs) => {
+                errors.extend(errs);
+                None
+            }
+        });
+        let Some(rendered) = rendered else {
+            diagnostics::normalize(&mut errors);
+            return Err(errors);
+        };
+        errors.extend(rendered.errors);
+        errors.extend(path_collisions(&rendered.outputs, &copies));
+        if !errors.is_empty() {
+            diagnostics::normalize(&mut errors);
+            return Err(errors);
+        }
+
+        let changed: Vec<String> = rendered
+            .outputs
+            .iter()
+            .filter(|o| self.last_good.get(&o.path).is_none_or(|old| !Arc::ptr_eq(old, &o.bytes) && **old != *o.bytes))
+            .map(|o| o.path.clone())
+            .collect();
+        let live: HashSet<&str> = rendered.outputs.iter().map(|o| o.path.as_str()).collect();
+        let mut removed: Vec<String> = self.last_good.keys().filter(|p| !live.contains(p.as_str())).cloned().collect();
+        removed.sort();
+        self.last_good = rendered.outputs.iter().map(|o| (o.path.clone(), o.bytes.clone())).collect();
+        Ok(Built {
+            outputs: rendered.outputs,
+            copies,
+            pages: site.pages.len(),
+            markdown_rendered,
+            rendered: rendered.rendered,
+            changed,
+            removed,
+            timings: t,
+        })
+    }
+
+    /// Walks `content/` and reads every Markdown file not already read.
+    fn reload_all(&mut self, config: &Config) -> Vec<(String, ReadResult)> {
+        let (markdown, assets, errors) = content::walk(&self.options.root);
+        self.assets = assets;
+        self.walk_errors = errors;
+        let wanted: HashSet<String> = markdown.iter().map(|p| rel_string(p)).collect();
+        self.files.retain(|rel, _| wanted.contains(rel));
+        let missing: Vec<&PathBuf> = markdown.iter().filter(|p| !self.files.contains_key(&rel_string(p))).collect();
+        let root = &self.options.root;
+        missing.par_iter().map(|rel| (rel_string(rel), content::read_source(root, rel, config))).collect()
+    }
+
+    /// Re-reads the given Markdown files (absolute paths under `content/`).
+    fn reload_some(&mut self, config: &Config, paths: &[&PathBuf]) -> Vec<(String, ReadResult)> {
+        let content_dir = self.options.root.join(content::CONTENT_DIR);
+        let mut read = Vec::new();
+        for path in paths {
+            let rel = path.strip_prefix(&content_dir).unwrap_or(path);
+            let key = rel_string(rel);
+            self.files.remove(&key);
+            let ignored = rel.components().any(|c| content::is_ignored_name(&c.as_os_str().to_string_lossy()));
+            if path.is_file() && !ignored {
+                read.push((key, content::read_source(&self.options.root, rel, config)));
+            }
+        }
+        read
+    }
+}
+
+fn is_markdown_file_path(p: &Path) -> bool {
+    p.extension().is_some_and(|x| x == "md") && !p.is_dir()
+}
+
+fn rel_string(p: &Path) -> String {
+    p.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+/// A file read and split, with its front matter error; or why it could not be read.
+type ReadResult = Result<(Source, Option<Diagnostic>), Diagnostic>;
+
+/// Two things written to one path: say which, rather than let one win.
+fn path_collisions(outputs: &[Output], copies: &[Copy]) -> Vec<Diagnostic> {
+    let mut seen = HashSet::with_capacity(outputs.len() + copies.len());
+    outputs
+        .iter()
+        .map(|o| o.path.as_str())
+        .chain(copies.iter().map(|c| c.path.as_str()))
+        .filter(|p| !seen.insert(*p))
+        .map(|p| Diagnostic::file(p, "two pages or files would be written to this output path"))
+        .collect()
+}
+
+/// Runs every stage once, writing nothing.
+pub fn generate(options: &Options) -> Result<Built, Vec<Diagnostic>> {
+    Engine::new(options.clone()).rebuild(&Change::Everything)
+}
+
+/// Builds the site and writes it, replacing the output folder only on success.
+pub fn build(options: &Options) -> Result<Built, Vec<Diagnostic>> {
+    let mut built = generate(options)?;
+    let out = options.output_dir();
+    let started = Instant::now();
+    crate::output::write(&out, &built.outputs, &built.copies).map_err(|e| {
+        let shown = out.strip_prefix(&options.root).unwrap_or(&out).to_path_buf();
+        vec![Diagnostic::file(shown, format!("cannot write the site: {e}"))]
+    })?;
+    built.timings.stages.push(("write", started.elapsed()));
+    Ok(built)
+}

@@ -1,0 +1,168 @@
+//! A long-lived engine, fed a sequence of edits, additions, renames and
+//! deletions, must produce exactly what a fresh full build produces, while
+//! rendering only what each change can affect.
+
+mod common;
+use annals::engine::{generate, Built, Change, Engine};
+use common::TestSite;
+use std::path::PathBuf;
+
+struct Session {
+    site: TestSite,
+    engine: Engine,
+    total: usize,
+}
+
+impl Session {
+    fn start() -> Session {
+        let site = TestSite::fixture("basic");
+        let mut engine = Engine::new(site.options.clone());
+        let built = engine.rebuild(&Change::Everything).expect("first build");
+        Session { total: built.outputs.len(), site, engine }
+    }
+
+    /// Rebuilds after `paths` changed and checks the result against a full build.
+    fn rebuild(&mut self, paths: &[&str]) -> Built {
+        let change = Change::Paths(paths.iter().map(PathBuf::from).collect());
+        let incremental = self.engine.rebuild(&change);
+        let full = generate(&self.site.options);
+        match (incremental, full) {
+            (Ok(inc), Ok(full)) => {
+                let a: Vec<(&str, &[u8])> = inc.outputs.iter().map(|o| (o.path.as_str(), &*o.bytes)).collect();
+                let b: Vec<(&str, &[u8])> = full.outputs.iter().map(|o| (o.path.as_str(), &*o.bytes)).collect();
+                for ((pa, ba), (pb, bb)) in a.iter().zip(&b) {
+                    assert_eq!(pa, pb);
+                    assert!(ba == bb, "{pa} differs from a full build after {paths:?}");
+                }
+                assert_eq!(a.len(), b.len(), "after {paths:?}");
+                let copies = |b: &Built| b.copies.iter().map(|c| c.path.clone()).collect::<Vec<_>>();
+                assert_eq!(copies(&inc), copies(&full));
+                inc
+            }
+            (Err(a), Err(b)) => {
+                assert_eq!(a, b, "incremental and full builds report different errors after {paths:?}");
+                panic!("build failed after {paths:?}: {a:?}");
+            }
+            (a, b) => panic!("after {paths:?}: incremental {:?}, full {:?}", a.err(), b.err()),
+        }
+    }
+
+    fn rebuild_err(&mut self, paths: &[&str]) -> Vec<annals::diagnostics::Diagnostic> {
+        let change = Change::Paths(paths.iter().map(PathBuf::from).collect());
+        let incremental = self.engine.rebuild(&change).expect_err("expected errors");
+        let full = generate(&self.site.options).expect_err("expected errors");
+        assert_eq!(incremental, full);
+        incremental
+    }
+
+    fn edit(&self, rel: &str, from: &str, to: &str) {
+        let path = self.site.root.join(rel);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{rel} lacks {from:?}");
+        std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+    }
+}
+
+#[test]
+fn a_body_edit_re_renders_only_that_page() {
+    let mut s = Session::start();
+    s.edit("content/studies/gamma-2010.md", "A review of", "A careful review of");
+    let built = s.rebuild(&["content/studies/gamma-2010.md"]);
+    assert_eq!(built.markdown_rendered, 1);
+    assert_eq!(built.changed, ["studies/gamma-2010/index.html"]);
+    // Re-rendered: the page, and the pages that list, cite or reference it
+    // (its era, the study relating to it, its term, its section, home...).
+    assert!(built.rendered <= 9, "rendered {} of {}", built.rendered, s.total);
+}
+
+#[test]
+fn a_title_edit_reaches_every_page_that_lists_it() {
+    let mut s = Session::start();
+    s.edit("content/studies/alpha-2000.md", "title: Alpha trial", "title: Alpha randomised trial");
+    let built = s.rebuild(&["content/studies/alpha-2000.md"]);
+    for page in
+        ["studies/alpha-2000/index.html", "eras/early/index.html", "topics/mood/index.html", "studies/index.html"]
+    {
+        assert!(built.changed.iter().any(|c| c == page), "{page} not re-rendered: {:?}", built.changed);
+    }
+    assert!(built.rendered < s.total, "everything was rendered");
+}
+
+#[test]
+fn a_sequence_of_edits_additions_renames_and_deletions_matches_full_builds() {
+    let mut s = Session::start();
+    // Citation label change: every page that cites Beta changes.
+    s.edit("content/studies/beta-2005.md", "authors: [Beta, Gamma]", "authors: [Beta]");
+    let built = s.rebuild(&["content/studies/beta-2005.md"]);
+    assert!(built.changed.iter().any(|c| c == "about/index.html"), "{:?}", built.changed);
+
+    // A new study that cites another and joins a taxonomy term.
+    s.site.write(
+        "content/studies/epsilon-2015.md",
+        "---\ntitle: Epsilon\nauthors: [Eps]\nyear: 2015\nera: late\ntopics: [sleep]\nkey_finding: New.\n---\nAfter [@alpha-2000].\n",
+    );
+    s.rebuild(&["content/studies/epsilon-2015.md"]);
+
+    // A rename breaks the links to the old name: both engines say so.
+    std::fs::rename(s.site.root.join("content/studies/beta-2005.md"), s.site.root.join("content/studies/beta-2006.md"))
+        .unwrap();
+    let errors = s.rebuild_err(&["content/studies/beta-2005.md", "content/studies/beta-2006.md"]);
+    assert!(errors.iter().any(|e| e.message.contains("@/studies/beta-2005.md")), "{errors:?}");
+    // Renamed back: all is well again.
+    std::fs::rename(s.site.root.join("content/studies/beta-2006.md"), s.site.root.join("content/studies/beta-2005.md"))
+        .unwrap();
+    s.rebuild(&["content/studies/beta-2005.md", "content/studies/beta-2006.md"]);
+
+    // A deletion, with the citation to it removed.
+    s.site.remove("content/studies/gamma-2010.md");
+    s.edit("content/about.md", " and [@gamma-2010]", "");
+    let built = s.rebuild(&["content/studies/gamma-2010.md", "content/about.md"]);
+    assert!(built.removed.iter().any(|r| r == "studies/gamma-2010/index.html"));
+    assert!(built.removed.iter().any(|r| r == "design/review/index.html"));
+
+    // Sort order changes move previous/next.
+    s.edit("content/studies/alpha-2000.md", "year: 2000", "year: 2020");
+    s.rebuild(&["content/studies/alpha-2000.md"]);
+
+    // A draft appears, a folder of pages appears, an asset appears.
+    s.site.write("content/notes/one.md", "# One\n\nSee [Alpha](@/studies/alpha-2000.md).\n");
+    s.site.write("content/notes/pic.txt", "picture");
+    s.rebuild(&["content/notes"]);
+    s.site.write(
+        "content/studies/zeta-2021.md",
+        "---\ntitle: Z\nauthors: [Z]\nyear: 2021\nera: late\nkey_finding: z\ndraft: true\n---\n",
+    );
+    s.rebuild(&["content/studies/zeta-2021.md"]);
+}
+
+#[test]
+fn a_template_change_re_renders_the_pages_that_use_it() {
+    let mut s = Session::start();
+    s.edit("templates/section.html", "site override of section.html", "changed override");
+    let built = s.rebuild(&["templates/section.html"]);
+    assert_eq!(built.rendered, 2, "only the two collection sections use section.html: {:?}", built.changed);
+    s.site.write("templates/partials/toc.html", "<nav>toc</nav>");
+    let built = s.rebuild(&["templates/partials/toc.html"]);
+    assert!(built.changed.iter().any(|c| c == "about/index.html"));
+    assert!(!built.changed.iter().any(|c| c.starts_with("topics/")), "{:?}", built.changed);
+}
+
+#[test]
+fn a_configuration_change_rebuilds_everything() {
+    let mut s = Session::start();
+    s.edit("site.yaml", "title: Fixture history", "title: Renamed history");
+    let built = s.rebuild(&["site.yaml"]);
+    assert_eq!(built.rendered, s.total);
+}
+
+#[test]
+fn a_broken_edit_then_its_fix_recovers() {
+    let mut s = Session::start();
+    s.edit("content/studies/beta-2005.md", "era: late", "era: lat");
+    let errors = s.rebuild_err(&["content/studies/beta-2005.md"]);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    s.edit("content/studies/beta-2005.md", "era: lat", "era: early");
+    let built = s.rebuild(&["content/studies/beta-2005.md"]);
+    assert!(built.changed.iter().any(|c| c == "eras/early/index.html"));
+    assert!(built.changed.iter().any(|c| c == "eras/late/index.html"));
+}
