@@ -59,6 +59,8 @@ pub fn is_ignored_name(name: &str) -> bool {
         || name.ends_with(".swp")
         || name.ends_with(".swx")
         || name.ends_with(".tmp")
+        || name.starts_with('#') // emacs autosave
+        || name == "4913" // vim's write probe
 }
 
 /// The files under `root/content`: Markdown files and other files, both

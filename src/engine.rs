@@ -162,6 +162,11 @@ impl Engine {
         let read = t.time("load", || {
             let content_paths: Vec<&PathBuf> = paths.iter().filter(|p| p.starts_with(&content_dir)).collect();
             if everything || content_paths.iter().any(|p| !is_markdown_file_path(p)) {
+                // Something other than a Markdown file changed (a folder moved, an
+                // asset): walk again, re-reading the changed files and new ones.
+                for p in &content_paths {
+                    self.files.remove(&rel_string(p.strip_prefix(&content_dir).unwrap_or(p)));
+                }
                 self.reload_all(&config)
             } else {
                 self.reload_some(&config, &content_paths)

@@ -13,6 +13,7 @@ pub mod markdown;
 pub mod output;
 pub mod render;
 pub mod schema;
+pub mod serve;
 pub mod site;
 pub mod slug;
 pub mod theme;

@@ -1,11 +1,15 @@
 //! The command line: arguments in, exit code out.
 
 use clap::{Parser, Subcommand};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 
 use annals::diagnostics;
 use annals::engine::{self as pipeline, Options};
+use annals::serve::{self, Report};
 
 #[derive(Parser)]
 #[command(name = "annals", version, about = "Static site generator for cross-linked research histories")]
@@ -29,6 +33,25 @@ enum Command {
     },
     /// Validate and render the whole site without writing anything.
     Check {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Build, serve on localhost with live reload, and rebuild on every change.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Port to listen on; 0 picks a free one.
+        #[arg(long, short, default_value_t = 1111)]
+        port: u16,
+        /// Address to listen on. Anything but localhost exposes your drafts to the network.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: IpAddr,
+        /// Open the site in the default browser.
+        #[arg(long)]
+        open: bool,
+    },
+    /// Rebuild into the output folder on every change, without a server.
+    Watch {
         #[command(flatten)]
         common: Common,
     },
@@ -77,6 +100,10 @@ fn main() -> ExitCode {
         Command::Check { common } => pipeline::generate(&cli.options(common)).map(|built| {
             println!("Checked {} pages: no errors", built.pages);
         }),
+        Command::Serve { common, port, bind, open } => {
+            return serve_until_interrupted(cli.options(common), *bind, *port, *open)
+        }
+        Command::Watch { common } => return watch_until_interrupted(cli.options(common)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -84,5 +111,97 @@ fn main() -> ExitCode {
             eprint!("{}", diagnostics::report(&cli.root, &errors));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints one line per rebuild, or the errors of a failed one.
+fn print_report(report: Report) {
+    match report {
+        Report::Built { trigger, rendered, changed, pages, took } => {
+            let what = describe(&trigger);
+            println!(
+                "{what}: {pages} pages, {rendered} rendered, {changed} changed, in {:.1} ms",
+                took.as_secs_f64() * 1000.0
+            );
+        }
+        Report::Failed { trigger, errors, rendered_report } => {
+            eprint!("{rendered_report}");
+            eprintln!(
+                "{}: build failed ({} error{}); still serving the last good site",
+                describe(&trigger),
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
+        }
+    }
+}
+
+fn describe(trigger: &[PathBuf]) -> String {
+    match trigger {
+        [] => "Built".to_string(),
+        [one] => format!("{} changed", one.display()),
+        [one, rest @ ..] => format!("{} and {} more changed", one.display(), rest.len()),
+    }
+}
+
+/// Ctrl-C as a channel message, so the main thread can stop things in order.
+fn interrupted() -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel();
+    if let Err(e) = ctrlc::set_handler(move || {
+        let _ = tx.send(());
+    }) {
+        eprintln!("warning: cannot handle Ctrl-C: {e}");
+    }
+    rx
+}
+
+fn serve_until_interrupted(options: Options, bind: IpAddr, port: u16, open: bool) -> ExitCode {
+    let stop = interrupted();
+    let running = match serve::serve(options, bind, port, Box::new(print_report)) {
+        Ok(r) => r,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let url = running.url();
+    println!("Serving at {url} (Ctrl-C to stop)");
+    if open {
+        open_browser(&url);
+    }
+    let _ = stop.recv();
+    running.stop();
+    println!("Stopped");
+    ExitCode::SUCCESS
+}
+
+fn watch_until_interrupted(options: Options) -> ExitCode {
+    let stop = Arc::new(AtomicBool::new(false));
+    let interrupt = interrupted();
+    let flag = stop.clone();
+    std::thread::spawn(move || {
+        let _ = interrupt.recv();
+        flag.store(true, Ordering::Relaxed);
+    });
+    println!("Watching {} (Ctrl-C to stop)", options.root.display());
+    match serve::watch(options, &stop, Box::new(print_report)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open_browser(url: &str) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    if std::process::Command::new(opener).arg(url).spawn().is_err() {
+        eprintln!("warning: could not open a browser; visit {url}");
     }
 }

@@ -59,6 +59,63 @@ fn fill(dir: &Path, outputs: &[Output], copies: &[Copy]) -> io::Result<()> {
     })
 }
 
+/// Brings an output folder written by an earlier build up to date with
+/// `built`: writes the outputs that changed, deletes those that are gone,
+/// and copies static files whose size or modification time differ.
+pub fn update(
+    out: &Path,
+    outputs: &[Output],
+    changed: &[String],
+    removed: &[String],
+    copies: &[Copy],
+) -> io::Result<()> {
+    let changed: BTreeSet<&str> = changed.iter().map(String::as_str).collect();
+    for o in outputs.iter().filter(|o| changed.contains(o.path.as_str())) {
+        let path = out.join(&o.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, &*o.bytes)?;
+    }
+    for path in removed {
+        let file = out.join(path);
+        match std::fs::remove_file(&file) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        // Drop folders left empty, up to the output root.
+        let mut dir = file.parent();
+        while let Some(d) = dir.filter(|d| *d != out) {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
+    copies.par_iter().try_for_each(|c| {
+        let dest = out.join(&c.path);
+        if let Origin::Disk(src) = &c.from {
+            if same_file_state(src, &dest) {
+                return Ok(());
+            }
+        }
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        match &c.from {
+            Origin::Disk(p) => std::fs::copy(p, &dest).map(|_| ()),
+            Origin::Embedded(_, bytes) => std::fs::write(&dest, bytes),
+        }
+    })
+}
+
+fn same_file_state(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.len() == b.len() && a.modified().ok() <= b.modified().ok(),
+        _ => false,
+    }
+}
+
 /// Puts `staging` in place of `out`, keeping `out` intact if that fails.
 fn swap(staging: &Path, out: &Path) -> io::Result<()> {
     if !out.exists() {

@@ -1,0 +1,190 @@
+//! `annals serve` and `annals watch`: build, then rebuild on every change
+//! through the incremental engine. `serve` keeps the last good build in
+//! memory and serves it with live reload; `watch` keeps the output folder
+//! up to date. A failed rebuild reports its errors and the loop goes on.
+
+pub mod http;
+pub mod watch;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::diagnostics::{self, Diagnostic};
+use crate::engine::{Built, Change, Engine, Options};
+
+/// What the rebuild loop tells its caller after each build.
+#[derive(Debug)]
+pub enum Report {
+    /// The first build, or a rebuild, succeeded.
+    Built {
+        /// The changed files, relative to the site root (empty for the first build).
+        trigger: Vec<PathBuf>,
+        /// Outputs rendered, and how many of them changed.
+        rendered: usize,
+        changed: usize,
+        pages: usize,
+        /// From the first file event (or the start) to the reload message.
+        took: Duration,
+    },
+    /// The build failed; the previous site is still served or kept.
+    Failed { trigger: Vec<PathBuf>, errors: Vec<Diagnostic>, rendered_report: String },
+}
+
+pub type Reporter = Box<dyn Fn(Report) + Send>;
+
+/// A running preview server.
+pub struct Running {
+    pub addr: SocketAddr,
+    state: Arc<http::State>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// Stops the server and the watcher and waits for both.
+    pub fn stop(self) {
+        self.state.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Builds, binds `bind:port` (0 for any free port), and starts serving and
+/// watching in background threads.
+pub fn serve(mut options: Options, bind: IpAddr, port: u16, report: Reporter) -> Result<Running, String> {
+    // The watcher reports absolute paths: compare them with an absolute root.
+    options.root = absolute(&options.root)?;
+    // Served from the root of the preview server, whatever base_url says.
+    options.base_url = Some("/".into());
+    options.inject = Some(http::live_reload_script());
+    let server = http::bind(SocketAddr::new(bind, port))?;
+    let addr = server.server_addr().to_ip().ok_or("the server has no IP address")?;
+    let state = Arc::new(http::State::default());
+    let mut engine = Engine::new(options.clone());
+    let started = Instant::now();
+    let first = engine.rebuild(&Change::Everything);
+    let mut good = first.is_ok();
+    announce(&state, &options.root, first, Vec::new(), started, true, &report);
+    let mut watcher = new_watcher(&options)?;
+    let server_state = state.clone();
+    let server_thread = std::thread::spawn(move || http::run(server, server_state));
+    let loop_state = state.clone();
+    let loop_thread = std::thread::spawn(move || {
+        while let Some(paths) = watcher.next_batch(&loop_state.stop) {
+            let started = Instant::now();
+            let result = engine.rebuild(&Change::Paths(paths.clone()));
+            let css_only = good && is_css_only(&options.root, &paths);
+            let ok = result.is_ok();
+            announce(&loop_state, &options.root, result, paths, started, !css_only, &report);
+            if ok && css_only {
+                loop_state.broadcast("css", "");
+            }
+            good = ok;
+        }
+    });
+    Ok(Running { addr, state, threads: vec![server_thread, loop_thread] })
+}
+
+fn absolute(root: &Path) -> Result<PathBuf, String> {
+    root.canonicalize().map_err(|e| format!("cannot open the site folder {}: {e}", root.display()))
+}
+
+fn new_watcher(options: &Options) -> Result<watch::Watcher, String> {
+    let theme = crate::config::load(&options.root).map(|c| c.theme).unwrap_or_else(|_| "default".into());
+    watch::Watcher::new(&options.root, &options.output_dir(), &theme)
+}
+
+/// Publishes a build to the server and its pages, and reports it.
+fn announce(
+    state: &http::State,
+    root: &Path,
+    result: Result<Built, Vec<Diagnostic>>,
+    trigger: Vec<PathBuf>,
+    started: Instant,
+    reload: bool,
+    report: &Reporter,
+) {
+    let trigger: Vec<PathBuf> = trigger.iter().map(|p| p.strip_prefix(root).unwrap_or(p).to_path_buf()).collect();
+    match result {
+        Ok(built) => {
+            state.publish(http::Snapshot::from_built(&built));
+            if reload {
+                state.broadcast("reload", &built.changed.join("\n"));
+            }
+            report(Report::Built {
+                trigger,
+                rendered: built.rendered,
+                changed: built.changed.len(),
+                pages: built.pages,
+                took: started.elapsed(),
+            });
+        }
+        Err(errors) => {
+            let text = diagnostics::report(root, &errors);
+            state.broadcast("errors", &text);
+            report(Report::Failed { trigger, errors, rendered_report: text });
+        }
+    }
+}
+
+/// True when every changed path is a stylesheet among the static files.
+fn is_css_only(root: &Path, paths: &[PathBuf]) -> bool {
+    !paths.is_empty()
+        && paths.iter().all(|p| {
+            let rel = p.strip_prefix(root).unwrap_or(p);
+            let in_static =
+                rel.starts_with("static") || rel.components().nth(2).is_some_and(|c| c.as_os_str() == "static");
+            in_static && rel.extension().is_some_and(|e| e == "css")
+        })
+}
+
+/// Keeps `options.output_dir()` up to date until `stop` is set.
+pub fn watch(mut options: Options, stop: &AtomicBool, report: Reporter) -> Result<(), String> {
+    options.root = absolute(&options.root)?;
+    let out = options.output_dir();
+    let mut engine = Engine::new(options.clone());
+    let mut watcher = new_watcher(&options)?;
+    let mut written = false;
+    let mut change = Change::Everything;
+    let mut trigger = Vec::new();
+    let mut started = Instant::now();
+    loop {
+        let result = engine.rebuild(&change).and_then(|built| {
+            let io = if written {
+                crate::output::update(&out, &built.outputs, &built.changed, &built.removed, &built.copies)
+            } else {
+                crate::output::write(&out, &built.outputs, &built.copies)
+            };
+            io.map_err(|e| vec![Diagnostic::file(&options.output, format!("cannot write the site: {e}"))])?;
+            written = true;
+            Ok(built)
+        });
+        let trigger_rel: Vec<PathBuf> =
+            trigger.iter().map(|p: &PathBuf| p.strip_prefix(&options.root).unwrap_or(p).to_path_buf()).collect();
+        match result {
+            Ok(built) => report(Report::Built {
+                trigger: trigger_rel,
+                rendered: built.rendered,
+                changed: built.changed.len(),
+                pages: built.pages,
+                took: started.elapsed(),
+            }),
+            Err(errors) => {
+                let text = diagnostics::report(&options.root, &errors);
+                report(Report::Failed { trigger: trigger_rel, errors, rendered_report: text });
+            }
+        }
+        let Some(paths) = watcher.next_batch(stop) else { return Ok(()) };
+        started = Instant::now();
+        change = Change::Paths(paths.clone());
+        trigger = paths;
+    }
+}

@@ -1,0 +1,324 @@
+//! The preview server, talked to over real sockets on a free port: pages,
+//! live reload on edits, the error overlay and recovery, and refusal of
+//! every path that tries to leave the output.
+
+mod common;
+use annals::serve::{self, Report, Running};
+use common::TestSite;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BOUND: Duration = Duration::from_secs(10);
+
+struct Preview {
+    site: TestSite,
+    running: Option<Running>,
+    reports: mpsc::Receiver<Report>,
+}
+
+impl Preview {
+    fn start() -> Preview {
+        let site = TestSite::fixture("basic");
+        let (tx, reports) = mpsc::channel();
+        let reporter = Box::new(move |r: Report| {
+            let _ = tx.send(r);
+        });
+        let running = serve::serve(site.options.clone(), [127, 0, 0, 1].into(), 0, reporter).expect("serve starts");
+        let first = reports.recv_timeout(BOUND).expect("first build reported");
+        assert!(matches!(first, Report::Built { .. }), "{first:?}");
+        Preview { site, running: Some(running), reports }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.running.as_ref().unwrap().addr
+    }
+
+    /// Saves a file the way most editors do: write aside, rename over. One
+    /// event, never a half-written file.
+    fn save(&self, rel: &str, text: &str) {
+        let path = self.site.root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let tmp = path.with_file_name(".annals-test-save.tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(tmp, path).unwrap();
+    }
+
+    /// Waits for the rebuild that follows an edit to be reported.
+    fn next_report(&self) -> Report {
+        self.reports.recv_timeout(BOUND).expect("a rebuild within the bound")
+    }
+}
+
+impl Drop for Preview {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop();
+        }
+    }
+}
+
+struct Reply {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+/// A raw HTTP/1.1 request, so that paths reach the server unnormalised.
+fn request(addr: SocketAddr, method: &str, path: &str) -> Reply {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(BOUND)).unwrap();
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Reply { status, head: head.to_string(), body: body.to_string() }
+}
+
+fn get(addr: SocketAddr, path: &str) -> Reply {
+    request(addr, "GET", path)
+}
+
+/// An open live-reload stream.
+struct Events {
+    stream: TcpStream,
+    seen: String,
+}
+
+impl Events {
+    fn open(addr: SocketAddr) -> Events {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        write!(stream, "GET /__annals/events HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+        let mut events = Events { stream, seen: String::new() };
+        events.wait_for("retry:");
+        events
+    }
+
+    /// Reads until `needle` arrives (bounded), and consumes up to it.
+    fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + BOUND;
+        loop {
+            if let Some(at) = self.seen.find(needle) {
+                let end = self.seen[at..].find("\n\n").map_or(self.seen.len(), |e| at + e + 2);
+                let event: String = self.seen.drain(..end).collect();
+                return event;
+            }
+            assert!(Instant::now() < deadline, "no {needle:?} within {BOUND:?}; got {:?}", self.seen);
+            let mut buf = [0u8; 4096];
+            match self.stream.read(&mut buf) {
+                Ok(0) => panic!("event stream closed"),
+                Ok(n) => self.seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn serves_pages_with_the_live_reload_script_and_proper_types() {
+    let p = Preview::start();
+    let home = get(p.addr(), "/");
+    assert_eq!(home.status, 200);
+    assert!(home.head.contains("Content-Type: text/html; charset=utf-8"), "{}", home.head);
+    assert!(home.body.contains("annals live reload"));
+    let css = get(p.addr(), "/style.css");
+    assert_eq!(css.status, 200);
+    assert!(css.head.contains("Content-Type: text/css"), "{}", css.head);
+    let asset = get(p.addr(), "/studies/figure.txt");
+    assert!(asset.head.contains("Content-Type: text/plain"));
+    // A folder without its trailing slash redirects.
+    let redirect = get(p.addr(), "/studies/alpha-2000");
+    assert_eq!(redirect.status, 301);
+    assert!(redirect.head.contains("Location: /studies/alpha-2000/"), "{}", redirect.head);
+    // HEAD: the headers of GET, no body.
+    let head = request(p.addr(), "HEAD", "/about/");
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    // Unknown pages get the theme's 404 page with status 404.
+    let missing = get(p.addr(), "/no/such/page/");
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("Page not found"));
+    assert_eq!(request(p.addr(), "POST", "/").status, 405);
+}
+
+#[test]
+fn build_output_never_contains_the_live_reload_script() {
+    let site = TestSite::fixture("basic");
+    site.build_ok().lacks("index.html", "annals live reload").lacks("index.html", "__annals");
+}
+
+#[test]
+fn an_edit_reloads_open_pages_with_the_new_text() {
+    let p = Preview::start();
+    let mut events = Events::open(p.addr());
+    p.save(
+        "content/studies/gamma-2010.md",
+        "---\ntitle: Gamma review\nauthors: [Gamma]\nyear: 2010\nera: late\ndesign: review\nkey_finding: Reviews agree.\n---\nFreshly edited text.\n",
+    );
+    let event = events.wait_for("event: reload");
+    assert!(event.contains("studies/gamma-2010/index.html"), "{event}");
+    assert!(get(p.addr(), "/studies/gamma-2010/").body.contains("Freshly edited text."));
+    match p.next_report() {
+        Report::Built { rendered, .. } => assert!(rendered > 0),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_broken_edit_shows_the_overlay_and_keeps_the_last_good_site_until_fixed() {
+    let p = Preview::start();
+    let mut events = Events::open(p.addr());
+    let path = "content/studies/beta-2005.md";
+    let good = std::fs::read_to_string(p.site.root.join(path)).unwrap();
+    p.save(path, &good.replace("era: late", "era: lat"));
+    let event = events.wait_for("event: errors");
+    assert!(event.contains("data: content/studies/beta-2005.md:5:6: error: field `era` refers to `lat`"), "{event}");
+    // The previous page is still served.
+    assert!(get(p.addr(), "/studies/beta-2005/").body.contains(r#"<a href="/eras/late/">"#));
+    // A page opened now sees the errors at once.
+    let mut late = Events::open(p.addr());
+    late.wait_for("event: errors");
+    // Fixed: pages reload and the overlay goes.
+    p.save(path, &good.replace("era: late", "era: early"));
+    events.wait_for("event: reload");
+    assert!(get(p.addr(), "/studies/beta-2005/").body.contains(r#"<a href="/eras/early/">"#));
+}
+
+#[test]
+fn a_stylesheet_change_swaps_css_without_a_reload() {
+    let p = Preview::start();
+    let mut events = Events::open(p.addr());
+    p.save("static/extra.css", "body { color: teal }\n");
+    events.wait_for("event: css");
+    assert!(get(p.addr(), "/extra.css").body.contains("teal"));
+}
+
+#[test]
+fn deleting_a_page_removes_it_and_reports_links_to_it() {
+    let p = Preview::start();
+    let mut events = Events::open(p.addr());
+    p.site.remove("content/studies/gamma-2010.md");
+    let event = events.wait_for("event: errors");
+    assert!(event.contains("unknown citation `@gamma-2010`"), "{event}");
+    p.save("content/about.md", "No citations now.\n");
+    events.wait_for("event: reload");
+    assert_eq!(get(p.addr(), "/studies/gamma-2010/").status, 404);
+}
+
+#[test]
+fn editor_save_patterns_are_handled() {
+    let p = Preview::start();
+    let mut events = Events::open(p.addr());
+    // Swap and backup files are ignored; an atomic rename-over save is seen.
+    p.site.write("content/studies/.alpha-2000.md.swp", "garbage");
+    p.site.write("content/studies/alpha-2000.md~", "garbage");
+    let path = p.site.root.join("content/studies/alpha-2000.md");
+    let text = std::fs::read_to_string(&path).unwrap().replace("The Alpha trial.", "Saved atomically.");
+    let tmp = p.site.root.join("content/studies/.alpha.tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    events.wait_for("event: reload");
+    assert!(get(p.addr(), "/studies/alpha-2000/").body.contains("Saved atomically."));
+    // A folder moved in.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir(outside.path().join("notes")).unwrap();
+    std::fs::write(outside.path().join("notes/n.md"), "# Moved in\n").unwrap();
+    std::fs::rename(outside.path().join("notes"), p.site.root.join("content/notes")).unwrap();
+    events.wait_for("event: reload");
+    assert!(get(p.addr(), "/notes/n/").body.contains("Moved in"));
+}
+
+#[test]
+fn paths_outside_the_output_are_refused() {
+    let p = Preview::start();
+    // A file beside the site that a traversal would reach.
+    std::fs::write(p.site.root.join("secret.txt"), "top secret").unwrap();
+    for path in [
+        "/../secret.txt",
+        "/../../etc/passwd",
+        "/%2e%2e/secret.txt",
+        "/%2E%2E%2Fsecret.txt",
+        "/studies/..%2f..%2fsecret.txt",
+        "/..\\secret.txt",
+        "/%5c..%5csecret.txt",
+        "//etc/passwd",
+        "/site.yaml",
+        "/etc/passwd",
+        "/content/about.md",
+    ] {
+        let reply = get(p.addr(), path);
+        assert!(reply.status == 400 || reply.status == 404, "{path}: {}", reply.status);
+        assert!(!reply.body.contains("top secret") && !reply.body.contains("root:"), "{path} leaked");
+    }
+}
+
+#[test]
+fn many_concurrent_connections_are_served() {
+    let p = Preview::start();
+    let _streams: Vec<Events> = (0..8).map(|_| Events::open(p.addr())).collect();
+    let addr = p.addr();
+    let handles: Vec<_> = (0..32)
+        .map(|i| std::thread::spawn(move || get(addr, if i % 2 == 0 { "/" } else { "/about/" }).status))
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 200);
+    }
+}
+
+#[test]
+fn a_taken_port_is_reported_with_a_suggestion() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let site = TestSite::fixture("basic");
+    let err =
+        serve::serve(site.options.clone(), [127, 0, 0, 1].into(), port, Box::new(|_| {})).err().expect("port taken");
+    assert!(err.contains(&format!("port {port} is already in use")), "{err}");
+    assert!(err.contains("--port 0"), "{err}");
+}
+
+#[test]
+fn watch_keeps_the_output_folder_up_to_date() {
+    let site = TestSite::fixture("basic");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (tx, reports) = mpsc::channel();
+    let (options, flag) = (site.options.clone(), stop.clone());
+    let watcher = std::thread::spawn(move || {
+        serve::watch(
+            options,
+            &flag,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        )
+    });
+    assert!(matches!(reports.recv_timeout(BOUND).unwrap(), Report::Built { .. }));
+    assert!(!site.read("index.html").contains("__annals"), "watch output must not carry the live-reload script");
+    let path = site.root.join("content/studies/gamma-2010.md");
+    let text = std::fs::read_to_string(&path).unwrap().replace("A review of", "A watched review of");
+    std::fs::write(site.root.join("content/studies/.tmp"), text).unwrap();
+    std::fs::rename(site.root.join("content/studies/.tmp"), &path).unwrap();
+    assert!(matches!(reports.recv_timeout(BOUND).unwrap(), Report::Built { .. }));
+    site.contains("studies/gamma-2010/index.html", "A watched review of");
+    site.remove("content/studies/gamma-2010.md");
+    std::fs::write(site.root.join("content/about.md"), "Plain.\n").unwrap();
+    loop {
+        match reports.recv_timeout(BOUND).expect("a rebuild") {
+            Report::Built { .. } if !site.exists("studies/gamma-2010/index.html") => break,
+            _ => {}
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    watcher.join().unwrap().unwrap();
+    assert_eq!(common::snapshot(&site.out()), {
+        let fresh = TestSite::fixture("basic");
+        fresh.remove("content/studies/gamma-2010.md");
+        std::fs::write(fresh.root.join("content/about.md"), "Plain.\n").unwrap();
+        fresh.build_ok();
+        common::snapshot(&fresh.out())
+    });
+}
