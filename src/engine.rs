@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::config::{self, Config};
 use crate::content::{self, Source};
 use crate::diagnostics::{self, Diagnostic};
-use crate::output::Copy;
+use crate::output::{Copy, Staging};
 use crate::render::{self, Output, RenderCache, Templates};
 use crate::schema::{self, Meta};
 use crate::site::{MarkdownCache, Skeleton};
@@ -75,6 +75,8 @@ pub struct Built {
     pub copies: Vec<Copy>,
     /// Number of content pages (without taxonomy and 404 pages).
     pub pages: usize,
+    /// Number of files in the site: rendered and copied.
+    pub files: usize,
     /// Markdown pages rendered by this build.
     pub markdown_rendered: usize,
     /// Outputs rendered by this build (the rest were reused).
@@ -136,6 +138,17 @@ impl Engine {
     /// Rebuilds after `change`. On success the returned site is complete;
     /// on failure every error of the whole site is returned.
     pub fn rebuild(&mut self, change: &Change) -> Result<Built, Vec<Diagnostic>> {
+        self.run(change, None)
+    }
+
+    /// One build streamed into `sink`: pages are written as they are
+    /// rendered and not kept, and sources are let go once rendered, so a
+    /// large site needs far less memory. Nothing is kept for a rebuild.
+    pub fn build_into(mut self, sink: &Staging) -> Result<Built, Vec<Diagnostic>> {
+        self.run(&Change::Everything, Some(sink))
+    }
+
+    fn run(&mut self, change: &Change, sink: Option<&Staging>) -> Result<Built, Vec<Diagnostic>> {
         let mut t = Timings::default();
         let root = self.options.root.clone();
         let content_dir = root.join(content::CONTENT_DIR);
@@ -203,6 +216,12 @@ impl Engine {
         let markdown = &mut self.markdown;
         let markdown_rendered = t.time("markdown", || skeleton.render_markdown(&sources, markdown));
         errors.extend(skeleton.markdown_errors().cloned());
+        if sink.is_some() {
+            // A one-off build: the sources are not needed again.
+            drop(sources);
+            self.files.clear();
+            self.markdown = MarkdownCache::default();
+        }
         let (site, errs) = t.time("link", || skeleton.link());
         errors.extend(errs);
 
@@ -221,7 +240,7 @@ impl Engine {
         let render_options = render::Options { inject: self.options.inject.clone() };
         let render_cache = &mut self.render;
         let rendered = t.time("render", || match Templates::load(&root, &files, targets) {
-            Ok(mut templates) => Some(render::render(&site, &mut templates, &render_options, render_cache)),
+            Ok(mut templates) => Some(render::render(&site, &mut templates, &render_options, render_cache, sink)),
             Err(errs) => {
                 errors.extend(errs);
                 None
@@ -232,7 +251,7 @@ impl Engine {
             return Err(errors);
         };
         errors.extend(rendered.errors);
-        errors.extend(path_collisions(&rendered.outputs, &copies));
+        errors.extend(path_collisions(&rendered.paths, &copies));
         if !errors.is_empty() {
             diagnostics::normalize(&mut errors);
             return Err(errors);
@@ -249,6 +268,7 @@ impl Engine {
         removed.sort();
         self.last_good = rendered.outputs.iter().map(|o| (o.path.clone(), o.bytes.clone())).collect();
         Ok(Built {
+            files: rendered.paths.len() + copies.len(),
             outputs: rendered.outputs,
             copies,
             pages: site.pages.len(),
@@ -301,11 +321,11 @@ fn rel_string(p: &Path) -> String {
 type ReadResult = Result<(Source, Option<Diagnostic>), Diagnostic>;
 
 /// Two things written to one path: say which, rather than let one win.
-fn path_collisions(outputs: &[Output], copies: &[Copy]) -> Vec<Diagnostic> {
+fn path_collisions(outputs: &[String], copies: &[Copy]) -> Vec<Diagnostic> {
     let mut seen = HashSet::with_capacity(outputs.len() + copies.len());
     outputs
         .iter()
-        .map(|o| o.path.as_str())
+        .map(String::as_str)
         .chain(copies.iter().map(|c| c.path.as_str()))
         .filter(|p| !seen.insert(*p))
         .map(|p| Diagnostic::file(p, "two pages or files would be written to this output path"))
@@ -317,15 +337,18 @@ pub fn generate(options: &Options) -> Result<Built, Vec<Diagnostic>> {
     Engine::new(options.clone()).rebuild(&Change::Everything)
 }
 
-/// Builds the site and writes it, replacing the output folder only on success.
+/// Builds the site and writes it, replacing the output folder only on
+/// success. Pages go to a staging folder as they are rendered (the render
+/// stage includes their writing); the `write` stage copies static files
+/// and swaps the staging folder in.
 pub fn build(options: &Options) -> Result<Built, Vec<Diagnostic>> {
-    let mut built = generate(options)?;
     let out = options.output_dir();
+    let shown = out.strip_prefix(&options.root).unwrap_or(&out).to_path_buf();
+    let io_error = |e: std::io::Error| vec![Diagnostic::file(&shown, format!("cannot write the site: {e}"))];
+    let staging = Staging::new(&out).map_err(io_error)?;
+    let mut built = Engine::new(options.clone()).build_into(&staging)?;
     let started = Instant::now();
-    crate::output::write(&out, &built.outputs, &built.copies).map_err(|e| {
-        let shown = out.strip_prefix(&options.root).unwrap_or(&out).to_path_buf();
-        vec![Diagnostic::file(shown, format!("cannot write the site: {e}"))]
-    })?;
+    staging.copy(&built.copies).and_then(|()| staging.commit()).map_err(io_error)?;
     built.timings.stages.push(("write", started.elapsed()));
     Ok(built)
 }

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod content;
+pub mod corpus;
 pub mod dependencies;
 pub mod diagnostics;
 pub mod engine;

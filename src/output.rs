@@ -22,41 +22,74 @@ fn sibling(out: &Path, suffix: &str) -> PathBuf {
     out.with_file_name(format!(".{name}.{suffix}"))
 }
 
-/// Writes `outputs` and `copies` under `out`, atomically replacing what was there.
-pub fn write(out: &Path, outputs: &[Output], copies: &[Copy]) -> io::Result<()> {
-    let staging = sibling(out, "annals-new");
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging)?;
-    }
-    let result = fill(&staging, outputs, copies).and_then(|()| swap(&staging, out));
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    result
+/// A fresh folder beside the output that a build writes into; `commit`
+/// swaps it in place of the output. Dropped without `commit` (the build
+/// failed), it is removed and the output is left as it was.
+pub struct Staging {
+    dir: PathBuf,
+    out: PathBuf,
+    committed: bool,
 }
 
-fn fill(dir: &Path, outputs: &[Output], copies: &[Copy]) -> io::Result<()> {
-    // Create every folder once, parents first, before the parallel writes.
-    let folders: BTreeSet<&str> = outputs
-        .iter()
-        .map(|o| o.path.as_str())
-        .chain(copies.iter().map(|c| c.path.as_str()))
-        .filter_map(|p| p.rsplit_once('/').map(|(folder, _)| folder))
-        .collect();
-    std::fs::create_dir_all(dir)?;
-    for folder in &folders {
-        let path = dir.join(folder);
-        match std::fs::create_dir(&path) {
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir_all(&path)?,
-            other => other?,
+impl Staging {
+    pub fn new(out: &Path) -> io::Result<Staging> {
+        let dir = sibling(out, "annals-new");
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        Ok(Staging { dir, out: out.to_path_buf(), committed: false })
+    }
+
+    /// Creates every folder the given file paths need, each once, parents
+    /// first, so that the parallel writes that follow need no checks.
+    pub fn create_folders<'a>(&self, paths: impl Iterator<Item = &'a str>) -> io::Result<()> {
+        let folders: BTreeSet<&str> = paths.filter_map(|p| p.rsplit_once('/').map(|(folder, _)| folder)).collect();
+        for folder in folders {
+            match std::fs::create_dir(self.dir.join(folder)) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir_all(self.dir.join(folder))?,
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+
+    pub fn write(&self, path: &str, bytes: &[u8]) -> io::Result<()> {
+        std::fs::write(self.dir.join(path), bytes)
+    }
+
+    pub fn copy(&self, copies: &[Copy]) -> io::Result<()> {
+        self.create_folders(copies.iter().map(|c| c.path.as_str()))?;
+        copies.par_iter().try_for_each(|c| match &c.from {
+            Origin::Disk(p) => std::fs::copy(p, self.dir.join(&c.path)).map(|_| ()),
+            Origin::Embedded(_, bytes) => std::fs::write(self.dir.join(&c.path), bytes),
+        })
+    }
+
+    /// Puts the staging folder in place of the output.
+    pub fn commit(mut self) -> io::Result<()> {
+        swap(&self.dir, &self.out)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
-    outputs.par_iter().try_for_each(|o| std::fs::write(dir.join(&o.path), &*o.bytes))?;
-    copies.par_iter().try_for_each(|c| match &c.from {
-        Origin::Disk(p) => std::fs::copy(p, dir.join(&c.path)).map(|_| ()),
-        Origin::Embedded(_, bytes) => std::fs::write(dir.join(&c.path), bytes),
-    })
+}
+
+/// Writes `outputs` and `copies` under `out`, atomically replacing what was there.
+pub fn write(out: &Path, outputs: &[Output], copies: &[Copy]) -> io::Result<()> {
+    let staging = Staging::new(out)?;
+    staging.create_folders(outputs.iter().map(|o| o.path.as_str()))?;
+    outputs.par_iter().try_for_each(|o| staging.write(&o.path, &o.bytes))?;
+    staging.copy(copies)?;
+    staging.commit()
 }
 
 /// Brings an output folder written by an earlier build up to date with
@@ -130,7 +163,17 @@ fn swap(staging: &Path, out: &Path) -> io::Result<()> {
         std::fs::rename(&old, out)?;
         return Err(e);
     }
-    std::fs::remove_dir_all(&old)
+    remove_tree(&old)
+}
+
+/// `remove_dir_all` in parallel: a large old site is thousands of files,
+/// and unlinking them one by one is a good part of a build's write time.
+fn remove_tree(dir: &Path) -> io::Result<()> {
+    let entries: Vec<(PathBuf, bool)> = std::fs::read_dir(dir)?
+        .map(|e| e.and_then(|e| Ok((e.path(), e.file_type()?.is_dir()))))
+        .collect::<io::Result<_>>()?;
+    entries.par_iter().try_for_each(|(p, is_dir)| if *is_dir { remove_tree(p) } else { std::fs::remove_file(p) })?;
+    std::fs::remove_dir(dir)
 }
 
 #[cfg(test)]

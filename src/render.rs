@@ -11,6 +11,7 @@ use tera::{Context, Kwargs, State, Tera, TeraResult, Value};
 
 use crate::content::Kind;
 use crate::diagnostics::Diagnostic;
+use crate::output::Staging;
 use crate::schema::FieldValue;
 use crate::site::{Markdown, Page, Site, Taxonomy, Term};
 use crate::theme;
@@ -257,8 +258,11 @@ const GLOBALS: [&str; 3] = ["collections", "sections", "taxonomies"];
 
 /// What a render produced.
 pub struct Rendered {
-    /// Every output of the site (rendered now or reused), sorted by path.
+    /// Every output of the site (rendered now or reused), sorted by path;
+    /// empty when they were streamed to a staging folder instead.
     pub outputs: Vec<Output>,
+    /// The path of every output, streamed or not.
+    pub paths: Vec<String>,
     /// How many were rendered now.
     pub rendered: usize,
     pub errors: Vec<Diagnostic>,
@@ -266,8 +270,19 @@ pub struct Rendered {
 
 /// Renders every page of the site, the taxonomy pages and the 404 page,
 /// reusing from `cache` each output whose template and inputs are unchanged.
-pub fn render(site: &Site, templates: &mut Templates, options: &Options, cache: &mut RenderCache) -> Rendered {
-    let (cards, card_changed) = build_cards(site, cache);
+/// With a `sink` (a one-off build), every output is rendered and written
+/// there at once instead of being kept: nothing is cached.
+pub fn render(
+    site: &Site,
+    templates: &mut Templates,
+    options: &Options,
+    cache: &mut RenderCache,
+    sink: Option<&Staging>,
+) -> Rendered {
+    let (cards, card_changed) = match sink {
+        Some(_) => (site.pages.par_iter().map(|p| card(site, p)).collect(), vec![true; site.pages.len()]),
+        None => build_cards(site, cache),
+    };
     let terms: Vec<Vec<Value>> =
         site.taxonomies.iter().map(|tax| tax.terms.iter().map(|term| term_value(term, &cards)).collect()).collect();
     let taxonomies: Vec<Value> =
@@ -277,6 +292,12 @@ pub fn render(site: &Site, templates: &mut Templates, options: &Options, cache: 
 
     let mut errors = Vec::new();
     let jobs = jobs(site, templates, &mut errors);
+    let paths: Vec<String> = jobs.iter().map(|j| j.path.clone()).collect();
+    if let Some(sink) = sink {
+        let (rendered, errs) = render_to_sink(site, &jobs, &shared, templates, options, sink);
+        errors.extend(errs);
+        return Rendered { outputs: Vec::new(), paths, rendered, errors };
+    }
     let changed = |rel: &str| site.page_index(rel).is_some_and(|i| card_changed[i]);
     let global_changed: HashMap<&str, bool> = GLOBALS
         .iter()
@@ -309,8 +330,9 @@ pub fn render(site: &Site, templates: &mut Templates, options: &Options, cache: 
             if fresh {
                 return (n, Ok(None));
             }
-            let result = render_job(job, site, &shared, templates, options)
-                .map(|bytes| Some(CachedJob { template: job.template.clone(), fingerprint, deps, bytes }));
+            let result = render_job(job, site, &shared, templates, options).map(|bytes| {
+                Some(CachedJob { template: job.template.clone(), fingerprint, deps, bytes: bytes.into() })
+            });
             (n, result)
         })
         .collect();
@@ -335,7 +357,31 @@ pub fn render(site: &Site, templates: &mut Templates, options: &Options, cache: 
     let mut outputs: Vec<Output> =
         cache.jobs.iter().map(|(path, job)| Output { path: path.clone(), bytes: job.bytes.clone() }).collect();
     outputs.sort_by(|a, b| a.path.cmp(&b.path));
-    Rendered { outputs, rendered, errors }
+    Rendered { outputs, paths, rendered, errors }
+}
+
+fn render_to_sink(
+    site: &Site,
+    jobs: &[Job],
+    shared: &Shared,
+    templates: &Templates,
+    options: &Options,
+    sink: &Staging,
+) -> (usize, Vec<Diagnostic>) {
+    if let Err(e) = sink.create_folders(jobs.iter().map(|j| j.path.as_str())) {
+        return (0, vec![Diagnostic::file("", format!("cannot create output folders: {e}"))]);
+    }
+    let errors: Vec<Diagnostic> = jobs
+        .par_iter()
+        .filter_map(|job| {
+            let bytes = match render_job(job, site, shared, templates, options) {
+                Ok(bytes) => bytes,
+                Err(d) => return Some(d),
+            };
+            sink.write(&job.path, &bytes).err().map(|e| Diagnostic::file(&job.path, format!("cannot write: {e}")))
+        })
+        .collect();
+    (jobs.len() - errors.len(), errors)
 }
 
 fn render_job(
@@ -344,7 +390,7 @@ fn render_job(
     shared: &Shared,
     templates: &Templates,
     options: &Options,
-) -> Result<Arc<[u8]>, Diagnostic> {
+) -> Result<Vec<u8>, Diagnostic> {
     if !templates.has(&job.template) {
         return Err(Diagnostic::file(
             "templates",
@@ -357,7 +403,7 @@ fn render_job(
     if let Some(script) = &options.inject {
         inject(&mut bytes, script);
     }
-    Ok(bytes.into())
+    Ok(bytes)
 }
 
 fn jobs(site: &Site, templates: &Templates, errors: &mut Vec<Diagnostic>) -> Vec<Job> {
