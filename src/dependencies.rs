@@ -2,7 +2,7 @@
 //! `{% extends %}` and `{% include %}` tags, and a fingerprint per template
 //! that changes when it or anything it depends on changes.
 
-use std::collections::{HashMap, HashSet};
+use crate::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 /// Names of the templates `source` extends or includes.
@@ -30,7 +30,7 @@ pub fn template_fingerprints(sources: &[(String, String)]) -> HashMap<String, u6
         .iter()
         .map(|(name, _)| {
             let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            let mut seen = HashSet::new();
+            let mut seen = HashSet::default();
             let mut stack = vec![name.as_str()];
             let mut chain = Vec::new();
             while let Some(n) = stack.pop() {

@@ -8,7 +8,9 @@
 //! the link stage runs over every page on every build.
 
 use rayon::prelude::*;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use crate::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -127,7 +129,7 @@ impl Engine {
             walk_errors: Vec::new(),
             markdown: MarkdownCache::default(),
             render: RenderCache::default(),
-            last_good: HashMap::new(),
+            last_good: HashMap::default(),
         }
     }
 
@@ -211,8 +213,7 @@ impl Engine {
         let (mut skeleton, errs) =
             Skeleton::new(config.clone(), loaded.iter().map(|f| (&*f.source, &f.meta)), self.options.drafts);
         errors.extend(errs);
-        let sources: HashMap<String, Arc<Source>> =
-            loaded.iter().map(|f| (f.source.rel.clone(), f.source.clone())).collect();
+        let sources: HashMap<&str, &Arc<Source>> = loaded.iter().map(|f| (f.source.rel.as_str(), &f.source)).collect();
         let markdown = &mut self.markdown;
         let markdown_rendered = t.time("markdown", || skeleton.render_markdown(&sources, markdown));
         errors.extend(skeleton.markdown_errors().cloned());
@@ -257,16 +258,29 @@ impl Engine {
             return Err(errors);
         }
 
-        let changed: Vec<String> = rendered
-            .outputs
-            .iter()
-            .filter(|o| self.last_good.get(&o.path).is_none_or(|old| !Arc::ptr_eq(old, &o.bytes) && **old != *o.bytes))
-            .map(|o| o.path.clone())
-            .collect();
-        let live: HashSet<&str> = rendered.outputs.iter().map(|o| o.path.as_str()).collect();
-        let mut removed: Vec<String> = self.last_good.keys().filter(|p| !live.contains(p.as_str())).cloned().collect();
-        removed.sort();
-        self.last_good = rendered.outputs.iter().map(|o| (o.path.clone(), o.bytes.clone())).collect();
+        let mut changed = Vec::new();
+        for o in &rendered.outputs {
+            match self.last_good.get_mut(&o.path) {
+                Some(old) if Arc::ptr_eq(old, &o.bytes) => {}
+                Some(old) => {
+                    if **old != *o.bytes {
+                        changed.push(o.path.clone());
+                    }
+                    *old = o.bytes.clone();
+                }
+                None => {
+                    changed.push(o.path.clone());
+                    self.last_good.insert(o.path.clone(), o.bytes.clone());
+                }
+            }
+        }
+        let mut removed = Vec::new();
+        if self.last_good.len() > rendered.outputs.len() {
+            let live: HashSet<&str> = rendered.outputs.iter().map(|o| o.path.as_str()).collect();
+            removed = self.last_good.keys().filter(|p| !live.contains(p.as_str())).cloned().collect();
+            removed.sort();
+            self.last_good.retain(|p, _| live.contains(p.as_str()));
+        }
         Ok(Built {
             files: rendered.paths.len() + copies.len(),
             outputs: rendered.outputs,
@@ -322,7 +336,7 @@ type ReadResult = Result<(Source, Option<Diagnostic>), Diagnostic>;
 
 /// Two things written to one path: say which, rather than let one win.
 fn path_collisions(outputs: &[String], copies: &[Copy]) -> Vec<Diagnostic> {
-    let mut seen = HashSet::with_capacity(outputs.len() + copies.len());
+    let mut seen = HashSet::with_capacity_and_hasher(outputs.len() + copies.len(), Default::default());
     outputs
         .iter()
         .map(String::as_str)

@@ -4,7 +4,9 @@
 //! Pages render in parallel with no locks.
 
 use rayon::prelude::*;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use crate::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tera::{Context, Kwargs, State, Tera, TeraResult, Value};
@@ -48,7 +50,7 @@ impl Templates {
     pub fn load(root: &Path, files: &theme::Files, targets: Targets) -> Result<Templates, Vec<Diagnostic>> {
         let mut sources = Vec::with_capacity(files.templates.len());
         let mut errors = Vec::new();
-        let mut names = HashMap::new();
+        let mut names = HashMap::default();
         for (name, origin) in &files.templates {
             let display = origin.display(root);
             match origin.read().map(String::from_utf8) {
@@ -218,8 +220,8 @@ fn template_error(e: &tera::Error, files: &HashMap<String, PathBuf>) -> Diagnost
 pub struct RenderCache {
     cards: HashMap<String, CachedCard>,
     jobs: HashMap<String, CachedJob>,
-    /// Per global variable, the pages its value is made of (with markers).
-    globals: HashMap<&'static str, Vec<String>>,
+    /// Per global variable, the fingerprint of the pages its value lists.
+    globals: HashMap<&'static str, u64>,
     /// Fingerprint of what `url_for` can resolve.
     targets: u64,
 }
@@ -227,29 +229,19 @@ pub struct RenderCache {
 struct CachedCard {
     fields: Arc<BTreeMap<String, FieldValue>>,
     md: Arc<Markdown>,
-    key: CardKey,
+    /// Fingerprint of everything else the card shows (see `card_key`).
+    key: u64,
     value: Value,
 }
-
-/// Everything a card shows besides its fields and Markdown.
-#[derive(PartialEq)]
-struct CardKey {
-    title: String,
-    url: String,
-    citation: Option<String>,
-    description: Option<String>,
-    draft: bool,
-    collection: Option<String>,
-    stubs: Vec<Stub>,
-}
-
-/// A referenced entry as a card shows it: id, and (url, title, citation) if it exists.
-type Stub = (String, Option<(String, String, Option<String>)>);
 
 struct CachedJob {
     template: String,
     fingerprint: u64,
-    deps: Vec<String>,
+    /// Fingerprint of the pages the context lists (see `Job::deps`).
+    deps: u64,
+    /// For a page, the Markdown it was rendered with: its body is not in its
+    /// card, so a body edit shows here only.
+    md: Option<Arc<Markdown>>,
     bytes: Arc<[u8]>,
 }
 
@@ -298,13 +290,13 @@ pub fn render(
         errors.extend(errs);
         return Rendered { outputs: Vec::new(), paths, rendered, errors };
     }
-    let changed = |rel: &str| site.page_index(rel).is_some_and(|i| card_changed[i]);
     let global_changed: HashMap<&str, bool> = GLOBALS
         .iter()
         .map(|&g| {
-            let deps = global_deps(site, g);
-            let changed = cache.globals.get(g) != Some(&deps) || deps.iter().any(|d| changed(d));
-            cache.globals.insert(g, deps);
+            let mut deps = Deps::new(site, &card_changed);
+            global_deps(site, g, &mut deps);
+            let previous = cache.globals.insert(g, deps.hash());
+            let changed = deps.changed || previous != Some(deps.hash());
             (g, changed)
         })
         .collect();
@@ -318,20 +310,30 @@ pub fn render(
         .enumerate()
         .map(|(n, job)| {
             let fingerprint = templates.fingerprints.get(&job.template).copied().unwrap_or(0);
-            let deps = job.deps(site);
+            let mut dep_state = Deps::new(site, &card_changed);
+            job.deps(site, &mut dep_state);
+            let (deps, deps_changed) = (dep_state.hash(), dep_state.changed);
+            let md = match job.what {
+                What::Page(i) => Some(site.pages[i].md.clone()),
+                _ => None,
+            };
             let fresh = !all_stale
                 && cached.get(&job.path).is_some_and(|c| {
                     c.template == job.template
                         && c.fingerprint == fingerprint
+                        && match (&c.md, &md) {
+                            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                            (a, b) => a.is_none() && b.is_none(),
+                        }
                         && c.deps == deps
-                        && !deps.iter().any(|d| changed(d))
+                        && !deps_changed
                         && !templates.globals_used(&job.template).any(|g| global_changed[g])
                 });
             if fresh {
                 return (n, Ok(None));
             }
             let result = render_job(job, site, &shared, templates, options).map(|bytes| {
-                Some(CachedJob { template: job.template.clone(), fingerprint, deps, bytes: bytes.into() })
+                Some(CachedJob { template: job.template.clone(), fingerprint, deps, md, bytes: bytes.into() })
             });
             (n, result)
         })
@@ -429,27 +431,65 @@ fn jobs(site: &Site, templates: &Templates, errors: &mut Vec<Diagnostic>) -> Vec
 }
 
 /// The pages (and markers) whose cards make up global variable `name`.
-fn global_deps(site: &Site, name: &str) -> Vec<String> {
-    let mut deps = Vec::new();
+fn global_deps(site: &Site, name: &str, deps: &mut Deps) {
     match name {
         "collections" => {
             for (collection, list) in &site.collections {
-                deps.push(format!("\0{collection}"));
-                deps.extend(list.iter().map(|&i| site.pages[i].rel.clone()));
+                deps.marker(collection);
+                deps.pages(list);
             }
         }
-        "sections" => deps.extend(site.config.collections.iter().map(|c| format!("{}/_index.md", c.folder))),
-        _ => {
-            for tax in &site.taxonomies {
-                deps.push(format!("\0{}", tax.name));
-                for term in &tax.terms {
-                    deps.push(format!("\0\0{}", term.name));
-                    deps.extend(term.pages.iter().map(|&i| site.pages[i].rel.clone()));
+        "sections" => {
+            for c in &site.config.collections {
+                match site.page_index(&format!("{}/_index.md", c.folder)) {
+                    Some(i) => deps.page(i),
+                    None => deps.marker(&c.folder),
                 }
             }
         }
+        _ => {
+            for t in 0..site.taxonomies.len() {
+                term_deps(site, t, None, deps);
+            }
+        }
     }
-    deps
+}
+
+/// Walks the pages a value is made of, folding them into a fingerprint
+/// and noting whether any of their cards changed; allocates nothing, since
+/// it runs for every output on every rebuild.
+struct Deps<'a> {
+    site: &'a Site,
+    card_changed: &'a [bool],
+    hasher: ahash::AHasher,
+    changed: bool,
+}
+
+impl<'a> Deps<'a> {
+    fn new(site: &'a Site, card_changed: &'a [bool]) -> Self {
+        Deps { site, card_changed, hasher: crate::fingerprint_hasher(), changed: false }
+    }
+
+    fn page(&mut self, i: usize) {
+        use std::hash::Hash;
+        self.site.pages[i].rel.hash(&mut self.hasher);
+        self.changed |= self.card_changed[i];
+    }
+
+    fn pages(&mut self, list: &[usize]) {
+        list.iter().for_each(|&i| self.page(i));
+    }
+
+    /// Separates lists, so that a page moving from one list to the next counts.
+    fn marker(&mut self, name: &str) {
+        use std::hash::Hash;
+        (0u8, name).hash(&mut self.hasher);
+    }
+
+    fn hash(&self) -> u64 {
+        use std::hash::Hasher;
+        self.hasher.finish()
+    }
 }
 
 /// Cards of every page: cached ones whose inputs are unchanged, new ones
@@ -489,33 +529,26 @@ fn build_cards(site: &Site, cache: &mut RenderCache) -> (Vec<Value>, Vec<bool>) 
     (cards, changed)
 }
 
-fn card_key(site: &Site, page: &Page) -> CardKey {
-    let mut stubs = Vec::new();
+/// A fingerprint of what a card shows besides its fields and Markdown:
+/// its own title, URL and label, and those of the entries it references.
+fn card_key(site: &Site, page: &Page) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = crate::fingerprint_hasher();
+    (&page.title, &page.url, &page.citation, &page.description, page.draft, &page.collection).hash(&mut h);
     for value in page.fields.values() {
-        collect_stubs(site, value, &mut stubs);
+        hash_stubs(site, value, &mut h);
     }
-    CardKey {
-        title: page.title.clone(),
-        url: page.url.clone(),
-        citation: page.citation.clone(),
-        description: page.description.clone(),
-        draft: page.draft,
-        collection: page.collection.clone(),
-        stubs,
-    }
+    h.finish()
 }
 
-fn collect_stubs(site: &Site, value: &FieldValue, out: &mut Vec<Stub>) {
+fn hash_stubs(site: &Site, value: &FieldValue, h: &mut impl std::hash::Hasher) {
+    use std::hash::Hash;
     match value {
         FieldValue::Ref { to, id } => {
-            let target = site
-                .config
-                .collection(to)
-                .and_then(|c| site.page_index(&format!("{}/{}.md", c.folder, id.value)))
-                .map(|i| &site.pages[i]);
-            out.push((id.value.clone(), target.map(|p| (p.url.clone(), p.title.clone(), p.citation.clone()))));
+            let target = site.entry_index(to, &id.value).map(|i| &site.pages[i]);
+            (&id.value, target.map(|p| (&p.url, &p.title, &p.citation))).hash(h);
         }
-        FieldValue::List(items) => items.iter().for_each(|v| collect_stubs(site, v, out)),
+        FieldValue::List(items) => items.iter().for_each(|v| hash_stubs(site, v, h)),
         _ => {}
     }
 }
@@ -542,33 +575,33 @@ struct Shared {
 
 impl Job {
     /// The pages whose cards this job's context includes, with markers
-    /// between lists, in a fixed order: if neither the list nor any of those
+    /// between lists, in a fixed order: if neither the lists nor any of those
     /// cards changed, neither did the context.
-    fn deps(&self, site: &Site) -> Vec<String> {
-        let rels = |list: &[usize]| list.iter().map(|&i| site.pages[i].rel.clone()).collect::<Vec<_>>();
+    fn deps(&self, site: &Site, deps: &mut Deps) {
         match self.what {
             What::Page(i) => {
                 let b = &site.backlinks[i];
-                let mut deps = vec![site.pages[i].rel.clone()];
+                deps.page(i);
                 for (field, list) in &b.referenced_by {
-                    deps.push(format!("\0{field}"));
-                    deps.extend(rels(list));
+                    deps.marker(field);
+                    deps.pages(list);
                 }
-                for (marker, list) in [("\0cited_by", &b.cited_by), ("\0linked_from", &b.linked_from)] {
-                    deps.push(marker.to_string());
-                    deps.extend(rels(list));
-                }
-                deps.push("\0references".into());
-                deps.extend(rels(&references(site, i)));
-                deps.push("\0entries".into());
-                deps.extend(rels(section_entries(site, i)));
-                deps.push("\0prev-next".into());
-                deps.extend(rels(&[site.prev[i], site.next[i]].into_iter().flatten().collect::<Vec<_>>()));
-                deps
+                deps.marker("cited_by");
+                deps.pages(&b.cited_by);
+                deps.marker("linked_from");
+                deps.pages(&b.linked_from);
+                deps.marker("references");
+                deps.pages(&references(site, i));
+                deps.marker("entries");
+                deps.pages(section_entries(site, i));
+                deps.marker("prev");
+                deps.pages(site.prev[i].as_slice());
+                deps.marker("next");
+                deps.pages(site.next[i].as_slice());
             }
-            What::Taxonomy(t) => global_term_deps(site, t, None),
-            What::Term(t, k) => global_term_deps(site, t, Some(k)),
-            What::NotFound => Vec::new(),
+            What::Taxonomy(t) => term_deps(site, t, None, deps),
+            What::Term(t, k) => term_deps(site, t, Some(k), deps),
+            What::NotFound => {}
         }
     }
 
@@ -587,14 +620,13 @@ impl Job {
     }
 }
 
-fn global_term_deps(site: &Site, t: usize, only: Option<usize>) -> Vec<String> {
+fn term_deps(site: &Site, t: usize, only: Option<usize>, deps: &mut Deps) {
     let tax = &site.taxonomies[t];
-    let mut deps = Vec::new();
+    deps.marker(&tax.name);
     for (_, term) in tax.terms.iter().enumerate().filter(|(k, _)| only.is_none_or(|o| o == *k)) {
-        deps.push(format!("\0{}", term.name));
-        deps.extend(term.pages.iter().map(|&i| site.pages[i].rel.clone()));
+        deps.marker(&term.name);
+        deps.pages(&term.pages);
     }
-    deps
 }
 
 fn page_template(page: &Page, templates: &Templates) -> Result<String, Diagnostic> {
@@ -684,11 +716,7 @@ fn kind_name(kind: &Kind) -> &'static str {
 
 /// A small value for a referenced entry: enough to link to it.
 fn stub(site: &Site, collection: &str, id: &str) -> Value {
-    let page = site
-        .config
-        .collection(collection)
-        .and_then(|c| site.page_index(&format!("{}/{id}.md", c.folder)))
-        .map(|i| &site.pages[i]);
+    let page = site.entry_index(collection, id).map(|i| &site.pages[i]);
     match page {
         Some(p) => map([
             ("id", id.into()),
@@ -808,14 +836,8 @@ fn page_value(site: &Site, i: usize, cards: &[Value]) -> Value {
 /// The entries page `i` cites, by label.
 fn references(site: &Site, i: usize) -> Vec<usize> {
     let Some(c) = &site.config.citations else { return Vec::new() };
-    let folder = site.config.collection(&c.collection).map_or("", |col| col.folder.as_str());
-    let mut refs: Vec<usize> = site.pages[i]
-        .md
-        .content
-        .citations
-        .iter()
-        .filter_map(|id| site.page_index(&format!("{folder}/{id}.md")))
-        .collect();
+    let mut refs: Vec<usize> =
+        site.pages[i].md.content.citations.iter().filter_map(|id| site.entry_index(&c.collection, id)).collect();
     refs.sort_by(|&a, &b| site.pages[a].citation.cmp(&site.pages[b].citation).then(a.cmp(&b)));
     refs
 }

@@ -5,7 +5,9 @@
 
 use rayon::prelude::*;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use crate::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -67,6 +69,9 @@ struct Fact {
 #[derive(Default)]
 pub struct MarkdownCache {
     entries: HashMap<String, (Arc<Source>, String, Arc<Markdown>)>,
+    /// The Markdown of generated pages (sections without `_index.md`): one
+    /// value across builds, so that their outputs can be reused.
+    empty: Arc<Markdown>,
 }
 
 /// Pages that point at a page, by the way they point.
@@ -109,6 +114,8 @@ pub struct Site {
     pub config: Config,
     pub pages: Vec<Page>,
     pub by_rel: HashMap<String, usize>,
+    /// Collection name → entry id → index.
+    entries: HashMap<String, HashMap<String, usize>>,
     /// Collection name → its entries, sorted.
     pub collections: BTreeMap<String, Vec<usize>>,
     pub taxonomies: Vec<Taxonomy>,
@@ -125,7 +132,7 @@ impl Skeleton {
         include_drafts: bool,
     ) -> (Skeleton, Vec<Diagnostic>) {
         let mut errors = Vec::new();
-        let mut drafts = HashSet::new();
+        let mut drafts = HashSet::default();
         let mut pages = Vec::with_capacity(sources.len() + config.collections.len() + 1);
         for (source, meta) in sources {
             if meta.draft && !include_drafts {
@@ -148,8 +155,8 @@ impl Skeleton {
             }
         }
         pages.sort_by(|a, b| a.rel.cmp(&b.rel));
-        let mut by_rel = HashMap::with_capacity(pages.len());
-        let mut by_path: HashMap<&str, usize> = HashMap::with_capacity(pages.len());
+        let mut by_rel = HashMap::with_capacity_and_hasher(pages.len(), Default::default());
+        let mut by_path: HashMap<&str, usize> = HashMap::with_capacity_and_hasher(pages.len(), Default::default());
         for (i, p) in pages.iter().enumerate() {
             by_rel.insert(p.rel.clone(), i);
             if let Some(&j) = by_path.get(p.path.as_str()) {
@@ -189,7 +196,7 @@ impl Skeleton {
             page.citation = Some(format!("{names}, {year}"));
         }
         // Same label for two works: suffix the year by id order, as author-year styles do (2010a, 2010b).
-        let mut by_label: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_label: HashMap<String, Vec<usize>> = HashMap::default();
         for (i, p) in self.pages.iter().enumerate() {
             if let Some(label) = &p.citation {
                 by_label.entry(label.clone()).or_default().push(i);
@@ -210,37 +217,51 @@ impl Skeleton {
     /// (its source changed, or a page it links to or cites changed URL or
     /// label), in parallel; the rest comes from `cache`. Returns how many
     /// pages were rendered.
-    pub fn render_markdown(&mut self, sources: &HashMap<String, Arc<Source>>, cache: &mut MarkdownCache) -> usize {
+    pub fn render_markdown(&mut self, sources: &HashMap<&str, &Arc<Source>>, cache: &mut MarkdownCache) -> usize {
         let base_url = self.config.base_url.clone();
         let stale: Vec<usize> = (0..self.pages.len())
             .filter(|&i| {
                 let page = &self.pages[i];
-                let Some(source) = sources.get(&page.rel) else { return false };
+                let Some(source) = sources.get(page.rel.as_str()) else { return false };
                 match cache.entries.get(&page.rel) {
                     Some((cached, base, md)) => {
                         !Arc::ptr_eq(cached, source)
                             || *base != base_url
                             || !md.errors.is_empty()
-                            || md.deps.iter().any(|(rel, fact)| self.fact(rel) != *fact)
+                            || md.deps.iter().any(|(rel, fact)| !self.fact_matches(rel, fact))
                     }
                     None => true,
                 }
             })
             .collect();
         let resolver = Resolver { skeleton: self };
-        let rendered: Vec<Markdown> =
-            stale.par_iter().map(|&i| render_page(&self.pages[i], &sources[&self.pages[i].rel], &resolver)).collect();
+        let rendered: Vec<Markdown> = stale
+            .par_iter()
+            .map(|&i| render_page(&self.pages[i], sources[self.pages[i].rel.as_str()], &resolver))
+            .collect();
         for (&i, md) in stale.iter().zip(rendered) {
             let rel = self.pages[i].rel.clone();
-            cache.entries.insert(rel.clone(), (sources[&rel].clone(), base_url.clone(), Arc::new(md)));
+            cache.entries.insert(rel.clone(), ((*sources[rel.as_str()]).clone(), base_url.clone(), Arc::new(md)));
         }
-        cache.entries.retain(|rel, _| sources.contains_key(rel));
+        cache.entries.retain(|rel, _| sources.contains_key(rel.as_str()));
         for page in &mut self.pages {
-            if let Some((_, _, md)) = cache.entries.get(&page.rel) {
-                page.md = md.clone();
-            }
+            page.md = match cache.entries.get(&page.rel) {
+                Some((_, _, md)) => md.clone(),
+                None => cache.empty.clone(),
+            };
         }
         stale.len()
+    }
+
+    /// `self.fact(rel) == *fact`, without building the fact.
+    fn fact_matches(&self, rel: &str, fact: &Fact) -> bool {
+        match self.by_rel.get(rel) {
+            Some(&i) => {
+                let page = &self.pages[i];
+                !fact.draft && fact.url.as_deref() == Some(page.url.as_str()) && fact.citation == page.citation
+            }
+            None => fact.url.is_none() && fact.citation.is_none() && fact.draft == self.drafts.contains(rel),
+        }
     }
 
     fn fact(&self, rel: &str) -> Fact {
@@ -273,23 +294,40 @@ impl Skeleton {
                 rank[i] = r;
             }
         }
-        let order = |a: &usize, b: &usize| {
-            (pages[*a].collection.as_ref(), rank[*a], &pages[*a].rel).cmp(&(
-                pages[*b].collection.as_ref(),
-                rank[*b],
-                &pages[*b].rel,
+        // One total order (collection, sort position, path), computed once:
+        // every backlink list is then sorted by an integer.
+        let mut by_order: Vec<usize> = (0..pages.len()).collect();
+        by_order.sort_by(|&a, &b| {
+            (pages[a].collection.as_ref(), rank[a], &pages[a].rel).cmp(&(
+                pages[b].collection.as_ref(),
+                rank[b],
+                &pages[b].rel,
             ))
-        };
-        let index_of_entry = |collection: &str, id: &str| -> Option<usize> {
-            let folder = &config.collection(collection)?.folder;
-            by_rel.get(&format!("{folder}/{id}.md")).copied()
-        };
+        });
+        let mut position = vec![0; pages.len()];
+        for (p, &i) in by_order.iter().enumerate() {
+            position[i] = p;
+        }
+        // Entries by collection and id, so that resolving a reference allocates nothing.
+        let mut entries: HashMap<String, HashMap<String, usize>> = HashMap::default();
+        for (i, p) in pages.iter().enumerate() {
+            if let Some(c) = &p.collection {
+                entries.entry(c.clone()).or_default().insert(p.id.clone(), i);
+            }
+        }
+        let index_of_entry =
+            |collection: &str, id: &str| -> Option<usize> { entries.get(collection)?.get(id).copied() };
 
         let mut backlinks = vec![Backlinks::default(); pages.len()];
         for (i, page) in pages.iter().enumerate() {
             for (field, value) in page.fields.iter() {
                 for_each_ref(value, &mut |to, id| match index_of_entry(to, &id.value) {
-                    Some(t) => backlinks[t].referenced_by.entry(field.clone()).or_default().push(i),
+                    Some(t) => match backlinks[t].referenced_by.get_mut(field) {
+                        Some(list) => list.push(i),
+                        None => {
+                            backlinks[t].referenced_by.insert(field.clone(), vec![i]);
+                        }
+                    },
                     None => errors.push(dangling_reference(&config, &pages, &drafts, page, field, to, id)),
                 });
             }
@@ -321,7 +359,7 @@ impl Skeleton {
         }
         for b in &mut backlinks {
             for list in b.referenced_by.values_mut().chain([&mut b.cited_by, &mut b.linked_from]) {
-                list.sort_by(&order);
+                list.sort_unstable_by_key(|&i| position[i]);
                 list.dedup();
             }
         }
@@ -335,7 +373,7 @@ impl Skeleton {
             }
         }
         let taxonomies = build_taxonomies(&config, &pages, &collections, &mut errors);
-        let site = Site { config, pages, by_rel, collections, taxonomies, backlinks, prev, next };
+        let site = Site { config, pages, by_rel, entries, collections, taxonomies, backlinks, prev, next };
         (site, errors)
     }
 }
@@ -344,6 +382,11 @@ impl Site {
     /// The index of the page at `rel` (path under `content/`).
     pub fn page_index(&self, rel: &str) -> Option<usize> {
         self.by_rel.get(rel).copied()
+    }
+
+    /// The index of entry `id` of `collection`.
+    pub fn entry_index(&self, collection: &str, id: &str) -> Option<usize> {
+        self.entries.get(collection)?.get(id).copied()
     }
 }
 
@@ -589,7 +632,7 @@ fn build_taxonomies(
     for name in config.taxonomies() {
         let path = format!("{}/", crate::slug::slugify(&name));
         let mut terms: BTreeMap<String, Term> = BTreeMap::new();
-        let mut slugs: HashMap<String, String> = HashMap::new();
+        let mut slugs: HashMap<String, String> = HashMap::default();
         for c in &config.collections {
             if !c.fields.get(&name).is_some_and(|f| f.taxonomy) {
                 continue;
@@ -601,6 +644,12 @@ fn build_taxonomies(
                     _ => continue,
                 };
                 for value in values {
+                    if let Some(term) = terms.get_mut(value) {
+                        if term.pages.last() != Some(&i) {
+                            term.pages.push(i);
+                        }
+                        continue;
+                    }
                     let slug = crate::slug::slugify(value);
                     match slugs.get(&slug) {
                         Some(other) if other != value => {
@@ -615,16 +664,14 @@ fn build_taxonomies(
                             slugs.insert(slug.clone(), value.to_string());
                         }
                     }
-                    let term = terms.entry(value.to_string()).or_insert_with(|| Term {
+                    let term = Term {
                         name: value.to_string(),
                         path: format!("{path}{slug}/"),
                         url: format!("{}{path}{slug}/", config.base_url),
                         slug,
-                        pages: Vec::new(),
-                    });
-                    if term.pages.last() != Some(&i) {
-                        term.pages.push(i);
-                    }
+                        pages: vec![i],
+                    };
+                    terms.insert(value.to_string(), term);
                 }
             }
         }

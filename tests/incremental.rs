@@ -76,6 +76,15 @@ fn a_body_edit_re_renders_only_that_page() {
 }
 
 #[test]
+fn an_edit_below_the_summary_re_renders_the_page_alone() {
+    let mut s = Session::start();
+    s.edit("content/studies/beta-2005.md", "Crossover.", "Crossover, twice.");
+    let built = s.rebuild(&["content/studies/beta-2005.md"]);
+    assert_eq!(built.changed, ["studies/beta-2005/index.html"]);
+    assert_eq!(built.rendered, 1, "only the page itself: its card did not change");
+}
+
+#[test]
 fn a_title_edit_reaches_every_page_that_lists_it() {
     let mut s = Session::start();
     s.edit("content/studies/alpha-2000.md", "title: Alpha trial", "title: Alpha randomised trial");

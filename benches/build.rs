@@ -1,0 +1,172 @@
+//! The benchmark harness: generates the synthetic corpus at several sizes
+//! and builds it repeatedly, printing medians of wall time, CPU time, peak
+//! memory and per-stage time; optionally the same corpus with Hugo, and the
+//! preview server's time from saving one file to the reload message.
+//!
+//! cargo bench --bench build -- [--sizes 1000,10000,100000] [--runs 3]
+//!                              [--dir /dev/shm/annals-bench] [--hugo] [--serve]
+
+use annals::corpus::{self, Flavour};
+use annals::serve::{self, Report};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Args {
+    sizes: Vec<usize>,
+    runs: usize,
+    dir: PathBuf,
+    hugo: bool,
+    serve: bool,
+}
+
+fn args() -> Args {
+    let mut a =
+        Args { sizes: vec![1_000, 10_000], runs: 3, dir: "/dev/shm/annals-bench".into(), hugo: false, serve: false };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--sizes" => a.sizes = it.next().unwrap().split(',').map(|s| s.parse().unwrap()).collect(),
+            "--runs" => a.runs = it.next().unwrap().parse().unwrap(),
+            "--dir" => a.dir = it.next().unwrap().into(),
+            "--hugo" => a.hugo = true,
+            "--serve" => a.serve = true,
+            _ => {} // cargo passes --bench
+        }
+    }
+    a
+}
+
+/// One run of a command: wall time, CPU time (user + system), peak RSS, stdout.
+struct Run {
+    wall: Duration,
+    cpu: Duration,
+    peak_mib: f64,
+    stdout: String,
+}
+
+fn run(cmd: &mut Command) -> Run {
+    let start = Instant::now();
+    // Reaped by wait4 below, which (unlike Child::wait) reports its resource usage.
+    #[allow(clippy::zombie_processes)]
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("command starts");
+    let pid = child.id() as libc::pid_t;
+    let mut stdout = String::new();
+    if let Some(mut out) = child.stdout {
+        use std::io::Read;
+        out.read_to_string(&mut stdout).unwrap();
+    }
+    // wait4 gives this child's own resource usage, peak memory included.
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    assert!(rc == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "benchmark command failed");
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    Run { wall, cpu: tv(usage.ru_utime) + tv(usage.ru_stime), peak_mib: usage.ru_maxrss as f64 / 1024.0, stdout }
+}
+
+fn median<T: PartialOrd + Copy>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Builds `runs` times and prints the medians on one line (plus stages).
+fn measure(label: &str, size: usize, runs: usize, mut make: impl FnMut() -> Command) -> f64 {
+    let results: Vec<Run> = (0..runs).map(|_| run(&mut make())).collect();
+    let wall = median(results.iter().map(|r| ms(r.wall)).collect());
+    let cpu = median(results.iter().map(|r| ms(r.cpu)).collect());
+    let peak = median(results.iter().map(|r| r.peak_mib).collect());
+    println!("{label:<7} {size:>7} pages  wall {wall:>8.0} ms  cpu {cpu:>8.0} ms  peak {peak:>6.0} MiB  ({:.1} µs/page wall)", wall * 1000.0 / size as f64);
+    let mut stages: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for r in &results {
+        for line in r.stdout.lines() {
+            let mut parts = line.split_whitespace();
+            if let (Some(stage), Some(value), Some("ms")) = (parts.next(), parts.next(), parts.next()) {
+                if let Ok(v) = value.parse::<f64>() {
+                    stages.entry(stage.to_string()).or_default().push(v);
+                }
+            }
+        }
+    }
+    if !stages.is_empty() {
+        let order = ["load", "validate", "markdown", "link", "render", "write"];
+        let line: Vec<String> =
+            order.iter().filter_map(|s| stages.get(*s).map(|v| format!("{s} {:.0}", median(v.clone())))).collect();
+        println!("{:<7} {:>7}        stages (ms, median): {}", "", "", line.join(", "));
+    }
+    wall
+}
+
+/// Median time from saving one study to the reload message, over `runs` edits.
+fn measure_serve(root: &Path, size: usize, runs: usize) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let running = serve::serve(
+        annals::engine::Options::new(root),
+        [127, 0, 0, 1].into(),
+        0,
+        Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    )
+    .expect("serve starts");
+    rx.recv_timeout(Duration::from_secs(600)).expect("first build");
+    let mut took = Vec::new();
+    let mut rendered = Vec::new();
+    for n in 0..runs.max(5) {
+        let path = root.join(format!("content/studies/study-{:06}.md", (n * 7919) % (size - 11)));
+        let text =
+            std::fs::read_to_string(&path).unwrap().replacen("## Results", &format!("## Results\n\nEdit {n}."), 1);
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        match rx.recv_timeout(Duration::from_secs(60)).expect("a rebuild") {
+            Report::Built { took: t, rendered: r, .. } => {
+                took.push(ms(t));
+                rendered.push(r);
+            }
+            Report::Failed { rendered_report, .. } => panic!("{rendered_report}"),
+        }
+    }
+    running.stop();
+    println!(
+        "serve   {size:>7} pages  save → reload message: median {:.1} ms (min {:.1}, max {:.1}), {} outputs re-rendered (median)",
+        median(took.clone()),
+        took.iter().cloned().fold(f64::MAX, f64::min),
+        took.iter().cloned().fold(0.0, f64::max),
+        median(rendered)
+    );
+}
+
+fn main() {
+    let a = args();
+    let annals_bin = env!("CARGO_BIN_EXE_annals");
+    std::fs::create_dir_all(&a.dir).unwrap();
+    println!("annals benchmark: {} runs per size, output under {}", a.runs, a.dir.display());
+    for &size in &a.sizes {
+        let root = a.dir.join(format!("annals-{size}"));
+        corpus::generate(&root, size, 1, Flavour::Annals).unwrap();
+        measure("annals", size, a.runs, || {
+            let mut c = Command::new(annals_bin);
+            c.arg("--root").arg(&root).args(["build", "--timings"]);
+            c
+        });
+        if a.hugo {
+            let hroot = a.dir.join(format!("hugo-{size}"));
+            corpus::generate(&hroot, size, 1, Flavour::Hugo).unwrap();
+            measure("hugo", size, a.runs, || {
+                let mut c = Command::new("hugo");
+                c.arg("--quiet").arg("--source").arg(&hroot).arg("--destination").arg(hroot.join("public"));
+                c
+            });
+        }
+        if a.serve {
+            measure_serve(&root, size, a.runs);
+        }
+    }
+}
