@@ -27,7 +27,8 @@ pub enum Report {
         rendered: usize,
         changed: usize,
         pages: usize,
-        /// From the first file event (or the start) to the reload message.
+        /// From the first file event of the change (or the start) to the
+        /// reload message, the wait for the burst of events to end included.
         took: Duration,
     },
     /// The build failed; the previous site is still served or kept.
@@ -78,8 +79,7 @@ pub fn serve(mut options: Options, bind: IpAddr, port: u16, report: Reporter) ->
     let server_thread = std::thread::spawn(move || http::run(server, server_state));
     let loop_state = state.clone();
     let loop_thread = std::thread::spawn(move || {
-        while let Some(paths) = watcher.next_batch(&loop_state.stop) {
-            let started = Instant::now();
+        while let Some((paths, started)) = watcher.next_batch(&loop_state.stop) {
             let result = engine.rebuild(&Change::Paths(paths.clone()));
             let css_only = good && is_css_only(&options.root, &paths);
             let ok = result.is_ok();
@@ -182,8 +182,8 @@ pub fn watch(mut options: Options, stop: &AtomicBool, report: Reporter) -> Resul
                 report(Report::Failed { trigger: trigger_rel, errors, rendered_report: text });
             }
         }
-        let Some(paths) = watcher.next_batch(stop) else { return Ok(()) };
-        started = Instant::now();
+        let Some((paths, first_event)) = watcher.next_batch(stop) else { return Ok(()) };
+        started = first_event;
         change = Change::Paths(paths.clone());
         trigger = paths;
     }

@@ -63,8 +63,8 @@ impl Watcher {
     }
 
     /// Blocks until files change, then returns the changed paths of the whole
-    /// burst; `None` once `stop` is set.
-    pub fn next_batch(&mut self, stop: &AtomicBool) -> Option<Vec<PathBuf>> {
+    /// burst and when its first event arrived; `None` once `stop` is set.
+    pub fn next_batch(&mut self, stop: &AtomicBool) -> Option<(Vec<PathBuf>, Instant)> {
         let mut paths = BTreeSet::new();
         let mut started: Option<Instant> = None;
         loop {
@@ -95,7 +95,7 @@ impl Watcher {
         }
         // Folders created since (templates/, a theme) start being watched now.
         let _ = self.arm();
-        Some(paths.into_iter().collect())
+        Some((paths.into_iter().collect(), started.unwrap_or_else(Instant::now)))
     }
 
     fn relevant(&self, path: &Path) -> bool {
