@@ -105,33 +105,41 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn entry(&mut self, collection: &Collection) -> Meta {
-        let mut meta = Meta::default();
-        let pairs = self.pairs();
-        for (key, value) in pairs {
+    /// Calls `field` for every key of the front matter that is not reserved.
+    fn each_field(
+        &mut self,
+        meta: &mut Meta,
+        mut field: impl FnMut(&mut Self, &mut Meta, &'a str, &'a Node, &'a Node),
+    ) {
+        for (key, value) in self.pairs() {
             let Some(name) = self.key(key) else { continue };
-            if self.reserved(name, value, &mut meta) {
-                continue;
-            }
-            match collection.fields.get(name) {
-                Some(field) => {
-                    if let Some(v) = self.value(name, &field.ty, value) {
-                        Arc::make_mut(&mut meta.fields).insert(name.to_string(), v);
-                    }
-                }
-                None => {
-                    let candidates = collection.fields.keys().map(String::as_str).chain(RESERVED.iter().copied());
-                    let hint = suggest(name, candidates).map(|s| format!("did you mean `{s}`?"));
-                    let fields = crate::config::quoted_list(&collection.fields.keys().cloned().collect::<Vec<_>>());
-                    let d = self.error(
-                        key.line,
-                        key.col,
-                        format!("unknown field `{name}`: collection `{}` declares {fields}", collection.name),
-                    );
-                    d.hint = hint;
-                }
+            if !self.reserved(name, value, meta) {
+                field(self, meta, name, key, value);
             }
         }
+    }
+
+    /// Reports key `name` as undeclared, suggesting the closest of `known`.
+    fn unknown(&mut self, key: &Node, name: &str, known: &[&str], expected: String) {
+        let hint = suggest(name, known.iter().copied()).map(|s| format!("did you mean `{s}`?"));
+        self.error(key.line, key.col, format!("unknown field `{name}`: {expected}")).hint = hint;
+    }
+
+    fn entry(&mut self, collection: &Collection) -> Meta {
+        let mut meta = Meta::default();
+        self.each_field(&mut meta, |v, meta, name, key, value| match collection.fields.get(name) {
+            Some(field) => {
+                if let Some(typed) = v.value(name, &field.ty, value) {
+                    Arc::make_mut(&mut meta.fields).insert(name.to_string(), typed);
+                }
+            }
+            None => {
+                let declared: Vec<&str> = collection.fields.keys().map(String::as_str).collect();
+                let known: Vec<&str> = declared.iter().copied().chain(RESERVED.iter().copied()).collect();
+                let list = declared.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ");
+                v.unknown(key, name, &known, format!("collection `{}` declares {list}", collection.name));
+            }
+        });
         let missing: Vec<&str> = collection
             .fields
             .values()
@@ -154,26 +162,11 @@ impl<'a> Validator<'a> {
 
     fn page(&mut self) -> Meta {
         let mut meta = Meta::default();
-        let pairs = self.pairs();
-        for (key, value) in pairs {
-            let Some(name) = self.key(key) else { continue };
-            if self.reserved(name, value, &mut meta) {
-                continue;
-            }
-            match name {
-                "title" => meta.title = self.string(name, value),
-                "description" => meta.description = self.string(name, value),
-                _ => {
-                    let hint = suggest(name, PAGE_KEYS.iter().copied()).map(|s| format!("did you mean `{s}`?"));
-                    let d = self.error(
-                        key.line,
-                        key.col,
-                        format!("unknown field `{name}`: pages outside collections take {}", PAGE_KEYS.join(", ")),
-                    );
-                    d.hint = hint;
-                }
-            }
-        }
+        self.each_field(&mut meta, |v, meta, name, key, value| match name {
+            "title" => meta.title = v.string(name, value),
+            "description" => meta.description = v.string(name, value),
+            _ => v.unknown(key, name, PAGE_KEYS, format!("pages outside collections take {}", PAGE_KEYS.join(", "))),
+        });
         meta
     }
 

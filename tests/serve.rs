@@ -322,3 +322,28 @@ fn watch_keeps_the_output_folder_up_to_date() {
         common::snapshot(&fresh.out())
     });
 }
+
+#[test]
+fn a_site_that_fails_its_first_build_shows_the_errors_then_recovers() {
+    let site = TestSite::with_error("broken-link");
+    let (tx, reports) = mpsc::channel();
+    let running = serve::serve(
+        site.options.clone(),
+        [127, 0, 0, 1].into(),
+        0,
+        Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    )
+    .expect("serve starts even when the site is broken");
+    assert!(matches!(reports.recv_timeout(BOUND).unwrap(), Report::Failed { .. }));
+    let page = get(running.addr, "/");
+    assert_eq!(page.status, 404);
+    assert!(page.body.contains("annals live reload"), "the overlay needs the script: {}", page.body);
+    let mut events = Events::open(running.addr);
+    events.wait_for("event: errors");
+    site.remove("content/studies/epsilon-2015.md");
+    events.wait_for("event: reload");
+    assert_eq!(get(running.addr, "/").status, 200);
+    running.stop();
+}

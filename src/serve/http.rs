@@ -153,8 +153,12 @@ fn handle(request: Request, state: &State) {
 }
 
 fn not_found(site: &Snapshot) -> Response<std::io::Cursor<Vec<u8>>> {
-    let body =
-        site.get("404.html").unwrap_or_else(|| b"<!doctype html><title>Not found</title><h1>Not found</h1>".to_vec());
+    // Before the first good build there is no 404 page: this one carries the
+    // live-reload script, so that the error overlay shows and the fix reloads.
+    let body = site.get("404.html").unwrap_or_else(|| {
+        format!("<!doctype html><title>Not found</title><body><h1>Not found</h1>{}</body>", live_reload_script())
+            .into_bytes()
+    });
     Response::from_data(body).with_status_code(404).with_header(header("Content-Type", "text/html; charset=utf-8"))
 }
 
