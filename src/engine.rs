@@ -359,6 +359,7 @@ pub fn build(options: &Options) -> Result<Built, Vec<Diagnostic>> {
     let out = options.output_dir();
     let shown = out.strip_prefix(&options.root).unwrap_or(&out).to_path_buf();
     let io_error = |e: std::io::Error| vec![Diagnostic::file(&shown, format!("cannot write the site: {e}"))];
+    crate::output::check_output_dir(&options.root, &options.output).map_err(|m| vec![Diagnostic::file(&shown, m)])?;
     let staging = Staging::new(&out).map_err(io_error)?;
     let mut built = Engine::new(options.clone()).build_into(&staging)?;
     let started = Instant::now();

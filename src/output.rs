@@ -17,6 +17,41 @@ pub struct Copy {
     pub from: Origin,
 }
 
+/// Refuses output folders whose replacement would destroy the site: the
+/// site root itself or a folder above it, and the folders annals reads from.
+/// (The output is replaced whole on every build.)
+pub fn check_output_dir(root: &Path, out: &Path) -> Result<(), String> {
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let out = normalize(&root.join(out));
+    if root.starts_with(&out) {
+        return Err(format!(
+            "the output folder {} holds the site itself; choose a folder of its own, such as public/",
+            out.display()
+        ));
+    }
+    for source in ["content", "templates", "static", "themes"] {
+        if out.starts_with(root.join(source)) {
+            return Err(format!("the output folder {} is inside {source}/, which annals reads from", out.display()));
+        }
+    }
+    Ok(())
+}
+
+/// Resolves `.` and `..` without touching the file system (the output may not exist yet).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 fn sibling(out: &Path, suffix: &str) -> PathBuf {
     let name = out.file_name().map_or_else(|| "public".into(), |n| n.to_string_lossy().into_owned());
     out.with_file_name(format!(".{name}.{suffix}"))
@@ -179,6 +214,18 @@ fn remove_tree(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_folders_that_would_destroy_the_site_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        for bad in [".", "..", "../..", "content", "content/out", "static", "./themes/x", "public/../content"] {
+            assert!(check_output_dir(root, Path::new(bad)).is_err(), "{bad} accepted");
+        }
+        for good in ["public", "out/site", "../elsewhere"] {
+            assert!(check_output_dir(root, Path::new(good)).is_ok(), "{good} refused");
+        }
+    }
 
     #[test]
     fn replaces_the_whole_folder() {

@@ -74,3 +74,14 @@ fn a_missing_site_is_a_clear_error() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.starts_with("site.yaml: error: cannot read the site configuration"), "{stderr}");
 }
+
+#[test]
+fn an_output_folder_that_would_replace_the_site_is_refused() {
+    let site = TestSite::fixture("basic");
+    for bad in [".", "content"] {
+        let out = annals(&site, &["build", "-o", bad]);
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("output folder"), "{bad}");
+    }
+    assert!(site.root.join("site.yaml").is_file() && site.root.join("content/about.md").is_file());
+}
