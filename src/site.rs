@@ -142,17 +142,15 @@ impl Skeleton {
             pages.push(page_from_source(&config, source, meta));
         }
         // Every collection and the home page get a section, written or not.
-        let existing: HashSet<String> = pages.iter().map(|p| p.rel.clone()).collect();
+        let existing: HashSet<&str> = pages.iter().map(|p| p.rel.as_str()).collect();
         let mut implicit = vec![(String::new(), config.title.clone())];
         implicit.extend(config.collections.iter().map(|c| (c.folder.clone(), capitalize(&c.name))));
+        implicit.retain(|(folder, _)| !existing.contains(section_rel(folder).as_str()));
         for (folder, title) in implicit {
-            let rel = section_rel(&folder);
-            if !existing.contains(&rel) {
-                let mut page = blank_page(Kind::Section, rel, folder.clone(), format!("{folder}/"), title);
-                page.path = section_path(&folder);
-                page.url = format!("{}{}", config.base_url, page.path);
-                pages.push(page);
-            }
+            let mut page = blank_page(Kind::Section, section_rel(&folder), folder.clone(), format!("{folder}/"), title);
+            page.path = section_path(&folder);
+            page.url = format!("{}{}", config.base_url, page.path);
+            pages.push(page);
         }
         pages.sort_by(|a, b| a.rel.cmp(&b.rel));
         let mut by_rel = HashMap::with_capacity_and_hasher(pages.len(), Default::default());
@@ -296,14 +294,13 @@ impl Skeleton {
         }
         // One total order (collection, sort position, path), computed once:
         // every backlink list is then sorted by an integer.
-        let mut by_order: Vec<usize> = (0..pages.len()).collect();
-        by_order.sort_by(|&a, &b| {
-            (pages[a].collection.as_ref(), rank[a], &pages[a].rel).cmp(&(
-                pages[b].collection.as_ref(),
-                rank[b],
-                &pages[b].rel,
-            ))
-        });
+        let collection_index = |p: &Page| {
+            p.collection.as_ref().and_then(|c| config.collections.iter().position(|k| &k.name == c))
+        };
+        let mut by_order: Vec<(Option<usize>, usize, &str, usize)> =
+            pages.iter().enumerate().map(|(i, p)| (collection_index(p), rank[i], p.rel.as_str(), i)).collect();
+        by_order.sort_unstable();
+        let by_order: Vec<usize> = by_order.into_iter().map(|(_, _, _, i)| i).collect();
         let mut position = vec![0; pages.len()];
         for (p, &i) in by_order.iter().enumerate() {
             position[i] = p;
@@ -612,12 +609,11 @@ fn sort_collections(config: &Config, pages: &[Page]) -> BTreeMap<String, Vec<usi
     for c in &config.collections {
         let list = out.get_mut(&c.name).expect("inserted above");
         let field = c.sort_by.as_deref();
-        list.sort_by(|&a, &b| {
-            sort_key(&pages[a], field)
-                .partial_cmp(&sort_key(&pages[b], field))
-                .unwrap_or(Ordering::Equal)
-                .then_with(|| pages[a].id.cmp(&pages[b].id))
-        });
+        // Keys looked up once, not at every comparison.
+        let mut keyed: Vec<(SortKey, &str, usize)> =
+            list.iter().map(|&i| (sort_key(&pages[i], field), pages[i].id.as_str(), i)).collect();
+        keyed.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(Ordering::Equal).then_with(|| a.1.cmp(b.1)));
+        *list = keyed.into_iter().map(|(_, _, i)| i).collect();
     }
     out
 }
