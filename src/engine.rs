@@ -281,11 +281,14 @@ impl Engine {
             removed.sort();
             self.last_good.retain(|p, _| live.contains(p.as_str()));
         }
+        let pages = site.pages.len();
+        // Freeing a large site takes milliseconds that nobody needs to wait for.
+        std::thread::spawn(move || drop(site));
         Ok(Built {
             files: rendered.paths.len() + copies.len(),
             outputs: rendered.outputs,
             copies,
-            pages: site.pages.len(),
+            pages,
             markdown_rendered,
             rendered: rendered.rendered,
             changed,

@@ -128,19 +128,13 @@ impl Skeleton {
     /// Turns validated sources into pages, leaving out drafts unless asked.
     pub fn new<'a>(
         config: Config,
-        sources: impl ExactSizeIterator<Item = (&'a Source, &'a Meta)>,
+        sources: impl Iterator<Item = (&'a Source, &'a Meta)>,
         include_drafts: bool,
     ) -> (Skeleton, Vec<Diagnostic>) {
         let mut errors = Vec::new();
-        let mut drafts = HashSet::default();
-        let mut pages = Vec::with_capacity(sources.len() + config.collections.len() + 1);
-        for (source, meta) in sources {
-            if meta.draft && !include_drafts {
-                drafts.insert(source.rel.clone());
-                continue;
-            }
-            pages.push(page_from_source(&config, source, meta));
-        }
+        let (kept, left_out): (Vec<_>, Vec<_>) = sources.partition(|(_, meta)| include_drafts || !meta.draft);
+        let drafts: HashSet<String> = left_out.iter().map(|(source, _)| source.rel.clone()).collect();
+        let mut pages: Vec<Page> = kept.par_iter().map(|(source, meta)| page_from_source(&config, source, meta)).collect();
         // Every collection and the home page get a section, written or not.
         let existing: HashSet<&str> = pages.iter().map(|p| p.rel.as_str()).collect();
         let mut implicit = vec![(String::new(), config.title.clone())];
@@ -173,7 +167,7 @@ impl Skeleton {
 
     fn label_citations(&mut self) {
         let Some(c) = self.config.citations.clone() else { return };
-        for page in self.pages.iter_mut().filter(|p| p.collection.as_deref() == Some(c.collection.as_str())) {
+        self.pages.par_iter_mut().filter(|p| p.collection.as_deref() == Some(c.collection.as_str())).for_each(|page| {
             let authors: Vec<&str> = match page.fields.get(&c.authors) {
                 Some(FieldValue::List(items)) => items.iter().filter_map(as_str).collect(),
                 Some(FieldValue::Str(s)) => vec![s.as_str()],
@@ -192,15 +186,16 @@ impl Skeleton {
                 _ => "n.d.".to_string(),
             };
             page.citation = Some(format!("{names}, {year}"));
-        }
+        });
         // Same label for two works: suffix the year by id order, as author-year styles do (2010a, 2010b).
-        let mut by_label: HashMap<String, Vec<usize>> = HashMap::default();
+        let mut by_label: HashMap<&str, Vec<usize>> = HashMap::default();
         for (i, p) in self.pages.iter().enumerate() {
             if let Some(label) = &p.citation {
-                by_label.entry(label.clone()).or_default().push(i);
+                by_label.entry(label.as_str()).or_default().push(i);
             }
         }
-        for mut group in by_label.into_values().filter(|g| g.len() > 1) {
+        let groups: Vec<Vec<usize>> = by_label.into_values().filter(|g| g.len() > 1).collect();
+        for mut group in groups {
             group.sort_by(|&a, &b| self.pages[a].id.cmp(&self.pages[b].id));
             for (n, i) in group.into_iter().enumerate() {
                 let suffix = char::from(b'a' + (n % 26) as u8);
