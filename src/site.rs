@@ -134,7 +134,8 @@ impl Skeleton {
         let mut errors = Vec::new();
         let (kept, left_out): (Vec<_>, Vec<_>) = sources.partition(|(_, meta)| include_drafts || !meta.draft);
         let drafts: HashSet<String> = left_out.iter().map(|(source, _)| source.rel.clone()).collect();
-        let mut pages: Vec<Page> = kept.par_iter().map(|(source, meta)| page_from_source(&config, source, meta)).collect();
+        let mut pages: Vec<Page> =
+            kept.par_iter().map(|(source, meta)| page_from_source(&config, source, meta)).collect();
         // Every collection and the home page get a section, written or not.
         let existing: HashSet<&str> = pages.iter().map(|p| p.rel.as_str()).collect();
         let mut implicit = vec![(String::new(), config.title.clone())];
@@ -289,9 +290,8 @@ impl Skeleton {
         }
         // One total order (collection, sort position, path), computed once:
         // every backlink list is then sorted by an integer.
-        let collection_index = |p: &Page| {
-            p.collection.as_ref().and_then(|c| config.collections.iter().position(|k| &k.name == c))
-        };
+        let collection_index =
+            |p: &Page| p.collection.as_ref().and_then(|c| config.collections.iter().position(|k| &k.name == c));
         let mut by_order: Vec<(Option<usize>, usize, &str, usize)> =
             pages.iter().enumerate().map(|(i, p)| (collection_index(p), rank[i], p.rel.as_str(), i)).collect();
         by_order.sort_unstable();
