@@ -347,3 +347,51 @@ fn a_site_that_fails_its_first_build_shows_the_errors_then_recovers() {
     assert_eq!(get(running.addr, "/").status, 200);
     running.stop();
 }
+
+#[test]
+fn several_files_saved_at_once_and_a_folder_moved_out() {
+    let p = Preview::start();
+    let mut events = Events::open(p.addr());
+    p.site.write("content/notes/a.md", "# Note A\n");
+    p.site.write("content/notes/b.md", "# Note B\n");
+    events.wait_for("event: reload");
+    // Both saves are in the site, whether they came in one burst or two.
+    let deadline = Instant::now() + BOUND;
+    while get(p.addr(), "/notes/b/").status != 200 {
+        assert!(Instant::now() < deadline, "second note never appeared");
+        events.wait_for("event: reload");
+    }
+    assert!(get(p.addr(), "/notes/a/").body.contains("Note A"));
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::rename(p.site.root.join("content/notes"), outside.path().join("notes")).unwrap();
+    events.wait_for("event: reload");
+    assert_eq!(get(p.addr(), "/notes/a/").status, 404);
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_pointing_out_of_the_site_are_neither_copied_nor_served() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "top secret").unwrap();
+    let site = TestSite::fixture("basic");
+    std::os::unix::fs::symlink(outside.path().join("secret.txt"), site.root.join("static/secret.txt")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), site.root.join("static/linked")).unwrap();
+    site.build_ok();
+    assert!(!site.exists("secret.txt") && !site.exists("linked/secret.txt"));
+    let (tx, _reports) = mpsc::channel();
+    let running = serve::serve(
+        site.options.clone(),
+        [127, 0, 0, 1].into(),
+        0,
+        Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    )
+    .unwrap();
+    for path in ["/secret.txt", "/linked/secret.txt"] {
+        let reply = get(running.addr, path);
+        assert_eq!(reply.status, 404, "{path}");
+        assert!(!reply.body.contains("top secret"));
+    }
+    running.stop();
+}
