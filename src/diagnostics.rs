@@ -33,12 +33,6 @@ impl Diagnostic {
         self
     }
 
-    /// Positions the diagnostic at byte `offset` of `source`.
-    pub fn at_offset(path: impl Into<PathBuf>, source: &str, offset: usize, message: impl Into<String>) -> Self {
-        let (line, col) = line_col(source, offset);
-        Self::new(path, line, col, message)
-    }
-
     /// The location prefix: `path:line:col`, `path:line` or `path`.
     pub fn location(&self) -> String {
         let path = self.path.display();

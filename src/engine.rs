@@ -133,10 +133,6 @@ impl Engine {
         }
     }
 
-    pub fn options(&self) -> &Options {
-        &self.options
-    }
-
     /// Rebuilds after `change`. On success the returned site is complete;
     /// on failure every error of the whole site is returned.
     pub fn rebuild(&mut self, change: &Change) -> Result<Built, Vec<Diagnostic>> {
