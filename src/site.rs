@@ -141,12 +141,7 @@ impl Skeleton {
         let mut implicit = vec![(String::new(), config.title.clone())];
         implicit.extend(config.collections.iter().map(|c| (c.folder.clone(), capitalize(&c.name))));
         implicit.retain(|(folder, _)| !existing.contains(section_rel(folder).as_str()));
-        for (folder, title) in implicit {
-            let mut page = blank_page(Kind::Section, section_rel(&folder), folder.clone(), format!("{folder}/"), title);
-            page.path = section_path(&folder);
-            page.url = format!("{}{}", config.base_url, page.path);
-            pages.push(page);
-        }
+        pages.extend(implicit.into_iter().map(|(folder, title)| generated_section(&config, folder, title)));
         pages.sort_by(|a, b| a.rel.cmp(&b.rel));
         let mut by_rel = HashMap::with_capacity_and_hasher(pages.len(), Default::default());
         let mut by_path: HashMap<&str, usize> = HashMap::with_capacity_and_hasher(pages.len(), Default::default());
@@ -410,14 +405,16 @@ fn page_from_source(config: &Config, source: &Source, meta: &Meta) -> Page {
     }
 }
 
-fn blank_page(kind: Kind, rel: String, id: String, path: String, title: String) -> Page {
+/// The section page of a folder that has no `_index.md`.
+fn generated_section(config: &Config, folder: String, title: String) -> Page {
+    let path = section_path(&folder);
     Page {
-        kind,
+        kind: Kind::Section,
         file: PathBuf::new(),
-        rel,
-        id,
+        rel: section_rel(&folder),
+        id: folder,
         collection: None,
-        url: String::new(),
+        url: format!("{}{path}", config.base_url),
         path,
         title,
         description: None,
