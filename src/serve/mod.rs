@@ -154,18 +154,24 @@ pub fn watch(mut options: Options, stop: &AtomicBool, report: Reporter) -> Resul
     let mut engine = Engine::new(options.clone());
     let mut watcher = new_watcher(&options)?;
     let mut written = false;
+    // Copied files of the last write, so that one no longer copied is deleted.
+    let mut copied: std::collections::HashSet<String> = Default::default();
     let mut change = Change::Everything;
     let mut trigger = Vec::new();
     let mut started = Instant::now();
     loop {
         let result = engine.rebuild(&change).and_then(|built| {
+            let now: std::collections::HashSet<String> = built.copies.iter().map(|c| c.path.clone()).collect();
             let io = if written {
-                crate::output::update(&out, &built.outputs, &built.changed, &built.removed, &built.copies)
+                let mut removed = built.removed.clone();
+                removed.extend(copied.iter().filter(|p| !now.contains(p)).cloned());
+                crate::output::update(&out, &built.outputs, &built.changed, &removed, &built.copies)
             } else {
                 crate::output::write(&out, &built.outputs, &built.copies)
             };
             io.map_err(|e| vec![Diagnostic::file(&options.output, format!("cannot write the site: {e}"))])?;
             written = true;
+            copied = now;
             Ok(built)
         });
         let trigger_rel: Vec<PathBuf> =
