@@ -164,7 +164,7 @@ pub fn watch(mut options: Options, stop: &AtomicBool, report: Reporter) -> Resul
             let now: std::collections::HashSet<String> = built.copies.iter().map(|c| c.path.clone()).collect();
             let io = if written {
                 let mut removed = built.removed.clone();
-                removed.extend(copied.iter().filter(|p| !now.contains(p)).cloned());
+                removed.extend(copied.iter().filter(|p| !now.contains(*p)).cloned());
                 crate::output::update(&out, &built.outputs, &built.changed, &removed, &built.copies)
             } else {
                 crate::output::write(&out, &built.outputs, &built.copies)
