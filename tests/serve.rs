@@ -19,16 +19,22 @@ struct Preview {
 }
 
 impl Preview {
+    /// Serves the basic fixture; its first build must succeed.
     fn start() -> Preview {
-        let site = TestSite::fixture("basic");
+        let (preview, first) = Preview::of(TestSite::fixture("basic"));
+        assert!(matches!(first, Report::Built { .. }), "{first:?}");
+        preview
+    }
+
+    /// Serves `site` on a free port, returning the report of its first build.
+    fn of(site: TestSite) -> (Preview, Report) {
         let (tx, reports) = mpsc::channel();
         let reporter = Box::new(move |r: Report| {
             let _ = tx.send(r);
         });
         let running = serve::serve(site.options.clone(), [127, 0, 0, 1].into(), 0, reporter).expect("serve starts");
         let first = reports.recv_timeout(BOUND).expect("first build reported");
-        assert!(matches!(first, Report::Built { .. }), "{first:?}");
-        Preview { site, running: Some(running), reports }
+        (Preview { site, running: Some(running), reports }, first)
     }
 
     fn addr(&self) -> SocketAddr {
@@ -325,27 +331,16 @@ fn watch_keeps_the_output_folder_up_to_date() {
 
 #[test]
 fn a_site_that_fails_its_first_build_shows_the_errors_then_recovers() {
-    let site = TestSite::with_error("broken-link");
-    let (tx, reports) = mpsc::channel();
-    let running = serve::serve(
-        site.options.clone(),
-        [127, 0, 0, 1].into(),
-        0,
-        Box::new(move |r| {
-            let _ = tx.send(r);
-        }),
-    )
-    .expect("serve starts even when the site is broken");
-    assert!(matches!(reports.recv_timeout(BOUND).unwrap(), Report::Failed { .. }));
-    let page = get(running.addr, "/");
+    let (p, first) = Preview::of(TestSite::with_error("broken-link"));
+    assert!(matches!(first, Report::Failed { .. }), "serve starts even when the site is broken");
+    let page = get(p.addr(), "/");
     assert_eq!(page.status, 404);
     assert!(page.body.contains("annals live reload"), "the overlay needs the script: {}", page.body);
-    let mut events = Events::open(running.addr);
+    let mut events = Events::open(p.addr());
     events.wait_for("event: errors");
-    site.remove("content/studies/epsilon-2015.md");
+    p.site.remove("content/studies/epsilon-2015.md");
     events.wait_for("event: reload");
-    assert_eq!(get(running.addr, "/").status, 200);
-    running.stop();
+    assert_eq!(get(p.addr(), "/").status, 200);
 }
 
 #[test]
@@ -378,20 +373,10 @@ fn symlinks_pointing_out_of_the_site_are_neither_copied_nor_served() {
     std::os::unix::fs::symlink(outside.path(), site.root.join("static/linked")).unwrap();
     site.build_ok();
     assert!(!site.exists("secret.txt") && !site.exists("linked/secret.txt"));
-    let (tx, _reports) = mpsc::channel();
-    let running = serve::serve(
-        site.options.clone(),
-        [127, 0, 0, 1].into(),
-        0,
-        Box::new(move |r| {
-            let _ = tx.send(r);
-        }),
-    )
-    .unwrap();
+    let (p, _) = Preview::of(site);
     for path in ["/secret.txt", "/linked/secret.txt"] {
-        let reply = get(running.addr, path);
+        let reply = get(p.addr(), path);
         assert_eq!(reply.status, 404, "{path}");
         assert!(!reply.body.contains("top secret"));
     }
-    running.stop();
 }
