@@ -131,17 +131,19 @@ pub struct Targets {
 }
 
 impl Targets {
+    /// Equal for equal sets of targets, whatever the maps' order: each
+    /// element is hashed alone and the hashes are summed, so a rebuild
+    /// needs no sort of every page.
     fn fingerprint(&self) -> u64 {
         use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.base_url.hash(&mut h);
-        let mut pages: Vec<(&String, &String)> = self.pages.iter().collect();
-        pages.sort();
-        pages.hash(&mut h);
-        let mut statics: Vec<&String> = self.statics.iter().collect();
-        statics.sort();
-        statics.hash(&mut h);
-        h.finish()
+        let one = |value: &dyn Fn(&mut ahash::AHasher)| {
+            let mut h = crate::fingerprint_hasher();
+            value(&mut h);
+            h.finish()
+        };
+        let pages = self.pages.iter().fold(0u64, |acc, p| acc.wrapping_add(one(&|h| p.hash(h))));
+        let statics = self.statics.iter().fold(0u64, |acc, s| acc.wrapping_add(one(&|h| (0u8, s).hash(h))));
+        one(&|h| (&self.base_url, pages, statics).hash(h))
     }
 }
 
