@@ -187,8 +187,10 @@ impl Engine {
             let validated: Vec<(String, Result<FileState, Diagnostic>)> = read
                 .into_par_iter()
                 .map(|(rel, r)| {
-                    let state = r.map(|(source, error)| {
+                    let state = r.map(|(mut source, error)| {
                         let (meta, mut errors) = schema::validate(&source, &config);
+                        // The typed fields replace the YAML tree: let it go.
+                        source.front = None;
                         errors.extend(error);
                         FileState { source: Arc::new(source), meta, errors }
                     });

@@ -41,6 +41,7 @@ pub struct Heading {
 
 #[derive(Debug, Clone, Default)]
 pub struct Rendered {
+    /// Empty when rendered with [`Produce::Facts`].
     pub html: String,
     /// The text before `<!-- more -->`, else the first paragraph.
     pub summary: String,
@@ -68,9 +69,28 @@ fn options() -> Options {
         | Options::ENABLE_HEADING_ATTRIBUTES
 }
 
+/// How much [`render`] produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Produce {
+    /// The HTML and every fact.
+    Html,
+    /// Every fact (summary, contents, anchors, links, citations, errors) but
+    /// not the HTML, whose highlighting is most of the cost: the link stage
+    /// needs the facts of every page at once, the HTML only when its page is
+    /// written, so a site never holds all of its pages' HTML.
+    Facts,
+}
+
 /// Renders `text`, resolving links and citations through `resolver`.
-/// Problems are appended to `errors`; rendering always completes.
-pub fn render(text: &str, origin: &Origin, resolver: &dyn Resolve, errors: &mut Vec<Diagnostic>) -> Rendered {
+/// Problems are appended to `errors`; rendering always completes, and the
+/// facts are the same whatever `produce` asks for.
+pub fn render(
+    text: &str,
+    origin: &Origin,
+    resolver: &dyn Resolve,
+    errors: &mut Vec<Diagnostic>,
+    produce: Produce,
+) -> Rendered {
     let at = |range: &Range<usize>, message: String| {
         let (line, col) = (origin.locate)(range.start);
         Diagnostic::new(origin.file, line, col, message)
@@ -87,6 +107,9 @@ pub fn render(text: &str, origin: &Origin, resolver: &dyn Resolve, errors: &mut 
     let mut first_paragraph: Option<Range<usize>> = None;
     let mut paragraph_start = None;
     let mut cited: HashSet<String> = HashSet::new();
+    // Code blocks are highlighted after the walk, once it is known which
+    // ones the output needs: with `Produce::Facts`, only the summary's.
+    let mut code_blocks: Vec<(usize, String, CowStr)> = Vec::new();
     let mut iter = events.into_iter();
     while let Some((event, range)) = iter.next() {
         match event {
@@ -123,11 +146,12 @@ pub fn render(text: &str, origin: &Origin, resolver: &dyn Resolve, errors: &mut 
                         _ => {}
                     }
                 }
-                let lang = match &kind {
-                    CodeBlockKind::Fenced(lang) => lang.as_ref(),
-                    CodeBlockKind::Indented => "",
+                let lang = match kind {
+                    CodeBlockKind::Fenced(lang) => lang,
+                    CodeBlockKind::Indented => CowStr::Borrowed(""),
                 };
-                html_events.push(Event::Html(crate::highlight::highlight(&code, lang).into()));
+                code_blocks.push((html_events.len(), code, lang));
+                html_events.push(Event::Html(CowStr::Borrowed("")));
             }
             Event::Html(ref h) | Event::InlineHtml(ref h) if summary_end.is_none() && h.trim() == SUMMARY_MARK => {
                 summary_end = Some(html_events.len());
@@ -148,9 +172,16 @@ pub fn render(text: &str, origin: &Origin, resolver: &dyn Resolve, errors: &mut 
         }
     }
     let summary_range = summary_end.map(|end| 0..end).or(first_paragraph).unwrap_or(0..0);
+    for (at, code, lang) in code_blocks {
+        if produce == Produce::Html || summary_range.contains(&at) {
+            html_events[at] = Event::Html(crate::highlight::highlight(&code, &lang).into());
+        }
+    }
     pulldown_cmark::html::push_html(&mut out.summary, html_events[summary_range].iter().cloned());
-    out.html.reserve(text.len() * 3 / 2);
-    pulldown_cmark::html::push_html(&mut out.html, html_events.into_iter());
+    if produce == Produce::Html {
+        out.html.reserve(text.len() * 3 / 2);
+        pulldown_cmark::html::push_html(&mut out.html, html_events.into_iter());
+    }
     out
 }
 
@@ -294,7 +325,13 @@ mod tests {
         let mut errors = Vec::new();
         let locate = |o: usize| crate::diagnostics::line_col(text, o);
         let origin = Origin { file: Path::new("content/x.md"), locate: &locate };
-        let r = render(text, &origin, &Fake, &mut errors);
+        let r = render(text, &origin, &Fake, &mut errors, Produce::Html);
+        let facts = render(text, &origin, &Fake, &mut Vec::new(), Produce::Facts);
+        assert_eq!(
+            (&facts.summary, &facts.toc, &facts.links, &facts.citations),
+            (&r.summary, &r.toc, &r.links, &r.citations)
+        );
+        assert!(facts.html.is_empty());
         (r, errors)
     }
 
@@ -337,6 +374,15 @@ mod tests {
         assert_eq!(r.summary, "<p>First <em>one</em>.</p>\n");
         let (r, _) = md("One.\n\nTwo.\n\n<!-- more -->\n\nThree.\n");
         assert_eq!(r.summary, "<p>One.</p>\n<p>Two.</p>\n");
+    }
+
+    #[test]
+    fn summary_code_is_highlighted_even_without_html() {
+        let text = "```rust\nfn main() {}\n```\n\n<!-- more -->\n\nRest.\n";
+        let locate = |o: usize| crate::diagnostics::line_col(text, o);
+        let origin = Origin { file: Path::new("content/x.md"), locate: &locate };
+        let facts = render(text, &origin, &Fake, &mut Vec::new(), Produce::Facts);
+        assert!(facts.summary.contains("hl-"), "{}", facts.summary);
     }
 
     #[test]

@@ -281,7 +281,7 @@ pub fn render(
         site.taxonomies.iter().map(|tax| tax.terms.iter().map(|term| term_value(term, &cards)).collect()).collect();
     let taxonomies: Vec<Value> =
         site.taxonomies.iter().zip(&terms).map(|(tax, terms)| taxonomy_value(tax, terms)).collect();
-    let shared = Shared { cards, taxonomies, terms };
+    let shared = Shared { cards, taxonomies, terms, keep_html: sink.is_none() };
     install_globals(site, &shared, templates);
 
     let mut errors = Vec::new();
@@ -573,6 +573,9 @@ struct Shared {
     cards: Vec<Value>,
     taxonomies: Vec<Value>,
     terms: Vec<Vec<Value>>,
+    /// Keep each page's body HTML once rendered (the preview, which renders
+    /// pages again), or let it go once written (a one-off build).
+    keep_html: bool,
 }
 
 impl Job {
@@ -610,7 +613,7 @@ impl Job {
     fn context(&self, site: &Site, shared: &Shared) -> Context {
         let mut ctx = Context::new();
         match self.what {
-            What::Page(i) => ctx.insert_value("page", page_value(site, i, &shared.cards)),
+            What::Page(i) => ctx.insert_value("page", page_value(site, i, shared)),
             What::Taxonomy(t) => ctx.insert_value("taxonomy", shared.taxonomies[t].clone()),
             What::Term(t, k) => {
                 ctx.insert_value("taxonomy", shared.taxonomies[t].clone());
@@ -802,7 +805,8 @@ fn cards_of(list: &[usize], cards: &[Value]) -> Value {
 }
 
 /// The current page: its card plus content, contents, relations.
-fn page_value(site: &Site, i: usize, cards: &[Value]) -> Value {
+fn page_value(site: &Site, i: usize, shared: &Shared) -> Value {
+    let cards = &shared.cards;
     let page = &site.pages[i];
     let mut m = cards[i].as_map().cloned().unwrap_or_default();
     let b = &site.backlinks[i];
@@ -822,7 +826,8 @@ fn page_value(site: &Site, i: usize, cards: &[Value]) -> Value {
         b.referenced_by.iter().map(|(field, list)| (field.clone(), cards_of(list, cards))).collect();
     let entries = section_entries(site, i);
     let neighbour = |n: Option<usize>| n.map_or_else(Value::none, |n| cards[n].clone());
-    m.insert("content".into(), Value::safe_string(&page.md.content.html));
+    let body = page.md.body_html(&page.file, &site.resolver(), shared.keep_html);
+    m.insert("content".into(), Value::safe_string(&body));
     m.insert("toc".into(), Value::from(toc));
     m.insert("references".into(), cards_of(&references, cards));
     m.insert("backlinks".into(), cards_of(&all, cards));

@@ -8,13 +8,14 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use crate::{HashMap, HashSet};
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use crate::config::Config;
 use crate::content::{Kind, Source};
 use crate::diagnostics::{line_col, Diagnostic};
-use crate::markdown::{self, Origin, Rendered, Resolve};
+use crate::markdown::{self, Origin, Produce, Rendered, Resolve};
 use crate::schema::{suggest, FieldValue, Meta};
 
 /// One page of the site, whatever produced it.
@@ -44,11 +45,17 @@ pub struct Page {
     pub md: Arc<Markdown>,
 }
 
-/// A page's Markdown, rendered: body, `text` fields, the errors found, and
-/// what it was resolved against (to know when it must be rendered again).
+/// A page's Markdown, rendered: the facts of its body, `text` fields, the
+/// errors found, and what it was resolved against (to know when it must be
+/// rendered again). The body's HTML is made when the page is written.
 #[derive(Debug, Default)]
 pub struct Markdown {
+    /// Everything but the HTML (see [`Produce::Facts`]).
     pub content: Rendered,
+    /// The file the body comes from; `None` for generated pages.
+    source: Option<Arc<Source>>,
+    /// The body's HTML, once made and kept.
+    html: OnceLock<String>,
     /// Rendered HTML of `text` fields.
     pub text_fields: BTreeMap<String, String>,
     pub errors: Vec<Diagnostic>,
@@ -100,6 +107,28 @@ pub struct Term {
     pub pages: Vec<usize>,
 }
 
+impl Markdown {
+    /// The body's HTML, made now from the source, or as kept from before.
+    /// With `keep` it is kept for next time. Errors are not collected again:
+    /// the markdown stage found them in the same text against the same pages.
+    pub fn body_html(&self, file: &Path, resolver: &Resolver, keep: bool) -> Cow<'_, str> {
+        if let Some(html) = self.html.get() {
+            return Cow::Borrowed(html);
+        }
+        let Some(source) = &self.source else { return Cow::Borrowed("") };
+        let make = || {
+            let locate = |offset: usize| line_col(&source.text, source.body_start + offset);
+            let origin = Origin { file, locate: &locate };
+            markdown::render(source.body(), &origin, resolver, &mut Vec::new(), Produce::Html).html
+        };
+        if keep {
+            Cow::Borrowed(self.html.get_or_init(make))
+        } else {
+            Cow::Owned(make())
+        }
+    }
+}
+
 /// Pages with URLs and labels, before Markdown.
 pub struct Skeleton {
     pub config: Config,
@@ -114,6 +143,7 @@ pub struct Site {
     pub config: Config,
     pub pages: Vec<Page>,
     pub by_rel: HashMap<String, usize>,
+    drafts: HashSet<String>,
     /// Collection name → entry id → index.
     entries: HashMap<String, HashMap<String, usize>>,
     /// Collection name → its entries, sorted.
@@ -208,6 +238,7 @@ impl Skeleton {
     /// pages were rendered.
     pub fn render_markdown(&mut self, sources: &HashMap<&str, &Arc<Source>>, cache: &mut MarkdownCache) -> usize {
         let base_url = self.config.base_url.clone();
+        let resolver = self.resolver();
         let stale: Vec<usize> = (0..self.pages.len())
             .filter(|&i| {
                 let page = &self.pages[i];
@@ -217,13 +248,12 @@ impl Skeleton {
                         !Arc::ptr_eq(cached, source)
                             || *base != base_url
                             || !md.errors.is_empty()
-                            || md.deps.iter().any(|(rel, fact)| !self.fact_matches(rel, fact))
+                            || md.deps.iter().any(|(rel, fact)| !resolver.fact_matches(rel, fact))
                     }
                     None => true,
                 }
             })
             .collect();
-        let resolver = Resolver { skeleton: self };
         let rendered: Vec<Markdown> = stale
             .par_iter()
             .map(|&i| render_page(&self.pages[i], sources[self.pages[i].rel.as_str()], &resolver))
@@ -242,24 +272,8 @@ impl Skeleton {
         stale.len()
     }
 
-    /// `self.fact(rel) == *fact`, without building the fact.
-    fn fact_matches(&self, rel: &str, fact: &Fact) -> bool {
-        match self.by_rel.get(rel) {
-            Some(&i) => {
-                let page = &self.pages[i];
-                !fact.draft && fact.url.as_deref() == Some(page.url.as_str()) && fact.citation == page.citation
-            }
-            None => fact.url.is_none() && fact.citation.is_none() && fact.draft == self.drafts.contains(rel),
-        }
-    }
-
-    fn fact(&self, rel: &str) -> Fact {
-        match self.by_rel.get(rel) {
-            Some(&i) => {
-                Fact { url: Some(self.pages[i].url.clone()), citation: self.pages[i].citation.clone(), draft: false }
-            }
-            None => Fact { url: None, citation: None, draft: self.drafts.contains(rel) },
-        }
+    fn resolver(&self) -> Resolver<'_> {
+        Resolver { config: &self.config, pages: &self.pages, by_rel: &self.by_rel, drafts: &self.drafts }
     }
 
     /// Every error of the markdown stage, cached or fresh.
@@ -360,7 +374,7 @@ impl Skeleton {
             }
         }
         let taxonomies = build_taxonomies(&config, &pages, &collections, &mut errors);
-        let site = Site { config, pages, by_rel, entries, collections, taxonomies, backlinks, prev, next };
+        let site = Site { config, pages, by_rel, drafts, entries, collections, taxonomies, backlinks, prev, next };
         (site, errors)
     }
 }
@@ -369,6 +383,11 @@ impl Site {
     /// The index of the page at `rel` (path under `content/`).
     pub fn page_index(&self, rel: &str) -> Option<usize> {
         self.by_rel.get(rel).copied()
+    }
+
+    /// Resolves `@/` links and citations, as the markdown stage did.
+    pub fn resolver(&self) -> Resolver<'_> {
+        Resolver { config: &self.config, pages: &self.pages, by_rel: &self.by_rel, drafts: &self.drafts }
     }
 
     /// The index of entry `id` of `collection`.
@@ -486,23 +505,48 @@ fn dangling_reference(
     d
 }
 
-struct Resolver<'a> {
-    skeleton: &'a Skeleton,
+/// Links and citations resolved against the pages: by the markdown stage
+/// (over the skeleton) and when a page's body is written (over the site).
+pub struct Resolver<'a> {
+    config: &'a Config,
+    pages: &'a [Page],
+    by_rel: &'a HashMap<String, usize>,
+    drafts: &'a HashSet<String>,
 }
 
 impl Resolver<'_> {
     /// The path under `content/` of citable entry `id`.
     fn citation_rel(&self, id: &str) -> String {
-        let config = &self.skeleton.config;
+        let config = self.config;
         let folder =
             config.citations.as_ref().and_then(|c| config.collection(&c.collection)).map_or("", |c| c.folder.as_str());
         format!("{folder}/{id}.md")
+    }
+
+    /// `self.fact(rel) == *fact`, without building the fact.
+    fn fact_matches(&self, rel: &str, fact: &Fact) -> bool {
+        match self.by_rel.get(rel) {
+            Some(&i) => {
+                let page = &self.pages[i];
+                !fact.draft && fact.url.as_deref() == Some(page.url.as_str()) && fact.citation == page.citation
+            }
+            None => fact.url.is_none() && fact.citation.is_none() && fact.draft == self.drafts.contains(rel),
+        }
+    }
+
+    fn fact(&self, rel: &str) -> Fact {
+        match self.by_rel.get(rel) {
+            Some(&i) => {
+                Fact { url: Some(self.pages[i].url.clone()), citation: self.pages[i].citation.clone(), draft: false }
+            }
+            None => Fact { url: None, citation: None, draft: self.drafts.contains(rel) },
+        }
     }
 }
 
 impl Resolve for Resolver<'_> {
     fn url(&self, rel: &str) -> Result<&str, Diagnostic> {
-        let s = self.skeleton;
+        let s = self;
         if let Some(&i) = s.by_rel.get(rel) {
             return Ok(&s.pages[i].url);
         }
@@ -516,7 +560,7 @@ impl Resolve for Resolver<'_> {
     }
 
     fn cite(&self, id: &str) -> Result<(&str, &str), Diagnostic> {
-        let s = self.skeleton;
+        let s = self;
         let Some(c) = &s.config.citations else {
             return Err(Diagnostic::file("", format!("citation `[@{id}]`, but site.yaml declares no `citations`")));
         };
@@ -538,20 +582,18 @@ impl Resolve for Resolver<'_> {
     }
 }
 
-fn render_page(page: &Page, source: &Source, resolver: &Resolver) -> Markdown {
+fn render_page(page: &Page, source: &Arc<Source>, resolver: &Resolver) -> Markdown {
     let mut errors = Vec::new();
-    let text = &source.text;
-    let body_start = source.body_start;
-    let locate = |offset: usize| line_col(text, body_start + offset);
+    let locate = |offset: usize| line_col(&source.text, source.body_start + offset);
     let origin = Origin { file: &page.file, locate: &locate };
-    let content = markdown::render(&text[body_start..], &origin, resolver, &mut errors);
+    let content = markdown::render(source.body(), &origin, resolver, &mut errors, Produce::Facts);
     let mut text_fields = BTreeMap::new();
     let mut deps: Vec<String> = Vec::new();
     for (name, value) in page.fields.iter() {
         if let FieldValue::Text(t) = value {
             let at = |_: usize| (t.line, t.col);
             let origin = Origin { file: &page.file, locate: &at };
-            let field = markdown::render(&t.value, &origin, resolver, &mut errors);
+            let field = markdown::render(&t.value, &origin, resolver, &mut errors, Produce::Html);
             deps.extend(field.links.iter().map(|l| l.target.clone()));
             deps.extend(field.citations.iter().map(|id| resolver.citation_rel(id)));
             text_fields.insert(name.clone(), field.html);
@@ -564,11 +606,11 @@ fn render_page(page: &Page, source: &Source, resolver: &Resolver) -> Markdown {
     let deps = deps
         .into_iter()
         .map(|rel| {
-            let f = resolver.skeleton.fact(&rel);
+            let f = resolver.fact(&rel);
             (rel, f)
         })
         .collect();
-    Markdown { content, text_fields, errors, deps }
+    Markdown { content, source: Some(source.clone()), html: OnceLock::new(), text_fields, errors, deps }
 }
 
 /// A sortable view of a field: numbers before strings, missing values last.
