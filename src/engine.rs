@@ -21,7 +21,7 @@ use crate::diagnostics::{self, Diagnostic};
 use crate::output::{Copy, Staging};
 use crate::render::{self, Output, RenderCache, Templates};
 use crate::schema::{self, Meta};
-use crate::site::{MarkdownCache, Skeleton};
+use crate::site::{MarkdownCache, Site, Skeleton};
 use crate::theme;
 
 /// What to build and how.
@@ -116,6 +116,8 @@ pub struct Engine {
     walk_errors: Vec<Diagnostic>,
     markdown: MarkdownCache,
     render: RenderCache,
+    /// The last build's site, whose relations the next build may reuse.
+    site: Option<Site>,
     last_good: HashMap<String, Arc<[u8]>>,
 }
 
@@ -129,6 +131,7 @@ impl Engine {
             walk_errors: Vec::new(),
             markdown: MarkdownCache::default(),
             render: RenderCache::default(),
+            site: None,
             last_good: HashMap::default(),
         }
     }
@@ -143,7 +146,10 @@ impl Engine {
     /// rendered and not kept, and sources are let go once rendered, so a
     /// large site needs far less memory. Nothing is kept for a rebuild.
     pub fn build_into(mut self, sink: &Staging) -> Result<Built, Vec<Diagnostic>> {
-        self.run(&Change::Everything, Some(sink))
+        let result = self.run(&Change::Everything, Some(sink));
+        // Nobody needs to wait while a large site is freed.
+        std::thread::spawn(move || drop(self));
+        result
     }
 
     fn run(&mut self, change: &Change, sink: Option<&Staging>) -> Result<Built, Vec<Diagnostic>> {
@@ -221,7 +227,12 @@ impl Engine {
             self.files.clear();
             self.markdown = MarkdownCache::default();
         }
-        let (site, errs) = t.time("link", || skeleton.link());
+        let previous = self.site.take();
+        let (site, errs) = t.time("link", || skeleton.link(previous.as_ref()));
+        // Freeing a large site takes milliseconds that nobody needs to wait for.
+        std::thread::spawn(move || drop(previous));
+        // Kept, failed build or not, for the next build to reuse its relations.
+        let site = &*self.site.insert(site);
         errors.extend(errs);
 
         let files = theme::load(&root, &site.config.theme).map_err(|d| vec![d])?;
@@ -239,7 +250,7 @@ impl Engine {
         let render_options = render::Options { inject: self.options.inject.clone() };
         let render_cache = &mut self.render;
         let rendered = t.time("render", || match Templates::load(&root, &files, targets) {
-            Ok(mut templates) => Some(render::render(&site, &mut templates, &render_options, render_cache, sink)),
+            Ok(mut templates) => Some(render::render(site, &mut templates, &render_options, render_cache, sink)),
             Err(errs) => {
                 errors.extend(errs);
                 None
@@ -280,8 +291,6 @@ impl Engine {
             self.last_good.retain(|p, _| live.contains(p.as_str()));
         }
         let pages = site.pages.len();
-        // Freeing a large site takes milliseconds that nobody needs to wait for.
-        std::thread::spawn(move || drop(site));
         Ok(Built {
             files: rendered.paths.len() + copies.len(),
             outputs: rendered.outputs,

@@ -226,6 +226,8 @@ pub struct RenderCache {
     globals: HashMap<&'static str, u64>,
     /// Fingerprint of what `url_for` can resolve.
     targets: u64,
+    /// The site's `landscape` when the cards were built.
+    landscape: u64,
 }
 
 struct CachedCard {
@@ -277,10 +279,14 @@ pub fn render(
         Some(_) => (site.pages.par_iter().map(|p| card(site, p)).collect(), vec![true; site.pages.len()]),
         None => build_cards(site, cache),
     };
-    let terms: Vec<Vec<Value>> =
-        site.taxonomies.iter().map(|tax| tax.terms.iter().map(|term| term_value(term, &cards)).collect()).collect();
+    let terms: Vec<Vec<Value>> = site
+        .graph
+        .taxonomies
+        .iter()
+        .map(|tax| tax.terms.iter().map(|term| term_value(term, &cards)).collect())
+        .collect();
     let taxonomies: Vec<Value> =
-        site.taxonomies.iter().zip(&terms).map(|(tax, terms)| taxonomy_value(tax, terms)).collect();
+        site.graph.taxonomies.iter().zip(&terms).map(|(tax, terms)| taxonomy_value(tax, terms)).collect();
     let shared = Shared { cards, taxonomies, terms, keep_html: sink.is_none() };
     install_globals(site, &shared, templates);
 
@@ -418,7 +424,7 @@ fn jobs(site: &Site, templates: &Templates, errors: &mut Vec<Diagnostic>) -> Vec
             Err(d) => errors.push(d),
         }
     }
-    for (t, taxonomy) in site.taxonomies.iter().enumerate() {
+    for (t, taxonomy) in site.graph.taxonomies.iter().enumerate() {
         let path = format!("{}index.html", taxonomy.path);
         jobs.push(Job { path, template: "taxonomy.html".into(), what: What::Taxonomy(t) });
         for (k, term) in taxonomy.terms.iter().enumerate() {
@@ -436,7 +442,7 @@ fn jobs(site: &Site, templates: &Templates, errors: &mut Vec<Diagnostic>) -> Vec
 fn global_deps(site: &Site, name: &str, deps: &mut Deps) {
     match name {
         "collections" => {
-            for (collection, list) in &site.collections {
+            for (collection, list) in &site.graph.collections {
                 deps.marker(collection);
                 deps.pages(list);
             }
@@ -450,7 +456,7 @@ fn global_deps(site: &Site, name: &str, deps: &mut Deps) {
             }
         }
         _ => {
-            for t in 0..site.taxonomies.len() {
+            for t in 0..site.graph.taxonomies.len() {
                 term_deps(site, t, None, deps);
             }
         }
@@ -497,15 +503,19 @@ impl<'a> Deps<'a> {
 /// Cards of every page: cached ones whose inputs are unchanged, new ones
 /// for the rest, and for each page whether its card differs from last time.
 fn build_cards(site: &Site, cache: &mut RenderCache) -> (Vec<Value>, Vec<bool>) {
+    // While no page shows others anything new, a card whose own inputs are
+    // the same is the same: skip fingerprinting what it shows of others.
+    let same_landscape = std::mem::replace(&mut cache.landscape, site.landscape) == site.landscape;
     let built: Vec<(Value, bool, Option<CachedCard>)> = site
         .pages
         .par_iter()
         .map(|page| {
-            let key = card_key(site, page);
-            match cache.cards.get(&page.rel) {
-                Some(c) if Arc::ptr_eq(&c.fields, &page.fields) && Arc::ptr_eq(&c.md, &page.md) && c.key == key => {
-                    (c.value.clone(), false, None)
-                }
+            let cached = cache.cards.get(&page.rel);
+            let same_inputs =
+                cached.is_some_and(|c| Arc::ptr_eq(&c.fields, &page.fields) && Arc::ptr_eq(&c.md, &page.md));
+            let key = if same_inputs && same_landscape { cached.map_or(0, |c| c.key) } else { card_key(site, page) };
+            match cached {
+                Some(c) if same_inputs && c.key == key => (c.value.clone(), false, None),
                 previous => {
                     let value = card(site, page);
                     let changed = previous.is_none_or(|c| c.value != value);
@@ -585,7 +595,7 @@ impl Job {
     fn deps(&self, site: &Site, deps: &mut Deps) {
         match self.what {
             What::Page(i) => {
-                let b = &site.backlinks[i];
+                let b = &site.graph.backlinks[i];
                 deps.page(i);
                 for (field, list) in &b.referenced_by {
                     deps.marker(field);
@@ -600,9 +610,9 @@ impl Job {
                 deps.marker("entries");
                 deps.pages(section_entries(site, i));
                 deps.marker("prev");
-                deps.pages(site.prev[i].as_slice());
+                deps.pages(site.graph.prev[i].as_slice());
                 deps.marker("next");
-                deps.pages(site.next[i].as_slice());
+                deps.pages(site.graph.next[i].as_slice());
             }
             What::Taxonomy(t) => term_deps(site, t, None, deps),
             What::Term(t, k) => term_deps(site, t, Some(k), deps),
@@ -626,7 +636,7 @@ impl Job {
 }
 
 fn term_deps(site: &Site, t: usize, only: Option<usize>, deps: &mut Deps) {
-    let tax = &site.taxonomies[t];
+    let tax = &site.graph.taxonomies[t];
     deps.marker(&tax.name);
     for (_, term) in tax.terms.iter().enumerate().filter(|(k, _)| only.is_none_or(|o| o == *k)) {
         deps.marker(&term.name);
@@ -656,14 +666,15 @@ fn page_template(page: &Page, templates: &Templates) -> Result<String, Diagnosti
 fn install_globals(site: &Site, shared: &Shared, templates: &mut Templates) {
     let config = &site.config;
     let collections: Vec<(String, Value)> =
-        site.collections.iter().map(|(name, list)| (name.clone(), cards_of(list, &shared.cards))).collect();
+        site.graph.collections.iter().map(|(name, list)| (name.clone(), cards_of(list, &shared.cards))).collect();
     let taxonomies: Vec<(String, Value)> =
-        site.taxonomies.iter().zip(&shared.taxonomies).map(|(tax, v)| (tax.name.clone(), v.clone())).collect();
+        site.graph.taxonomies.iter().zip(&shared.taxonomies).map(|(tax, v)| (tax.name.clone(), v.clone())).collect();
     let global = templates.tera.global_context();
     // Names and URLs of taxonomies, for navigation: unlike `taxonomies`, it
     // changes only with the configuration, so pages that use it need not be
     // rendered again when an entry changes.
     let taxonomy_links: Vec<Value> = site
+        .graph
         .taxonomies
         .iter()
         .map(|t| map([("name", t.name.as_str().into()), ("url", t.url.as_str().into())]))
@@ -761,6 +772,7 @@ fn card(site: &Site, page: &Page) -> Value {
         .collect();
     // Taxonomy terms with their URLs: `page.terms.route[0].url`.
     let terms: Vec<(String, Value)> = site
+        .graph
         .taxonomies
         .iter()
         .filter(|tax| declared.is_some_and(|c| c.fields.get(&tax.name).is_some_and(|f| f.taxonomy)))
@@ -809,7 +821,7 @@ fn page_value(site: &Site, i: usize, shared: &Shared) -> Value {
     let cards = &shared.cards;
     let page = &site.pages[i];
     let mut m = cards[i].as_map().cloned().unwrap_or_default();
-    let b = &site.backlinks[i];
+    let b = &site.graph.backlinks[i];
     let toc: Vec<Value> = page
         .md
         .content
@@ -835,8 +847,8 @@ fn page_value(site: &Site, i: usize, shared: &Shared) -> Value {
     m.insert("cited_by".into(), cards_of(&b.cited_by, cards));
     m.insert("linked_from".into(), cards_of(&b.linked_from, cards));
     m.insert("entries".into(), cards_of(entries, cards));
-    m.insert("prev".into(), neighbour(site.prev[i]));
-    m.insert("next".into(), neighbour(site.next[i]));
+    m.insert("prev".into(), neighbour(site.graph.prev[i]));
+    m.insert("next".into(), neighbour(site.graph.next[i]));
     Value::from(m)
 }
 
@@ -859,7 +871,7 @@ fn section_entries(site: &Site, i: usize) -> &[usize] {
         .collections
         .iter()
         .find(|c| c.folder == page.id)
-        .and_then(|c| site.collections.get(&c.name))
+        .and_then(|c| site.graph.collections.get(&c.name))
         .map_or(&[], Vec::as_slice)
 }
 

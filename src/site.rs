@@ -79,6 +79,8 @@ pub struct MarkdownCache {
     /// The Markdown of generated pages (sections without `_index.md`): one
     /// value across builds, so that their outputs can be reused.
     empty: Arc<Markdown>,
+    /// The skeleton's `facts_fingerprint` when the entries were checked.
+    facts: u64,
 }
 
 /// Pages that point at a page, by the way they point.
@@ -144,6 +146,15 @@ pub struct Site {
     pub pages: Vec<Page>,
     pub by_rel: HashMap<String, usize>,
     drafts: HashSet<String>,
+    pub graph: Arc<Graph>,
+    /// A fingerprint of what pages show of each other (see [`landscape`]).
+    pub landscape: u64,
+}
+
+/// The relations between pages that the link stage works out, with the
+/// errors it found. A rebuild reuses them when no page's relations changed.
+#[derive(Default)]
+pub struct Graph {
     /// Collection name → entry id → index.
     entries: HashMap<String, HashMap<String, usize>>,
     /// Collection name → its entries, sorted.
@@ -152,6 +163,7 @@ pub struct Site {
     pub backlinks: Vec<Backlinks>,
     pub prev: Vec<Option<usize>>,
     pub next: Vec<Option<usize>>,
+    errors: Vec<Diagnostic>,
 }
 
 impl Skeleton {
@@ -239,6 +251,10 @@ impl Skeleton {
     pub fn render_markdown(&mut self, sources: &HashMap<&str, &Arc<Source>>, cache: &mut MarkdownCache) -> usize {
         let base_url = self.config.base_url.clone();
         let resolver = self.resolver();
+        // While no page's URL, label or draft state changed, no link or
+        // citation can resolve differently: skip asking each one.
+        let facts = self.facts_fingerprint();
+        let facts_changed = std::mem::replace(&mut cache.facts, facts) != facts;
         let stale: Vec<usize> = (0..self.pages.len())
             .filter(|&i| {
                 let page = &self.pages[i];
@@ -248,7 +264,7 @@ impl Skeleton {
                         !Arc::ptr_eq(cached, source)
                             || *base != base_url
                             || !md.errors.is_empty()
-                            || md.deps.iter().any(|(rel, fact)| !resolver.fact_matches(rel, fact))
+                            || (facts_changed && md.deps.iter().any(|(rel, fact)| !resolver.fact_matches(rel, fact)))
                     }
                     None => true,
                 }
@@ -276,107 +292,173 @@ impl Skeleton {
         Resolver { config: &self.config, pages: &self.pages, by_rel: &self.by_rel, drafts: &self.drafts }
     }
 
+    /// A fingerprint of every [`Fact`] a link or citation can learn.
+    fn facts_fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = crate::fingerprint_hasher();
+        for p in &self.pages {
+            (&p.rel, &p.url, &p.citation).hash(&mut h);
+        }
+        sorted(&self.drafts).hash(&mut h);
+        h.finish()
+    }
+
     /// Every error of the markdown stage, cached or fresh.
     pub fn markdown_errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.pages.iter().flat_map(|p| &p.md.errors)
     }
 
-    /// Resolves references and anchors and builds every relation.
-    pub fn link(self) -> (Site, Vec<Diagnostic>) {
+    /// Resolves references and anchors and builds every relation, or takes
+    /// them from `previous` (the last build's site) when no page's relations
+    /// changed, as after an edit of a page's prose.
+    pub fn link(self, previous: Option<&Site>) -> (Site, Vec<Diagnostic>) {
         let Skeleton { config, mut pages, by_rel, drafts } = self;
-        let mut errors = Vec::new();
         for page in &mut pages {
             if page.title.is_empty() {
                 page.title = page.md.content.toc.first().map(|h| h.title.clone()).unwrap_or_else(|| page.id.clone());
             }
         }
-        let collections = sort_collections(&config, &pages);
-        let mut rank = vec![usize::MAX; pages.len()];
-        for list in collections.values() {
-            for (r, &i) in list.iter().enumerate() {
-                rank[i] = r;
-            }
-        }
-        // One total order (collection, sort position, path), computed once:
-        // every backlink list is then sorted by an integer.
-        let collection_index =
-            |p: &Page| p.collection.as_ref().and_then(|c| config.collections.iter().position(|k| &k.name == c));
-        let mut by_order: Vec<(Option<usize>, usize, &str, usize)> =
-            pages.iter().enumerate().map(|(i, p)| (collection_index(p), rank[i], p.rel.as_str(), i)).collect();
-        by_order.sort_unstable();
-        let by_order: Vec<usize> = by_order.into_iter().map(|(_, _, _, i)| i).collect();
-        let mut position = vec![0; pages.len()];
-        for (p, &i) in by_order.iter().enumerate() {
-            position[i] = p;
-        }
-        // Entries by collection and id, so that resolving a reference allocates nothing.
-        let mut entries: HashMap<String, HashMap<String, usize>> = HashMap::default();
-        for (i, p) in pages.iter().enumerate() {
-            if let Some(c) = &p.collection {
-                entries.entry(c.clone()).or_default().insert(p.id.clone(), i);
-            }
-        }
-        let index_of_entry =
-            |collection: &str, id: &str| -> Option<usize> { entries.get(collection)?.get(id).copied() };
-
-        let mut backlinks = vec![Backlinks::default(); pages.len()];
-        for (i, page) in pages.iter().enumerate() {
-            for (field, value) in page.fields.iter() {
-                for_each_ref(value, &mut |to, id| match index_of_entry(to, &id.value) {
-                    Some(t) => match backlinks[t].referenced_by.get_mut(field) {
-                        Some(list) => list.push(i),
-                        None => {
-                            backlinks[t].referenced_by.insert(field.clone(), vec![i]);
-                        }
-                    },
-                    None => errors.push(dangling_reference(&config, &pages, &drafts, page, field, to, id)),
-                });
-            }
-            if let Some(c) = &config.citations {
-                for id in &page.md.content.citations {
-                    if let Some(t) = index_of_entry(&c.collection, id) {
-                        backlinks[t].cited_by.push(i);
-                    }
-                }
-            }
-            for link in &page.md.content.links {
-                let Some(&t) = by_rel.get(&link.target) else { continue };
-                backlinks[t].linked_from.push(i);
-                if let Some(anchor) = &link.anchor {
-                    if !pages[t].md.content.anchors.contains(anchor) {
-                        let mut d = Diagnostic::new(
-                            &page.file,
-                            link.line,
-                            link.col,
-                            format!("missing anchor: `@/{}` has no heading or footnote `#{anchor}`", link.target),
-                        );
-                        if let Some(s) = suggest(anchor, pages[t].md.content.anchors.iter().map(String::as_str)) {
-                            d = d.with_hint(format!("did you mean `#{s}`?"));
-                        }
-                        errors.push(d);
-                    }
-                }
-            }
-        }
-        for b in &mut backlinks {
-            for list in b.referenced_by.values_mut().chain([&mut b.cited_by, &mut b.linked_from]) {
-                list.sort_unstable_by_key(|&i| position[i]);
-                list.dedup();
-            }
-        }
-
-        let mut prev = vec![None; pages.len()];
-        let mut next = vec![None; pages.len()];
-        for list in collections.values() {
-            for pair in list.windows(2) {
-                next[pair[0]] = Some(pair[1]);
-                prev[pair[1]] = Some(pair[0]);
-            }
-        }
-        let taxonomies = build_taxonomies(&config, &pages, &collections, &mut errors);
-        let site = Site { config, pages, by_rel, drafts, entries, collections, taxonomies, backlinks, prev, next };
-        (site, errors)
+        let graph = match previous.filter(|p| same_relations(p, &pages, &drafts)) {
+            Some(p) => p.graph.clone(),
+            None => Arc::new(build_graph(&config, &pages, &by_rel, &drafts)),
+        };
+        let errors = graph.errors.clone();
+        let landscape = landscape(&pages, &drafts);
+        (Site { config, pages, by_rel, drafts, graph, landscape }, errors)
     }
+}
+
+/// Whether `pages` relate to each other as the pages of `previous` did:
+/// the same pages, fields, links, citations and anchors. Positions of links
+/// only matter for the errors they would be reported at.
+fn same_relations(previous: &Site, pages: &[Page], drafts: &HashSet<String>) -> bool {
+    let positions_matter = !previous.graph.errors.is_empty();
+    previous.pages.len() == pages.len()
+        && previous.drafts == *drafts
+        && previous.pages.iter().zip(pages).all(|(a, b)| {
+            let (x, y) = (&a.md.content, &b.md.content);
+            a.rel == b.rel
+                && a.invalid == b.invalid
+                && (Arc::ptr_eq(&a.fields, &b.fields) || a.fields == b.fields)
+                && (Arc::ptr_eq(&a.md, &b.md)
+                    || (x.citations == y.citations
+                        && x.anchors == y.anchors
+                        && x.links.len() == y.links.len()
+                        && x.links.iter().zip(&y.links).all(|(l, m)| {
+                            l.target == m.target
+                                && l.anchor == m.anchor
+                                && (!positions_matter || (l.line, l.col) == (m.line, m.col))
+                        })))
+        })
+}
+
+/// A fingerprint of what each page shows of itself to the pages that list,
+/// link to or cite it (URL, title, label, state), and of the drafts: while it
+/// is unchanged, only the pages that changed themselves need new cards.
+fn landscape(pages: &[Page], drafts: &HashSet<String>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = crate::fingerprint_hasher();
+    for p in pages {
+        (&p.rel, &p.url, &p.title, &p.citation, p.draft, p.invalid).hash(&mut h);
+    }
+    sorted(drafts).hash(&mut h);
+    h.finish()
+}
+
+fn sorted(set: &HashSet<String>) -> Vec<&String> {
+    let mut list: Vec<&String> = set.iter().collect();
+    list.sort_unstable();
+    list
+}
+
+/// The link stage proper: references, anchors, backlinks, collections,
+/// taxonomies and previous/next.
+fn build_graph(config: &Config, pages: &[Page], by_rel: &HashMap<String, usize>, drafts: &HashSet<String>) -> Graph {
+    let mut errors = Vec::new();
+    let collections = sort_collections(&config, &pages);
+    let mut rank = vec![usize::MAX; pages.len()];
+    for list in collections.values() {
+        for (r, &i) in list.iter().enumerate() {
+            rank[i] = r;
+        }
+    }
+    // One total order (collection, sort position, path), computed once:
+    // every backlink list is then sorted by an integer.
+    let collection_index =
+        |p: &Page| p.collection.as_ref().and_then(|c| config.collections.iter().position(|k| &k.name == c));
+    let mut by_order: Vec<(Option<usize>, usize, &str, usize)> =
+        pages.iter().enumerate().map(|(i, p)| (collection_index(p), rank[i], p.rel.as_str(), i)).collect();
+    by_order.sort_unstable();
+    let by_order: Vec<usize> = by_order.into_iter().map(|(_, _, _, i)| i).collect();
+    let mut position = vec![0; pages.len()];
+    for (p, &i) in by_order.iter().enumerate() {
+        position[i] = p;
+    }
+    // Entries by collection and id, so that resolving a reference allocates nothing.
+    let mut entries: HashMap<String, HashMap<String, usize>> = HashMap::default();
+    for (i, p) in pages.iter().enumerate() {
+        if let Some(c) = &p.collection {
+            entries.entry(c.clone()).or_default().insert(p.id.clone(), i);
+        }
+    }
+    let index_of_entry = |collection: &str, id: &str| -> Option<usize> { entries.get(collection)?.get(id).copied() };
+
+    let mut backlinks = vec![Backlinks::default(); pages.len()];
+    for (i, page) in pages.iter().enumerate() {
+        for (field, value) in page.fields.iter() {
+            for_each_ref(value, &mut |to, id| match index_of_entry(to, &id.value) {
+                Some(t) => match backlinks[t].referenced_by.get_mut(field) {
+                    Some(list) => list.push(i),
+                    None => {
+                        backlinks[t].referenced_by.insert(field.clone(), vec![i]);
+                    }
+                },
+                None => errors.push(dangling_reference(&config, &pages, &drafts, page, field, to, id)),
+            });
+        }
+        if let Some(c) = &config.citations {
+            for id in &page.md.content.citations {
+                if let Some(t) = index_of_entry(&c.collection, id) {
+                    backlinks[t].cited_by.push(i);
+                }
+            }
+        }
+        for link in &page.md.content.links {
+            let Some(&t) = by_rel.get(&link.target) else { continue };
+            backlinks[t].linked_from.push(i);
+            if let Some(anchor) = &link.anchor {
+                if !pages[t].md.content.anchors.contains(anchor) {
+                    let mut d = Diagnostic::new(
+                        &page.file,
+                        link.line,
+                        link.col,
+                        format!("missing anchor: `@/{}` has no heading or footnote `#{anchor}`", link.target),
+                    );
+                    if let Some(s) = suggest(anchor, pages[t].md.content.anchors.iter().map(String::as_str)) {
+                        d = d.with_hint(format!("did you mean `#{s}`?"));
+                    }
+                    errors.push(d);
+                }
+            }
+        }
+    }
+    for b in &mut backlinks {
+        for list in b.referenced_by.values_mut().chain([&mut b.cited_by, &mut b.linked_from]) {
+            list.sort_unstable_by_key(|&i| position[i]);
+            list.dedup();
+        }
+    }
+
+    let mut prev = vec![None; pages.len()];
+    let mut next = vec![None; pages.len()];
+    for list in collections.values() {
+        for pair in list.windows(2) {
+            next[pair[0]] = Some(pair[1]);
+            prev[pair[1]] = Some(pair[0]);
+        }
+    }
+    let taxonomies = build_taxonomies(config, pages, &collections, &mut errors);
+    Graph { entries, collections, taxonomies, backlinks, prev, next, errors }
 }
 
 impl Site {
@@ -392,7 +474,7 @@ impl Site {
 
     /// The index of entry `id` of `collection`.
     pub fn entry_index(&self, collection: &str, id: &str) -> Option<usize> {
-        self.entries.get(collection)?.get(id).copied()
+        self.graph.entries.get(collection)?.get(id).copied()
     }
 }
 

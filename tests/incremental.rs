@@ -175,3 +175,23 @@ fn a_broken_edit_then_its_fix_recovers() {
     assert!(built.changed.iter().any(|c| c == "eras/early/index.html"));
     assert!(built.changed.iter().any(|c| c == "eras/late/index.html"));
 }
+
+#[test]
+fn relations_are_worked_out_again_only_when_they_change() {
+    let mut s = Session::start();
+    // A heading renamed: the anchor that named it breaks, in both engines.
+    s.edit("content/studies/beta-2005.md", "## Method", "## Methods");
+    let errors = s.rebuild_err(&["content/studies/beta-2005.md"]);
+    assert!(errors.iter().any(|e| e.message.contains("#method")), "{errors:?}");
+    // Prose added above the broken link moves the error with it.
+    s.edit("content/about.md", "# About\n", "# About\n\nA new paragraph.\n");
+    let moved = s.rebuild_err(&["content/about.md"]);
+    assert_eq!(moved[0].line, errors[0].line + 2, "{moved:?}");
+    // Fixed from the other side: the link now names the new heading.
+    s.edit("content/about.md", "#method)", "#methods)");
+    s.rebuild(&["content/about.md"]);
+    // Prose edits elsewhere keep the relations; a new link adds a backlink.
+    s.edit("content/studies/gamma-2010.md", "A review of", "After [Alpha](@/studies/alpha-2000.md), a review of");
+    let built = s.rebuild(&["content/studies/gamma-2010.md"]);
+    assert!(built.changed.iter().any(|c| c == "studies/alpha-2000/index.html"), "{:?}", built.changed);
+}
