@@ -375,7 +375,7 @@ fn sorted(set: &HashSet<String>) -> Vec<&String> {
 /// taxonomies and previous/next.
 fn build_graph(config: &Config, pages: &[Page], by_rel: &HashMap<String, usize>, drafts: &HashSet<String>) -> Graph {
     let mut errors = Vec::new();
-    let collections = sort_collections(&config, &pages);
+    let collections = sort_collections(config, pages);
     let mut rank = vec![usize::MAX; pages.len()];
     for list in collections.values() {
         for (r, &i) in list.iter().enumerate() {
@@ -413,7 +413,7 @@ fn build_graph(config: &Config, pages: &[Page], by_rel: &HashMap<String, usize>,
                         backlinks[t].referenced_by.insert(field.clone(), vec![i]);
                     }
                 },
-                None => errors.push(dangling_reference(&config, &pages, &drafts, page, field, to, id)),
+                None => errors.push(dangling_reference(config, pages, drafts, page, field, to, id)),
             });
         }
         if let Some(c) = &config.citations {
