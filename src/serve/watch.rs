@@ -2,6 +2,7 @@
 //! gather the burst that follows (an editor's save is often several events)
 //! until it goes quiet, with a cap so that a flood cannot stall a rebuild.
 
+use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -14,6 +15,10 @@ use crate::content::is_ignored_name;
 
 /// Quiet time that ends a burst of events.
 const QUIET: Duration = Duration::from_millis(20);
+/// Quiet time that ends a burst whose last event finished a file (closed it
+/// after writing, renamed it into place, removed it): what an editor's save
+/// ends with, so the rebuild need not wait out `QUIET`.
+const SETTLED: Duration = Duration::from_millis(2);
 /// Longest a burst may delay a rebuild.
 const CAP: Duration = Duration::from_millis(500);
 
@@ -67,6 +72,7 @@ impl Watcher {
     pub fn next_batch(&mut self, stop: &AtomicBool) -> Option<(Vec<PathBuf>, Instant)> {
         let mut paths = BTreeSet::new();
         let mut started: Option<Instant> = None;
+        let mut settled = false;
         loop {
             if stop.load(Ordering::Relaxed) {
                 return None;
@@ -74,17 +80,24 @@ impl Watcher {
             let wait = match started {
                 None => Duration::from_millis(200),
                 Some(s) if s.elapsed() >= CAP => break,
+                Some(_) if settled => SETTLED,
                 Some(_) => QUIET,
             };
             match self.events.recv_timeout(wait) {
                 Ok(Ok(event)) => {
-                    if matches!(event.kind, EventKind::Access(_)) {
-                        continue;
-                    }
+                    let finishes = match event.kind {
+                        EventKind::Access(AccessKind::Close(AccessMode::Write))
+                        | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
+                        | EventKind::Remove(_) => Some(true),
+                        EventKind::Access(_) => continue,
+                        EventKind::Modify(ModifyKind::Metadata(_)) => None,
+                        _ => Some(false),
+                    };
                     let relevant: Vec<PathBuf> = event.paths.into_iter().filter(|p| self.relevant(p)).collect();
                     if !relevant.is_empty() {
                         started.get_or_insert_with(Instant::now);
                         paths.extend(relevant);
+                        settled = finishes.unwrap_or(settled);
                     }
                 }
                 Ok(Err(_)) => {}
