@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use crate::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use tera::value::Key;
 use tera::{Context, Kwargs, State, Tera, TeraResult, Value};
 
 use crate::content::Kind;
@@ -276,7 +277,10 @@ pub fn render(
     sink: Option<&Staging>,
 ) -> Rendered {
     let (cards, card_changed) = match sink {
-        Some(_) => (site.pages.par_iter().map(|p| card(site, p)).collect(), vec![true; site.pages.len()]),
+        Some(_) => {
+            let maker = CardMaker::new(site);
+            (site.pages.par_iter().map(|p| maker.card(p)).collect(), vec![true; site.pages.len()])
+        }
         None => build_cards(site, cache),
     };
     let terms: Vec<Vec<Value>> = site
@@ -506,6 +510,7 @@ fn build_cards(site: &Site, cache: &mut RenderCache) -> (Vec<Value>, Vec<bool>) 
     // While no page shows others anything new, a card whose own inputs are
     // the same is the same: skip fingerprinting what it shows of others.
     let same_landscape = std::mem::replace(&mut cache.landscape, site.landscape) == site.landscape;
+    let maker = CardMaker::new(site);
     let built: Vec<(Value, bool, Option<CachedCard>)> = site
         .pages
         .par_iter()
@@ -517,7 +522,7 @@ fn build_cards(site: &Site, cache: &mut RenderCache) -> (Vec<Value>, Vec<bool>) 
             match cached {
                 Some(c) if same_inputs && c.key == key => (c.value.clone(), false, None),
                 previous => {
-                    let value = card(site, page);
+                    let value = maker.card(page);
                     let changed = previous.is_none_or(|c| c.value != value);
                     let entry =
                         CachedCard { fields: page.fields.clone(), md: page.md.clone(), key, value: value.clone() };
@@ -730,53 +735,96 @@ fn kind_name(kind: &Kind) -> &'static str {
     }
 }
 
-/// A small value for a referenced entry: enough to link to it.
-fn stub(site: &Site, collection: &str, id: &str) -> Value {
-    let page = site.entry_index(collection, id).map(|i| &site.pages[i]);
-    match page {
-        Some(p) => map([
-            ("id", id.into()),
-            ("url", p.url.as_str().into()),
-            ("title", p.title.as_str().into()),
-            ("citation", opt(p.citation.as_deref())),
-        ]),
-        None => map([("id", id.into()), ("url", Value::none()), ("title", id.into()), ("citation", Value::none())]),
-    }
+/// Makes cards, sharing the values that many cards hold alike: field names,
+/// the stub of each referenced entry, the link to each taxonomy term. An
+/// era's stub is then one value however many studies name the era.
+struct CardMaker<'a> {
+    site: &'a Site,
+    names: HashMap<&'a str, Key<'static>>,
+    stubs: Vec<OnceLock<Value>>,
+    /// Per taxonomy, per term: `{name, url}`.
+    terms: Vec<Vec<Value>>,
 }
 
-fn field_value(site: &Site, page: &Page, name: &str, value: &FieldValue) -> Value {
-    match value {
-        FieldValue::Str(s) | FieldValue::Date(s) => s.as_str().into(),
-        FieldValue::Text(_) => Value::safe_string(page.md.text_fields.get(name).map_or("", String::as_str)),
-        FieldValue::Int(i) => (*i).into(),
-        FieldValue::Float(f) => (*f).into(),
-        FieldValue::Bool(b) => (*b).into(),
-        FieldValue::List(items) => {
-            Value::from(items.iter().map(|v| field_value(site, page, name, v)).collect::<Vec<_>>())
+impl<'a> CardMaker<'a> {
+    fn new(site: &'a Site) -> Self {
+        let names = site
+            .config
+            .collections
+            .iter()
+            .flat_map(|c| c.fields.keys())
+            .map(|name| (name.as_str(), Key::String(Arc::from(name.as_str()))))
+            .collect();
+        let terms = site
+            .graph
+            .taxonomies
+            .iter()
+            .map(|tax| {
+                tax.terms
+                    .iter()
+                    .map(|t| map([("name", t.name.as_str().into()), ("url", t.url.as_str().into())]))
+                    .collect()
+            })
+            .collect();
+        let stubs = (0..site.pages.len()).map(|_| OnceLock::new()).collect();
+        CardMaker { site, names, stubs, terms }
+    }
+
+    fn key(&self, name: &str) -> Key<'static> {
+        self.names.get(name).cloned().unwrap_or_else(|| Key::String(Arc::from(name)))
+    }
+
+    /// A small value for a referenced entry: enough to link to it.
+    fn stub(&self, collection: &str, id: &str) -> Value {
+        let site = self.site;
+        match site.entry_index(collection, id) {
+            Some(i) => self.stubs[i]
+                .get_or_init(|| {
+                    let p = &site.pages[i];
+                    map([
+                        ("id", id.into()),
+                        ("url", p.url.as_str().into()),
+                        ("title", p.title.as_str().into()),
+                        ("citation", opt(p.citation.as_deref())),
+                    ])
+                })
+                .clone(),
+            None => map([("id", id.into()), ("url", Value::none()), ("title", id.into()), ("citation", Value::none())]),
         }
-        FieldValue::Ref { to, id } => stub(site, to, &id.value),
     }
-}
 
-/// The value every listing of a page shares. Every field its collection
-/// declares is present (`none` when unset), so templates can test it plainly.
-fn card(site: &Site, page: &Page) -> Value {
-    let declared = page.collection.as_deref().and_then(|c| site.config.collection(c));
-    let mut names: Vec<&String> = declared.map(|c| c.fields.keys().collect()).unwrap_or_default();
-    names.extend(page.fields.keys().filter(|k| declared.is_none_or(|c| !c.fields.contains_key(*k))));
-    let fields: Vec<(String, Value)> = names
-        .into_iter()
-        .map(|name| {
-            (name.clone(), page.fields.get(name).map_or_else(Value::none, |v| field_value(site, page, name, v)))
-        })
-        .collect();
-    // Taxonomy terms with their URLs: `page.terms.route[0].url`.
-    let terms: Vec<(String, Value)> = site
-        .graph
-        .taxonomies
-        .iter()
-        .filter(|tax| declared.is_some_and(|c| c.fields.get(&tax.name).is_some_and(|f| f.taxonomy)))
-        .map(|tax| {
+    fn field_value(&self, page: &Page, name: &str, value: &FieldValue) -> Value {
+        match value {
+            FieldValue::Str(s) | FieldValue::Date(s) => s.as_str().into(),
+            FieldValue::Text(_) => Value::safe_string(page.md.text_fields.get(name).map_or("", String::as_str)),
+            FieldValue::Int(i) => (*i).into(),
+            FieldValue::Float(f) => (*f).into(),
+            FieldValue::Bool(b) => (*b).into(),
+            FieldValue::List(items) => {
+                Value::from(items.iter().map(|v| self.field_value(page, name, v)).collect::<Vec<_>>())
+            }
+            FieldValue::Ref { to, id } => self.stub(to, &id.value),
+        }
+    }
+
+    /// The value every listing of a page shares. Every field its collection
+    /// declares is present (`none` when unset), so templates can test it plainly.
+    fn card(&self, page: &Page) -> Value {
+        let site = self.site;
+        let declared = page.collection.as_deref().and_then(|c| site.config.collection(c));
+        let mut names: Vec<&String> = declared.map(|c| c.fields.keys().collect()).unwrap_or_default();
+        names.extend(page.fields.keys().filter(|k| declared.is_none_or(|c| !c.fields.contains_key(*k))));
+        let mut fields = tera::Map::with_capacity(names.len());
+        for name in names {
+            let value = page.fields.get(name).map_or_else(Value::none, |v| self.field_value(page, name, v));
+            fields.insert(self.key(name), value);
+        }
+        // Taxonomy terms with their URLs: `page.terms.route[0].url`.
+        let mut terms = tera::Map::new();
+        for (t, tax) in site.graph.taxonomies.iter().enumerate() {
+            if !declared.is_some_and(|c| c.fields.get(&tax.name).is_some_and(|f| f.taxonomy)) {
+                continue;
+            }
             let names: Vec<&str> = match page.fields.get(&tax.name) {
                 Some(FieldValue::Str(s)) => vec![s.as_str()],
                 Some(FieldValue::List(items)) => items
@@ -790,26 +838,26 @@ fn card(site: &Site, page: &Page) -> Value {
             };
             let list: Vec<Value> = names
                 .into_iter()
-                .filter_map(|n| tax.terms.binary_search_by(|t| t.name.as_str().cmp(n)).ok().map(|k| &tax.terms[k]))
-                .map(|t| map([("name", t.name.as_str().into()), ("url", t.url.as_str().into())]))
+                .filter_map(|n| tax.terms.binary_search_by(|t| t.name.as_str().cmp(n)).ok())
+                .map(|k| self.terms[t][k].clone())
                 .collect();
-            (tax.name.clone(), Value::from(list))
-        })
-        .collect();
-    map([
-        ("id", page.id.as_str().into()),
-        ("kind", kind_name(&page.kind).into()),
-        ("collection", opt(page.collection.as_deref())),
-        ("url", page.url.as_str().into()),
-        ("path", format!("/{}", page.path).into()),
-        ("title", page.title.as_str().into()),
-        ("description", opt(page.description.as_deref())),
-        ("citation", opt(page.citation.as_deref())),
-        ("draft", page.draft.into()),
-        ("summary", Value::safe_string(&page.md.content.summary)),
-        ("fields", map_owned(fields)),
-        ("terms", map_owned(terms)),
-    ])
+            terms.insert(self.key(&tax.name), Value::from(list));
+        }
+        map([
+            ("id", page.id.as_str().into()),
+            ("kind", kind_name(&page.kind).into()),
+            ("collection", opt(page.collection.as_deref())),
+            ("url", page.url.as_str().into()),
+            ("path", format!("/{}", page.path).into()),
+            ("title", page.title.as_str().into()),
+            ("description", opt(page.description.as_deref())),
+            ("citation", opt(page.citation.as_deref())),
+            ("draft", page.draft.into()),
+            ("summary", Value::safe_string(&page.md.content.summary)),
+            ("fields", Value::from(fields)),
+            ("terms", Value::from(terms)),
+        ])
+    }
 }
 
 fn cards_of(list: &[usize], cards: &[Value]) -> Value {
