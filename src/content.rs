@@ -31,19 +31,22 @@ pub struct Source {
     pub kind: Kind,
     /// File stem for entries and pages; the folder for sections.
     pub id: String,
-    pub text: String,
+    /// The Markdown body: the file without its front matter.
+    pub body: String,
+    /// The line of the file where the body starts (1-based).
+    pub body_line: usize,
     /// The front matter, or `None` when the file has none.
     pub front: Option<Node>,
-    /// Byte offset where the Markdown body starts in `text`.
-    pub body_start: usize,
     /// The front matter was present but unreadable (already reported):
     /// later stages must not pile up errors about its fields.
     pub front_failed: bool,
 }
 
 impl Source {
-    pub fn body(&self) -> &str {
-        &self.text[self.body_start..]
+    /// The 1-based line and column in the file of byte `offset` of the body.
+    pub fn locate(&self, offset: usize) -> (usize, usize) {
+        let (line, col) = crate::diagnostics::line_col(&self.body, offset);
+        (line + self.body_line - 1, col)
     }
 }
 
@@ -125,15 +128,18 @@ pub fn parse_source(
         None => text,
     };
     let (front, body_start, error) = split_front_matter(file, &text);
+    let body_line = text[..body_start].matches('\n').count() + 1;
+    // Only the body is kept: the front matter lives on as `front`.
+    let body = text[body_start..].to_string();
     let source = Source {
         rel: rel_str,
         file: file.to_path_buf(),
         kind,
         id,
         front_failed: error.is_some(),
-        text,
+        body,
+        body_line,
         front,
-        body_start,
     };
     Ok((source, error))
 }
@@ -220,10 +226,10 @@ mod tests {
     fn splits_front_matter_and_body() {
         let s = src("about.md", "---\ntitle: A\n---\nBody\n").unwrap();
         assert!(s.front.is_some());
-        assert_eq!(s.body(), "Body\n");
+        assert_eq!((s.body.as_str(), s.body_line), ("Body\n", 4));
         let s = src("about.md", "No front matter\n").unwrap();
         assert!(s.front.is_none());
-        assert_eq!(s.body_start, 0);
+        assert_eq!(s.body_line, 1);
         assert_eq!(src("about.md", "---\ntitle: A\n").unwrap_err().line, 1);
     }
 }

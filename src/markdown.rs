@@ -46,11 +46,18 @@ pub struct Rendered {
     /// The text before `<!-- more -->`, else the first paragraph.
     pub summary: String,
     pub toc: Vec<Heading>,
-    /// Every id a `#fragment` may name: headings and footnotes.
-    pub anchors: HashSet<String>,
+    /// Footnote names, which a `#fragment` may name as well as headings.
+    pub footnotes: Vec<String>,
     pub links: Vec<Link>,
     /// Cited entry ids, in order of first citation, without repeats.
     pub citations: Vec<String>,
+}
+
+impl Rendered {
+    /// Every id a `#fragment` may name: headings and footnotes.
+    pub fn anchors(&self) -> impl Iterator<Item = &str> {
+        self.toc.iter().map(|h| h.id.as_str()).chain(self.footnotes.iter().map(String::as_str))
+    }
 }
 
 /// Where the text being rendered sits, for error positions.
@@ -165,7 +172,7 @@ pub fn render(
                 first_paragraph = paragraph_start.map(|s| s..html_events.len());
             }
             Event::Start(Tag::FootnoteDefinition(ref name)) => {
-                out.anchors.insert(name.to_string());
+                out.footnotes.push(name.to_string());
                 html_events.push(event);
             }
             other => html_events.push(other),
@@ -281,7 +288,6 @@ fn assign_heading_ids(events: &mut [(Event, Range<usize>)], out: &mut Rendered) 
             if let Event::Start(Tag::Heading { id, .. }) = &mut events[i].0 {
                 *id = Some(CowStr::from(unique.clone()));
             }
-            out.anchors.insert(unique.clone());
             out.toc.push(Heading { level, id: unique, title });
             i = j;
         }

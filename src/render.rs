@@ -561,9 +561,9 @@ fn card_key(site: &Site, page: &Page) -> u64 {
 fn hash_stubs(site: &Site, value: &FieldValue, h: &mut impl std::hash::Hasher) {
     use std::hash::Hash;
     match value {
-        FieldValue::Ref { to, id } => {
-            let target = site.entry_index(to, &id.value).map(|i| &site.pages[i]);
-            (&id.value, target.map(|p| (&p.url, &p.title, &p.citation))).hash(h);
+        FieldValue::Ref(r) => {
+            let target = site.entry_index(&r.to, &r.id.value).map(|i| &site.pages[i]);
+            (&r.id.value, target.map(|p| (&p.url, &p.title, &p.citation))).hash(h);
         }
         FieldValue::List(items) => items.iter().for_each(|v| hash_stubs(site, v, h)),
         _ => {}
@@ -796,14 +796,17 @@ impl<'a> CardMaker<'a> {
     fn field_value(&self, page: &Page, name: &str, value: &FieldValue) -> Value {
         match value {
             FieldValue::Str(s) | FieldValue::Date(s) => s.as_str().into(),
-            FieldValue::Text(_) => Value::safe_string(page.md.text_fields.get(name).map_or("", String::as_str)),
+            FieldValue::Text(_) => {
+                let html = page.md.text_fields.iter().find(|(n, _)| n == name).map_or("", |(_, h)| h.as_str());
+                Value::safe_string(html)
+            }
             FieldValue::Int(i) => (*i).into(),
             FieldValue::Float(f) => (*f).into(),
             FieldValue::Bool(b) => (*b).into(),
             FieldValue::List(items) => {
                 Value::from(items.iter().map(|v| self.field_value(page, name, v)).collect::<Vec<_>>())
             }
-            FieldValue::Ref { to, id } => self.stub(to, &id.value),
+            FieldValue::Ref(r) => self.stub(&r.to, &r.id.value),
         }
     }
 
@@ -879,7 +882,7 @@ fn page_value(site: &Site, i: usize, shared: &Shared) -> Value {
         .collect();
     let references = references(site, i);
     let mut all: Vec<usize> =
-        b.referenced_by.values().flatten().chain(&b.cited_by).chain(&b.linked_from).copied().collect();
+        b.referenced_by.iter().flat_map(|(_, list)| list).chain(&b.cited_by).chain(&b.linked_from).copied().collect();
     all.sort_by(|&x, &y| site.pages[x].title.cmp(&site.pages[y].title).then(x.cmp(&y)));
     all.dedup();
     let referenced_by: Vec<(String, Value)> =

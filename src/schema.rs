@@ -14,18 +14,23 @@ use crate::yaml::{Node, Value};
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldValue {
     Str(String),
-    /// Markdown source, rendered by the markdown stage.
-    Text(Located<String>),
+    /// Markdown source, rendered by the markdown stage. (Boxed, as is `Ref`,
+    /// to keep the common values small: a site holds thousands of them.)
+    Text(Box<Located<String>>),
     Int(i64),
     Float(f64),
     Bool(bool),
     Date(String),
     List(Vec<FieldValue>),
-    /// An entry id of collection `to`, resolved by the link stage.
-    Ref {
-        to: String,
-        id: Located<String>,
-    },
+    /// An entry id of another collection, resolved by the link stage.
+    Ref(Box<Reference>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reference {
+    /// The collection named.
+    pub to: String,
+    pub id: Located<String>,
 }
 
 /// A value with the place it was written, for errors found in later stages.
@@ -220,7 +225,7 @@ impl<'a> Validator<'a> {
         let located = |s: &str| Located { value: s.to_string(), line: node.line, col: node.col };
         match (ty, &node.value) {
             (FieldType::String, Value::Str(s)) => Some(FieldValue::Str(s.clone())),
-            (FieldType::Text, Value::Str(s)) => Some(FieldValue::Text(located(s))),
+            (FieldType::Text, Value::Str(s)) => Some(FieldValue::Text(Box::new(located(s)))),
             (FieldType::Integer, Value::Int(i)) => Some(FieldValue::Int(*i)),
             (FieldType::Number, Value::Int(i)) => Some(FieldValue::Float(*i as f64)),
             (FieldType::Number, Value::Float(f)) if f.is_finite() => Some(FieldValue::Float(*f)),
@@ -234,7 +239,9 @@ impl<'a> Validator<'a> {
                 d.hint = hint;
                 None
             }
-            (FieldType::Reference(to), Value::Str(s)) => Some(FieldValue::Ref { to: to.clone(), id: located(s) }),
+            (FieldType::Reference(to), Value::Str(s)) => {
+                Some(FieldValue::Ref(Box::new(Reference { to: to.clone(), id: located(s) })))
+            }
             (FieldType::List(of), Value::List(items)) => {
                 let before = self.errors.len();
                 let values: Vec<FieldValue> = items.iter().filter_map(|item| self.value(name, of, item)).collect();

@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::config::Config;
 use crate::content::{Kind, Source};
-use crate::diagnostics::{line_col, Diagnostic};
+use crate::diagnostics::Diagnostic;
 use crate::markdown::{self, Origin, Produce, Rendered, Resolve};
 use crate::schema::{suggest, FieldValue, Meta};
 
@@ -56,20 +56,13 @@ pub struct Markdown {
     source: Option<Arc<Source>>,
     /// The body's HTML, once made and kept.
     html: OnceLock<String>,
-    /// Rendered HTML of `text` fields.
-    pub text_fields: BTreeMap<String, String>,
+    /// Rendered HTML of `text` fields, by name.
+    pub text_fields: Vec<(String, String)>,
     pub errors: Vec<Diagnostic>,
-    /// Every page this Markdown links to or cites, with what it knew of it.
-    deps: Vec<(String, Fact)>,
-}
-
-/// What rendering a link or citation to a page used: its URL and label, or
-/// its absence (and whether it is a draft, which changes the error).
-#[derive(Debug, Clone, PartialEq)]
-struct Fact {
-    url: Option<String>,
-    citation: Option<String>,
-    draft: bool,
+    /// Every page this Markdown links to or cites, and a fingerprint of
+    /// what it knew of them (see [`Resolver::facts`]).
+    deps: Vec<String>,
+    facts: u64,
 }
 
 /// Rendered Markdown kept between builds, by path under `content/`.
@@ -86,8 +79,9 @@ pub struct MarkdownCache {
 /// Pages that point at a page, by the way they point.
 #[derive(Debug, Clone, Default)]
 pub struct Backlinks {
-    /// Reference field name → entries whose field names this page.
-    pub referenced_by: BTreeMap<String, Vec<usize>>,
+    /// Per reference field, by name, the entries whose field names this
+    /// page. (A list, not a map: pages have one or two such fields.)
+    pub referenced_by: Vec<(String, Vec<usize>)>,
     pub cited_by: Vec<usize>,
     pub linked_from: Vec<usize>,
 }
@@ -119,9 +113,9 @@ impl Markdown {
         }
         let Some(source) = &self.source else { return Cow::Borrowed("") };
         let make = || {
-            let locate = |offset: usize| line_col(&source.text, source.body_start + offset);
+            let locate = |offset: usize| source.locate(offset);
             let origin = Origin { file, locate: &locate };
-            markdown::render(source.body(), &origin, resolver, &mut Vec::new(), Produce::Html).html
+            markdown::render(&source.body, &origin, resolver, &mut Vec::new(), Produce::Html).html
         };
         if keep {
             Cow::Borrowed(self.html.get_or_init(make))
@@ -264,7 +258,7 @@ impl Skeleton {
                         !Arc::ptr_eq(cached, source)
                             || *base != base_url
                             || !md.errors.is_empty()
-                            || (facts_changed && md.deps.iter().any(|(rel, fact)| !resolver.fact_matches(rel, fact)))
+                            || (facts_changed && resolver.facts(&md.deps) != md.facts)
                     }
                     None => true,
                 }
@@ -292,7 +286,8 @@ impl Skeleton {
         Resolver { config: &self.config, pages: &self.pages, by_rel: &self.by_rel, drafts: &self.drafts }
     }
 
-    /// A fingerprint of every [`Fact`] a link or citation can learn.
+    /// A fingerprint of everything a link or citation can learn of a page
+    /// (see [`Resolver::facts`]), for every page.
     fn facts_fingerprint(&self) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut h = crate::fingerprint_hasher();
@@ -342,7 +337,7 @@ fn same_relations(previous: &Site, pages: &[Page], drafts: &HashSet<String>) -> 
                 && (Arc::ptr_eq(&a.fields, &b.fields) || a.fields == b.fields)
                 && (Arc::ptr_eq(&a.md, &b.md)
                     || (x.citations == y.citations
-                        && x.anchors == y.anchors
+                        && x.anchors().eq(y.anchors())
                         && x.links.len() == y.links.len()
                         && x.links.iter().zip(&y.links).all(|(l, m)| {
                             l.target == m.target
@@ -407,11 +402,9 @@ fn build_graph(config: &Config, pages: &[Page], by_rel: &HashMap<String, usize>,
     for (i, page) in pages.iter().enumerate() {
         for (field, value) in page.fields.iter() {
             for_each_ref(value, &mut |to, id| match index_of_entry(to, &id.value) {
-                Some(t) => match backlinks[t].referenced_by.get_mut(field) {
-                    Some(list) => list.push(i),
-                    None => {
-                        backlinks[t].referenced_by.insert(field.clone(), vec![i]);
-                    }
+                Some(t) => match backlinks[t].referenced_by.iter_mut().find(|(f, _)| f == field) {
+                    Some((_, list)) => list.push(i),
+                    None => backlinks[t].referenced_by.push((field.clone(), vec![i])),
                 },
                 None => errors.push(dangling_reference(config, pages, drafts, page, field, to, id)),
             });
@@ -427,14 +420,14 @@ fn build_graph(config: &Config, pages: &[Page], by_rel: &HashMap<String, usize>,
             let Some(&t) = by_rel.get(&link.target) else { continue };
             backlinks[t].linked_from.push(i);
             if let Some(anchor) = &link.anchor {
-                if !pages[t].md.content.anchors.contains(anchor) {
+                if !pages[t].md.content.anchors().any(|a| a == anchor) {
                     let mut d = Diagnostic::new(
                         &page.file,
                         link.line,
                         link.col,
                         format!("missing anchor: `@/{}` has no heading or footnote `#{anchor}`", link.target),
                     );
-                    if let Some(s) = suggest(anchor, pages[t].md.content.anchors.iter().map(String::as_str)) {
+                    if let Some(s) = suggest(anchor, pages[t].md.content.anchors()) {
                         d = d.with_hint(format!("did you mean `#{s}`?"));
                     }
                     errors.push(d);
@@ -443,7 +436,9 @@ fn build_graph(config: &Config, pages: &[Page], by_rel: &HashMap<String, usize>,
         }
     }
     for b in &mut backlinks {
-        for list in b.referenced_by.values_mut().chain([&mut b.cited_by, &mut b.linked_from]) {
+        b.referenced_by.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+        let by_field = b.referenced_by.iter_mut().map(|(_, list)| list);
+        for list in by_field.chain([&mut b.cited_by, &mut b.linked_from]) {
             list.sort_unstable_by_key(|&i| position[i]);
             list.dedup();
         }
@@ -558,7 +553,7 @@ fn as_str(v: &FieldValue) -> Option<&str> {
 
 fn for_each_ref<'a>(value: &'a FieldValue, f: &mut dyn FnMut(&'a str, &'a crate::schema::Located<String>)) {
     match value {
-        FieldValue::Ref { to, id } => f(to, id),
+        FieldValue::Ref(r) => f(&r.to, &r.id),
         FieldValue::List(items) => items.iter().for_each(|v| for_each_ref(v, f)),
         _ => {}
     }
@@ -605,24 +600,19 @@ impl Resolver<'_> {
         format!("{folder}/{id}.md")
     }
 
-    /// `self.fact(rel) == *fact`, without building the fact.
-    fn fact_matches(&self, rel: &str, fact: &Fact) -> bool {
-        match self.by_rel.get(rel) {
-            Some(&i) => {
-                let page = &self.pages[i];
-                !fact.draft && fact.url.as_deref() == Some(page.url.as_str()) && fact.citation == page.citation
+    /// A fingerprint of what resolving a link or citation to each of `rels`
+    /// yields: the page's URL and label, or its absence (and whether it is a
+    /// draft, which changes the error).
+    fn facts(&self, rels: &[String]) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = crate::fingerprint_hasher();
+        for rel in rels {
+            match self.by_rel.get(rel) {
+                Some(&i) => (0u8, &self.pages[i].url, &self.pages[i].citation).hash(&mut h),
+                None => (1u8, self.drafts.contains(rel)).hash(&mut h),
             }
-            None => fact.url.is_none() && fact.citation.is_none() && fact.draft == self.drafts.contains(rel),
         }
-    }
-
-    fn fact(&self, rel: &str) -> Fact {
-        match self.by_rel.get(rel) {
-            Some(&i) => {
-                Fact { url: Some(self.pages[i].url.clone()), citation: self.pages[i].citation.clone(), draft: false }
-            }
-            None => Fact { url: None, citation: None, draft: self.drafts.contains(rel) },
-        }
+        h.finish()
     }
 }
 
@@ -666,10 +656,10 @@ impl Resolve for Resolver<'_> {
 
 fn render_page(page: &Page, source: &Arc<Source>, resolver: &Resolver) -> Markdown {
     let mut errors = Vec::new();
-    let locate = |offset: usize| line_col(&source.text, source.body_start + offset);
+    let locate = |offset: usize| source.locate(offset);
     let origin = Origin { file: &page.file, locate: &locate };
-    let content = markdown::render(source.body(), &origin, resolver, &mut errors, Produce::Facts);
-    let mut text_fields = BTreeMap::new();
+    let content = markdown::render(&source.body, &origin, resolver, &mut errors, Produce::Facts);
+    let mut text_fields = Vec::new();
     let mut deps: Vec<String> = Vec::new();
     for (name, value) in page.fields.iter() {
         if let FieldValue::Text(t) = value {
@@ -678,21 +668,15 @@ fn render_page(page: &Page, source: &Arc<Source>, resolver: &Resolver) -> Markdo
             let field = markdown::render(&t.value, &origin, resolver, &mut errors, Produce::Html);
             deps.extend(field.links.iter().map(|l| l.target.clone()));
             deps.extend(field.citations.iter().map(|id| resolver.citation_rel(id)));
-            text_fields.insert(name.clone(), field.html);
+            text_fields.push((name.clone(), field.html));
         }
     }
     deps.extend(content.links.iter().map(|l| l.target.clone()));
     deps.extend(content.citations.iter().map(|id| resolver.citation_rel(id)));
     deps.sort();
     deps.dedup();
-    let deps = deps
-        .into_iter()
-        .map(|rel| {
-            let f = resolver.fact(&rel);
-            (rel, f)
-        })
-        .collect();
-    Markdown { content, source: Some(source.clone()), html: OnceLock::new(), text_fields, errors, deps }
+    let facts = resolver.facts(&deps);
+    Markdown { content, source: Some(source.clone()), html: OnceLock::new(), text_fields, errors, deps, facts }
 }
 
 /// A sortable view of a field: numbers before strings, missing values last.
