@@ -188,6 +188,13 @@ pub fn render(
     if produce == Produce::Html {
         out.html.reserve(text.len() * 3 / 2);
         pulldown_cmark::html::push_html(&mut out.html, html_events.into_iter());
+    } else {
+        // Facts are kept for every page of the site at once: no spare capacity.
+        out.summary.shrink_to_fit();
+        out.toc.shrink_to_fit();
+        out.links.shrink_to_fit();
+        out.citations.shrink_to_fit();
+        out.footnotes.shrink_to_fit();
     }
     out
 }
