@@ -797,8 +797,8 @@ impl<'a> CardMaker<'a> {
         match value {
             FieldValue::Str(s) | FieldValue::Date(s) => s.as_str().into(),
             FieldValue::Text(_) => {
-                let html = page.md.text_fields.iter().find(|(n, _)| n == name).map_or("", |(_, h)| h.as_str());
-                Value::safe_string(html)
+                let html = page.md.text_fields.iter().find(|(n, _)| n == name).map(|(_, h)| h.clone());
+                html.unwrap_or_else(|| Value::safe_string(""))
             }
             FieldValue::Int(i) => (*i).into(),
             FieldValue::Float(f) => (*f).into(),
@@ -856,7 +856,7 @@ impl<'a> CardMaker<'a> {
             ("description", opt(page.description.as_deref())),
             ("citation", opt(page.citation.as_deref())),
             ("draft", page.draft.into()),
-            ("summary", Value::safe_string(&page.md.content.summary)),
+            ("summary", page.md.summary.clone().unwrap_or_else(|| Value::safe_string(""))),
             ("fields", Value::from(fields)),
             ("terms", Value::from(terms)),
         ])

@@ -17,6 +17,7 @@ use crate::content::{Kind, Source};
 use crate::diagnostics::Diagnostic;
 use crate::markdown::{self, Origin, Produce, Rendered, Resolve};
 use crate::schema::{suggest, FieldValue, Meta};
+use tera::Value;
 
 /// One page of the site, whatever produced it.
 #[derive(Debug, Clone)]
@@ -50,14 +51,18 @@ pub struct Page {
 /// rendered again). The body's HTML is made when the page is written.
 #[derive(Debug, Default)]
 pub struct Markdown {
-    /// Everything but the HTML (see [`Produce::Facts`]).
+    /// Everything but the HTML (see [`Produce::Facts`]), and the summary,
+    /// which is moved to `summary`.
     pub content: Rendered,
+    /// The summary and the `text` fields (by name) as the template values
+    /// that every card of the page shares, rather than copies of them: a
+    /// large site holds them all at once. `None` when empty.
+    pub summary: Option<Value>,
+    pub text_fields: Vec<(String, Value)>,
     /// The file the body comes from; `None` for generated pages.
     source: Option<Arc<Source>>,
     /// The body's HTML, once made and kept.
     html: OnceLock<String>,
-    /// Rendered HTML of `text` fields, by name.
-    pub text_fields: Vec<(String, String)>,
     pub errors: Vec<Diagnostic>,
     /// Every page this Markdown links to or cites, and a fingerprint of
     /// what it knew of them (see [`Resolver::facts`]).
@@ -658,7 +663,8 @@ fn render_page(page: &Page, source: &Arc<Source>, resolver: &Resolver) -> Markdo
     let mut errors = Vec::new();
     let locate = |offset: usize| source.locate(offset);
     let origin = Origin { file: &page.file, locate: &locate };
-    let content = markdown::render(&source.body, &origin, resolver, &mut errors, Produce::Facts);
+    let mut content = markdown::render(&source.body, &origin, resolver, &mut errors, Produce::Facts);
+    let summary = Some(std::mem::take(&mut content.summary)).filter(|s| !s.is_empty()).map(|s| Value::safe_string(&s));
     let mut text_fields = Vec::new();
     let mut deps: Vec<String> = Vec::new();
     for (name, value) in page.fields.iter() {
@@ -668,7 +674,7 @@ fn render_page(page: &Page, source: &Arc<Source>, resolver: &Resolver) -> Markdo
             let field = markdown::render(&t.value, &origin, resolver, &mut errors, Produce::Html);
             deps.extend(field.links.iter().map(|l| l.target.clone()));
             deps.extend(field.citations.iter().map(|id| resolver.citation_rel(id)));
-            text_fields.push((name.clone(), field.html));
+            text_fields.push((name.clone(), Value::safe_string(&field.html)));
         }
     }
     deps.extend(content.links.iter().map(|l| l.target.clone()));
@@ -676,7 +682,8 @@ fn render_page(page: &Page, source: &Arc<Source>, resolver: &Resolver) -> Markdo
     deps.sort();
     deps.dedup();
     let facts = resolver.facts(&deps);
-    Markdown { content, source: Some(source.clone()), html: OnceLock::new(), text_fields, errors, deps, facts }
+    let source = Some(source.clone());
+    Markdown { content, summary, text_fields, source, html: OnceLock::new(), errors, deps, facts }
 }
 
 /// A sortable view of a field: numbers before strings, missing values last.
