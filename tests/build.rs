@@ -166,6 +166,26 @@ fn two_builds_are_byte_identical() {
 }
 
 #[test]
+fn a_streamed_build_writes_what_the_preview_engine_keeps() {
+    // `build` renders each body when its page is written and keeps nothing;
+    // the preview engine keeps every output: both must give the same bytes.
+    let site = TestSite::fixture("basic");
+    site.build_ok();
+    let kept = annals::engine::generate(&site.options).expect("generates");
+    let written: Vec<(String, Vec<u8>)> = snapshot(&site.out())
+        .into_iter()
+        .map(|(p, b)| (p.to_string_lossy().replace('\\', "/"), b))
+        .filter(|(p, _)| p.ends_with(".html"))
+        .collect();
+    let kept: Vec<(String, Vec<u8>)> = kept.outputs.iter().map(|o| (o.path.clone(), o.bytes.to_vec())).collect();
+    assert_eq!(written.len(), kept.len());
+    for ((a, x), (b, y)) in written.iter().zip(&kept) {
+        assert_eq!(a, b);
+        assert!(x == y, "{a} differs between build and the preview engine");
+    }
+}
+
+#[test]
 fn a_failed_build_leaves_the_previous_output_untouched() {
     let site = TestSite::fixture("basic");
     site.build_ok();
