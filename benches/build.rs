@@ -4,7 +4,10 @@
 //! preview server's time from saving one file to the reload message.
 //!
 //! cargo bench --bench build -- [--sizes 1000,10000,100000] [--runs 3]
-//!                              [--dir /dev/shm/annals-bench] [--hugo] [--serve]
+//!                              [--dir /dev/shm/annals-bench] [--hugo] [--serve] [--shipped]
+//!
+//! `--shipped` also measures the repository's own site (a copy of it): its
+//! build, and saving each of its first studies.
 
 use annals::corpus::{self, Flavour};
 use annals::serve::{self, Report};
@@ -24,11 +27,18 @@ struct Args {
     dir: PathBuf,
     hugo: bool,
     serve: bool,
+    shipped: bool,
 }
 
 fn args() -> Args {
-    let mut a =
-        Args { sizes: vec![1_000, 10_000], runs: 3, dir: "/dev/shm/annals-bench".into(), hugo: false, serve: false };
+    let mut a = Args {
+        sizes: vec![1_000, 10_000],
+        runs: 3,
+        dir: "/dev/shm/annals-bench".into(),
+        hugo: false,
+        serve: false,
+        shipped: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -37,6 +47,7 @@ fn args() -> Args {
             "--dir" => a.dir = it.next().unwrap().into(),
             "--hugo" => a.hugo = true,
             "--serve" => a.serve = true,
+            "--shipped" => a.shipped = true,
             _ => {} // cargo passes --bench
         }
     }
@@ -108,8 +119,16 @@ fn measure(label: &str, size: usize, runs: usize, mut make: impl FnMut() -> Comm
     wall
 }
 
-/// Median time from saving one study to the reload message, over `runs` edits.
+/// Median time from saving one study to the reload message, over `runs`
+/// edits of the corpus's studies.
 fn measure_serve(root: &Path, size: usize, runs: usize) {
+    let studies = (0..runs.max(5)).map(|n| format!("content/studies/study-{:06}.md", (n * 7919) % (size - 11)));
+    measure_saves(root, &format!("{size:>7} pages"), studies.collect());
+}
+
+/// Median time from saving a file to the reload message, over one save of
+/// each of `files` (Markdown files under `root`), each adding a paragraph.
+fn measure_saves(root: &Path, label: &str, files: Vec<String>) {
     let (tx, rx) = std::sync::mpsc::channel();
     let running = serve::serve(
         annals::engine::Options::new(root),
@@ -123,10 +142,9 @@ fn measure_serve(root: &Path, size: usize, runs: usize) {
     rx.recv_timeout(Duration::from_secs(600)).expect("first build");
     let mut took = Vec::new();
     let mut rendered = Vec::new();
-    for n in 0..runs.max(5) {
-        let path = root.join(format!("content/studies/study-{:06}.md", (n * 7919) % (size - 11)));
-        let text =
-            std::fs::read_to_string(&path).unwrap().replacen("## Results", &format!("## Results\n\nEdit {n}."), 1);
+    for (n, file) in files.iter().enumerate() {
+        let path = root.join(file);
+        let text = format!("{}\nEdit {n}.\n", std::fs::read_to_string(&path).unwrap());
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, text).unwrap();
         std::fs::rename(&tmp, &path).unwrap();
@@ -140,7 +158,7 @@ fn measure_serve(root: &Path, size: usize, runs: usize) {
     }
     running.stop();
     println!(
-        "serve   {size:>7} pages  save → reload message: median {:.1} ms (min {:.1}, max {:.1}), {} outputs re-rendered (median)",
+        "serve   {label:>13}  save → reload message: median {:.1} ms (min {:.1}, max {:.1}), {} outputs re-rendered (median)",
         median(took.clone()),
         took.iter().cloned().fold(f64::MAX, f64::min),
         took.iter().cloned().fold(0.0, f64::max),
@@ -148,11 +166,55 @@ fn measure_serve(root: &Path, size: usize, runs: usize) {
     );
 }
 
+/// The repository's own site, copied to `dir` so that saving its files
+/// leaves the working tree alone: its build, and saves of its studies.
+fn measure_shipped(annals_bin: &str, dir: &Path, runs: usize) {
+    let root = dir.join("shipped");
+    let _ = std::fs::remove_dir_all(&root);
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for part in ["site.yaml", "content", "themes"] {
+        copy(&repo.join(part), &root.join(part));
+    }
+    let pages = walkdir::WalkDir::new(root.join("content"))
+        .into_iter()
+        .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "md")))
+        .count();
+    measure("annals", pages, runs, || {
+        let mut c = Command::new(annals_bin);
+        c.arg("--root").arg(&root).args(["build", "--timings"]);
+        c
+    });
+    let mut studies: Vec<String> = std::fs::read_dir(root.join("content/studies"))
+        .unwrap()
+        .map(|e| format!("content/studies/{}", e.unwrap().file_name().to_string_lossy()))
+        .filter(|f| f.ends_with(".md") && !f.ends_with("_index.md"))
+        .collect();
+    studies.sort();
+    studies.truncate(runs.max(5));
+    measure_saves(&root, "shipped site", studies);
+}
+
+fn copy(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            copy(&e.path(), &to.join(e.file_name()));
+        }
+    } else {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
 fn main() {
     let a = args();
     let annals_bin = env!("CARGO_BIN_EXE_annals");
     std::fs::create_dir_all(&a.dir).unwrap();
     println!("annals benchmark: {} runs per size, output under {}", a.runs, a.dir.display());
+    if a.shipped {
+        measure_shipped(annals_bin, &a.dir, a.runs);
+    }
     for &size in &a.sizes {
         let root = a.dir.join(format!("annals-{size}"));
         corpus::generate(&root, size, 1, Flavour::Annals).unwrap();
