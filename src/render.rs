@@ -611,7 +611,8 @@ impl Job {
                 deps.marker("linked_from");
                 deps.pages(&b.linked_from);
                 deps.marker("references");
-                deps.pages(&references(site, i));
+                // In citation order: a label change re-renders through the card.
+                deps.pages(&site.graph.cites[i]);
                 deps.marker("entries");
                 deps.pages(section_entries(site, i));
                 deps.marker("prev");
@@ -905,9 +906,7 @@ fn page_value(site: &Site, i: usize, shared: &Shared) -> Value {
 
 /// The entries page `i` cites, by label.
 fn references(site: &Site, i: usize) -> Vec<usize> {
-    let Some(c) = &site.config.citations else { return Vec::new() };
-    let mut refs: Vec<usize> =
-        site.pages[i].md.content.citations.iter().filter_map(|id| site.entry_index(&c.collection, id)).collect();
+    let mut refs = site.graph.cites[i].clone();
     refs.sort_by(|&a, &b| site.pages[a].citation.cmp(&site.pages[b].citation).then(a.cmp(&b)));
     refs
 }

@@ -160,6 +160,8 @@ pub struct Graph {
     pub collections: BTreeMap<String, Vec<usize>>,
     pub taxonomies: Vec<Taxonomy>,
     pub backlinks: Vec<Backlinks>,
+    /// Per page, the entries it cites, in order of first citation.
+    pub cites: Vec<Vec<usize>>,
     pub prev: Vec<Option<usize>>,
     pub next: Vec<Option<usize>>,
     errors: Vec<Diagnostic>,
@@ -404,6 +406,7 @@ fn build_graph(config: &Config, pages: &[Page], by_rel: &HashMap<String, usize>,
     let index_of_entry = |collection: &str, id: &str| -> Option<usize> { entries.get(collection)?.get(id).copied() };
 
     let mut backlinks = vec![Backlinks::default(); pages.len()];
+    let mut cites = vec![Vec::new(); pages.len()];
     for (i, page) in pages.iter().enumerate() {
         for (field, value) in page.fields.iter() {
             for_each_ref(value, &mut |to, id| match index_of_entry(to, &id.value) {
@@ -418,6 +421,7 @@ fn build_graph(config: &Config, pages: &[Page], by_rel: &HashMap<String, usize>,
             for id in &page.md.content.citations {
                 if let Some(t) = index_of_entry(&c.collection, id) {
                     backlinks[t].cited_by.push(i);
+                    cites[i].push(t);
                 }
             }
         }
@@ -458,7 +462,7 @@ fn build_graph(config: &Config, pages: &[Page], by_rel: &HashMap<String, usize>,
         }
     }
     let taxonomies = build_taxonomies(config, pages, &collections, &mut errors);
-    Graph { entries, collections, taxonomies, backlinks, prev, next, errors }
+    Graph { entries, collections, taxonomies, backlinks, cites, prev, next, errors }
 }
 
 impl Site {
