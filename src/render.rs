@@ -16,7 +16,7 @@ use crate::content::Kind;
 use crate::diagnostics::Diagnostic;
 use crate::output::Staging;
 use crate::schema::FieldValue;
-use crate::site::{Markdown, Page, Site, Taxonomy, Term};
+use crate::site::{Graph, Markdown, Page, Site, Taxonomy, Term};
 use crate::theme;
 
 /// A file to write: path under the output folder, and its bytes.
@@ -227,8 +227,9 @@ pub struct RenderCache {
     globals: HashMap<&'static str, u64>,
     /// Fingerprint of what `url_for` can resolve.
     targets: u64,
-    /// The site's `landscape` when the cards were built.
+    /// The site's `landscape` and relations at the last render.
     landscape: u64,
+    graph: Option<Arc<Graph>>,
 }
 
 struct CachedCard {
@@ -276,12 +277,15 @@ pub fn render(
     cache: &mut RenderCache,
     sink: Option<&Staging>,
 ) -> Rendered {
+    let same_landscape = std::mem::replace(&mut cache.landscape, site.landscape) == site.landscape;
+    let same_graph = cache.graph.as_ref().is_some_and(|g| Arc::ptr_eq(g, &site.graph));
+    cache.graph = Some(site.graph.clone());
     let (cards, card_changed) = match sink {
         Some(_) => {
             let maker = CardMaker::new(site);
             (site.pages.par_iter().map(|p| maker.card(p)).collect(), vec![true; site.pages.len()])
         }
-        None => build_cards(site, cache),
+        None => build_cards(site, cache, same_landscape),
     };
     let terms: Vec<Vec<Value>> = site
         .graph
@@ -302,9 +306,16 @@ pub fn render(
         errors.extend(errs);
         return Rendered { outputs: Vec::new(), paths, rendered, errors };
     }
+    // The same relations, no page showing others anything new, and no card
+    // changed: every list that any output shows is as it was, and so is its
+    // fingerprint, which need not be worked out again.
+    let lists_unchanged = same_graph && same_landscape && !card_changed.contains(&true);
     let global_changed: HashMap<&str, bool> = GLOBALS
         .iter()
         .map(|&g| {
+            if lists_unchanged && cache.globals.contains_key(g) {
+                return (g, false);
+            }
             let mut deps = Deps::new(site, &card_changed);
             global_deps(site, g, &mut deps);
             let previous = cache.globals.insert(g, deps.hash());
@@ -322,9 +333,14 @@ pub fn render(
         .enumerate()
         .map(|(n, job)| {
             let fingerprint = templates.fingerprints.get(&job.template).copied().unwrap_or(0);
-            let mut dep_state = Deps::new(site, &card_changed);
-            job.deps(site, &mut dep_state);
-            let (deps, deps_changed) = (dep_state.hash(), dep_state.changed);
+            let (deps, deps_changed) = match cached.get(&job.path) {
+                Some(c) if lists_unchanged => (c.deps, false),
+                _ => {
+                    let mut dep_state = Deps::new(site, &card_changed);
+                    job.deps(site, &mut dep_state);
+                    (dep_state.hash(), dep_state.changed)
+                }
+            };
             let md = match job.what {
                 What::Page(i) => Some(site.pages[i].md.clone()),
                 _ => None,
@@ -506,10 +522,9 @@ impl<'a> Deps<'a> {
 
 /// Cards of every page: cached ones whose inputs are unchanged, new ones
 /// for the rest, and for each page whether its card differs from last time.
-fn build_cards(site: &Site, cache: &mut RenderCache) -> (Vec<Value>, Vec<bool>) {
+fn build_cards(site: &Site, cache: &mut RenderCache, same_landscape: bool) -> (Vec<Value>, Vec<bool>) {
     // While no page shows others anything new, a card whose own inputs are
     // the same is the same: skip fingerprinting what it shows of others.
-    let same_landscape = std::mem::replace(&mut cache.landscape, site.landscape) == site.landscape;
     let maker = CardMaker::new(site);
     let built: Vec<(Value, bool, Option<CachedCard>)> = site
         .pages
