@@ -147,8 +147,7 @@ impl Engine {
     /// large site needs far less memory. Nothing is kept for a rebuild.
     pub fn build_into(mut self, sink: &Staging) -> Result<Built, Vec<Diagnostic>> {
         let result = self.run(&Change::Everything, Some(sink));
-        // Nobody needs to wait while a large site is freed.
-        std::thread::spawn(move || drop(self));
+        drop(FreeLater(Some(self)));
         result
     }
 
@@ -227,10 +226,8 @@ impl Engine {
             self.files.clear();
             self.markdown = MarkdownCache::default();
         }
-        let previous = self.site.take();
-        let (site, errs) = t.time("link", || skeleton.link(previous.as_ref()));
-        // Freeing a large site takes milliseconds that nobody needs to wait for.
-        std::thread::spawn(move || drop(previous));
+        let previous = FreeLater(self.site.take());
+        let (site, errs) = t.time("link", || skeleton.link(previous.0.as_ref()));
         // Kept, failed build or not, for the next build to reuse its relations.
         let site = &*self.site.insert(site);
         errors.extend(errs);
@@ -339,6 +336,19 @@ fn is_markdown_file_path(p: &Path) -> bool {
 
 fn rel_string(p: &Path) -> String {
     p.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+/// Frees its value on another thread once it goes out of scope: freeing a
+/// large site takes milliseconds that nobody needs to wait for, and doing it
+/// after the build keeps it off the cores the build is using.
+struct FreeLater<T: Send + 'static>(Option<T>);
+
+impl<T: Send + 'static> Drop for FreeLater<T> {
+    fn drop(&mut self) {
+        if let Some(value) = self.0.take() {
+            std::thread::spawn(move || drop(value));
+        }
+    }
 }
 
 /// A file read and split, with its front matter error; or why it could not be read.

@@ -29,18 +29,26 @@ es.addEventListener("errors",e=>{{let o=document.getElementById("annals-errors")
 }
 
 /// What the server serves: the last good build.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Snapshot {
     pages: HashMap<String, Arc<[u8]>>,
     copies: HashMap<String, Origin>,
 }
 
 impl Snapshot {
-    pub fn from_built(built: &Built) -> Snapshot {
-        Snapshot {
-            pages: built.outputs.iter().map(|o| (o.path.clone(), o.bytes.clone())).collect(),
-            copies: built.copies.iter().map(|c| (c.path.clone(), c.from.clone())).collect(),
+    /// Brings the snapshot from the previous good build to `built`, touching
+    /// only the outputs that changed or went: a save costs what it changed,
+    /// not what the site holds.
+    fn update(&mut self, built: &Built) {
+        for path in &built.changed {
+            if let Ok(k) = built.outputs.binary_search_by(|o| o.path.as_str().cmp(path)) {
+                self.pages.insert(path.clone(), built.outputs[k].bytes.clone());
+            }
         }
+        for path in &built.removed {
+            self.pages.remove(path);
+        }
+        self.copies = built.copies.iter().map(|c| (c.path.clone(), c.from.clone())).collect();
     }
 
     fn get(&self, key: &str) -> Option<Vec<u8>> {
@@ -66,8 +74,11 @@ pub struct State {
 }
 
 impl State {
-    pub fn publish(&self, snapshot: Snapshot) {
-        *self.site.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
+    /// Serves `built` from now on. Requests being answered keep the snapshot
+    /// they started with (which is then copied before it is changed).
+    pub fn publish(&self, built: &Built) {
+        let mut site = self.site.write().unwrap_or_else(|e| e.into_inner());
+        Arc::make_mut(&mut site).update(built);
     }
 
     /// Sends `event` with `data` to every open page; a failed build's

@@ -115,7 +115,7 @@ fn announce(
     let trigger: Vec<PathBuf> = trigger.iter().map(|p| p.strip_prefix(root).unwrap_or(p).to_path_buf()).collect();
     match result {
         Ok(built) => {
-            state.publish(http::Snapshot::from_built(&built));
+            state.publish(&built);
             if reload {
                 state.broadcast("reload", &built.changed.join("\n"));
             }
