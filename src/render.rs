@@ -384,8 +384,12 @@ pub fn render(
     }
     let live: HashSet<&str> = jobs.iter().map(|j| j.path.as_str()).collect();
     cache.jobs.retain(|path, _| live.contains(path.as_str()));
-    let mut outputs: Vec<Output> =
-        cache.jobs.iter().map(|(path, job)| Output { path: path.clone(), bytes: job.bytes.clone() }).collect();
+    // In the order of the jobs, which is nearly the order of their paths: the
+    // sort then has little to do.
+    let mut outputs: Vec<Output> = jobs
+        .iter()
+        .filter_map(|j| cache.jobs.get(&j.path).map(|c| Output { path: j.path.clone(), bytes: c.bytes.clone() }))
+        .collect();
     outputs.sort_by(|a, b| a.path.cmp(&b.path));
     Rendered { outputs, paths, rendered, errors }
 }

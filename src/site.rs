@@ -180,10 +180,12 @@ impl Skeleton {
         let mut pages: Vec<Page> =
             kept.par_iter().map(|(source, meta)| page_from_source(&config, source, meta)).collect();
         // Every collection and the home page get a section, written or not.
-        let existing: HashSet<&str> = pages.iter().map(|p| p.rel.as_str()).collect();
         let mut implicit = vec![(String::new(), config.title.clone())];
         implicit.extend(config.collections.iter().map(|c| (c.folder.clone(), capitalize(&c.name))));
-        implicit.retain(|(folder, _)| !existing.contains(section_rel(folder).as_str()));
+        implicit.retain(|(folder, _)| {
+            let rel = section_rel(folder);
+            !pages.iter().any(|p| p.rel == rel)
+        });
         pages.extend(implicit.into_iter().map(|(folder, title)| generated_section(&config, folder, title)));
         pages.sort_by(|a, b| a.rel.cmp(&b.rel));
         let mut by_rel = HashMap::with_capacity_and_hasher(pages.len(), Default::default());
@@ -227,13 +229,20 @@ impl Skeleton {
             page.citation = Some(format!("{names}, {year}"));
         });
         // Same label for two works: suffix the year by id order, as author-year styles do (2010a, 2010b).
-        let mut by_label: HashMap<&str, Vec<usize>> = HashMap::default();
+        let mut first_with: HashMap<&str, usize> = HashMap::default();
+        let mut groups: HashMap<usize, Vec<usize>> = HashMap::default();
         for (i, p) in self.pages.iter().enumerate() {
             if let Some(label) = &p.citation {
-                by_label.entry(label.as_str()).or_default().push(i);
+                match first_with.get(label.as_str()) {
+                    Some(&first) => groups.entry(first).or_insert_with(|| vec![first]).push(i),
+                    None => {
+                        first_with.insert(label, i);
+                    }
+                }
             }
         }
-        let groups: Vec<Vec<usize>> = by_label.into_values().filter(|g| g.len() > 1).collect();
+        drop(first_with);
+        let groups: Vec<Vec<usize>> = groups.into_values().collect();
         for mut group in groups {
             group.sort_by(|&a, &b| self.pages[a].id.cmp(&self.pages[b].id));
             for (n, i) in group.into_iter().enumerate() {
