@@ -221,7 +221,8 @@ impl Engine {
         let markdown_rendered = t.time("markdown", || skeleton.render_markdown(&sources, markdown));
         errors.extend(skeleton.markdown_errors().cloned());
         if sink.is_some() {
-            // A one-off build: the sources are not needed again.
+            // A one-off build validates and renders nothing again: only the
+            // sources live on, in each page's Markdown, until it is written.
             drop(sources);
             self.files.clear();
             self.markdown = MarkdownCache::default();

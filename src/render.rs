@@ -333,7 +333,8 @@ pub fn render(
         .enumerate()
         .map(|(n, job)| {
             let fingerprint = templates.fingerprints.get(&job.template).copied().unwrap_or(0);
-            let (deps, deps_changed) = match cached.get(&job.path) {
+            let previous = cached.get(&job.path);
+            let (deps, deps_changed) = match previous {
                 Some(c) if lists_unchanged => (c.deps, false),
                 _ => {
                     let mut dep_state = Deps::new(site, &card_changed);
@@ -346,7 +347,7 @@ pub fn render(
                 _ => None,
             };
             let fresh = !all_stale
-                && cached.get(&job.path).is_some_and(|c| {
+                && previous.is_some_and(|c| {
                     c.template == job.template
                         && c.fingerprint == fingerprint
                         && match (&c.md, &md) {
@@ -529,7 +530,8 @@ impl<'a> Deps<'a> {
 fn build_cards(site: &Site, cache: &mut RenderCache, same_landscape: bool) -> (Vec<Value>, Vec<bool>) {
     // While no page shows others anything new, a card whose own inputs are
     // the same is the same: skip fingerprinting what it shows of others.
-    let maker = CardMaker::new(site);
+    // Made only if some card is made: a rebuild usually makes one or none.
+    let maker = OnceLock::new();
     let built: Vec<(Value, bool, Option<CachedCard>)> = site
         .pages
         .par_iter()
@@ -541,7 +543,7 @@ fn build_cards(site: &Site, cache: &mut RenderCache, same_landscape: bool) -> (V
             match cached {
                 Some(c) if same_inputs && c.key == key => (c.value.clone(), false, None),
                 previous => {
-                    let value = maker.card(page);
+                    let value = maker.get_or_init(|| CardMaker::new(site)).card(page);
                     let changed = previous.is_none_or(|c| c.value != value);
                     let entry =
                         CachedCard { fields: page.fields.clone(), md: page.md.clone(), key, value: value.clone() };

@@ -229,20 +229,13 @@ impl Skeleton {
             page.citation = Some(format!("{names}, {year}"));
         });
         // Same label for two works: suffix the year by id order, as author-year styles do (2010a, 2010b).
-        let mut first_with: HashMap<&str, usize> = HashMap::default();
-        let mut groups: HashMap<usize, Vec<usize>> = HashMap::default();
+        let mut by_label: HashMap<&str, Vec<usize>> = HashMap::default();
         for (i, p) in self.pages.iter().enumerate() {
             if let Some(label) = &p.citation {
-                match first_with.get(label.as_str()) {
-                    Some(&first) => groups.entry(first).or_insert_with(|| vec![first]).push(i),
-                    None => {
-                        first_with.insert(label, i);
-                    }
-                }
+                by_label.entry(label.as_str()).or_default().push(i);
             }
         }
-        drop(first_with);
-        let groups: Vec<Vec<usize>> = groups.into_values().collect();
+        let groups: Vec<Vec<usize>> = by_label.into_values().filter(|g| g.len() > 1).collect();
         for mut group in groups {
             group.sort_by(|&a, &b| self.pages[a].id.cmp(&self.pages[b].id));
             for (n, i) in group.into_iter().enumerate() {
