@@ -17,15 +17,10 @@ use crate::theme::Origin;
 
 pub const EVENTS_PATH: &str = "/__annals/events";
 
-/// The script `serve` injects before `</body>` of every page.
+/// The script `serve` injects before `</body>` of every page. It lives in
+/// its own file so that it can be read, linted and tested as JavaScript.
 pub fn live_reload_script() -> String {
-    format!(
-        r#"<script>/* annals live reload */(()=>{{const es=new EventSource("{EVENTS_PATH}");
-es.addEventListener("reload",()=>location.reload());
-es.addEventListener("css",()=>{{for(const l of document.querySelectorAll('link[rel="stylesheet"]')){{const u=new URL(l.href);u.searchParams.set("annals",Date.now());l.href=u.href;}}}});
-es.addEventListener("errors",e=>{{let o=document.getElementById("annals-errors");if(!o){{o=document.createElement("pre");o.id="annals-errors";o.style.cssText="position:fixed;inset:0;margin:0;padding:1.5rem;overflow:auto;background:rgba(30,0,0,.94);color:#fff;font:14px/1.5 ui-monospace,monospace;z-index:2147483647;white-space:pre-wrap";document.body.appendChild(o);}}o.textContent=e.data;}});
-}})();</script>"#
-    )
+    format!("<script>{}</script>", include_str!("live-reload.js").trim_end())
 }
 
 /// What the server serves: the last good build.
