@@ -37,11 +37,20 @@ pub struct Options {
     pub base_url: Option<String>,
     /// HTML inserted before `</body>` (the preview server's live reload).
     pub inject: Option<String>,
+    /// Replace an output folder that annals did not make (see `output::check_output_dir`).
+    pub force: bool,
 }
 
 impl Options {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Options { root: root.into(), output: PathBuf::from("public"), drafts: false, base_url: None, inject: None }
+        Options {
+            root: root.into(),
+            output: PathBuf::from("public"),
+            drafts: false,
+            base_url: None,
+            inject: None,
+            force: false,
+        }
     }
 
     pub fn output_dir(&self) -> PathBuf {
@@ -377,10 +386,10 @@ pub fn generate(options: &Options) -> Result<Built, Vec<Diagnostic>> {
 /// stage includes their writing); the `write` stage copies static files
 /// and swaps the staging folder in.
 pub fn build(options: &Options) -> Result<Built, Vec<Diagnostic>> {
-    let out = options.output_dir();
-    let shown = out.strip_prefix(&options.root).unwrap_or(&out).to_path_buf();
-    let io_error = |e: std::io::Error| vec![Diagnostic::file(&shown, format!("cannot write the site: {e}"))];
-    crate::output::check_output_dir(&options.root, &options.output).map_err(|m| vec![Diagnostic::file(&shown, m)])?;
+    let shown = options.output.clone();
+    let refuse = |m: String| vec![Diagnostic::file(&shown, m)];
+    let out = crate::output::check_output_dir(&options.root, &options.output, options.force).map_err(refuse)?;
+    let io_error = |e: std::io::Error| refuse(format!("cannot write the site: {e}"));
     let staging = Staging::new(&out).map_err(io_error)?;
     let mut built = Engine::new(options.clone()).build_into(&staging)?;
     let started = Instant::now();

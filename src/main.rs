@@ -32,6 +32,8 @@ enum Command {
     Build {
         #[command(flatten)]
         common: Common,
+        #[command(flatten)]
+        output: Output,
         /// Print how long each stage took.
         #[arg(long)]
         timings: bool,
@@ -43,8 +45,9 @@ enum Command {
     },
     /// Build, serve on localhost with live reload, and rebuild on every change.
     Serve {
-        #[command(flatten)]
-        common: Common,
+        /// Include pages marked `draft: true`.
+        #[arg(long)]
+        drafts: bool,
         /// Port to listen on; 0 picks a free one.
         #[arg(long, short, default_value_t = 1111)]
         port: u16,
@@ -59,6 +62,8 @@ enum Command {
     Watch {
         #[command(flatten)]
         common: Common,
+        #[command(flatten)]
+        output: Output,
     },
     /// Write a synthetic site for benchmarks (see BENCHMARKS.md).
     #[command(hide = true)]
@@ -80,20 +85,33 @@ struct Common {
     /// Include pages marked `draft: true`.
     #[arg(long)]
     drafts: bool,
-    /// Output folder, relative to the site root.
-    #[arg(long, short, default_value = "public")]
-    output: PathBuf,
     /// Override base_url from site.yaml.
     #[arg(long)]
     base_url: Option<String>,
 }
 
+/// Where the site is written. (`serve` writes nothing: it serves from memory.)
+#[derive(clap::Args)]
+struct Output {
+    /// Output folder, relative to the site root. annals replaces it whole, so
+    /// it must be empty, missing, or made by an earlier build.
+    #[arg(long, short, default_value = "public")]
+    output: PathBuf,
+    /// Replace the output folder even if annals did not make it, deleting
+    /// everything in it. (Folders holding a site or a repository are never replaced.)
+    #[arg(long)]
+    force: bool,
+}
+
 impl Cli {
-    fn options(&self, common: &Common) -> Options {
+    fn options(&self, common: &Common, output: Option<&Output>) -> Options {
         let mut o = Options::new(&self.root);
-        o.output = common.output.clone();
         o.drafts = common.drafts;
         o.base_url = common.base_url.clone();
+        if let Some(out) = output {
+            o.output = out.output.clone();
+            o.force = out.force;
+        }
         o
     }
 }
@@ -113,27 +131,31 @@ fn main() -> ExitCode {
     without_huge_pages();
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Build { common, timings } => pipeline::build(&cli.options(common)).map(|built| {
-            if *timings {
-                for (stage, d) in &built.timings.stages {
-                    println!("{stage:>9}  {:>8.1} ms", d.as_secs_f64() * 1000.0);
+        Command::Build { common, output, timings } => {
+            pipeline::build(&cli.options(common, Some(output))).map(|built| {
+                if *timings {
+                    for (stage, d) in &built.timings.stages {
+                        println!("{stage:>9}  {:>8.1} ms", d.as_secs_f64() * 1000.0);
+                    }
                 }
-            }
-            println!(
-                "Built {} pages ({} files) into {} in {:.0} ms",
-                built.pages,
-                built.files,
-                cli.options(common).output_dir().display(),
-                built.timings.total().as_secs_f64() * 1000.0
-            );
-        }),
-        Command::Check { common } => pipeline::generate(&cli.options(common)).map(|built| {
+                println!(
+                    "Built {} pages ({} files) into {} in {:.0} ms",
+                    built.pages,
+                    built.files,
+                    cli.options(common, Some(output)).output_dir().display(),
+                    built.timings.total().as_secs_f64() * 1000.0
+                );
+            })
+        }
+        Command::Check { common } => pipeline::generate(&cli.options(common, None)).map(|built| {
             println!("Checked {} pages: no errors", built.pages);
         }),
-        Command::Serve { common, port, bind, open } => {
-            return serve_until_interrupted(cli.options(common), *bind, *port, *open)
+        Command::Serve { drafts, port, bind, open } => {
+            let mut options = Options::new(&cli.root);
+            options.drafts = *drafts;
+            return serve_until_interrupted(options, *bind, *port, *open);
         }
-        Command::Watch { common } => return watch_until_interrupted(cli.options(common)),
+        Command::Watch { common, output } => return watch_until_interrupted(cli.options(common, Some(output))),
         Command::Corpus { dir, pages, seed, hugo } => {
             let flavour = if *hugo { corpus::Flavour::Hugo } else { corpus::Flavour::Annals };
             return match corpus::generate(dir, *pages, *seed, flavour) {

@@ -149,8 +149,7 @@ fn is_css_only(root: &Path, paths: &[PathBuf]) -> bool {
 /// Keeps `options.output_dir()` up to date until `stop` is set.
 pub fn watch(mut options: Options, stop: &AtomicBool, report: Reporter) -> Result<(), String> {
     options.root = absolute(&options.root)?;
-    crate::output::check_output_dir(&options.root, &options.output)?;
-    let out = options.output_dir();
+    let out = crate::output::check_output_dir(&options.root, &options.output, options.force)?;
     let mut engine = Engine::new(options.clone());
     let mut watcher = new_watcher(&options)?;
     let mut written = false;
