@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use crate::config::{self, Config};
 use crate::content::{self, Source};
 use crate::diagnostics::{self, Diagnostic};
+use crate::inputs::Inputs;
 use crate::output::{Copy, Staging};
 use crate::render::{self, Output, RenderCache, Templates};
 use crate::schema::{self, Meta};
@@ -123,6 +124,9 @@ pub struct Engine {
     files: BTreeMap<String, Result<FileState, Diagnostic>>,
     assets: Vec<PathBuf>,
     walk_errors: Vec<Diagnostic>,
+    /// What the last walk of `content/` and the last theme load read.
+    content_inputs: Inputs,
+    theme_inputs: Inputs,
     markdown: MarkdownCache,
     render: RenderCache,
     /// The last build's site, whose relations the next build may reuse.
@@ -138,11 +142,22 @@ impl Engine {
             files: BTreeMap::new(),
             assets: Vec::new(),
             walk_errors: Vec::new(),
+            content_inputs: Inputs::default(),
+            theme_inputs: Inputs::default(),
             markdown: MarkdownCache::default(),
             render: RenderCache::default(),
             site: None,
             last_good: HashMap::default(),
         }
+    }
+
+    /// Everything the last build read or looked for: a change elsewhere
+    /// cannot change the site.
+    pub fn inputs(&self) -> Inputs {
+        let mut inputs = self.content_inputs.clone();
+        inputs.extend(&self.theme_inputs);
+        inputs.file(&self.options.root.join(config::CONFIG_FILE));
+        inputs
     }
 
     /// Rebuilds after `change`. On success the returned site is complete;
@@ -174,12 +189,18 @@ impl Engine {
             || self.config.is_none()
             || paths.iter().any(|p| p == &root.join(config::CONFIG_FILE));
         if everything {
-            let mut config = config::load(&root)?;
+            // A configuration that does not load leaves nothing to build on:
+            // the next build, whatever changed, must read it again.
+            let mut config = config::load(&root).inspect_err(|_| self.config = None)?;
             if let Some(base) = &self.options.base_url {
                 config.base_url = if base.ends_with('/') { base.clone() } else { format!("{base}/") };
             }
             // A new configuration can change every file's meaning: start afresh.
-            *self = Engine { last_good: std::mem::take(&mut self.last_good), ..Engine::new(self.options.clone()) };
+            *self = Engine {
+                last_good: std::mem::take(&mut self.last_good),
+                content_inputs: std::mem::take(&mut self.content_inputs),
+                ..Engine::new(self.options.clone())
+            };
             self.config = Some(config);
         }
         let config = self.config.clone().expect("loaded above");
@@ -242,7 +263,10 @@ impl Engine {
         let site = &*self.site.insert(site);
         errors.extend(errs);
 
-        let files = theme::load(&root, &site.config.theme).map_err(|d| vec![d])?;
+        let mut theme_inputs = Inputs::default();
+        let files = theme::load(&root, &site.config.theme, &mut theme_inputs);
+        self.theme_inputs = theme_inputs;
+        let files = files.map_err(|d| vec![d])?;
         let mut copies: Vec<Copy> =
             files.statics.iter().map(|(p, o)| Copy { path: p.clone(), from: o.clone() }).collect();
         copies.extend(self.assets.iter().map(|a| Copy {
@@ -313,9 +337,10 @@ impl Engine {
 
     /// Walks `content/` and reads every Markdown file not already read.
     fn reload_all(&mut self, config: &Config) -> Vec<(String, ReadResult)> {
-        let (markdown, assets, errors) = content::walk(&self.options.root);
+        let content::Walk { markdown, assets, inputs, errors } = content::walk(&self.options.root);
         self.assets = assets;
         self.walk_errors = errors;
+        self.content_inputs = inputs;
         let wanted: HashSet<String> = markdown.iter().map(|p| rel_string(p)).collect();
         self.files.retain(|rel, _| wanted.contains(rel));
         let missing: Vec<&PathBuf> = markdown.iter().filter(|p| !self.files.contains_key(&rel_string(p))).collect();

@@ -176,8 +176,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// Prints one line per rebuild, or the errors of a failed one.
-fn print_report(report: Report) {
+/// Prints one line per rebuild, or the errors of a failed one, ending
+/// with what the user still has (`kept`).
+fn print_report(report: Report, kept: &str) {
     match report {
         Report::Built { trigger, rendered, changed, pages, took } => {
             let what = describe(&trigger);
@@ -189,12 +190,13 @@ fn print_report(report: Report) {
         Report::Failed { trigger, errors, rendered_report } => {
             eprint!("{rendered_report}");
             eprintln!(
-                "{}: build failed ({} error{}); still serving the last good site",
+                "{}: build failed ({} error{}); {kept}",
                 describe(&trigger),
                 errors.len(),
                 if errors.len() == 1 { "" } else { "s" }
             );
         }
+        Report::Warning(message) => eprintln!("warning: {message}"),
     }
 }
 
@@ -219,13 +221,14 @@ fn interrupted() -> mpsc::Receiver<()> {
 
 fn serve_until_interrupted(options: Options, bind: IpAddr, port: u16, open: bool) -> ExitCode {
     let stop = interrupted();
-    let running = match serve::serve(options, bind, port, Box::new(print_report)) {
-        Ok(r) => r,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let running =
+        match serve::serve(options, bind, port, Box::new(|r| print_report(r, "still serving the last good site"))) {
+            Ok(r) => r,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::FAILURE;
+            }
+        };
     let url = running.url();
     println!("Serving at {url} (Ctrl-C to stop)");
     if open {
@@ -246,7 +249,7 @@ fn watch_until_interrupted(options: Options) -> ExitCode {
         flag.store(true, Ordering::Relaxed);
     });
     println!("Watching {} (Ctrl-C to stop)", options.root.display());
-    match serve::watch(options, &stop, Box::new(print_report)) {
+    match serve::watch(options, &stop, Box::new(|r| print_report(r, "the output folder keeps the last good site"))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");

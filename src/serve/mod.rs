@@ -33,6 +33,8 @@ pub enum Report {
     },
     /// The build failed; the previous site is still served or kept.
     Failed { trigger: Vec<PathBuf>, errors: Vec<Diagnostic>, rendered_report: String },
+    /// Something the user should know that stops nothing.
+    Warning(String),
 }
 
 pub type Reporter = Box<dyn Fn(Report) + Send>;
@@ -74,13 +76,13 @@ pub fn serve(mut options: Options, bind: IpAddr, port: u16, report: Reporter) ->
     let first = engine.rebuild(&Change::Everything);
     let mut good = first.is_ok();
     announce(&state, &options.root, first, Vec::new(), started, true, &report);
-    let mut watcher = new_watcher(&options)?;
+    let mut watcher = watch::Watcher::new(&options.root, &options.output_dir())?;
+    watcher.update(engine.inputs())?;
     let server_state = state.clone();
     let server_thread = std::thread::spawn(move || http::run(server, server_state));
     let loop_state = state.clone();
     let loop_thread = std::thread::spawn(move || {
-        while let Some((paths, started)) = watcher.next_batch(&loop_state.stop) {
-            let result = engine.rebuild(&Change::Paths(paths.clone()));
+        rebuild_loop(&mut engine, &mut watcher, &loop_state.stop, &report, |result, paths, started| {
             let css_only = good && is_css_only(&options.root, &paths);
             let ok = result.is_ok();
             announce(&loop_state, &options.root, result, paths, started, !css_only, &report);
@@ -88,18 +90,33 @@ pub fn serve(mut options: Options, bind: IpAddr, port: u16, report: Reporter) ->
                 loop_state.broadcast("css", "");
             }
             good = ok;
-        }
+        });
     });
     Ok(Running { addr, state, threads: vec![server_thread, loop_thread] })
 }
 
-fn absolute(root: &Path) -> Result<PathBuf, String> {
-    root.canonicalize().map_err(|e| format!("cannot open the site folder {}: {e}", root.display()))
+/// The one rebuild loop of `serve` and `watch`: waits for a change to what
+/// the last build read, rebuilds, hands the result on, and watches what the
+/// new build read; until `stop` is set. A failed build is a result like
+/// any other: the loop goes on.
+fn rebuild_loop(
+    engine: &mut Engine,
+    watcher: &mut watch::Watcher,
+    stop: &AtomicBool,
+    report: &Reporter,
+    mut done: impl FnMut(Result<Built, Vec<Diagnostic>>, Vec<PathBuf>, Instant),
+) {
+    while let Some((paths, started)) = watcher.next_batch(stop) {
+        let result = engine.rebuild(&Change::Paths(paths.clone()));
+        if let Err(e) = watcher.update(engine.inputs()) {
+            report(Report::Warning(e));
+        }
+        done(result, paths, started);
+    }
 }
 
-fn new_watcher(options: &Options) -> Result<watch::Watcher, String> {
-    let theme = crate::config::load(&options.root).map(|c| c.theme).unwrap_or_else(|_| "default".into());
-    watch::Watcher::new(&options.root, &options.output_dir(), &theme)
+fn absolute(root: &Path) -> Result<PathBuf, String> {
+    root.canonicalize().map_err(|e| format!("cannot open the site folder {}: {e}", root.display()))
 }
 
 /// Publishes a build to the server and its pages, and reports it.
@@ -151,15 +168,12 @@ pub fn watch(mut options: Options, stop: &AtomicBool, report: Reporter) -> Resul
     options.root = absolute(&options.root)?;
     let out = crate::output::check_output_dir(&options.root, &options.output, options.force)?;
     let mut engine = Engine::new(options.clone());
-    let mut watcher = new_watcher(&options)?;
+    let mut watcher = watch::Watcher::new(&options.root, &out)?;
     let mut written = false;
     // Copied files of the last write, so that one no longer copied is deleted.
     let mut copied: std::collections::HashSet<String> = Default::default();
-    let mut change = Change::Everything;
-    let mut trigger = Vec::new();
-    let mut started = Instant::now();
-    loop {
-        let result = engine.rebuild(&change).and_then(|built| {
+    let mut write = |result: Result<Built, Vec<Diagnostic>>, trigger: Vec<PathBuf>, started: Instant| {
+        let result = result.and_then(|built| {
             let now: std::collections::HashSet<String> = built.copies.iter().map(|c| c.path.clone()).collect();
             let io = if written {
                 let mut removed = built.removed.clone();
@@ -173,24 +187,25 @@ pub fn watch(mut options: Options, stop: &AtomicBool, report: Reporter) -> Resul
             copied = now;
             Ok(built)
         });
-        let trigger_rel: Vec<PathBuf> =
-            trigger.iter().map(|p: &PathBuf| p.strip_prefix(&options.root).unwrap_or(p).to_path_buf()).collect();
-        match result {
-            Ok(built) => report(Report::Built {
-                trigger: trigger_rel,
+        let trigger: Vec<PathBuf> =
+            trigger.iter().map(|p| p.strip_prefix(&options.root).unwrap_or(p).to_path_buf()).collect();
+        report(match result {
+            Ok(built) => Report::Built {
+                trigger,
                 rendered: built.rendered,
                 changed: built.changed.len(),
                 pages: built.pages,
                 took: started.elapsed(),
-            }),
+            },
             Err(errors) => {
                 let text = diagnostics::report(&options.root, &errors);
-                report(Report::Failed { trigger: trigger_rel, errors, rendered_report: text });
+                Report::Failed { trigger, errors, rendered_report: text }
             }
-        }
-        let Some((paths, first_event)) = watcher.next_batch(stop) else { return Ok(()) };
-        started = first_event;
-        change = Change::Paths(paths.clone());
-        trigger = paths;
-    }
+        });
+    };
+    let started = Instant::now();
+    write(engine.rebuild(&Change::Everything), Vec::new(), started);
+    watcher.update(engine.inputs())?;
+    rebuild_loop(&mut engine, &mut watcher, stop, &report, write);
+    Ok(())
 }
