@@ -208,10 +208,13 @@ impl Engine {
         let read = t.time("load", || {
             let content_paths: Vec<&PathBuf> = paths.iter().filter(|p| p.starts_with(&content_dir)).collect();
             if everything || content_paths.iter().any(|p| !is_markdown_file_path(p)) {
-                // Something other than a Markdown file changed (a folder moved, an
-                // asset): walk again, re-reading the changed files and new ones.
+                // Something other than a Markdown file changed (a folder moved,
+                // replaced or created, an asset): walk again, re-reading the
+                // changed files, everything under changed folders, and new files.
                 for p in &content_paths {
-                    self.files.remove(&rel_string(p.strip_prefix(&content_dir).unwrap_or(p)));
+                    let rel = rel_string(p.strip_prefix(&content_dir).unwrap_or(p));
+                    let under = format!("{rel}/");
+                    self.files.retain(|f, _| *f != rel && !f.starts_with(&under) && !rel.is_empty());
                 }
                 self.reload_all(&config)
             } else {

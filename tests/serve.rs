@@ -75,7 +75,7 @@ struct Reply {
 fn request(addr: SocketAddr, method: &str, path: &str) -> Reply {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(BOUND)).unwrap();
-    write!(stream, "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n", addr.port()).unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
     let text = String::from_utf8_lossy(&raw).into_owned();
@@ -98,7 +98,7 @@ impl Events {
     fn open(addr: SocketAddr) -> Events {
         let mut stream = TcpStream::connect(addr).unwrap();
         stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-        write!(stream, "GET /__annals/events HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+        write!(stream, "GET /__annals/events HTTP/1.1\r\nHost: localhost:{}\r\n\r\n", addr.port()).unwrap();
         let mut events = Events { stream, seen: String::new() };
         events.wait_for("retry:");
         events

@@ -54,6 +54,7 @@ impl Running {
     /// Stops the server and the watcher and waits for both.
     pub fn stop(self) {
         self.state.stop.store(true, Ordering::Relaxed);
+        http::wake(self.addr);
         for t in self.threads {
             let _ = t.join();
         }
@@ -69,15 +70,17 @@ pub fn serve(mut options: Options, bind: IpAddr, port: u16, report: Reporter) ->
     options.base_url = Some("/".into());
     options.inject = Some(http::live_reload_script());
     let server = http::bind(SocketAddr::new(bind, port))?;
-    let addr = server.server_addr().to_ip().ok_or("the server has no IP address")?;
-    let state = Arc::new(http::State::default());
+    let addr = server.local_addr().map_err(|e| format!("the server has no address: {e}"))?;
+    let state = Arc::new(http::State::new(addr.port()));
     let mut engine = Engine::new(options.clone());
     let started = Instant::now();
     let first = engine.rebuild(&Change::Everything);
     let mut good = first.is_ok();
-    announce(&state, &options.root, first, Vec::new(), started, true, &report);
+    // Watching before the first report: an edit made as soon as the user
+    // (or a test) sees it is never missed.
     let mut watcher = watch::Watcher::new(&options.root, &options.output_dir())?;
     watcher.update(engine.inputs())?;
+    announce(&state, &options.root, first, Vec::new(), started, true, &report);
     let server_state = state.clone();
     let server_thread = std::thread::spawn(move || http::run(server, server_state));
     let loop_state = state.clone();
@@ -204,8 +207,9 @@ pub fn watch(mut options: Options, stop: &AtomicBool, report: Reporter) -> Resul
         });
     };
     let started = Instant::now();
-    write(engine.rebuild(&Change::Everything), Vec::new(), started);
+    let first = engine.rebuild(&Change::Everything);
     watcher.update(engine.inputs())?;
+    write(first, Vec::new(), started);
     rebuild_loop(&mut engine, &mut watcher, stop, &report, write);
     Ok(())
 }
