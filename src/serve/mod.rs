@@ -66,6 +66,13 @@ impl Running {
 pub fn serve(mut options: Options, bind: IpAddr, port: u16, report: Reporter) -> Result<Running, String> {
     // The watcher reports absolute paths: compare them with an absolute root.
     options.root = absolute(&options.root)?;
+    if !options.root.join(crate::config::CONFIG_FILE).is_file() {
+        return Err(format!(
+            "{} holds no {}: run `annals serve` in a site's folder, or name one with --root",
+            options.root.display(),
+            crate::config::CONFIG_FILE
+        ));
+    }
     // Served from the root of the preview server, whatever base_url says.
     options.base_url = Some("/".into());
     options.inject = Some(http::live_reload_script());
