@@ -67,7 +67,8 @@ pub struct Origin<'a> {
     pub locate: &'a dyn Fn(usize) -> (usize, usize),
 }
 
-fn options() -> Options {
+/// The Markdown extensions annals turns on (the floor benchmark uses the same).
+pub fn options() -> Options {
     Options::ENABLE_TABLES
         | Options::ENABLE_FOOTNOTES
         | Options::ENABLE_STRIKETHROUGH
