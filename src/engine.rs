@@ -87,6 +87,8 @@ pub struct Built {
     pub changed: Vec<String>,
     /// Outputs of the previous successful build that no longer exist.
     pub removed: Vec<String>,
+    /// The site builds, but these deserve a look (`check --deny-warnings` fails on them).
+    pub warnings: Vec<Diagnostic>,
     pub timings: Timings,
 }
 
@@ -136,8 +138,9 @@ impl Engine {
         }
     }
 
-    /// Rebuilds after `change`. On success the returned site is complete;
-    /// on failure every error of the whole site is returned.
+    /// Rebuilds after `change`. On success the returned site is complete,
+    /// with its warnings; on failure every error and warning of the whole
+    /// site is returned.
     pub fn rebuild(&mut self, change: &Change) -> Result<Built, Vec<Diagnostic>> {
         self.run(change, None)
     }
@@ -192,11 +195,11 @@ impl Engine {
             let validated: Vec<(String, Result<FileState, Diagnostic>)> = read
                 .into_par_iter()
                 .map(|(rel, r)| {
-                    let state = r.map(|(mut source, error)| {
+                    let state = r.map(|(mut source, diagnostics)| {
                         let (meta, mut errors) = schema::validate(&source, &config);
                         // The typed fields replace the YAML tree: let it go.
                         source.front = None;
-                        errors.extend(error);
+                        errors.extend(diagnostics);
                         FileState { source: Arc::new(source), meta, errors }
                     });
                     (rel, state)
@@ -260,10 +263,11 @@ impl Engine {
         };
         errors.extend(rendered.errors);
         errors.extend(path_collisions(&rendered.paths, &copies));
-        if !errors.is_empty() {
-            diagnostics::normalize(&mut errors);
+        diagnostics::normalize(&mut errors);
+        if errors.iter().any(Diagnostic::is_error) {
             return Err(errors);
         }
+        let warnings = errors;
 
         let mut changed = Vec::new();
         for o in &rendered.outputs {
@@ -298,6 +302,7 @@ impl Engine {
             rendered: rendered.rendered,
             changed,
             removed,
+            warnings,
             timings: t,
         })
     }
@@ -352,8 +357,8 @@ impl<T: Send + 'static> Drop for FreeLater<T> {
     }
 }
 
-/// A file read and split, with its front matter error; or why it could not be read.
-type ReadResult = Result<(Source, Option<Diagnostic>), Diagnostic>;
+/// A file read and split, with its front matter's diagnostics; or why it could not be read.
+type ReadResult = Result<(Source, Vec<Diagnostic>), Diagnostic>;
 
 /// Two things written to one path: say which, rather than let one win.
 fn path_collisions(outputs: &[String], copies: &[Copy]) -> Vec<Diagnostic> {
@@ -378,7 +383,8 @@ pub fn generate(options: &Options) -> Result<Built, Vec<Diagnostic>> {
 /// and swaps the staging folder in.
 pub fn build(options: &Options) -> Result<Built, Vec<Diagnostic>> {
     let out = options.output_dir();
-    let shown = out.strip_prefix(&options.root).unwrap_or(&out).to_path_buf();
+    // As the user wrote it: `-o .` is `.`, not an empty path.
+    let shown = options.output.clone();
     let io_error = |e: std::io::Error| vec![Diagnostic::file(&shown, format!("cannot write the site: {e}"))];
     crate::output::check_output_dir(&options.root, &options.output).map_err(|m| vec![Diagnostic::file(&shown, m)])?;
     let staging = Staging::new(&out).map_err(io_error)?;

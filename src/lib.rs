@@ -13,6 +13,7 @@ pub mod highlight;
 pub mod markdown;
 pub mod output;
 pub mod render;
+pub mod scaffold;
 pub mod schema;
 pub mod serve;
 pub mod site;

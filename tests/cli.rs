@@ -41,8 +41,10 @@ fn errors_go_to_stderr_as_path_line_col_with_a_count() {
     );
     assert!(stderr.contains("8 | See [the review](@/studies/gamma-2011.md) for more.\n  |     ^\n"), "{stderr}");
     assert!(stderr.contains("content/studies/zeta-2016.md:4:1: error: unknown field `yaer`"), "{stderr}");
-    assert!(stderr.contains("  help: did you mean `year`?\n"), "{stderr}");
-    assert!(stderr.ends_with("2 errors\n"), "{stderr}");
+    assert!(stderr.contains("  = help: did you mean `year`?\n"), "{stderr}");
+    // The new study is linked from nowhere: a warning, counted apart.
+    assert!(stderr.contains("content/studies/epsilon-2015.md: warning: orphan"), "{stderr}");
+    assert!(stderr.ends_with("2 errors, 1 warning\n"), "{stderr}");
     assert!(!site.root.join("public").exists());
 }
 

@@ -101,7 +101,10 @@ fn missing_anchor() {
 #[test]
 fn unknown_citation() {
     let d = only_error("unknown-citation");
-    assert_at(&d, "content/studies/epsilon-2015.md", 8, 14, "unknown citation `@alpha-2001`");
+    // At the id itself, underlined whole, not at the bracket.
+    assert_at(&d, "content/studies/epsilon-2015.md", 8, 28, "unknown citation `@alpha-2001`");
+    assert_eq!(d.len, "@alpha-2001".len());
+    assert_eq!(d.hint.as_deref(), Some("did you mean `@alpha-2000`?"));
 }
 
 #[test]

@@ -67,10 +67,21 @@ impl TestSite {
         self
     }
 
+    /// The errors of a build that must fail (its warnings left out).
     pub fn build_err(&self) -> Vec<Diagnostic> {
         match self.build() {
             Ok(_) => panic!("build succeeded but errors were expected"),
-            Err(errors) => errors,
+            Err(errors) => errors.into_iter().filter(Diagnostic::is_error).collect(),
+        }
+    }
+
+    /// The warnings of a build, which must succeed.
+    pub fn build_warnings(&self) -> Vec<Diagnostic> {
+        match self.build() {
+            Ok(built) => built.warnings,
+            Err(errors) => {
+                panic!("build failed:\n{}", errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))
+            }
         }
     }
 
