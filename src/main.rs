@@ -208,11 +208,17 @@ fn main() -> ExitCode {
 /// `annals check`: every stage, nothing written, diagnostics in the format
 /// asked for; exit 1 on an error (or, if denied, a warning).
 fn check(root: &Path, options: &Options, format: Format, deny_warnings: bool, style: Style) -> ExitCode {
-    let (pages, found) = match pipeline::generate(options) {
+    let (pages, mut found) = match pipeline::generate(options) {
         Ok(built) => (Some(built.pages), built.warnings),
         Err(errors) => (None, errors),
     };
     let failed = pages.is_none() || (deny_warnings && !found.is_empty());
+    if format != Format::Human && root != Path::new(".") {
+        // For CI, paths from where annals runs (the repository root), not the site root.
+        for d in &mut found {
+            d.path = root.join(&d.path);
+        }
+    }
     match format {
         Format::Github => print!("{}", diagnostics::github(&found)),
         Format::Json => print!("{}", diagnostics::json(&found)),

@@ -286,8 +286,10 @@ fn parse_citations(label: &str) -> Option<Vec<Cite<'_>>> {
         .split(';')
         .map(|item| {
             let (at, id) = citation_key(item)?;
-            let suppress_author = item[..at].ends_with('-') && item[..at - 1].trim().is_empty();
-            let prefix = if suppress_author { "" } else { item[..at].trim() };
+            let before = &item[..at];
+            let suppress_author =
+                before.strip_suffix('-').is_some_and(|p| p.is_empty() || p.ends_with(char::is_whitespace));
+            let prefix = if suppress_author { &before[..before.len() - 1] } else { before }.trim();
             let suffix = item[at + 1 + id.len()..].trim();
             Some(Cite { prefix, id, suffix: suffix.trim_start_matches(',').trim_start(), suppress_author })
         })

@@ -55,9 +55,19 @@ pub fn parse(path: &Path, source: &str, first_line: usize) -> Result<(Node, Vec<
     let mut node: Node = serde_saphyr::from_str(source).map_err(|e| {
         let (line, col) = e.location().map_or((0, 0), |l| (l.line() as usize, l.column() as usize));
         let message = plain_message(&e);
+        let shift = |line: usize| if line == 0 { first_line } else { line + first_line - 1 };
+        if let Some((open_line, open_col)) = quote_running_into(source, line) {
+            // The error is only where YAML noticed: point at the quote that caused it.
+            return Diagnostic::new(
+                path,
+                shift(open_line),
+                open_col,
+                format!("invalid YAML: this quote is not closed on its line, so the value runs on to line {} ({message} there)", shift(line)),
+            )
+            .with_hint("close the quote on the same line");
+        }
         let hint = hint_for(&message, source.lines().nth(line.saturating_sub(1)).unwrap_or(""));
-        let line = if line == 0 { first_line } else { line + first_line - 1 };
-        let d = Diagnostic::new(path, line, col, format!("invalid YAML: {message}"));
+        let d = Diagnostic::new(path, shift(line), col, format!("invalid YAML: {message}"));
         match hint {
             Some(h) => d.with_hint(h),
             None => d,
@@ -89,7 +99,54 @@ fn hint_for(message: &str, line: &str) -> Option<String> {
     if message.starts_with("unclosed quote") {
         return Some("close the quote on the same line, or quote with the other kind of quote".into());
     }
+    if message.contains("trailing content after") {
+        return Some("a quoted value ends at its closing quote: quote the whole value, or none of it".into());
+    }
     None
+}
+
+/// The 1-based line and column of a quote opened on an earlier line than
+/// `error_line` and still open there (or closed only there): YAML allows a
+/// quoted value to span lines, so a forgotten closing quote is noticed only
+/// lines later. A light scan: plain values, comments and escapes.
+fn quote_running_into(source: &str, error_line: usize) -> Option<(usize, usize)> {
+    let mut open: Option<(char, usize, usize)> = None;
+    for (n, line) in source.lines().enumerate().map(|(i, l)| (i + 1, l)) {
+        let chars: Vec<char> = line.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            match open {
+                Some((quote, start_line, start_col)) => {
+                    if quote == '"' && c == '\\' {
+                        i += 1;
+                    } else if c == quote && quote == '\'' && chars.get(i + 1) == Some(&'\'') {
+                        i += 1;
+                    } else if c == quote {
+                        if start_line < error_line && n >= error_line {
+                            return Some((start_line, start_col));
+                        }
+                        open = None;
+                    }
+                }
+                None => {
+                    let before = chars[..i].iter().rev().find(|c| !c.is_whitespace());
+                    let starts_value = before.is_none_or(|b| matches!(b, ':' | '-' | '[' | ',' | '{' | '?'));
+                    if c == '#' && (i == 0 || chars[i - 1].is_whitespace()) {
+                        break;
+                    }
+                    if (c == '"' || c == '\'') && starts_value {
+                        open = Some((c, n, i + 1));
+                    }
+                }
+            }
+            i += 1;
+        }
+        if n >= error_line {
+            break;
+        }
+    }
+    open.filter(|(_, start_line, _)| *start_line < error_line).map(|(_, line, col)| (line, col))
 }
 
 /// YAML 1.1 words that serde-saphyr reads as booleans.
@@ -269,6 +326,16 @@ mod tests {
         let err = p("title: A\nkey_finding: Result: it worked\n").unwrap_err();
         assert_eq!((err.line, err.col), (3, 20), "{err}");
         assert_eq!(err.hint.as_deref(), Some("quote the value: `key_finding: \"Result: it worked\"`"));
+    }
+
+    #[test]
+    fn a_quote_left_open_is_reported_where_it_opened() {
+        let err = p("title: \"A study of things\nyear: 2024\nkey: \"it worked\"\n").unwrap_err();
+        assert_eq!((err.line, err.col), (2, 8), "{err}");
+        assert!(err.message.contains("runs on to line 4"), "{err}");
+        // An apostrophe inside a plain value opens nothing.
+        let err = p("title: it's\nkey: [a\n").unwrap_err();
+        assert_eq!(err.line, 3, "{err}");
     }
 
     #[test]

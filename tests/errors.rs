@@ -186,3 +186,49 @@ fn no_input_makes_it_panic() {
         assert!(result.is_ok(), "{path} with {text:?} panicked");
     }
 }
+
+#[test]
+fn an_unclosed_quote_is_reported_where_it_opened() {
+    let d = only_error("unclosed-quote");
+    assert_at(&d, "content/studies/epsilon-2015.md", 2, 8, "this quote is not closed on its line");
+    assert!(d.message.contains("runs on to line 6"), "{d}");
+}
+
+#[test]
+fn a_colon_in_a_value_gets_a_hint_to_quote_it() {
+    let d = only_error("colon-in-value");
+    assert_at(&d, "content/studies/epsilon-2015.md", 6, 20, "mapping values are not allowed");
+    assert_eq!(d.hint.as_deref(), Some("quote the value: `key_finding: \"Result: it worked\"`"));
+}
+
+#[test]
+fn a_missing_anchor_suggests_the_heading_it_starts() {
+    let d = only_error("missing-anchor-near");
+    assert_at(&d, "content/notes.md", 6, 10, "`@/eras/early.md` has no heading or footnote `#begin`");
+    assert_eq!(d.hint.as_deref(), Some("did you mean `#beginnings`?"));
+}
+
+#[test]
+fn an_unknown_narrative_citation_is_an_error_but_an_email_is_not() {
+    let d = only_error("unknown-narrative-citation");
+    assert_at(&d, "content/studies/epsilon-2015.md", 9, 26, "unknown citation `@alfa-2000`");
+    assert_eq!(d.hint.as_deref(), Some("did you mean `@alpha-2000`?"));
+    assert_eq!(d.len, "@alfa-2000".len());
+}
+
+#[test]
+fn narrative_citations_render_names_and_year() {
+    let site = TestSite::with_error("unknown-narrative-citation");
+    site.write("content/studies/epsilon-2015.md", "---\ntitle: E\nauthors: [E]\nyear: 2015\nera: late\nkey_finding: K\n---\nAs @alpha-2000 found [see -@beta-2005, p. 3].\n");
+    site.build_ok().contains(
+        "studies/epsilon-2015/index.html",
+        "As <a class=\"citation\" href=\"/studies/alpha-2000/\">Alpha et al. (2000)</a> found <span class=\"citations\">(see <a class=\"citation\" href=\"/studies/beta-2005/\">2005</a>, p. 3)</span>",
+    );
+}
+
+#[test]
+fn an_external_link_is_an_error_when_site_yaml_denies_them() {
+    let d = only_error("external-link-denied");
+    assert_at(&d, "content/notes.md", 6, 26, "external image to `//example.org/chart.png`");
+    assert!(d.message.contains("`links: { external: deny }`"), "{d}");
+}

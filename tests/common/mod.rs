@@ -39,8 +39,17 @@ impl TestSite {
 
     /// The basic site with one error fixture's files laid over it.
     pub fn with_error(kind: &str) -> TestSite {
+        TestSite::overlaid(&format!("errors/{kind}"))
+    }
+
+    /// The basic site with one warning fixture's files laid over it.
+    pub fn with_warning(kind: &str) -> TestSite {
+        TestSite::overlaid(&format!("warnings/{kind}"))
+    }
+
+    fn overlaid(overlay: &str) -> TestSite {
         let site = TestSite::fixture("basic");
-        copy_dir(&fixtures().join("errors").join(kind), &site.root);
+        copy_dir(&fixtures().join(overlay), &site.root);
         site
     }
 
