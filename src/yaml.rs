@@ -118,9 +118,10 @@ fn quote_running_into(source: &str, error_line: usize) -> Option<(usize, usize)>
             let c = chars[i];
             match open {
                 Some((quote, start_line, start_col)) => {
-                    if quote == '"' && c == '\\' {
-                        i += 1;
-                    } else if c == quote && quote == '\'' && chars.get(i + 1) == Some(&'\'') {
+                    let escaped =
+                        (quote == '"' && c == '\\') || (c == '\'' && quote == '\'' && chars.get(i + 1) == Some(&'\''));
+                    if escaped {
+                        // `\"` in a double-quoted value, `''` in a single-quoted one.
                         i += 1;
                     } else if c == quote {
                         if start_line < error_line && n >= error_line {
