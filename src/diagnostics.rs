@@ -317,6 +317,54 @@ mod tests {
         assert_eq!(line_col(s, 99), (3, 2));
     }
 
+    fn rendered(line: &str, col: usize, len: usize, width: usize) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.md"), format!("first\n{line}\n")).unwrap();
+        let d = Diagnostic::new("a.md", 2, col, "unknown citation").with_len(len).with_hint("did you mean?");
+        render(dir.path(), &[d], Style { colour: false, width })
+    }
+
+    #[test]
+    fn the_underline_sits_under_wide_characters_and_covers_the_range() {
+        assert_eq!(
+            rendered("日本語 [@bermann-2000] x", 6, 13, 100),
+            "a.md:2:6: error: unknown citation\n  |\n2 | 日本語 [@bermann-2000] x\n  |         ^^^^^^^^^^^^^\n  |\n  = help: did you mean?\n1 error\n"
+        );
+    }
+
+    #[test]
+    fn a_long_line_is_shown_as_a_window_around_the_column() {
+        let line = format!("{}[@x]{}", "a ".repeat(200), " b".repeat(200));
+        let out = rendered(&line, 401, 2, 60);
+        let shown = out.lines().nth(2).unwrap();
+        assert!(shown.chars().count() <= 60, "{out}");
+        assert!(shown.contains("[@x]") && shown.contains("..."), "{out}");
+        let caret = out.lines().nth(3).unwrap();
+        assert_eq!(caret.find('^'), Some(shown.find("[@x").unwrap()), "{out}");
+    }
+
+    #[test]
+    fn counts_errors_and_warnings_apart() {
+        let w = Diagnostic::warning("a.md", 0, 0, "w");
+        let out = render(Path::new("."), &[Diagnostic::file("a.md", "e"), w.clone(), w], Style::PLAIN);
+        assert!(out.contains("a.md: warning: w\n"), "{out}");
+        assert!(out.ends_with("1 error, 2 warnings\n"), "{out}");
+        assert!(!out.contains('\x1b'));
+        let coloured = render(Path::new("."), &[Diagnostic::file("a.md", "e")], Style { colour: true, width: 80 });
+        assert!(coloured.contains("\x1b["), "{coloured:?}");
+    }
+
+    #[test]
+    fn machine_formats_escape_what_they_must() {
+        let d = Diagnostic::new("a,b:c.md", 2, 3, "50% \"off\"\nnow").with_hint("h");
+        assert_eq!(github(&[d.clone()]), "::error file=a%2Cb%3Ac.md,line=2,col=3::50%25 \"off\"%0Anow%0Ahelp: h\n");
+        assert_eq!(
+            json(&[d]),
+            "[{\"path\":\"a,b:c.md\",\"line\":2,\"column\":3,\"severity\":\"error\",\"message\":\"50% \\\"off\\\"\\nnow\",\"hint\":\"h\"}]\n"
+        );
+        assert_eq!(json(&[]), "[]\n");
+    }
+
     #[test]
     fn location_omits_unknown_parts() {
         assert_eq!(Diagnostic::file("a.md", "x").to_string(), "a.md: x");
