@@ -357,7 +357,10 @@ mod tests {
     #[test]
     fn machine_formats_escape_what_they_must() {
         let d = Diagnostic::new("a,b:c.md", 2, 3, "50% \"off\"\nnow").with_hint("h");
-        assert_eq!(github(std::slice::from_ref(&d)), "::error file=a%2Cb%3Ac.md,line=2,col=3::50%25 \"off\"%0Anow%0Ahelp: h\n");
+        assert_eq!(
+            github(std::slice::from_ref(&d)),
+            "::error file=a%2Cb%3Ac.md,line=2,col=3::50%25 \"off\"%0Anow%0Ahelp: h\n"
+        );
         assert_eq!(
             json(&[d]),
             "[{\"path\":\"a,b:c.md\",\"line\":2,\"column\":3,\"severity\":\"error\",\"message\":\"50% \\\"off\\\"\\nnow\",\"hint\":\"h\"}]\n"

@@ -310,13 +310,14 @@ fn print_report(root: &Path, report: Report) {
                 took.as_secs_f64() * 1000.0
             );
         }
-        Report::Failed { trigger, errors, rendered_report } => {
-            eprint!("{rendered_report}");
+        Report::Failed { trigger, errors, .. } => {
+            // Rendered again for the terminal (in colour there); the plain report is the overlay's.
+            eprint!("{}", diagnostics::render(root, &errors, stderr_style()));
+            let n = errors.iter().filter(|d| d.is_error()).count();
             eprintln!(
-                "{}: build failed ({} error{}); still serving the last good site",
+                "{}: build failed ({}); still serving the last good site",
                 describe(&trigger),
-                errors.len(),
-                if errors.len() == 1 { "" } else { "s" }
+                plural(n, "error")
             );
         }
     }

@@ -336,13 +336,14 @@ impl Skeleton {
 /// the same pages, fields, links, citations and anchors. Positions of links
 /// only matter for the errors they would be reported at.
 fn same_relations(previous: &Site, pages: &[Page], drafts: &HashSet<String>) -> bool {
-    let positions_matter = !previous.graph.errors.is_empty();
+    let positions_matter = previous.graph.errors.iter().any(Diagnostic::is_error);
     previous.pages.len() == pages.len()
         && previous.drafts == *drafts
         && previous.pages.iter().zip(pages).all(|(a, b)| {
             let (x, y) = (&a.md.content, &b.md.content);
             a.rel == b.rel
                 && a.invalid == b.invalid
+                && a.draft == b.draft
                 && (Arc::ptr_eq(&a.fields, &b.fields) || a.fields == b.fields)
                 && (Arc::ptr_eq(&a.md, &b.md)
                     || (x.citations == y.citations
