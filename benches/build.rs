@@ -154,6 +154,7 @@ fn measure_saves(root: &Path, label: &str, files: Vec<String>) {
                 rendered.push(r);
             }
             Report::Failed { rendered_report, .. } => panic!("{rendered_report}"),
+            Report::Warning(w) => panic!("{w}"),
         }
     }
     running.stop();

@@ -6,6 +6,7 @@ use walkdir::WalkDir;
 
 use crate::config::Config;
 use crate::diagnostics::Diagnostic;
+use crate::inputs::Inputs;
 use crate::yaml::{self, Node};
 
 pub const CONTENT_DIR: &str = "content";
@@ -66,16 +67,27 @@ pub fn is_ignored_name(name: &str) -> bool {
         || name == "4913" // vim's write probe
 }
 
-/// The files under `root/content`: Markdown files and other files, both
-/// relative to `content/` and sorted, plus any error met while walking.
-pub fn walk(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<Diagnostic>) {
+/// What a walk of `content/` found.
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// Markdown files, relative to `content/`, sorted.
+    pub markdown: Vec<PathBuf>,
+    /// Every other file (images, PDFs), relative to `content/`, sorted.
+    pub assets: Vec<PathBuf>,
+    /// The folders listed and the paths looked for.
+    pub inputs: Inputs,
+    pub errors: Vec<Diagnostic>,
+}
+
+/// Walks `root/content`. Symlinks are not followed (a symlinked file is
+/// neither read nor copied), so nothing outside the site is published.
+pub fn walk(root: &Path) -> Walk {
     let dir = root.join(CONTENT_DIR);
-    let mut errors = Vec::new();
-    let mut markdown = Vec::new();
-    let mut assets = Vec::new();
+    let mut walk = Walk::default();
+    walk.inputs.file(&dir);
     if !dir.is_dir() {
-        errors.push(Diagnostic::file(CONTENT_DIR, "the content folder is missing"));
-        return (markdown, assets, errors);
+        walk.errors.push(Diagnostic::file(CONTENT_DIR, "the content folder is missing"));
+        return walk;
     }
     let walker = WalkDir::new(&dir)
         .sort_by_file_name()
@@ -86,19 +98,20 @@ pub fn walk(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<Diagnostic>) {
             Ok(e) if e.file_type().is_file() => {
                 let rel = e.path().strip_prefix(&dir).unwrap_or(e.path()).to_path_buf();
                 if rel.extension().is_some_and(|x| x == "md") {
-                    markdown.push(rel);
+                    walk.markdown.push(rel);
                 } else {
-                    assets.push(rel);
+                    walk.assets.push(rel);
                 }
             }
+            Ok(e) if e.file_type().is_dir() => walk.inputs.folder(e.path()),
             Ok(_) => {}
-            Err(e) => errors.push(Diagnostic::file(
+            Err(e) => walk.errors.push(Diagnostic::file(
                 e.path().map_or_else(|| PathBuf::from(CONTENT_DIR), Path::to_path_buf),
                 format!("cannot read: {e}"),
             )),
         }
     }
-    (markdown, assets, errors)
+    walk
 }
 
 /// Reads and splits `content/<rel>`: the source and its front matter's

@@ -10,6 +10,7 @@ pub mod dependencies;
 pub mod diagnostics;
 pub mod engine;
 pub mod highlight;
+pub mod inputs;
 pub mod markdown;
 pub mod output;
 pub mod render;

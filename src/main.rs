@@ -34,6 +34,8 @@ enum Command {
     Build {
         #[command(flatten)]
         common: Common,
+        #[command(flatten)]
+        output: Output,
         /// Print how long each stage took.
         #[arg(long)]
         timings: bool,
@@ -66,8 +68,9 @@ enum Command {
     },
     /// Build, serve on localhost with live reload, and rebuild on every change.
     Serve {
-        #[command(flatten)]
-        common: Common,
+        /// Include pages marked `draft: true`.
+        #[arg(long)]
+        drafts: bool,
         /// Port to listen on; 0 picks a free one.
         #[arg(long, short, default_value_t = 1111)]
         port: u16,
@@ -82,6 +85,8 @@ enum Command {
     Watch {
         #[command(flatten)]
         common: Common,
+        #[command(flatten)]
+        output: Output,
     },
     /// Write a synthetic site for benchmarks (see BENCHMARKS.md).
     #[command(hide = true)]
@@ -113,20 +118,33 @@ struct Common {
     /// Include pages marked `draft: true`.
     #[arg(long)]
     drafts: bool,
-    /// Output folder, relative to the site root.
-    #[arg(long, short, default_value = "public")]
-    output: PathBuf,
     /// Override base_url from site.yaml.
     #[arg(long)]
     base_url: Option<String>,
 }
 
+/// Where the site is written. (`serve` writes nothing: it serves from memory.)
+#[derive(clap::Args)]
+struct Output {
+    /// Output folder, relative to the site root. annals replaces it whole, so
+    /// it must be empty, missing, or made by an earlier build.
+    #[arg(long, short, default_value = "public")]
+    output: PathBuf,
+    /// Replace the output folder even if annals did not make it, deleting
+    /// everything in it. (Folders holding a site or a repository are never replaced.)
+    #[arg(long)]
+    force: bool,
+}
+
 impl Cli {
-    fn options(&self, common: &Common) -> Options {
+    fn options(&self, common: &Common, output: Option<&Output>) -> Options {
         let mut o = Options::new(&self.root);
-        o.output = common.output.clone();
         o.drafts = common.drafts;
         o.base_url = common.base_url.clone();
+        if let Some(out) = output {
+            o.output = out.output.clone();
+            o.force = out.force;
+        }
         o
     }
 }
@@ -147,23 +165,25 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let style = stderr_style();
     let result = match &cli.command {
-        Command::Build { common, timings } => pipeline::build(&cli.options(common)).map(|built| {
-            if *timings {
-                for (stage, d) in &built.timings.stages {
-                    println!("{stage:>9}  {:>8.1} ms", d.as_secs_f64() * 1000.0);
+        Command::Build { common, output, timings } => {
+            pipeline::build(&cli.options(common, Some(output))).map(|built| {
+                if *timings {
+                    for (stage, d) in &built.timings.stages {
+                        println!("{stage:>9}  {:>8.1} ms", d.as_secs_f64() * 1000.0);
+                    }
                 }
-            }
-            print_warnings(&cli.root, &built.warnings, style);
-            println!(
-                "Built {} ({}) into {} in {:.0} ms",
-                plural(built.pages, "page"),
-                plural(built.files, "file"),
-                cli.options(common).output_dir().display(),
-                built.timings.total().as_secs_f64() * 1000.0
-            );
-        }),
+                print_warnings(&cli.root, &built.warnings, style);
+                println!(
+                    "Built {} ({}) into {} in {:.0} ms",
+                    plural(built.pages, "page"),
+                    plural(built.files, "file"),
+                    cli.options(common, Some(output)).output_dir().display(),
+                    built.timings.total().as_secs_f64() * 1000.0
+                );
+            })
+        }
         Command::Check { common, format, deny_warnings } => {
-            return check(&cli.root, &cli.options(common), *format, *deny_warnings, style)
+            return check(&cli.root, &cli.options(common, None), *format, *deny_warnings, style)
         }
         Command::Init { dir } => return init(dir.as_deref().unwrap_or(&cli.root)),
         Command::New { collection, id, title, edit } => {
@@ -181,10 +201,12 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Command::Serve { common, port, bind, open } => {
-            return serve_until_interrupted(cli.options(common), *bind, *port, *open)
+        Command::Serve { drafts, port, bind, open } => {
+            let mut options = Options::new(&cli.root);
+            options.drafts = *drafts;
+            return serve_until_interrupted(options, *bind, *port, *open);
         }
-        Command::Watch { common } => return watch_until_interrupted(cli.options(common)),
+        Command::Watch { common, output } => return watch_until_interrupted(cli.options(common, Some(output))),
         Command::Corpus { dir, pages, seed, hugo } => {
             let flavour = if *hugo { corpus::Flavour::Hugo } else { corpus::Flavour::Annals };
             return match corpus::generate(dir, *pages, *seed, flavour) {
@@ -204,7 +226,6 @@ fn main() -> ExitCode {
         }
     }
 }
-
 /// `annals check`: every stage, nothing written, diagnostics in the format
 /// asked for; exit 1 on an error (or, if denied, a warning).
 fn check(root: &Path, options: &Options, format: Format, deny_warnings: bool, style: Style) -> ExitCode {
@@ -299,8 +320,9 @@ fn terminal_width() -> Option<usize> {
     None
 }
 
-/// Prints one line per rebuild, or the errors of a failed one.
-fn print_report(root: &Path, report: Report) {
+/// Prints one line per rebuild, or the errors of a failed one, ending
+/// with what the user still has (`kept`).
+fn print_report(root: &Path, report: Report, kept: &str) {
     match report {
         Report::Built { trigger, rendered, changed, pages, took, warnings } => {
             print_warnings(root, &warnings, stderr_style());
@@ -314,12 +336,9 @@ fn print_report(root: &Path, report: Report) {
             // Rendered again for the terminal (in colour there); the plain report is the overlay's.
             eprint!("{}", diagnostics::render(root, &errors, stderr_style()));
             let n = errors.iter().filter(|d| d.is_error()).count();
-            eprintln!(
-                "{}: build failed ({}); still serving the last good site",
-                describe(&trigger),
-                plural(n, "error")
-            );
+            eprintln!("{}: build failed ({}); {kept}", describe(&trigger), plural(n, "error"));
         }
+        Report::Warning(message) => eprintln!("warning: {message}"),
     }
 }
 
@@ -345,7 +364,8 @@ fn interrupted() -> mpsc::Receiver<()> {
 fn serve_until_interrupted(options: Options, bind: IpAddr, port: u16, open: bool) -> ExitCode {
     let stop = interrupted();
     let root = options.root.clone();
-    let running = match serve::serve(options, bind, port, Box::new(move |r| print_report(&root, r))) {
+    let report = move |r| print_report(&root, r, "still serving the last good site");
+    let running = match serve::serve(options, bind, port, Box::new(report)) {
         Ok(r) => r,
         Err(message) => {
             eprintln!("error: {message}");
@@ -373,7 +393,8 @@ fn watch_until_interrupted(options: Options) -> ExitCode {
     });
     println!("Watching {} (Ctrl-C to stop)", options.root.display());
     let root = options.root.clone();
-    match serve::watch(options, &stop, Box::new(move |r| print_report(&root, r))) {
+    let report = move |r| print_report(&root, r, "the output folder keeps the last good site");
+    match serve::watch(options, &stop, Box::new(report)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");

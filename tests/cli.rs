@@ -93,6 +93,30 @@ fn an_output_folder_that_would_replace_the_site_is_refused() {
     assert!(site.root.join("site.yaml").is_file() && site.root.join("content/about.md").is_file());
 }
 
+#[test]
+fn serve_outside_a_site_says_so_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_annals"))
+        .arg("--root")
+        .arg(dir.path())
+        .args(["serve", "--port", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("holds no site.yaml") && stderr.contains(&dir.path().display().to_string()), "{stderr}");
+}
+
+#[test]
+fn serve_offers_no_options_it_would_ignore() {
+    let site = TestSite::fixture("basic");
+    for args in [["serve", "-o", "elsewhere"], ["serve", "--base-url", "/x/"]] {
+        let out = annals(&site, &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("unexpected argument"), "{args:?}");
+    }
+}
+
 /// Runs annals in `dir`, as a contributor would from the site's folder.
 fn annals_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_annals")).current_dir(dir).args(args).output().unwrap()
