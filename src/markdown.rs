@@ -443,6 +443,8 @@ fn internal_link(
             d.path = origin.file.to_path_buf();
             d.line = line;
             d.col = col;
+            // The whole link is at fault (the printer stops at the end of its line).
+            d.len = range.len();
             errors.push(d);
             "#".to_string()
         }

@@ -97,14 +97,13 @@ fn front_matter(root: &Path, config: &Config, c: &config::Collection, title: Opt
     fields.sort_by_key(|f| f.name != "title");
     for field in fields {
         let about = describe(root, config, &field.ty);
-        if field.required {
-            let line = match title {
-                Some(t) if field.name == "title" => format!("title: {}", yaml_string(t)),
-                _ => format!("{}:", field.name),
-            };
-            required.push((line, format!("required · {about}")));
-        } else {
-            optional.push((format!("# {}:", field.name), about));
+        let given = title.filter(|_| field.name == "title");
+        match (field.required, given) {
+            (true, Some(t)) => required.push((format!("title: {}", yaml_string(t)), format!("required · {about}"))),
+            (true, None) => required.push((format!("{}:", field.name), format!("required · {about}"))),
+            // Given, an optional title is written with the required fields, not commented out.
+            (false, Some(t)) => required.push((format!("title: {}", yaml_string(t)), about)),
+            (false, None) => optional.push((format!("# {}:", field.name), about)),
         }
     }
     let width = required.iter().chain(&optional).map(|(l, _)| l.len()).max().unwrap_or(0) + 2;
@@ -171,6 +170,14 @@ mod tests {
         std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
         assert!(init(dir.path()).unwrap_err().contains("not empty"));
         assert_eq!(std::fs::read_to_string(dir.path().join("notes.txt")).unwrap(), "mine");
+    }
+
+    #[test]
+    fn a_title_given_is_written_even_when_optional() {
+        let config =
+            config::parse("title: T\ncollections:\n  notes:\n    fields:\n      title: {type: string}\n").unwrap();
+        let text = front_matter(Path::new("/nonexistent"), &config, &config.collections[0], Some("Hi"));
+        assert_eq!(text, "---\ntitle: \"Hi\"  # a string\n---\nWrite the entry here, in your own words.\n");
     }
 
     #[test]

@@ -127,7 +127,9 @@ impl<'a> Validator<'a> {
     /// Reports key `name` as undeclared, suggesting the closest of `known`.
     fn unknown(&mut self, key: &Node, name: &str, known: &[&str], expected: String) {
         let hint = suggest(name, known.iter().copied()).map(|s| format!("did you mean `{s}`?"));
-        self.error(key.line, key.col, format!("unknown field `{name}`: {expected}")).hint = hint;
+        let d = self.error(key.line, key.col, format!("unknown field `{name}`: {expected}"));
+        d.hint = hint;
+        d.len = name.len();
     }
 
     fn entry(&mut self, collection: &Collection) -> Meta {

@@ -526,6 +526,9 @@ fn cited_drafts(
     by_rel: &HashMap<String, usize>,
     drafts: &HashSet<String>,
 ) -> Vec<Diagnostic> {
+    if drafts.is_empty() && !pages.iter().any(|p| p.draft) {
+        return Vec::new();
+    }
     let is_draft = |rel: &str| drafts.contains(rel) || by_rel.get(rel).is_some_and(|&t| pages[t].draft);
     let folder = |collection: &str| config.collection(collection).map_or(collection.to_string(), |c| c.folder.clone());
     let mut citing: BTreeMap<String, Vec<&Page>> = BTreeMap::new();

@@ -39,7 +39,11 @@ fn errors_go_to_stderr_as_path_line_col_with_a_count() {
         ),
         "{stderr}"
     );
-    assert!(stderr.contains("8 | See [the review](@/studies/gamma-2011.md) for more.\n  |     ^\n"), "{stderr}");
+    let underline = "^".repeat("[the review](@/studies/gamma-2011.md)".len());
+    assert!(
+        stderr.contains(&format!("8 | See [the review](@/studies/gamma-2011.md) for more.\n  |     {underline}\n")),
+        "{stderr}"
+    );
     assert!(stderr.contains("content/studies/zeta-2016.md:4:1: error: unknown field `yaer`"), "{stderr}");
     assert!(stderr.contains("  = help: did you mean `year`?\n"), "{stderr}");
     // The new study is linked from nowhere: a warning, counted apart.
