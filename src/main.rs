@@ -320,25 +320,51 @@ fn terminal_width() -> Option<usize> {
     None
 }
 
-/// Prints one line per rebuild, or the errors of a failed one, ending
-/// with what the user still has (`kept`).
-fn print_report(root: &Path, report: Report, kept: &str) {
-    match report {
-        Report::Built { trigger, rendered, changed, pages, took, warnings } => {
-            print_warnings(root, &warnings, stderr_style());
-            let what = describe(&trigger);
-            println!(
-                "{what}: {pages} pages, {rendered} rendered, {changed} changed, in {:.1} ms",
-                took.as_secs_f64() * 1000.0
-            );
+/// Prints the reports of `serve` and `watch`: one line per rebuild, or the
+/// errors of a failed one, ending with what the user still has (`kept`).
+struct Reporter {
+    root: PathBuf,
+    kept: &'static str,
+    /// The warnings last printed: each rebuild prints them only when they
+    /// changed, else counts them, so a save is still one line.
+    warnings: std::sync::Mutex<Vec<Diagnostic>>,
+}
+
+impl Reporter {
+    fn boxed(root: PathBuf, kept: &'static str) -> serve::Reporter {
+        let reporter = Reporter { root, kept, warnings: Default::default() };
+        Box::new(move |r| reporter.print(r))
+    }
+
+    fn print(&self, report: Report) {
+        let (root, kept) = (self.root.as_path(), self.kept);
+        match report {
+            Report::Built { trigger, rendered, changed, pages, took, warnings } => {
+                let mut shown = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
+                if *shown != warnings {
+                    print_warnings(root, &warnings, stderr_style());
+                }
+                let count = match warnings.len() {
+                    0 => String::new(),
+                    n => format!(" ({})", plural(n, "warning")),
+                };
+                *shown = warnings;
+                let what = describe(&trigger);
+                println!(
+                    "{what}: {pages} pages, {rendered} rendered, {changed} changed, in {:.1} ms{count}",
+                    took.as_secs_f64() * 1000.0
+                );
+            }
+            Report::Failed { trigger, errors, .. } => {
+                // Rendered again for the terminal (in colour there); the plain report is the overlay's.
+                eprint!("{}", diagnostics::render(root, &errors, stderr_style()));
+                let n = errors.iter().filter(|d| d.is_error()).count();
+                eprintln!("{}: build failed ({}); {kept}", describe(&trigger), plural(n, "error"));
+                // Shown with the errors: print them again once the build succeeds.
+                self.warnings.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            }
+            Report::Warning(message) => eprintln!("warning: {message}"),
         }
-        Report::Failed { trigger, errors, .. } => {
-            // Rendered again for the terminal (in colour there); the plain report is the overlay's.
-            eprint!("{}", diagnostics::render(root, &errors, stderr_style()));
-            let n = errors.iter().filter(|d| d.is_error()).count();
-            eprintln!("{}: build failed ({}); {kept}", describe(&trigger), plural(n, "error"));
-        }
-        Report::Warning(message) => eprintln!("warning: {message}"),
     }
 }
 
@@ -363,9 +389,8 @@ fn interrupted() -> mpsc::Receiver<()> {
 
 fn serve_until_interrupted(options: Options, bind: IpAddr, port: u16, open: bool) -> ExitCode {
     let stop = interrupted();
-    let root = options.root.clone();
-    let report = move |r| print_report(&root, r, "still serving the last good site");
-    let running = match serve::serve(options, bind, port, Box::new(report)) {
+    let report = Reporter::boxed(options.root.clone(), "still serving the last good site");
+    let running = match serve::serve(options, bind, port, report) {
         Ok(r) => r,
         Err(message) => {
             eprintln!("error: {message}");
@@ -392,9 +417,8 @@ fn watch_until_interrupted(options: Options) -> ExitCode {
         flag.store(true, Ordering::Relaxed);
     });
     println!("Watching {} (Ctrl-C to stop)", options.root.display());
-    let root = options.root.clone();
-    let report = move |r| print_report(&root, r, "the output folder keeps the last good site");
-    match serve::watch(options, &stop, Box::new(report)) {
+    let report = Reporter::boxed(options.root.clone(), "the output folder keeps the last good site");
+    match serve::watch(options, &stop, report) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
