@@ -257,3 +257,18 @@ fn one_page_is_one_page() {
     let out = annals(&site, &["build"]);
     assert!(text(&out.stdout).starts_with("Built 1 page ("), "{}", text(&out.stdout));
 }
+
+#[test]
+fn new_with_edit_opens_the_file_in_the_editor() {
+    let site = TestSite::fixture("every-type");
+    // An "editor" that appends a line, through the shell as $VISUAL would run.
+    let out = Command::new(env!("CARGO_BIN_EXE_annals"))
+        .current_dir(&site.root)
+        .env("VISUAL", "printf 'edited\\n' >>")
+        .args(["new", "places", "hall", "--edit"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(site.root.join("content/places/hall.md")).unwrap();
+    assert!(written.ends_with("in your own words.\nedited\n"), "{written}");
+}
