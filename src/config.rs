@@ -91,8 +91,12 @@ pub struct Collection {
 pub struct Field {
     pub name: String,
     pub ty: FieldType,
+    /// Must be present and not empty (no empty string, list or list item).
     pub required: bool,
     pub taxonomy: bool,
+    /// Bounds of an integer or number field, inclusive.
+    pub min: Option<f64>,
+    pub max: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -198,6 +202,8 @@ struct RawField {
     required: bool,
     #[serde(default)]
     taxonomy: bool,
+    min: Option<Spanned<f64>>,
+    max: Option<Spanned<f64>>,
     values: Option<Vec<String>>,
     of: Option<RawOf>,
     to: Option<Spanned<String>>,
@@ -261,7 +267,24 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
                         format!("field `{fname}` is a taxonomy, so its type must be string, enum, or a list of those"),
                     ));
                 }
-                fields.insert(fname.clone(), Field { name: fname, ty, required: rf.required, taxonomy: rf.taxonomy });
+                for bound in [&rf.min, &rf.max].into_iter().flatten() {
+                    if !matches!(ty, FieldType::Integer | FieldType::Number) {
+                        errors.push(at(
+                            bound,
+                            format!("`min` and `max` apply to integer and number fields, not to `{fname}`"),
+                        ));
+                    }
+                }
+                if let (Some(min), Some(max)) = (&rf.min, &rf.max) {
+                    if min.value > max.value {
+                        errors.push(at(max, format!("`max` of `{fname}` is below its `min`")));
+                    }
+                }
+                let (min, max) = (rf.min.as_ref().map(|m| m.value), rf.max.as_ref().map(|m| m.value));
+                fields.insert(
+                    fname.clone(),
+                    Field { name: fname, ty, required: rf.required, taxonomy: rf.taxonomy, min, max },
+                );
             }
         }
         if let Some(sort_by) = &rc.sort_by {
@@ -353,6 +376,8 @@ fn field_type(rf: &RawField, collections: &[String], errors: &mut Vec<Diagnostic
                         ty: name.clone(),
                         required: false,
                         taxonomy: false,
+                        min: None,
+                        max: None,
                         values: None,
                         of: None,
                         to: None,

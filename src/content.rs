@@ -117,13 +117,43 @@ pub fn walk(root: &Path) -> Walk {
 /// Reads and splits `content/<rel>`: the source and its front matter's
 /// diagnostics, or why it could not be read or classified.
 pub fn read_source(root: &Path, rel: &Path, config: &Config) -> Result<(Source, Vec<Diagnostic>), Diagnostic> {
+    use std::io::Read;
     let file = Path::new(CONTENT_DIR).join(rel);
-    let bytes = std::fs::read(root.join(&file)).map_err(|e| Diagnostic::file(&file, format!("cannot read: {e}")))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        Diagnostic::file(&file, format!("not valid UTF-8 (first bad byte at offset {})", e.utf8_error().valid_up_to()))
-    })?;
-    parse_source(rel, &file, text, config)
+    let cannot = |e: std::io::Error| Diagnostic::file(&file, format!("cannot read: {e}"));
+    let mut bytes = Vec::new();
+    // One byte more than the limit tells a file at the limit from a larger one.
+    std::fs::File::open(root.join(&file))
+        .and_then(|f| f.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes))
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(Diagnostic::file(
+            &file,
+            format!("this file is larger than {} MiB, the most annals reads as Markdown; a large file such as a data set or a PDF belongs beside the page with another extension", MAX_FILE_SIZE >> 20),
+        ));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => parse_source(rel, &file, text, config),
+        Err(e) => {
+            // Kept in the site, read with replacement characters, so that
+            // links and citations to it still resolve: the one error is here.
+            let bad = e.utf8_error().valid_up_to();
+            let (line, col) = crate::diagnostics::line_col(&String::from_utf8_lossy(&e.as_bytes()[..bad]), bad);
+            let error = Diagnostic::new(
+                &file,
+                line,
+                col,
+                "this file is not valid UTF-8: the first bad byte is here; save it as UTF-8",
+            );
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            parse_source(rel, &file, text, config)
+                .map(|(source, _)| (Source { front_failed: true, ..source }, vec![error]))
+        }
+    }
 }
+
+/// The largest Markdown file annals reads: far above any real page, far
+/// below what would exhaust memory.
+pub const MAX_FILE_SIZE: u64 = 16 << 20;
 
 /// Classifies and splits one file already read. A file whose front matter
 /// is broken still yields a source (with the error beside it), so that links
@@ -140,7 +170,10 @@ pub fn parse_source(
         Some(t) => t.to_string(),
         None => text,
     };
-    let (front, body_start, diagnostics) = split_front_matter(file, &text);
+    let (front, body_start, mut diagnostics) = split_front_matter(file, &text);
+    if front.is_some() {
+        diagnostics.extend(front_matter_continues(file, &text, body_start, &kind, config));
+    }
     let body_line = text[..body_start].matches('\n').count() + 1;
     // Only the body is kept: the front matter lives on as `front`.
     let body = text[body_start..].to_string();
@@ -181,10 +214,18 @@ fn classify(rel: &str, config: &Config) -> Result<(Kind, String), String> {
 /// Finds YAML front matter between `---` lines at the very top: the parsed
 /// front matter, where the body starts, and its diagnostics.
 fn split_front_matter(file: &Path, text: &str) -> (Option<Node>, usize, Vec<Diagnostic>) {
-    let Some(first_end) = text.find('\n') else {
-        return (None, 0, Vec::new());
-    };
-    if text[..first_end].trim_end() != "---" {
+    let first_end = text.find('\n').unwrap_or(text.len());
+    if text[..first_end].trim_end() == "+++" {
+        let d = Diagnostic::new(
+            file,
+            1,
+            1,
+            "front matter between `+++` lines is TOML, which annals does not read: write it as YAML between `---` lines",
+        );
+        let body_start = text[first_end..].find("\n+++").map_or(text.len(), |at| (first_end + at + 4).min(text.len()));
+        return (None, body_start, vec![d]);
+    }
+    if first_end == text.len() || text[..first_end].trim_end() != "---" {
         return (None, 0, Vec::new());
     }
     let yaml_start = first_end + 1;
@@ -204,6 +245,54 @@ fn split_front_matter(file: &Path, text: &str) -> (Option<Node>, usize, Vec<Diag
     let d =
         Diagnostic::new(file, 1, 1, "front matter is opened with `---` here but never closed by a second `---` line");
     (None, text.len(), vec![d])
+}
+
+/// The front matter was closed early: the lines after its closing `---`
+/// (or `...`) are fields of this page up to another such line, so the
+/// author meant them as front matter and a stray delimiter ended it.
+fn front_matter_continues(
+    file: &Path,
+    text: &str,
+    body_start: usize,
+    kind: &Kind,
+    config: &Config,
+) -> Option<Diagnostic> {
+    let fields: Vec<&str> = match kind {
+        Kind::Entry { collection } => config.collection(collection)?.fields.keys().map(String::as_str).collect(),
+        Kind::Section | Kind::Page => vec!["title", "description"],
+    };
+    let is_field = |line: &str| {
+        line.split_once(':').is_some_and(|(key, rest)| {
+            (rest.is_empty() || rest.starts_with(' '))
+                && (fields.contains(&key) || ["draft", "template"].contains(&key))
+        })
+    };
+    let mut lines = text[body_start..].lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next()?;
+    if !is_field(first) {
+        return None;
+    }
+    for line in lines {
+        match line.trim_end() {
+            "---" | "..." => {
+                let closer = text[..body_start].trim_end_matches('\n').lines().count();
+                return Some(
+                    Diagnostic::new(
+                        file,
+                        closer,
+                        1,
+                        "this line ends the front matter, but the fields below it look like more front matter",
+                    )
+                    .with_hint(
+                        "remove this line (or the stray `---` / `...`), so that one `---` line closes the front matter",
+                    ),
+                );
+            }
+            l if is_field(l) || l.starts_with([' ', '-']) => {}
+            _ => return None,
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -244,5 +333,23 @@ mod tests {
         assert!(s.front.is_none());
         assert_eq!(s.body_line, 1);
         assert_eq!(src("about.md", "---\ntitle: A\n").unwrap_err().line, 1);
+    }
+
+    #[test]
+    fn toml_front_matter_is_refused() {
+        let e = src("about.md", "+++\ntitle = \"A\"\ndraft = true\n+++\nBody\n").unwrap_err();
+        assert!(e.message.contains("TOML") && e.line == 1, "{e:?}");
+    }
+
+    #[test]
+    fn a_stray_delimiter_inside_front_matter_is_an_error() {
+        for closer in ["---", "..."] {
+            let text = format!("---\ntitle: A\n{closer}\ndescription: more\ndraft: false\n---\nBody\n");
+            let e = src("about.md", &text).unwrap_err();
+            assert_eq!((e.line, e.col), (3, 1), "{closer}: {e:?}");
+        }
+        // Prose that merely starts like a field, and a thematic break, are fine.
+        assert!(src("about.md", "---\ntitle: A\n---\nNote: prose.\n\n---\n").is_ok());
+        assert!(src("about.md", "---\ntitle: A\n---\ntitle: of a chapter\n\nProse.\n\n---\n").is_ok());
     }
 }

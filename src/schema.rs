@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::config::{Collection, Config, FieldType};
+use crate::config::{Collection, Config, Field, FieldType};
 use crate::content::{Kind, Source};
 use crate::diagnostics::Diagnostic;
 use crate::yaml::{Node, Value};
@@ -140,6 +140,7 @@ impl<'a> Validator<'a> {
             Some(field) => {
                 written.push(name);
                 if let Some(typed) = v.value(name, &field.ty, value) {
+                    v.constraints(field, &typed, value);
                     Arc::make_mut(&mut meta.fields).insert(name.to_string(), typed);
                 }
             }
@@ -168,6 +169,27 @@ impl<'a> Validator<'a> {
             meta.title = Some(t.clone());
         }
         meta
+    }
+
+    /// What a field declares beyond its type: `required` means not empty
+    /// (`title: ""`, `authors: []` or `authors: [""]` are missing values, not
+    /// values), and `min`/`max` bound a number.
+    fn constraints(&mut self, field: &Field, typed: &FieldValue, node: &Node) {
+        if field.required && is_empty(typed) {
+            self.error(node.line, node.col, format!("field `{}` is required, so it must not be empty", field.name));
+        }
+        let number = match typed {
+            FieldValue::Int(i) => *i as f64,
+            FieldValue::Float(f) => *f,
+            _ => return,
+        };
+        let shown = |b: f64| if b.fract() == 0.0 { format!("{b:.0}") } else { b.to_string() };
+        if let Some(min) = field.min.filter(|m| number < *m) {
+            self.error(node.line, node.col, format!("field `{}` must be at least {}", field.name, shown(min)));
+        }
+        if let Some(max) = field.max.filter(|m| number > *m) {
+            self.error(node.line, node.col, format!("field `{}` must be at most {}", field.name, shown(max)));
+        }
     }
 
     fn page(&mut self) -> Meta {
@@ -262,6 +284,16 @@ impl<'a> Validator<'a> {
             }
             _ => self.mismatch(name, ty, node),
         }
+    }
+}
+
+fn is_empty(value: &FieldValue) -> bool {
+    match value {
+        FieldValue::Str(s) => s.trim().is_empty(),
+        FieldValue::Text(t) => t.value.trim().is_empty(),
+        FieldValue::Ref(r) => r.id.value.trim().is_empty(),
+        FieldValue::List(items) => items.is_empty() || items.iter().any(is_empty),
+        _ => false,
     }
 }
 

@@ -73,10 +73,38 @@ pub fn parse(path: &Path, source: &str, first_line: usize) -> Result<(Node, Vec<
             None => d,
         }
     })?;
+    if let Some((line, col, tag)) = unknown_tag(source) {
+        let message =
+            format!("unknown YAML tag `{tag}`: annals reads plain values and would ignore it; remove the tag");
+        return Err(Diagnostic::new(path, line + first_line - 1, col, message));
+    }
     let mut warnings = Vec::new();
     boolean_keys(&mut node, source, path, first_line, &mut warnings);
     shift(&mut node, first_line - 1);
     Ok((node, warnings))
+}
+
+/// The first tag other than YAML's own (`!!str`, `!!int`, …), with the
+/// line and column of the value it tags. serde-saphyr reads `!shell rm`
+/// as the string `rm`, dropping the tag: an author who wrote one expects a
+/// meaning that annals does not give. Only a document with a `!` in it is
+/// read again, event by event.
+fn unknown_tag(source: &str) -> Option<(usize, usize, String)> {
+    use granit_parser::{Event, Parser};
+    if !source.contains('!') {
+        return None;
+    }
+    for event in Parser::new_from_str(source) {
+        let (event, span) = event.ok()?;
+        let tag = match &event {
+            Event::Scalar(_, _, _, tag) | Event::SequenceStart(_, _, tag) | Event::MappingStart(_, _, tag) => tag,
+            _ => continue,
+        };
+        if let Some(tag) = tag.as_ref().filter(|t| !t.is_yaml_core_schema()) {
+            return Some((span.start.line(), span.start.col() + 1, tag.to_string()));
+        }
+    }
+    None
 }
 
 /// serde-saphyr's message without its own location and snippet: ours
@@ -320,6 +348,18 @@ mod tests {
     #[test]
     fn empty_document_is_null() {
         assert_eq!(p("\n").unwrap().value, Value::Null);
+    }
+
+    #[test]
+    fn unknown_tags_are_errors_at_their_value() {
+        for (source, line, col) in
+            [("cmd: !shell rm -rf /\n", 2, 13), ("a: 1\nb: [x, !t 1]\n", 3, 11), ("a: !custom\n  b: 1\n", 3, 3)]
+        {
+            let e = p(source).unwrap_err();
+            assert!(e.message.starts_with("unknown YAML tag `!"), "{source:?}: {e:?}");
+            assert_eq!((e.line, e.col), (line, col), "{source:?}");
+        }
+        assert!(p("a: !!str 12\nb: It worked!\nc: \"!not a tag\"\n").is_ok());
     }
 
     #[test]
