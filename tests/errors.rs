@@ -229,7 +229,6 @@ fn narrative_citations_render_names_and_year() {
     );
 }
 
-#[test]
 // Inputs that were once silently wrong.
 #[test]
 fn toml_front_matter_is_refused() {
