@@ -234,6 +234,25 @@ fn check(root: &Path, options: &Options, format: Format, deny_warnings: bool, st
         Err(errors) => (None, errors),
     };
     let failed = pages.is_none() || (deny_warnings && !found.is_empty());
+    if format != Format::Json {
+        // For people, and for the log of a CI run beside its annotations.
+        if !found.is_empty() {
+            eprint!("{}", diagnostics::render(root, &found, style));
+        }
+        if let Some(pages) = pages {
+            let warnings = match found.len() {
+                0 => String::new(),
+                n => format!(", {}", plural(n, "warning")),
+            };
+            let line = format!("Checked {}: no errors{warnings}", plural(pages, "page"));
+            // Standard output is the annotations' alone.
+            if format == Format::Github {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+        }
+    }
     if format != Format::Human && root != Path::new(".") {
         // For CI, paths from where annals runs (the repository root), not the site root.
         for d in &mut found {
@@ -243,18 +262,7 @@ fn check(root: &Path, options: &Options, format: Format, deny_warnings: bool, st
     match format {
         Format::Github => print!("{}", diagnostics::github(&found)),
         Format::Json => print!("{}", diagnostics::json(&found)),
-        Format::Human => {
-            if !found.is_empty() {
-                eprint!("{}", diagnostics::render(root, &found, style));
-            }
-            if let Some(pages) = pages {
-                let warnings = match found.len() {
-                    0 => String::new(),
-                    n => format!(", {}", plural(n, "warning")),
-                };
-                println!("Checked {}: no errors{warnings}", plural(pages, "page"));
-            }
-        }
+        Format::Human => {}
     }
     if failed {
         ExitCode::FAILURE

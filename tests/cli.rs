@@ -217,7 +217,10 @@ fn check_speaks_github_annotations_and_json_with_warnings() {
         "::warning file=content/studies/epsilon-2015.md::orphan: no other page links to, cites or refers to this entry%0Ahelp: link to it from a related page (`[…](@/studies/epsilon-2015.md)`), cite it, or name it in another entry's field\n\
          ::error file=content/studies/epsilon-2015.md,line=8,col=5::broken link: no page at `@/studies/gamma-2011.md`%0Ahelp: did you mean `@/studies/gamma-2010.md`?\n"
     );
+    // The run's log keeps the report for people.
+    assert!(text(&out.stderr).contains("8 | See [the review]"), "{}", text(&out.stderr));
     let out = annals_in(&site.root, &["check", "--format", "json"]);
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
         "[{\"path\":\"content/studies/epsilon-2015.md\",\"line\":0,\"column\":0,\"severity\":\"warning\",\"message\":\"orphan: no other page links to, cites or refers to this entry\",\"hint\":\"link to it from a related page (`[…](@/studies/epsilon-2015.md)`), cite it, or name it in another entry's field\"},\n \
