@@ -1,5 +1,6 @@
 //! The output folder: annals replaces only a folder it made, resolves
 //! symlinks before it checks anything, and swaps a finished build in whole.
+#![cfg(unix)]
 
 mod common;
 use common::{snapshot, TestSite};

@@ -7,6 +7,7 @@ use annals::serve::{self, Report, Running};
 use common::TestSite;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -553,4 +554,19 @@ fn the_server_survives_running_out_of_file_descriptors() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[test]
+fn reports_name_the_saved_file_not_the_editors_temporary_one() {
+    let p = Preview::start();
+    let about = p.site.root.join("content/about.md");
+    let text = std::fs::read_to_string(&about).unwrap();
+    // How some editors save: a temporary file beside the real one, renamed over it.
+    let tmp = p.site.root.join("content/about.md___jb_tmp___");
+    std::fs::write(&tmp, text.replace("# About", "# About, saved")).unwrap();
+    std::fs::rename(&tmp, &about).unwrap();
+    match p.next_report() {
+        Report::Built { trigger, .. } => assert_eq!(trigger, [PathBuf::from("content/about.md")]),
+        other => panic!("{other:?}"),
+    }
 }
