@@ -22,8 +22,32 @@ pub struct Config {
     pub base_url: String,
     pub theme: String,
     pub citations: Option<Citations>,
+    /// `links: { external: … }`: what a link to another site is.
+    pub external_links: ExternalLinks,
     /// Sorted by name, so that iteration order is deterministic.
     pub collections: Vec<Collection>,
+}
+
+/// What a link or image pointing at another site is (`links: { external: … }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExternalLinks {
+    #[default]
+    Allow,
+    /// A warning: the site builds; `check --deny-warnings` fails.
+    Warn,
+    /// An error.
+    Deny,
+}
+
+impl ExternalLinks {
+    pub fn name(self) -> &'static str {
+        match self {
+            ExternalLinks::Allow => "allow",
+            ExternalLinks::Warn => "warn",
+            ExternalLinks::Deny => "deny",
+        }
+    }
 }
 
 impl Config {
@@ -132,7 +156,16 @@ struct RawConfig {
     theme: String,
     citations: Option<RawCitations>,
     #[serde(default)]
+    links: RawLinks,
+    #[serde(default)]
     collections: BTreeMap<String, RawCollection>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLinks {
+    #[serde(default)]
+    external: ExternalLinks,
 }
 
 fn default_base_url() -> String {
@@ -187,8 +220,15 @@ enum RawOf {
 /// Reads and resolves `root/site.yaml`.
 pub fn load(root: &Path) -> Result<Config, Vec<Diagnostic>> {
     let path = root.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| vec![Diagnostic::file(CONFIG_FILE, format!("cannot read the site configuration: {e}"))])?;
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        let d = Diagnostic::file(CONFIG_FILE, format!("cannot read the site configuration in {}: {e}", root.display()));
+        vec![match e.kind() {
+            std::io::ErrorKind::NotFound => d.with_hint(
+                "run annals in the folder that holds site.yaml, or name it with --root DIR; `annals init` starts a new site",
+            ),
+            _ => d,
+        }]
+    })?;
     parse(&text)
 }
 
@@ -289,7 +329,15 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
     if !base_url.ends_with('/') {
         base_url.push('/');
     }
-    Ok(Config { title: raw.title, description: raw.description, base_url, theme: raw.theme, citations, collections })
+    Ok(Config {
+        title: raw.title,
+        description: raw.description,
+        base_url,
+        theme: raw.theme,
+        citations,
+        external_links: raw.links.external,
+        collections,
+    })
 }
 
 fn is_taxonomy_type(ty: &FieldType) -> bool {

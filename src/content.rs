@@ -114,9 +114,9 @@ pub fn walk(root: &Path) -> Walk {
     walk
 }
 
-/// Reads and splits `content/<rel>`: the source and its front matter error,
-/// or why it could not be read or classified.
-pub fn read_source(root: &Path, rel: &Path, config: &Config) -> Result<(Source, Option<Diagnostic>), Diagnostic> {
+/// Reads and splits `content/<rel>`: the source and its front matter's
+/// diagnostics, or why it could not be read or classified.
+pub fn read_source(root: &Path, rel: &Path, config: &Config) -> Result<(Source, Vec<Diagnostic>), Diagnostic> {
     use std::io::Read;
     let file = Path::new(CONTENT_DIR).join(rel);
     let cannot = |e: std::io::Error| Diagnostic::file(&file, format!("cannot read: {e}"));
@@ -146,7 +146,7 @@ pub fn read_source(root: &Path, rel: &Path, config: &Config) -> Result<(Source, 
             );
             let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
             parse_source(rel, &file, text, config)
-                .map(|(source, _)| (Source { front_failed: true, ..source }, Some(error)))
+                .map(|(source, _)| (Source { front_failed: true, ..source }, vec![error]))
         }
     }
 }
@@ -163,16 +163,16 @@ pub fn parse_source(
     file: &Path,
     text: String,
     config: &Config,
-) -> Result<(Source, Option<Diagnostic>), Diagnostic> {
+) -> Result<(Source, Vec<Diagnostic>), Diagnostic> {
     let rel_str = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
     let (kind, id) = classify(&rel_str, config).map_err(|m| Diagnostic::file(file, m))?;
     let text = match text.strip_prefix('\u{feff}') {
         Some(t) => t.to_string(),
         None => text,
     };
-    let (front, body_start, mut error) = split_front_matter(file, &text);
-    if error.is_none() && front.is_some() {
-        error = front_matter_continues(file, &text, body_start, &kind, config);
+    let (front, body_start, mut diagnostics) = split_front_matter(file, &text);
+    if front.is_some() {
+        diagnostics.extend(front_matter_continues(file, &text, body_start, &kind, config));
     }
     let body_line = text[..body_start].matches('\n').count() + 1;
     // Only the body is kept: the front matter lives on as `front`.
@@ -182,12 +182,12 @@ pub fn parse_source(
         file: file.to_path_buf(),
         kind,
         id,
-        front_failed: error.is_some(),
+        front_failed: diagnostics.iter().any(Diagnostic::is_error),
         body,
         body_line,
         front,
     };
-    Ok((source, error))
+    Ok((source, diagnostics))
 }
 
 fn classify(rel: &str, config: &Config) -> Result<(Kind, String), String> {
@@ -212,8 +212,8 @@ fn classify(rel: &str, config: &Config) -> Result<(Kind, String), String> {
 }
 
 /// Finds YAML front matter between `---` lines at the very top: the parsed
-/// front matter, where the body starts, and any error.
-fn split_front_matter(file: &Path, text: &str) -> (Option<Node>, usize, Option<Diagnostic>) {
+/// front matter, where the body starts, and its diagnostics.
+fn split_front_matter(file: &Path, text: &str) -> (Option<Node>, usize, Vec<Diagnostic>) {
     let first_end = text.find('\n').unwrap_or(text.len());
     if text[..first_end].trim_end() == "+++" {
         let d = Diagnostic::new(
@@ -223,10 +223,10 @@ fn split_front_matter(file: &Path, text: &str) -> (Option<Node>, usize, Option<D
             "front matter between `+++` lines is TOML, which annals does not read: write it as YAML between `---` lines",
         );
         let body_start = text[first_end..].find("\n+++").map_or(text.len(), |at| (first_end + at + 4).min(text.len()));
-        return (None, body_start, Some(d));
+        return (None, body_start, vec![d]);
     }
     if first_end == text.len() || text[..first_end].trim_end() != "---" {
-        return (None, 0, None);
+        return (None, 0, Vec::new());
     }
     let yaml_start = first_end + 1;
     let mut pos = yaml_start;
@@ -236,15 +236,15 @@ fn split_front_matter(file: &Path, text: &str) -> (Option<Node>, usize, Option<D
         if line == "---" || line == "..." {
             let body_start = (end + 1).min(text.len());
             return match yaml::parse(file, &text[yaml_start..pos], 2) {
-                Ok(node) => (Some(node), body_start, None),
-                Err(d) => (None, body_start, Some(d)),
+                Ok((node, warnings)) => (Some(node), body_start, warnings),
+                Err(d) => (None, body_start, vec![d]),
             };
         }
         pos = end + 1;
     }
     let d =
         Diagnostic::new(file, 1, 1, "front matter is opened with `---` here but never closed by a second `---` line");
-    (None, text.len(), Some(d))
+    (None, text.len(), vec![d])
 }
 
 /// The front matter was closed early: the lines after its closing `---`
@@ -304,9 +304,9 @@ mod tests {
     }
 
     fn src(rel: &str, text: &str) -> Result<Source, Diagnostic> {
-        let (source, error) =
+        let (source, mut errors) =
             parse_source(Path::new(rel), &Path::new("content").join(rel), text.to_string(), &config())?;
-        error.map_or(Ok(source), Err)
+        errors.pop().map_or(Ok(source), Err)
     }
 
     #[test]

@@ -97,6 +97,8 @@ pub struct Built {
     pub changed: Vec<String>,
     /// Outputs of the previous successful build that no longer exist.
     pub removed: Vec<String>,
+    /// The site builds, but these deserve a look (`check --deny-warnings` fails on them).
+    pub warnings: Vec<Diagnostic>,
     pub timings: Timings,
 }
 
@@ -160,8 +162,9 @@ impl Engine {
         inputs
     }
 
-    /// Rebuilds after `change`. On success the returned site is complete;
-    /// on failure every error of the whole site is returned.
+    /// Rebuilds after `change`. On success the returned site is complete,
+    /// with its warnings; on failure every error and warning of the whole
+    /// site is returned.
     pub fn rebuild(&mut self, change: &Change) -> Result<Built, Vec<Diagnostic>> {
         self.run(change, None)
     }
@@ -225,11 +228,11 @@ impl Engine {
             let validated: Vec<(String, Result<FileState, Diagnostic>)> = read
                 .into_par_iter()
                 .map(|(rel, r)| {
-                    let state = r.map(|(mut source, error)| {
+                    let state = r.map(|(mut source, diagnostics)| {
                         let (meta, mut errors) = schema::validate(&source, &config);
                         // The typed fields replace the YAML tree: let it go.
                         source.front = None;
-                        errors.extend(error);
+                        errors.extend(diagnostics);
                         FileState { source: Arc::new(source), meta, errors }
                     });
                     (rel, state)
@@ -296,10 +299,11 @@ impl Engine {
         };
         errors.extend(rendered.errors);
         errors.extend(path_collisions(&rendered.paths, &copies));
-        if !errors.is_empty() {
-            diagnostics::normalize(&mut errors);
+        diagnostics::normalize(&mut errors);
+        if errors.iter().any(Diagnostic::is_error) {
             return Err(errors);
         }
+        let warnings = errors;
 
         let mut changed = Vec::new();
         for o in &rendered.outputs {
@@ -334,6 +338,7 @@ impl Engine {
             rendered: rendered.rendered,
             changed,
             removed,
+            warnings,
             timings: t,
         })
     }
@@ -389,8 +394,8 @@ impl<T: Send + 'static> Drop for FreeLater<T> {
     }
 }
 
-/// A file read and split, with its front matter error; or why it could not be read.
-type ReadResult = Result<(Source, Option<Diagnostic>), Diagnostic>;
+/// A file read and split, with its front matter's diagnostics; or why it could not be read.
+type ReadResult = Result<(Source, Vec<Diagnostic>), Diagnostic>;
 
 /// Two things written to one path: say which, rather than let one win.
 fn path_collisions(outputs: &[String], copies: &[Copy]) -> Vec<Diagnostic> {
@@ -414,6 +419,7 @@ pub fn generate(options: &Options) -> Result<Built, Vec<Diagnostic>> {
 /// stage includes their writing); the `write` stage copies static files
 /// and swaps the staging folder in.
 pub fn build(options: &Options) -> Result<Built, Vec<Diagnostic>> {
+    // As the user wrote it: `-o .` is `.`, not an empty path.
     let shown = options.output.clone();
     let refuse = |m: String| vec![Diagnostic::file(&shown, m)];
     let out = crate::output::check_output_dir(&options.root, &options.output, options.force).map_err(refuse)?;

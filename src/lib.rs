@@ -14,6 +14,7 @@ pub mod inputs;
 pub mod markdown;
 pub mod output;
 pub mod render;
+pub mod scaffold;
 pub mod schema;
 pub mod serve;
 pub mod site;

@@ -127,13 +127,18 @@ impl<'a> Validator<'a> {
     /// Reports key `name` as undeclared, suggesting the closest of `known`.
     fn unknown(&mut self, key: &Node, name: &str, known: &[&str], expected: String) {
         let hint = suggest(name, known.iter().copied()).map(|s| format!("did you mean `{s}`?"));
-        self.error(key.line, key.col, format!("unknown field `{name}`: {expected}")).hint = hint;
+        let d = self.error(key.line, key.col, format!("unknown field `{name}`: {expected}"));
+        d.hint = hint;
+        d.len = name.len();
     }
 
     fn entry(&mut self, collection: &Collection) -> Meta {
         let mut meta = Meta::default();
+        // Fields written, valid or not: a wrong value is reported once, not also as missing.
+        let mut written: Vec<&str> = Vec::new();
         self.each_field(&mut meta, |v, meta, name, key, value| match collection.fields.get(name) {
             Some(field) => {
+                written.push(name);
                 if let Some(typed) = v.value(name, &field.ty, value) {
                     v.constraints(field, &typed, value);
                     Arc::make_mut(&mut meta.fields).insert(name.to_string(), typed);
@@ -149,7 +154,7 @@ impl<'a> Validator<'a> {
         let missing: Vec<&str> = collection
             .fields
             .values()
-            .filter(|f| f.required && !meta.fields.contains_key(&f.name))
+            .filter(|f| f.required && !written.contains(&f.name.as_str()))
             .map(|f| f.name.as_str())
             .collect();
         if !missing.is_empty() && !self.file.front_failed {
@@ -237,6 +242,10 @@ impl<'a> Validator<'a> {
         let found = match &node.value {
             Value::Str(s) => format!("`{s}`"),
             Value::Int(i) => format!("`{i}`"),
+            Value::Null => {
+                self.error(node.line, node.col, format!("field `{name}` is empty: fill in {}", ty.describe()));
+                return None;
+            }
             other => other.kind().to_string(),
         };
         self.error(node.line, node.col, format!("field `{name}` expects {}, found {found}", ty.describe()));

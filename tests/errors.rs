@@ -101,7 +101,10 @@ fn missing_anchor() {
 #[test]
 fn unknown_citation() {
     let d = only_error("unknown-citation");
-    assert_at(&d, "content/studies/epsilon-2015.md", 8, 14, "unknown citation `@alpha-2001`");
+    // At the id itself, underlined whole, not at the bracket.
+    assert_at(&d, "content/studies/epsilon-2015.md", 8, 28, "unknown citation `@alpha-2001`");
+    assert_eq!(d.len, "@alpha-2001".len());
+    assert_eq!(d.hint.as_deref(), Some("did you mean `@alpha-2000`?"));
 }
 
 #[test]
@@ -187,8 +190,46 @@ fn no_input_makes_it_panic() {
     }
 }
 
-// Inputs that were once silently wrong.
+#[test]
+fn an_unclosed_quote_is_reported_where_it_opened() {
+    let d = only_error("unclosed-quote");
+    assert_at(&d, "content/studies/epsilon-2015.md", 2, 8, "this quote is not closed on its line");
+    assert!(d.message.contains("runs on to line 6"), "{d}");
+}
 
+#[test]
+fn a_colon_in_a_value_gets_a_hint_to_quote_it() {
+    let d = only_error("colon-in-value");
+    assert_at(&d, "content/studies/epsilon-2015.md", 6, 20, "mapping values are not allowed");
+    assert_eq!(d.hint.as_deref(), Some("quote the value: `key_finding: \"Result: it worked\"`"));
+}
+
+#[test]
+fn a_missing_anchor_suggests_the_heading_it_starts() {
+    let d = only_error("missing-anchor-near");
+    assert_at(&d, "content/notes.md", 6, 10, "`@/eras/early.md` has no heading or footnote `#begin`");
+    assert_eq!(d.hint.as_deref(), Some("did you mean `#beginnings`?"));
+}
+
+#[test]
+fn an_unknown_narrative_citation_is_an_error_but_an_email_is_not() {
+    let d = only_error("unknown-narrative-citation");
+    assert_at(&d, "content/studies/epsilon-2015.md", 9, 26, "unknown citation `@alfa-2000`");
+    assert_eq!(d.hint.as_deref(), Some("did you mean `@alpha-2000`?"));
+    assert_eq!(d.len, "@alfa-2000".len());
+}
+
+#[test]
+fn narrative_citations_render_names_and_year() {
+    let site = TestSite::with_error("unknown-narrative-citation");
+    site.write("content/studies/epsilon-2015.md", "---\ntitle: E\nauthors: [E]\nyear: 2015\nera: late\nkey_finding: K\n---\nAs @alpha-2000 found [see -@beta-2005, p. 3].\n");
+    site.build_ok().contains(
+        "studies/epsilon-2015/index.html",
+        "As <a class=\"citation\" href=\"/studies/alpha-2000/\">Alpha et al. (2000)</a> found <span class=\"citations\">(see <a class=\"citation\" href=\"/studies/beta-2005/\">2005</a>, p. 3)</span>",
+    );
+}
+
+// Inputs that were once silently wrong.
 #[test]
 fn toml_front_matter_is_refused() {
     let d = only_error("toml-front-matter");
@@ -220,6 +261,13 @@ fn required_means_not_empty() {
         10,
         "field `authors` is required, so it must not be empty",
     );
+}
+
+#[test]
+fn an_external_link_is_an_error_when_site_yaml_denies_them() {
+    let d = only_error("external-link-denied");
+    assert_at(&d, "content/notes.md", 6, 26, "external image to `//example.org/chart.png`");
+    assert!(d.message.contains("`links: { external: deny }`"), "{d}");
 }
 
 #[test]

@@ -27,6 +27,8 @@ pub enum Report {
         rendered: usize,
         changed: usize,
         pages: usize,
+        /// Diagnostics that do not fail the build.
+        warnings: Vec<Diagnostic>,
         /// From the first file event of the change (or the start) to the
         /// reload message, the wait for the burst of events to end included.
         took: Duration,
@@ -152,6 +154,7 @@ fn announce(
                 changed: built.changed.len(),
                 pages: built.pages,
                 took: started.elapsed(),
+                warnings: built.warnings,
             });
         }
         Err(errors) => {
@@ -206,6 +209,7 @@ pub fn watch(mut options: Options, stop: &AtomicBool, report: Reporter) -> Resul
                 changed: built.changed.len(),
                 pages: built.pages,
                 took: started.elapsed(),
+                warnings: built.warnings,
             },
             Err(errors) => {
                 let text = diagnostics::report(&options.root, &errors);
