@@ -15,7 +15,9 @@
 //! `--shipped` also measures the repository's own site (a copy of it): its
 //! build, and saving each of its first studies.
 
-use annals::corpus::{self, Flavour};
+#[path = "corpus.rs"]
+mod corpus;
+use corpus::Flavour;
 use annals::serve::{self, Report};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

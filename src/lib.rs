@@ -5,7 +5,6 @@
 
 pub mod config;
 pub mod content;
-pub mod corpus;
 pub mod dependencies;
 pub mod diagnostics;
 pub mod engine;

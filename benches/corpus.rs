@@ -273,7 +273,7 @@ mod tests {
     fn the_corpus_builds_without_errors() {
         let dir = tempfile::tempdir().unwrap();
         generate(dir.path(), 40, 1, Flavour::Annals).unwrap();
-        let built = crate::engine::generate(&crate::engine::Options::new(dir.path())).expect("corpus builds");
+        let built = annals::engine::generate(&annals::engine::Options::new(dir.path())).expect("corpus builds");
         assert_eq!(built.pages, 40);
     }
 }
