@@ -17,8 +17,8 @@
 
 #[path = "corpus.rs"]
 mod corpus;
-use corpus::Flavour;
 use annals::serve::{self, Report};
+use corpus::Flavour;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
