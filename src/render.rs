@@ -320,6 +320,7 @@ pub fn render(
 
     let templates = &*templates;
     let cached = &cache.jobs;
+    let trace = std::env::var("ANNALS_TRACE").is_ok_and(|t| t.split(',').any(|t| t == "invalidation"));
     let results: Vec<(usize, Result<Option<CachedJob>, Diagnostic>)> = jobs
         .par_iter()
         .enumerate()
@@ -338,20 +339,21 @@ pub fn render(
                 What::Page(i) => Some(site.pages[i].md.clone()),
                 _ => None,
             };
-            let fresh = !all_stale
-                && previous.is_some_and(|c| {
-                    c.template == job.template
-                        && c.fingerprint == fingerprint
-                        && match (&c.md, &md) {
-                            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                            (a, b) => a.is_none() && b.is_none(),
-                        }
-                        && c.deps == deps
-                        && !deps_changed
-                        && !templates.globals_used(&job.template).any(|g| global_changed[&g])
-                });
-            if fresh {
-                return (n, Ok(None));
+            let same_text = |c: &CachedJob| match (&c.md, &md) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (a, b) => a.is_none() && b.is_none(),
+            };
+            let stale = match previous {
+                None => Some(Stale::New),
+                Some(_) if all_stale => Some(Stale::Targets),
+                Some(c) if c.template != job.template || c.fingerprint != fingerprint => Some(Stale::Template),
+                Some(c) if !same_text(c) => Some(Stale::Text),
+                Some(c) if c.deps != deps || deps_changed => Some(Stale::Lists),
+                Some(_) => templates.globals_used(&job.template).find(|g| global_changed[g]).map(Stale::Global),
+            };
+            let Some(stale) = stale else { return (n, Ok(None)) };
+            if trace {
+                eprintln!("annals: rendering {}: {stale}", job.path);
             }
             let result = render_job(job, site, &shared, templates, options).map(|bytes| {
                 Some(CachedJob { template: job.template.clone(), fingerprint, deps, md, bytes: bytes.into() })
@@ -385,6 +387,31 @@ pub fn render(
         .collect();
     outputs.sort_by(|a, b| a.path.cmp(&b.path));
     Rendered { outputs, paths, rendered, errors }
+}
+
+/// Why an output is rendered again rather than reused: what
+/// `ANNALS_TRACE=invalidation` prints (see the model in `engine`).
+#[derive(Debug, Clone, Copy)]
+enum Stale {
+    New,
+    Targets,
+    Template,
+    Text,
+    Lists,
+    Global(Global),
+}
+
+impl std::fmt::Display for Stale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stale::New => f.write_str("not rendered before"),
+            Stale::Targets => f.write_str("what url_for can link to changed"),
+            Stale::Template => f.write_str("its template, or a template that it reaches, changed"),
+            Stale::Text => f.write_str("its page's text changed"),
+            Stale::Lists => f.write_str("a page it lists changed, or its lists did"),
+            Stale::Global(g) => write!(f, "`{}`, which its template reads, changed", g.name()),
+        }
+    }
 }
 
 fn render_to_sink(

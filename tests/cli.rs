@@ -275,3 +275,47 @@ fn new_with_edit_opens_the_file_in_the_editor() {
     let written = std::fs::read_to_string(site.root.join("content/places/hall.md")).unwrap();
     assert!(written.ends_with("in your own words.\nedited\n"), "{written}");
 }
+
+#[test]
+fn the_invalidation_trace_says_why_each_output_is_rendered_again() {
+    use std::io::BufRead;
+    let site = TestSite::fixture("basic");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_annals"))
+        .arg("--root")
+        .arg(&site.root)
+        .arg("watch")
+        .env("ANNALS_TRACE", "invalidation")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            std::io::BufReader::new(stream).lines().map_while(Result::ok).for_each(|l| drop(tx.send(l)))
+        });
+    }
+    let wait_for = |what: &dyn Fn(&str) -> bool| loop {
+        let line = lines.recv_timeout(std::time::Duration::from_secs(10)).expect("a line within 10 s");
+        if what(&line) {
+            return line;
+        }
+    };
+    // The first build renders everything for the first time.
+    assert_eq!(
+        wait_for(&|l| l.contains("rendering about/")),
+        "annals: rendering about/index.html: not rendered before"
+    );
+    wait_for(&|l| l.starts_with("Built"));
+    let study = site.root.join("content/studies/beta-2005.md");
+    let text = std::fs::read_to_string(&study).unwrap();
+    std::fs::write(&study, format!("{text}\nOne more sentence.\n")).unwrap();
+    let traced = wait_for(&|l| l.contains("rendering studies/beta-2005/"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(traced, "annals: rendering studies/beta-2005/index.html: its page's text changed");
+}
