@@ -87,6 +87,8 @@ pub struct Built {
     pub changed: Vec<String>,
     /// Outputs of the previous successful build that no longer exist.
     pub removed: Vec<String>,
+    /// What the site lacks but builds without, for the CLI to print.
+    pub warnings: Vec<String>,
     pub timings: Timings,
 }
 
@@ -167,7 +169,8 @@ impl Engine {
         if everything {
             let mut config = config::load(&root)?;
             if let Some(base) = &self.options.base_url {
-                config.base_url = if base.ends_with('/') { base.clone() } else { format!("{base}/") };
+                config.base_url =
+                    config::check_base_url(base).map_err(|m| vec![Diagnostic::file("--base-url", m)])?;
             }
             // A new configuration can change every file's meaning: start afresh.
             *self = Engine { last_good: std::mem::take(&mut self.last_good), ..Engine::new(self.options.clone()) };
@@ -289,7 +292,16 @@ impl Engine {
             self.last_good.retain(|p, _| live.contains(p.as_str()));
         }
         let pages = site.pages.len();
+        let mut warnings = Vec::new();
+        if !site.config.absolute() {
+            warnings.push(format!(
+                "base_url `{}` is not absolute, so sitemap.xml, atom.xml and canonical links are left out; \
+                 set an absolute base_url (https://example.org/) in site.yaml or with --base-url",
+                site.config.base_url
+            ));
+        }
         Ok(Built {
+            warnings,
             files: rendered.paths.len() + copies.len(),
             outputs: rendered.outputs,
             copies,

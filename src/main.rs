@@ -114,6 +114,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Build { common, timings } => pipeline::build(&cli.options(common)).map(|built| {
+            warn(&built.warnings);
             if *timings {
                 for (stage, d) in &built.timings.stages {
                     println!("{stage:>9}  {:>8.1} ms", d.as_secs_f64() * 1000.0);
@@ -128,6 +129,7 @@ fn main() -> ExitCode {
             );
         }),
         Command::Check { common } => pipeline::generate(&cli.options(common)).map(|built| {
+            warn(&built.warnings);
             println!("Checked {} pages: no errors", built.pages);
         }),
         Command::Serve { common, port, bind, open } => {
@@ -151,6 +153,12 @@ fn main() -> ExitCode {
             eprint!("{}", diagnostics::report(&cli.root, &errors));
             ExitCode::FAILURE
         }
+    }
+}
+
+fn warn(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
     }
 }
 
