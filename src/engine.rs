@@ -218,6 +218,7 @@ impl Engine {
         let loaded: Vec<&FileState> = self.files.values().filter_map(|f| f.as_ref().ok()).collect();
         let (mut skeleton, errs) =
             Skeleton::new(config.clone(), loaded.iter().map(|f| (&*f.source, &f.meta)), self.options.drafts);
+        skeleton.assets = Arc::new(self.assets.iter().map(|a| rel_string(a)).collect());
         errors.extend(errs);
         let sources: HashMap<&str, &Arc<Source>> = loaded.iter().map(|f| (f.source.rel.as_str(), &f.source)).collect();
         let markdown = &mut self.markdown;
