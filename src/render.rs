@@ -129,10 +129,13 @@ fn register_helpers(tera: &mut Tera) {
     // word boundary: for descriptions and feed summaries.
     tera.register_filter("plain", |value: Value, kwargs: Kwargs, _: &State| -> TeraResult<String> {
         let length: Option<usize> = kwargs.get("length")?;
+        // HTML (safe strings: summaries, text fields) loses its tags; plain
+        // text is kept as it is, to be escaped on output.
         let text = match value.as_str() {
-            Some(s) => plain_text(s),
+            Some(s) if value.is_safe() => plain_text(s),
+            Some(s) => s.split_whitespace().collect::<Vec<_>>().join(" "),
             None if value.is_none() || value.is_undefined() => String::new(),
-            None => plain_text(&value.to_string()),
+            None => value.to_string(),
         };
         Ok(match length {
             Some(n) => shorten(&text, n),
