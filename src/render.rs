@@ -314,6 +314,7 @@ pub struct RenderCache {
     /// The site's `landscape` and relations at the last render.
     landscape: u64,
     graph: Option<Arc<Graph>>,
+    search: crate::search::Cache,
 }
 
 struct CachedCard {
@@ -395,9 +396,18 @@ pub fn render(
     let mut errors = Vec::new();
     let jobs = jobs(site, templates, &mut errors);
     if let Some(sink) = sink {
-        let (paths, errs) = render_to_sink(site, &jobs, &shared, templates, options, sink);
+        let (mut paths, errs) = render_to_sink(site, &jobs, &shared, templates, options, sink);
         errors.extend(errs);
-        return Rendered { outputs: Vec::new(), rendered: paths.len(), paths, errors };
+        let rendered = paths.len();
+        let index = crate::search::index(site, None);
+        let written = sink.create_folders(index.iter().map(|o| o.path.as_str())).and_then(|()| {
+            index.par_iter().try_for_each(|o| sink.write(&o.path, &o.bytes))
+        });
+        if let Err(e) = written {
+            errors.push(Diagnostic::file("search", format!("cannot write the search index: {e}")));
+        }
+        paths.extend(index.into_iter().map(|o| o.path));
+        return Rendered { outputs: Vec::new(), rendered, paths, errors };
     }
     // The same relations, no page showing others anything new, and no card
     // changed: every list that any output shows is as it was, and so is its
@@ -485,6 +495,7 @@ pub fn render(
         .filter_map(|j| cache.jobs.get(&j.path).map(|c| Output { path: j.path.clone(), bytes: c.bytes.clone() }))
         .filter(|o| !o.bytes.is_empty())
         .collect();
+    outputs.extend(crate::search::index(site, Some(&mut cache.search)));
     outputs.sort_by(|a, b| a.path.cmp(&b.path));
     let paths = outputs.iter().map(|o| o.path.clone()).collect();
     Rendered { outputs, paths, rendered, errors }

@@ -109,6 +109,11 @@ pub struct Term {
 }
 
 impl Markdown {
+    /// The Markdown body as written; `None` for generated pages.
+    pub fn body(&self) -> Option<&str> {
+        self.source.as_ref().map(|s| s.body.as_str())
+    }
+
     /// The body's HTML, made now from the source, or as kept from before.
     /// With `keep` it is kept for next time. Errors are not collected again:
     /// the markdown stage found them in the same text against the same pages.

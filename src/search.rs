@@ -1,0 +1,401 @@
+//! The offline search index, built with the rest of the site and loaded
+//! by the theme's `search.js`. No crate builds a sharded index that a
+//! static page can load piece by piece (elasticlunr-rs writes one file of
+//! the whole site, as mdBook ships; Pagefind's format is its own binary
+//! one), so it is made here, small and lazily loaded:
+//!
+//! - `search/meta.js`: the number of documents, and the taxonomies' terms
+//!   with their counts, for the filters.
+//! - `search/t/<key>.js`: the terms that start with `key` (their first three
+//!   characters; shorter terms are their own key), each with its postings
+//!   `[doc delta, weight, …]`. A query word fetches one shard (a missing
+//!   one is a word no page has).
+//! - `search/d/<n>.js`: document `n`: title, URL, collection, year, and its
+//!   text for the snippet; fetched only for the results shown.
+//! - `search/f/<taxonomy>.js`: per term, its documents; fetched when a
+//!   filter of that taxonomy is chosen.
+//!
+//! Each file is a script calling `annalsSearch(path, data)`, so the index
+//! loads through `<script>` tags: from any static host, and from `file://`.
+//!
+//! The preview keeps each page's terms and the inverted index between
+//! builds: an edit re-indexes its page and writes again only the shards
+//! whose terms it touched.
+
+use rayon::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::render::Output;
+use crate::schema::FieldValue;
+use crate::site::{Page, Site};
+use crate::HashMap;
+
+/// The weight of a word in a title, a field, the body.
+const TITLE: u32 = 10;
+const FIELD: u32 = 3;
+const BODY: u32 = 1;
+/// Body occurrences beyond this add nothing: long pages do not win by length.
+const BODY_CAP: u32 = 5;
+/// Characters of a document's text kept for snippets.
+const TEXT_LIMIT: usize = 4000;
+const KEY_CHARS: usize = 3;
+
+/// One page as the index sees it.
+struct Doc {
+    /// Term → weight, sorted by term.
+    terms: Vec<(String, u32)>,
+    /// Per taxonomy (by position), the page's terms.
+    facets: Vec<Vec<String>>,
+    /// `search/d/<n>.js` without the document number: see [`fragment`].
+    fragment: String,
+}
+
+/// What the preview keeps between builds.
+#[derive(Default)]
+pub struct Cache {
+    /// Per document: its page's `rel` and what its Doc was made from.
+    keys: Vec<(String, DocKey)>,
+    docs: Vec<Arc<Doc>>,
+    /// Shard key → term → postings (document, weight), by document.
+    index: BTreeMap<String, BTreeMap<String, Vec<(u32, u32)>>>,
+    /// Every output of the index, by path.
+    outputs: BTreeMap<String, Arc<[u8]>>,
+    /// The taxonomy names when the index was made.
+    taxonomies: Vec<String>,
+}
+
+/// A page's Doc is the same while these are.
+#[derive(PartialEq)]
+struct DocKey {
+    md: usize,
+    fields: usize,
+    title: String,
+    url: String,
+    collection: Option<String>,
+}
+
+impl DocKey {
+    fn of(page: &Page) -> DocKey {
+        DocKey {
+            md: Arc::as_ptr(&page.md) as usize,
+            fields: Arc::as_ptr(&page.fields) as usize,
+            title: page.title.clone(),
+            url: page.url.clone(),
+            collection: page.collection.clone(),
+        }
+    }
+}
+
+/// The pages that are searched: every page written, in the order of their
+/// paths under `content/`; their positions are the document numbers.
+fn searched(site: &Site) -> Vec<usize> {
+    (0..site.pages.len()).filter(|&i| !site.pages[i].invalid).collect()
+}
+
+/// Every output of the search index. With a cache (the preview), only what
+/// changed since the last call is made again; `changed` counts the files
+/// made.
+pub fn index(site: &Site, cache: Option<&mut Cache>) -> Vec<Output> {
+    let pages = searched(site);
+    let taxonomies: Vec<String> = site.graph.taxonomies.iter().map(|t| t.name.clone()).collect();
+    let Some(cache) = cache else {
+        let docs: Vec<Arc<Doc>> = pages.par_iter().map(|&i| Arc::new(make_doc(site, &site.pages[i]))).collect();
+        let index = invert(&docs);
+        let mut outputs = BTreeMap::new();
+        write_all(site, &docs, &index, &mut outputs);
+        return outputs.into_iter().map(|(path, bytes)| Output { path, bytes }).collect();
+    };
+    let keys: Vec<(String, DocKey)> = pages.iter().map(|&i| (site.pages[i].rel.clone(), DocKey::of(&site.pages[i]))).collect();
+    let same_numbering = cache.taxonomies == taxonomies
+        && cache.keys.len() == keys.len()
+        && cache.keys.iter().zip(&keys).all(|(a, b)| a.0 == b.0);
+    let stale: Vec<usize> =
+        (0..keys.len()).filter(|&n| !same_numbering || cache.keys[n].1 != keys[n].1).collect();
+    let fresh: Vec<Arc<Doc>> = stale.par_iter().map(|&n| Arc::new(make_doc(site, &site.pages[pages[n]]))).collect();
+    if !same_numbering {
+        cache.docs = fresh;
+        cache.index = invert(&cache.docs);
+        cache.outputs.clear();
+        write_all(site, &cache.docs, &cache.index, &mut cache.outputs);
+    } else if !stale.is_empty() {
+        let mut dirty: BTreeSet<String> = BTreeSet::new();
+        for (&n, doc) in stale.iter().zip(fresh) {
+            let old = std::mem::replace(&mut cache.docs[n], doc);
+            for (term, _) in &old.terms {
+                let key = shard_key(term);
+                if let Some(postings) = cache.index.get_mut(&key).and_then(|s| s.get_mut(term)) {
+                    postings.retain(|&(d, _)| d != n as u32);
+                }
+                dirty.insert(key);
+            }
+            for (term, weight) in &cache.docs[n].terms {
+                let key = shard_key(term);
+                let postings = cache.index.entry(key.clone()).or_default().entry(term.clone()).or_default();
+                let at = postings.partition_point(|&(d, _)| d < n as u32);
+                postings.insert(at, (n as u32, *weight));
+                dirty.insert(key);
+            }
+            cache.outputs.insert(doc_path(n), script(&doc_path(n), &cache.docs[n].fragment));
+        }
+        for key in &dirty {
+            let shard = cache.index.get_mut(key).expect("made above");
+            shard.retain(|_, postings| !postings.is_empty());
+            let path = shard_path(key);
+            if shard.is_empty() {
+                cache.index.remove(key);
+                cache.outputs.remove(&path);
+            } else {
+                cache.outputs.insert(path.clone(), script(&path, &shard_json(shard)));
+            }
+        }
+        write_small(site, &cache.docs, &mut cache.outputs);
+    }
+    cache.keys = keys;
+    cache.taxonomies = taxonomies;
+    cache.outputs.iter().map(|(path, bytes)| Output { path: path.clone(), bytes: bytes.clone() }).collect()
+}
+
+fn invert(docs: &[Arc<Doc>]) -> BTreeMap<String, BTreeMap<String, Vec<(u32, u32)>>> {
+    let mut index: BTreeMap<String, BTreeMap<String, Vec<(u32, u32)>>> = BTreeMap::new();
+    for (n, doc) in docs.iter().enumerate() {
+        for (term, weight) in &doc.terms {
+            let shard = index.entry(shard_key(term)).or_default();
+            match shard.get_mut(term) {
+                Some(postings) => postings.push((n as u32, *weight)),
+                None => {
+                    shard.insert(term.clone(), vec![(n as u32, *weight)]);
+                }
+            }
+        }
+    }
+    index
+}
+
+/// Every file: documents, shards, and the small ones.
+fn write_all(
+    site: &Site,
+    docs: &[Arc<Doc>],
+    index: &BTreeMap<String, BTreeMap<String, Vec<(u32, u32)>>>,
+    outputs: &mut BTreeMap<String, Arc<[u8]>>,
+) {
+    let made: Vec<(String, Arc<[u8]>)> = docs
+        .par_iter()
+        .enumerate()
+        .map(|(n, doc)| (doc_path(n), script(&doc_path(n), &doc.fragment)))
+        .chain(index.par_iter().map(|(key, shard)| (shard_path(key), script(&shard_path(key), &shard_json(shard)))))
+        .collect();
+    outputs.extend(made);
+    write_small(site, docs, outputs);
+}
+
+/// The manifest and the filters: small, and made again on every change.
+fn write_small(
+    site: &Site,
+    docs: &[Arc<Doc>],
+    outputs: &mut BTreeMap<String, Arc<[u8]>>,
+) {
+    let mut filters = serde_json::Map::new();
+    for (t, tax) in site.graph.taxonomies.iter().enumerate() {
+        let mut terms: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+        for (n, doc) in docs.iter().enumerate() {
+            for term in &doc.facets[t] {
+                terms.entry(term.as_str()).or_default().push(n as u32);
+            }
+        }
+        let counts: serde_json::Map<String, serde_json::Value> =
+            terms.iter().map(|(term, list)| (term.to_string(), list.len().into())).collect();
+        let file = format!("f/{}", crate::slug::slugify(&tax.name));
+        filters.insert(tax.name.clone(), serde_json::json!({ "file": file, "terms": counts }));
+        let path = format!("search/{file}.js");
+        let lists: serde_json::Map<String, serde_json::Value> =
+            terms.into_iter().map(|(term, list)| (term.to_string(), deltas(&list).into())).collect();
+        outputs.insert(path.clone(), script(&path, &serde_json::Value::from(lists).to_string()));
+    }
+    let meta = serde_json::json!({
+        "documents": docs.len(),
+        "key_chars": KEY_CHARS,
+        "filters": filters,
+    });
+    outputs.insert("search/meta.js".into(), script("search/meta.js", &meta.to_string()));
+}
+
+fn deltas(docs: &[u32]) -> Vec<u32> {
+    let mut previous = 0;
+    docs.iter()
+        .map(|&d| {
+            let delta = d - previous;
+            previous = d;
+            delta
+        })
+        .collect()
+}
+
+fn shard_json(shard: &BTreeMap<String, Vec<(u32, u32)>>) -> String {
+    let mut map = serde_json::Map::new();
+    for (term, postings) in shard {
+        let mut flat = Vec::with_capacity(postings.len() * 2);
+        let mut previous = 0;
+        for &(doc, weight) in postings {
+            flat.push(doc - previous);
+            flat.push(weight);
+            previous = doc;
+        }
+        map.insert(term.clone(), flat.into());
+    }
+    serde_json::Value::from(map).to_string()
+}
+
+/// `annalsSearch("t/abc", {...});`: a file that loads through a script tag.
+fn script(path: &str, json: &str) -> Arc<[u8]> {
+    let name = path.trim_start_matches("search/").trim_end_matches(".js");
+    format!("annalsSearch({name:?},{json});\n").into_bytes().into()
+}
+
+fn doc_path(n: usize) -> String {
+    format!("search/d/{n}.js")
+}
+
+fn shard_path(key: &str) -> String {
+    format!("search/t/{}.js", file_key(key))
+}
+
+/// A key as a file name: as it is when made of ASCII letters and digits,
+/// else `_` and the hex of its UTF-8 (`search.js` does the same).
+fn file_key(key: &str) -> String {
+    if key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+        key.to_string()
+    } else {
+        key.bytes().fold("_".to_string(), |mut s, b| {
+            s.push_str(&format!("{b:02x}"));
+            s
+        })
+    }
+}
+
+/// The shard a term is in: its first characters.
+pub fn shard_key(term: &str) -> String {
+    term.chars().take(KEY_CHARS).collect()
+}
+
+/// Words as the index holds them: lowercase runs of letters and digits
+/// (`search.js` splits queries the same way).
+pub fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase)
+}
+
+fn make_doc(site: &Site, page: &Page) -> Doc {
+    let mut weights: HashMap<String, (u32, u32)> = HashMap::default();
+    let mut add = |text: &str, weight: u32| {
+        for word in tokens(text) {
+            let entry = weights.entry(word).or_default();
+            if weight == BODY {
+                entry.1 = (entry.1 + 1).min(BODY_CAP);
+            } else {
+                entry.0 = entry.0.max(weight);
+            }
+        }
+    };
+    add(&page.title, TITLE);
+    let mut field_text = Vec::new();
+    for value in page.fields.values() {
+        field_strings(site, value, &mut field_text);
+    }
+    for text in &field_text {
+        add(text, FIELD);
+    }
+    let body = page.md.body().map(body_text).unwrap_or_default();
+    add(&body, BODY);
+    let mut terms: Vec<(String, u32)> = weights.into_iter().map(|(t, (a, b))| (t, a + b)).collect();
+    terms.sort_unstable();
+
+    let facets = site
+        .graph
+        .taxonomies
+        .iter()
+        .map(|tax| {
+            let mut values = Vec::new();
+            if let Some(v) = page.fields.get(&tax.name) {
+                field_strings(site, v, &mut values);
+            }
+            values
+        })
+        .collect();
+    let year = site
+        .config
+        .citations
+        .as_ref()
+        .map_or("year", |c| c.year.as_str())
+        .to_string();
+    let year = match page.fields.get(&year) {
+        Some(FieldValue::Int(y)) => serde_json::Value::from(*y),
+        Some(FieldValue::Date(d)) => d.get(..4).unwrap_or(d).into(),
+        _ => serde_json::Value::Null,
+    };
+    // The text a snippet is cut from: fields first (a study's finding), then the body.
+    let mut text = field_text.join(" · ");
+    if !text.is_empty() && !body.is_empty() {
+        text.push_str(" · ");
+    }
+    text.push_str(&body);
+    if text.len() > TEXT_LIMIT {
+        let mut end = TEXT_LIMIT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    let fragment = serde_json::json!({
+        "title": page.title,
+        "url": page.url,
+        "collection": page.collection,
+        "year": year,
+        "text": text,
+    })
+    .to_string();
+    Doc { terms, facets, fragment }
+}
+
+/// The strings a field value shows: its text, or a referenced entry's title.
+fn field_strings(site: &Site, value: &FieldValue, out: &mut Vec<String>) {
+    match value {
+        FieldValue::Str(s) | FieldValue::Date(s) => out.push(s.clone()),
+        FieldValue::Text(t) => out.push(t.value.clone()),
+        FieldValue::List(items) => items.iter().for_each(|v| field_strings(site, v, out)),
+        FieldValue::Ref(r) => match site.entry_index(&r.to, &r.id.value) {
+            Some(i) => out.push(site.pages[i].title.clone()),
+            None => out.push(r.id.value.clone()),
+        },
+        FieldValue::Int(_) | FieldValue::Float(_) | FieldValue::Bool(_) => {}
+    }
+}
+
+/// The text of a Markdown body, without markup, on one line.
+fn body_text(markdown: &str) -> String {
+    use pulldown_cmark::{Event, Parser};
+    let mut text = String::with_capacity(markdown.len());
+    for event in Parser::new(markdown) {
+        match event {
+            Event::Text(t) | Event::Code(t) => text.push_str(&t),
+            Event::SoftBreak | Event::HardBreak | Event::End(_) => text.push(' '),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_lowercase_words() {
+        assert_eq!(tokens("Ketamine's NMDA-receptor, 2006!").collect::<Vec<_>>(), ["ketamine", "s", "nmda", "receptor", "2006"]);
+    }
+
+    #[test]
+    fn keys_are_file_names() {
+        assert_eq!(file_key(&shard_key("ketamine")), "ket");
+        assert_eq!(file_key(&shard_key("é")), "_c3a9");
+    }
+}
