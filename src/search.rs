@@ -304,7 +304,7 @@ fn make_doc(site: &Site, page: &Page) -> Doc {
     for text in &field_text {
         add(text, FIELD);
     }
-    let body = page.md.body().map(body_text).unwrap_or_default();
+    let body = page.md.body().map(|b| body_text(site, b)).unwrap_or_default();
     add(&body, BODY);
     let mut terms: Vec<(String, u32)> = weights.into_iter().map(|(t, (a, b))| (t, a + b)).collect();
     terms.sort_unstable();
@@ -332,8 +332,14 @@ fn make_doc(site: &Site, page: &Page) -> Doc {
         Some(FieldValue::Date(d)) => d.get(..4).unwrap_or(d).into(),
         _ => serde_json::Value::Null,
     };
-    // The text a snippet is cut from: fields first (a study's finding), then the body.
-    let mut text = field_text.join(" · ");
+    // The text a snippet is cut from: the field that describes the page (a
+    // study's finding), then the body.
+    let described_by = page.collection.as_deref().and_then(|c| site.config.collection(c)?.description.as_deref());
+    let mut text = match described_by.and_then(|f| page.fields.get(f)) {
+        Some(FieldValue::Str(s)) => s.clone(),
+        Some(FieldValue::Text(t)) => t.value.clone(),
+        _ => String::new(),
+    };
     if !text.is_empty() && !body.is_empty() {
         text.push_str(" · ");
     }
@@ -370,13 +376,28 @@ fn field_strings(site: &Site, value: &FieldValue, out: &mut Vec<String>) {
     }
 }
 
-/// The text of a Markdown body, without markup, on one line.
-fn body_text(markdown: &str) -> String {
-    use pulldown_cmark::{Event, Parser};
+/// The text of a Markdown body, without markup, on one line; citations
+/// as their labels.
+fn body_text(site: &Site, markdown: &str) -> String {
+    use crate::markdown::Resolve;
+    use pulldown_cmark::{BrokenLink, Event, Parser, Tag, TagEnd};
+    let citation = |link: BrokenLink| {
+        let label = link.reference.trim();
+        label.starts_with('@').then(|| (label.to_string().into(), "".into()))
+    };
+    let resolver = site.resolver();
     let mut text = String::with_capacity(markdown.len());
-    for event in Parser::new(markdown) {
+    let mut in_citation = false;
+    for event in Parser::new_with_broken_link_callback(markdown, pulldown_cmark::Options::empty(), Some(citation)) {
         match event {
-            Event::Text(t) | Event::Code(t) => text.push_str(&t),
+            Event::Start(Tag::Link { dest_url, .. }) if dest_url.starts_with('@') && !dest_url.starts_with("@/") => {
+                in_citation = true;
+                let ids = dest_url.split(';').map(|id| id.trim().trim_start_matches('@'));
+                let labels: Vec<&str> = ids.filter_map(|id| resolver.cite(id).ok().map(|(label, _)| label)).collect();
+                text.push_str(&format!("({})", labels.join("; ")));
+            }
+            Event::End(TagEnd::Link) if in_citation => in_citation = false,
+            Event::Text(t) | Event::Code(t) if !in_citation => text.push_str(&t),
             Event::SoftBreak | Event::HardBreak | Event::End(_) => text.push(' '),
             _ => {}
         }
