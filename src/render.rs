@@ -476,7 +476,8 @@ pub fn render(
         let path = &jobs[n].path;
         match result {
             Ok(Some(job)) => {
-                rendered += 1;
+                // A blank output is left out (see `FILES_DIR`): not counted.
+                rendered += usize::from(!job.bytes.is_empty());
                 cache.jobs.insert(path.clone(), job);
             }
             Ok(None) => {}

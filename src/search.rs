@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use crate::render::Output;
 use crate::schema::FieldValue;
-use crate::site::{Page, Site};
+use crate::site::{Markdown, Page, Site};
 use crate::HashMap;
 
 /// The weight of a word in a title, a field, the body.
@@ -65,11 +65,11 @@ pub struct Cache {
     taxonomies: Vec<String>,
 }
 
-/// A page's Doc is the same while these are.
-#[derive(PartialEq)]
+/// A page's Doc is the same while these are. (Its Markdown is made again
+/// when a label it cites changes; it holds no other page's text.)
 struct DocKey {
-    md: usize,
-    fields: usize,
+    md: Arc<Markdown>,
+    fields: Arc<BTreeMap<String, FieldValue>>,
     title: String,
     url: String,
     collection: Option<String>,
@@ -78,12 +78,18 @@ struct DocKey {
 impl DocKey {
     fn of(page: &Page) -> DocKey {
         DocKey {
-            md: Arc::as_ptr(&page.md) as usize,
-            fields: Arc::as_ptr(&page.fields) as usize,
+            md: page.md.clone(),
+            fields: page.fields.clone(),
             title: page.title.clone(),
             url: page.url.clone(),
             collection: page.collection.clone(),
         }
+    }
+
+    fn same(&self, other: &DocKey) -> bool {
+        Arc::ptr_eq(&self.md, &other.md)
+            && Arc::ptr_eq(&self.fields, &other.fields)
+            && (&self.title, &self.url, &self.collection) == (&other.title, &other.url, &other.collection)
     }
 }
 
@@ -111,7 +117,7 @@ pub fn index(site: &Site, cache: Option<&mut Cache>) -> Vec<Output> {
         && cache.keys.len() == keys.len()
         && cache.keys.iter().zip(&keys).all(|(a, b)| a.0 == b.0);
     let stale: Vec<usize> =
-        (0..keys.len()).filter(|&n| !same_numbering || cache.keys[n].1 != keys[n].1).collect();
+        (0..keys.len()).filter(|&n| !same_numbering || !cache.keys[n].1.same(&keys[n].1)).collect();
     let fresh: Vec<Arc<Doc>> = stale.par_iter().map(|&n| Arc::new(make_doc(site, &site.pages[pages[n]]))).collect();
     if !same_numbering {
         cache.docs = fresh;
@@ -299,7 +305,7 @@ fn make_doc(site: &Site, page: &Page) -> Doc {
     add(&page.title, TITLE);
     let mut field_text = Vec::new();
     for value in page.fields.values() {
-        field_strings(site, value, &mut field_text);
+        field_strings(value, &mut field_text);
     }
     for text in &field_text {
         add(text, FIELD);
@@ -316,7 +322,7 @@ fn make_doc(site: &Site, page: &Page) -> Doc {
         .map(|tax| {
             let mut values = Vec::new();
             if let Some(v) = page.fields.get(&tax.name) {
-                field_strings(site, v, &mut values);
+                field_strings(v, &mut values);
             }
             values
         })
@@ -362,16 +368,14 @@ fn make_doc(site: &Site, page: &Page) -> Doc {
     Doc { terms, facets, fragment }
 }
 
-/// The strings a field value shows: its text, or a referenced entry's title.
-fn field_strings(site: &Site, value: &FieldValue, out: &mut Vec<String>) {
+/// The strings of a field value; a reference by its id, not the title of
+/// what it names, so that a page's terms depend on the page alone.
+fn field_strings(value: &FieldValue, out: &mut Vec<String>) {
     match value {
         FieldValue::Str(s) | FieldValue::Date(s) => out.push(s.clone()),
         FieldValue::Text(t) => out.push(t.value.clone()),
-        FieldValue::List(items) => items.iter().for_each(|v| field_strings(site, v, out)),
-        FieldValue::Ref(r) => match site.entry_index(&r.to, &r.id.value) {
-            Some(i) => out.push(site.pages[i].title.clone()),
-            None => out.push(r.id.value.clone()),
-        },
+        FieldValue::List(items) => items.iter().for_each(|v| field_strings(v, out)),
+        FieldValue::Ref(r) => out.push(r.id.value.clone()),
         FieldValue::Int(_) | FieldValue::Float(_) | FieldValue::Bool(_) => {}
     }
 }

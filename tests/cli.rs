@@ -11,14 +11,25 @@ fn annals(site: &TestSite, args: &[&str]) -> std::process::Output {
 #[test]
 fn build_ends_with_one_line_of_pages_and_time() {
     let site = TestSite::fixture("basic");
-    let out = annals(&site, &["build"]);
+    let out = annals(&site, &["build", "--base-url", "https://example.org/"]);
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
-    assert!(stdout.starts_with("Built 9 pages (20 files) into "), "{stdout}");
+    let files = common::snapshot(&site.root.join("public")).len();
+    assert!(stdout.starts_with(&format!("Built 9 pages ({files} files) into ")), "{stdout}");
     assert!(stdout.trim_end().ends_with(" ms"), "{stdout}");
     assert!(out.stderr.is_empty());
     assert!(site.root.join("public/index.html").is_file());
+}
+
+#[test]
+fn a_relative_base_url_is_one_warning() {
+    let site = TestSite::fixture("basic");
+    let out = annals(&site, &["build"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("warning: base_url `/` is not absolute, so sitemap.xml, atom.xml"), "{stderr}");
 }
 
 #[test]
