@@ -32,11 +32,11 @@ fn the_sitemap_lists_every_published_page_with_absolute_urls() {
     assert_eq!(root.tag_name().namespace(), Some("http://www.sitemaps.org/schemas/sitemap/0.9"));
     assert_eq!(root.tag_name().name(), "urlset");
     let locs: Vec<&str> = root.children().filter(|n| n.has_tag_name("url")).map(|u| texts(u, "loc")[0]).collect();
-    // Every HTML page of the output but the 404 page, once each.
+    // Every HTML page of the output but the 404 and search pages, once each.
     let pages: BTreeSet<String> = snapshot(&site.out())
         .into_iter()
         .map(|(p, _)| p.to_string_lossy().replace('\\', "/"))
-        .filter(|p| p.ends_with("index.html"))
+        .filter(|p| p.ends_with("index.html") && p != "search/index.html")
         .map(|p| format!("{BASE}{}", p.trim_end_matches("index.html")))
         .collect();
     let listed: BTreeSet<String> = locs.iter().map(|s| s.to_string()).collect();
@@ -90,7 +90,7 @@ fn every_page_has_its_own_description_canonical_and_card() {
     let mut descriptions = BTreeMap::new();
     for (path, bytes) in snapshot(&site.out()) {
         let path = path.to_string_lossy().replace('\\', "/");
-        if !path.ends_with("index.html") {
+        if !path.ends_with("index.html") || path == "search/index.html" {
             continue;
         }
         let html = String::from_utf8(bytes).unwrap();
@@ -112,6 +112,9 @@ fn every_page_has_its_own_description_canonical_and_card() {
         r#"<meta name="description" content="Alpha worked &lt;script&gt;alert(1)&lt;/script&gt;">"#,
     );
     assert!(site.exists("favicon.ico"));
+    // The search page is no content: kept out of search engines.
+    site.contains("search/index.html", r#"<meta name="robots" content="noindex">"#)
+        .lacks("search/index.html", "canonical");
 }
 
 fn attribute_after(html: &str, prefix: &str) -> String {
