@@ -262,6 +262,11 @@ impl Engine {
             diagnostics::normalize(&mut errors);
             return Err(errors);
         };
+        // The search index is made within the render stage: shown apart.
+        if let Some((_, render_time)) = t.stages.last_mut() {
+            *render_time = render_time.saturating_sub(rendered.search_time);
+        }
+        t.stages.push(("search", rendered.search_time));
         errors.extend(rendered.errors);
         errors.extend(path_collisions(&rendered.paths, &copies));
         if !errors.is_empty() {

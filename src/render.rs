@@ -359,6 +359,8 @@ pub struct Rendered {
     /// How many were rendered now.
     pub rendered: usize,
     pub errors: Vec<Diagnostic>,
+    /// The part of the time spent on the search index, for `--timings`.
+    pub search_time: std::time::Duration,
 }
 
 /// Renders every page of the site, the taxonomy pages and the 404 page,
@@ -399,6 +401,7 @@ pub fn render(
         let (mut paths, errs) = render_to_sink(site, &jobs, &shared, templates, options, sink);
         errors.extend(errs);
         let rendered = paths.len();
+        let started = std::time::Instant::now();
         let index = crate::search::index(site, None);
         let written = sink.create_folders(index.iter().map(|o| o.path.as_str())).and_then(|()| {
             index.par_iter().try_for_each(|o| sink.write(&o.path, &o.bytes))
@@ -407,7 +410,8 @@ pub fn render(
             errors.push(Diagnostic::file("search", format!("cannot write the search index: {e}")));
         }
         paths.extend(index.into_iter().map(|o| o.path));
-        return Rendered { outputs: Vec::new(), rendered, paths, errors };
+        let search_time = started.elapsed();
+        return Rendered { outputs: Vec::new(), rendered, paths, errors, search_time };
     }
     // The same relations, no page showing others anything new, and no card
     // changed: every list that any output shows is as it was, and so is its
@@ -496,10 +500,12 @@ pub fn render(
         .filter_map(|j| cache.jobs.get(&j.path).map(|c| Output { path: j.path.clone(), bytes: c.bytes.clone() }))
         .filter(|o| !o.bytes.is_empty())
         .collect();
+    let started = std::time::Instant::now();
     outputs.extend(crate::search::index(site, Some(&mut cache.search)));
+    let search_time = started.elapsed();
     outputs.sort_by(|a, b| a.path.cmp(&b.path));
     let paths = outputs.iter().map(|o| o.path.clone()).collect();
-    Rendered { outputs, paths, rendered, errors }
+    Rendered { outputs, paths, rendered, errors, search_time }
 }
 
 fn render_to_sink(
