@@ -10,8 +10,8 @@
 //!   characters; shorter terms are their own key), each with its postings
 //!   `[doc delta, weight, …]`. A query word fetches one shard (a missing
 //!   one is a word no page has).
-//! - `search/d/<n>.js`: document `n`: title, URL, collection, year, and its
-//!   text for the snippet; fetched only for the results shown.
+//! - `search/d/<k>.js`: documents `8k` to `8k + 7`: title, URL, collection,
+//!   year, and text for the snippet; fetched only for the results shown.
 //! - `search/f/<taxonomy>.js`: per term, its documents; fetched when a
 //!   filter of that taxonomy is chosen.
 //!
@@ -23,6 +23,7 @@
 //! whose terms it touched.
 
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -37,8 +38,11 @@ const FIELD: u32 = 3;
 const BODY: u32 = 1;
 /// Body occurrences beyond this add nothing: long pages do not win by length.
 const BODY_CAP: u32 = 5;
-/// Characters of a document's text kept for snippets.
-const TEXT_LIMIT: usize = 4000;
+/// Bytes of a document's text kept for snippets.
+const TEXT_LIMIT: usize = 2000;
+/// Documents per file of `search/d/`: fewer files to write, for a little
+/// more to fetch per result shown.
+const CHUNK: usize = 8;
 const KEY_CHARS: usize = 3;
 
 /// One page as the index sees it.
@@ -47,7 +51,7 @@ struct Doc {
     terms: Vec<(String, u32)>,
     /// Per taxonomy (by position), the page's terms.
     facets: Vec<Vec<String>>,
-    /// `search/d/<n>.js` without the document number: see [`fragment`].
+    /// What a result shows, as JSON: its entry in `search/d/`.
     fragment: String,
 }
 
@@ -126,6 +130,7 @@ pub fn index(site: &Site, cache: Option<&mut Cache>) -> Vec<Output> {
         write_all(site, &cache.docs, &cache.index, &mut cache.outputs);
     } else if !stale.is_empty() {
         let mut dirty: BTreeSet<String> = BTreeSet::new();
+        let mut dirty_chunks: BTreeSet<usize> = BTreeSet::new();
         for (&n, doc) in stale.iter().zip(fresh) {
             let old = std::mem::replace(&mut cache.docs[n], doc);
             for (term, _) in &old.terms {
@@ -142,7 +147,11 @@ pub fn index(site: &Site, cache: Option<&mut Cache>) -> Vec<Output> {
                 postings.insert(at, (n as u32, *weight));
                 dirty.insert(key);
             }
-            cache.outputs.insert(doc_path(n), script(&doc_path(n), &cache.docs[n].fragment));
+            dirty_chunks.insert(n / CHUNK);
+        }
+        for chunk in dirty_chunks {
+            let (path, bytes) = chunk_file(&cache.docs, chunk);
+            cache.outputs.insert(path, bytes);
         }
         for key in &dirty {
             let shard = cache.index.get_mut(key).expect("made above");
@@ -163,17 +172,17 @@ pub fn index(site: &Site, cache: Option<&mut Cache>) -> Vec<Output> {
 }
 
 fn invert(docs: &[Arc<Doc>]) -> BTreeMap<String, BTreeMap<String, Vec<(u32, u32)>>> {
-    let mut index: BTreeMap<String, BTreeMap<String, Vec<(u32, u32)>>> = BTreeMap::new();
+    // Postings gathered under borrowed terms: each term is copied once,
+    // not once per page that has it.
+    let mut postings: HashMap<&str, Vec<(u32, u32)>> = HashMap::default();
     for (n, doc) in docs.iter().enumerate() {
         for (term, weight) in &doc.terms {
-            let shard = index.entry(shard_key(term)).or_default();
-            match shard.get_mut(term) {
-                Some(postings) => postings.push((n as u32, *weight)),
-                None => {
-                    shard.insert(term.clone(), vec![(n as u32, *weight)]);
-                }
-            }
+            postings.entry(term.as_str()).or_default().push((n as u32, *weight));
         }
+    }
+    let mut index: BTreeMap<String, BTreeMap<String, Vec<(u32, u32)>>> = BTreeMap::new();
+    for (term, list) in postings {
+        index.entry(shard_key(term)).or_default().insert(term.to_string(), list);
     }
     index
 }
@@ -186,9 +195,9 @@ fn write_all(
     outputs: &mut BTreeMap<String, Arc<[u8]>>,
 ) {
     let made: Vec<(String, Arc<[u8]>)> = docs
-        .par_iter()
+        .par_chunks(CHUNK)
         .enumerate()
-        .map(|(n, doc)| (doc_path(n), script(&doc_path(n), &doc.fragment)))
+        .map(|(chunk, _)| chunk_file(docs, chunk))
         .chain(index.par_iter().map(|(key, shard)| (shard_path(key), script(&shard_path(key), &shard_json(shard)))))
         .collect();
     outputs.extend(made);
@@ -221,6 +230,7 @@ fn write_small(
     let meta = serde_json::json!({
         "documents": docs.len(),
         "key_chars": KEY_CHARS,
+        "chunk": CHUNK,
         "filters": filters,
     });
     outputs.insert("search/meta.js".into(), script("search/meta.js", &meta.to_string()));
@@ -258,8 +268,13 @@ fn script(path: &str, json: &str) -> Arc<[u8]> {
     format!("annalsSearch({name:?},{json});\n").into_bytes().into()
 }
 
-fn doc_path(n: usize) -> String {
-    format!("search/d/{n}.js")
+/// `search/d/<k>.js`: documents `k * CHUNK` to `k * CHUNK + CHUNK - 1`.
+fn chunk_file(docs: &[Arc<Doc>], chunk: usize) -> (String, Arc<[u8]>) {
+    let path = format!("search/d/{chunk}.js");
+    let end = docs.len().min(chunk * CHUNK + CHUNK);
+    let items: Vec<&str> = docs[chunk * CHUNK..end].iter().map(|d| d.fragment.as_str()).collect();
+    let bytes = script(&path, &format!("[{}]", items.join(",")));
+    (path, bytes)
 }
 
 fn shard_path(key: &str) -> String {
@@ -286,13 +301,28 @@ pub fn shard_key(term: &str) -> String {
 
 /// Words as the index holds them: lowercase runs of letters and digits
 /// (`search.js` splits queries the same way).
-pub fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase)
+pub fn tokens(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(|w| {
+        if w.chars().any(char::is_uppercase) {
+            Cow::Owned(w.to_lowercase())
+        } else {
+            Cow::Borrowed(w)
+        }
+    })
 }
 
 fn make_doc(site: &Site, page: &Page) -> Doc {
-    let mut weights: HashMap<String, (u32, u32)> = HashMap::default();
-    let mut add = |text: &str, weight: u32| {
+    let mut field_text = Vec::new();
+    for value in page.fields.values() {
+        field_strings(value, &mut field_text);
+    }
+    let body = page.md.body().map(|b| body_text(site, b)).unwrap_or_default();
+    // Per word: the best of title and fields, and the count in the body.
+    let mut weights: HashMap<Cow<str>, (u32, u32)> = HashMap::default();
+    let texts = std::iter::once((page.title.as_str(), TITLE))
+        .chain(field_text.iter().map(|t| (t.as_str(), FIELD)))
+        .chain(std::iter::once((body.as_str(), BODY)));
+    for (text, weight) in texts {
         for word in tokens(text) {
             let entry = weights.entry(word).or_default();
             if weight == BODY {
@@ -301,18 +331,8 @@ fn make_doc(site: &Site, page: &Page) -> Doc {
                 entry.0 = entry.0.max(weight);
             }
         }
-    };
-    add(&page.title, TITLE);
-    let mut field_text = Vec::new();
-    for value in page.fields.values() {
-        field_strings(value, &mut field_text);
     }
-    for text in &field_text {
-        add(text, FIELD);
-    }
-    let body = page.md.body().map(|b| body_text(site, b)).unwrap_or_default();
-    add(&body, BODY);
-    let mut terms: Vec<(String, u32)> = weights.into_iter().map(|(t, (a, b))| (t, a + b)).collect();
+    let mut terms: Vec<(String, u32)> = weights.into_iter().map(|(t, (a, b))| (t.into_owned(), a + b)).collect();
     terms.sort_unstable();
 
     let facets = site
@@ -368,15 +388,15 @@ fn make_doc(site: &Site, page: &Page) -> Doc {
     Doc { terms, facets, fragment }
 }
 
-/// The strings of a field value; a reference by its id, not the title of
-/// what it names, so that a page's terms depend on the page alone.
+/// The strings of a field value. References are left out: they name other
+/// pages, which are found by their own words (and a page's terms then
+/// depend on the page alone).
 fn field_strings(value: &FieldValue, out: &mut Vec<String>) {
     match value {
         FieldValue::Str(s) | FieldValue::Date(s) => out.push(s.clone()),
         FieldValue::Text(t) => out.push(t.value.clone()),
         FieldValue::List(items) => items.iter().for_each(|v| field_strings(v, out)),
-        FieldValue::Ref(r) => out.push(r.id.value.clone()),
-        FieldValue::Int(_) | FieldValue::Float(_) | FieldValue::Bool(_) => {}
+        FieldValue::Ref(_) | FieldValue::Int(_) | FieldValue::Float(_) | FieldValue::Bool(_) => {}
     }
 }
 

@@ -143,9 +143,11 @@
     var words = [];
     var generation = 0;
     var chosen = {};
+    var index = null;
 
     load("meta").then(function (meta) {
       if (!meta) { status.textContent = "The search index is missing."; return; }
+      index = meta;
       buildFilters(meta);
       var params = new URLSearchParams(location.search);
       input.value = params.get("q") || "";
@@ -225,7 +227,8 @@
       var items = batch.map(function (doc) {
         var li = document.createElement("li");
         list.appendChild(li);
-        return load("d/" + doc).then(function (d) {
+        return load("d/" + Math.floor(doc / index.chunk)).then(function (chunk) {
+          var d = chunk && chunk[doc % index.chunk];
           if (mine !== generation || !d) return;
           var a = document.createElement("a");
           a.href = d.url;
