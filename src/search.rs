@@ -302,11 +302,13 @@ pub fn shard_key(term: &str) -> String {
 /// Words as the index holds them: lowercase runs of letters and digits
 /// (`search.js` splits queries the same way).
 pub fn tokens(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
-    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(|w| {
-        if w.chars().any(char::is_uppercase) {
-            Cow::Owned(w.to_lowercase())
-        } else {
+    let separator = |c: char| if c.is_ascii() { !c.is_ascii_alphanumeric() } else { !c.is_alphanumeric() };
+    text.split(separator).filter(|w| !w.is_empty()).map(|w| {
+        let lower = if w.is_ascii() { !w.bytes().any(|b| b.is_ascii_uppercase()) } else { !w.chars().any(char::is_uppercase) };
+        if lower {
             Cow::Borrowed(w)
+        } else {
+            Cow::Owned(w.to_lowercase())
         }
     })
 }
@@ -318,7 +320,7 @@ fn make_doc(site: &Site, page: &Page) -> Doc {
     }
     let body = page.md.body().map(|b| body_text(site, b)).unwrap_or_default();
     // Per word: the best of title and fields, and the count in the body.
-    let mut weights: HashMap<Cow<str>, (u32, u32)> = HashMap::default();
+    let mut weights: HashMap<Cow<str>, (u32, u32)> = HashMap::with_capacity_and_hasher(512, Default::default());
     let texts = std::iter::once((page.title.as_str(), TITLE))
         .chain(field_text.iter().map(|t| (t.as_str(), FIELD)))
         .chain(std::iter::once((body.as_str(), BODY)));
