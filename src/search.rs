@@ -45,24 +45,31 @@ const TEXT_LIMIT: usize = 2000;
 const CHUNK: usize = 8;
 const KEY_CHARS: usize = 3;
 
-/// One page as the index sees it.
+/// What the index keeps of a page once its terms are in the postings.
 struct Doc {
-    /// Term → weight, sorted by term.
-    terms: Vec<(String, u32)>,
     /// Per taxonomy (by position), the page's terms.
     facets: Vec<Vec<String>>,
     /// What a result shows, as JSON: its entry in `search/d/`.
     fragment: String,
 }
 
+/// Term → postings (document, weight), by document.
+type Postings = HashMap<String, Vec<(u32, u32)>>;
+/// Shard key → term → postings.
+type Shards = BTreeMap<String, BTreeMap<String, Vec<(u32, u32)>>>;
+
 /// What the preview keeps between builds.
 #[derive(Default)]
 pub struct Cache {
     /// Per document: its page's `rel` and what its Doc was made from.
     keys: Vec<(String, DocKey)>,
-    docs: Vec<Arc<Doc>>,
-    /// Shard key → term → postings (document, weight), by document.
-    index: BTreeMap<String, BTreeMap<String, Vec<(u32, u32)>>>,
+    docs: Vec<Doc>,
+    /// Per document, its terms (as numbers into `terms`): what to take out
+    /// of the index when it changes.
+    doc_terms: Vec<Vec<u32>>,
+    terms: Vec<String>,
+    ids: HashMap<String, u32>,
+    index: Shards,
     /// Every output of the index, by path.
     outputs: BTreeMap<String, Arc<[u8]>>,
     /// The taxonomy names when the index was made.
@@ -104,85 +111,142 @@ fn searched(site: &Site) -> Vec<usize> {
 }
 
 /// Every output of the search index. With a cache (the preview), only what
-/// changed since the last call is made again; `changed` counts the files
-/// made.
+/// changed since the last call is made again.
 pub fn index(site: &Site, cache: Option<&mut Cache>) -> Vec<Output> {
     let pages = searched(site);
     let taxonomies: Vec<String> = site.graph.taxonomies.iter().map(|t| t.name.clone()).collect();
     let Some(cache) = cache else {
-        let docs: Vec<Arc<Doc>> = pages.par_iter().map(|&i| Arc::new(make_doc(site, &site.pages[i]))).collect();
-        let index = invert(&docs);
+        let (docs, postings) = gather(site, &pages);
         let mut outputs = BTreeMap::new();
-        write_all(site, &docs, &index, &mut outputs);
+        write_all(site, &docs, &shards(postings), &mut outputs);
         return outputs.into_iter().map(|(path, bytes)| Output { path, bytes }).collect();
     };
-    let keys: Vec<(String, DocKey)> = pages.iter().map(|&i| (site.pages[i].rel.clone(), DocKey::of(&site.pages[i]))).collect();
+    let keys: Vec<(String, DocKey)> =
+        pages.iter().map(|&i| (site.pages[i].rel.clone(), DocKey::of(&site.pages[i]))).collect();
     let same_numbering = cache.taxonomies == taxonomies
         && cache.keys.len() == keys.len()
         && cache.keys.iter().zip(&keys).all(|(a, b)| a.0 == b.0);
-    let stale: Vec<usize> =
-        (0..keys.len()).filter(|&n| !same_numbering || !cache.keys[n].1.same(&keys[n].1)).collect();
-    let fresh: Vec<Arc<Doc>> = stale.par_iter().map(|&n| Arc::new(make_doc(site, &site.pages[pages[n]]))).collect();
     if !same_numbering {
-        cache.docs = fresh;
-        cache.index = invert(&cache.docs);
+        let (docs, postings) = gather(site, &pages);
+        cache.doc_terms = vec![Vec::new(); docs.len()];
+        cache.terms.clear();
+        cache.ids.clear();
+        for (term, list) in &postings {
+            let id = cache.terms.len() as u32;
+            cache.terms.push(term.clone());
+            cache.ids.insert(term.clone(), id);
+            for &(doc, _) in list {
+                cache.doc_terms[doc as usize].push(id);
+            }
+        }
+        cache.docs = docs;
+        cache.index = shards(postings);
         cache.outputs.clear();
         write_all(site, &cache.docs, &cache.index, &mut cache.outputs);
-    } else if !stale.is_empty() {
-        let mut dirty: BTreeSet<String> = BTreeSet::new();
-        let mut dirty_chunks: BTreeSet<usize> = BTreeSet::new();
-        for (&n, doc) in stale.iter().zip(fresh) {
-            let old = std::mem::replace(&mut cache.docs[n], doc);
-            for (term, _) in &old.terms {
-                let key = shard_key(term);
-                if let Some(postings) = cache.index.get_mut(&key).and_then(|s| s.get_mut(term)) {
-                    postings.retain(|&(d, _)| d != n as u32);
-                }
-                dirty.insert(key);
-            }
-            for (term, weight) in &cache.docs[n].terms {
-                let key = shard_key(term);
-                let postings = cache.index.entry(key.clone()).or_default().entry(term.clone()).or_default();
-                let at = postings.partition_point(|&(d, _)| d < n as u32);
-                postings.insert(at, (n as u32, *weight));
-                dirty.insert(key);
-            }
-            dirty_chunks.insert(n / CHUNK);
+    } else {
+        let stale: Vec<usize> = (0..keys.len()).filter(|&n| !cache.keys[n].1.same(&keys[n].1)).collect();
+        if !stale.is_empty() {
+            let fresh: Vec<(Doc, Vec<(String, u32)>)> =
+                stale.par_iter().map(|&n| make_doc(site, &site.pages[pages[n]])).collect();
+            update(site, cache, stale.into_iter().zip(fresh));
         }
-        for chunk in dirty_chunks {
-            let (path, bytes) = chunk_file(&cache.docs, chunk);
-            cache.outputs.insert(path, bytes);
-        }
-        for key in &dirty {
-            let shard = cache.index.get_mut(key).expect("made above");
-            shard.retain(|_, postings| !postings.is_empty());
-            let path = shard_path(key);
-            if shard.is_empty() {
-                cache.index.remove(key);
-                cache.outputs.remove(&path);
-            } else {
-                cache.outputs.insert(path.clone(), script(&path, &shard_json(shard)));
-            }
-        }
-        write_small(site, &cache.docs, &mut cache.outputs);
     }
     cache.keys = keys;
     cache.taxonomies = taxonomies;
     cache.outputs.iter().map(|(path, bytes)| Output { path: path.clone(), bytes: bytes.clone() }).collect()
 }
 
-fn invert(docs: &[Arc<Doc>]) -> BTreeMap<String, BTreeMap<String, Vec<(u32, u32)>>> {
-    // Postings gathered under borrowed terms: each term is copied once,
-    // not once per page that has it.
-    let mut postings: HashMap<&str, Vec<(u32, u32)>> = HashMap::default();
-    for (n, doc) in docs.iter().enumerate() {
-        for (term, weight) in &doc.terms {
-            postings.entry(term.as_str()).or_default().push((n as u32, *weight));
+/// Replaces documents in the cached index, writing again the shards and
+/// chunks they were or are in.
+fn update(site: &Site, cache: &mut Cache, changed: impl Iterator<Item = (usize, (Doc, Vec<(String, u32)>))>) {
+    let mut dirty: BTreeSet<String> = BTreeSet::new();
+    let mut dirty_chunks: BTreeSet<usize> = BTreeSet::new();
+    for (n, (doc, terms)) in changed {
+        for &id in &cache.doc_terms[n] {
+            let term = &cache.terms[id as usize];
+            let key = shard_key(term);
+            if let Some(postings) = cache.index.get_mut(&key).and_then(|s| s.get_mut(term)) {
+                postings.retain(|&(d, _)| d != n as u32);
+            }
+            dirty.insert(key);
+        }
+        let mut ids = Vec::with_capacity(terms.len());
+        for (term, weight) in terms {
+            let key = shard_key(&term);
+            let id = match cache.ids.get(&term) {
+                Some(&id) => id,
+                None => {
+                    let id = cache.terms.len() as u32;
+                    cache.terms.push(term.clone());
+                    cache.ids.insert(term.clone(), id);
+                    id
+                }
+            };
+            ids.push(id);
+            let postings = cache.index.entry(key.clone()).or_default().entry(term).or_default();
+            let at = postings.partition_point(|&(d, _)| d < n as u32);
+            postings.insert(at, (n as u32, weight));
+            dirty.insert(key);
+        }
+        cache.doc_terms[n] = ids;
+        cache.docs[n] = doc;
+        dirty_chunks.insert(n / CHUNK);
+    }
+    for chunk in dirty_chunks {
+        let (path, bytes) = chunk_file(&cache.docs, chunk);
+        cache.outputs.insert(path, bytes);
+    }
+    for key in &dirty {
+        let shard = cache.index.get_mut(key).expect("made above");
+        shard.retain(|_, postings| !postings.is_empty());
+        let path = shard_path(key);
+        if shard.is_empty() {
+            cache.index.remove(key);
+            cache.outputs.remove(&path);
+        } else {
+            cache.outputs.insert(path.clone(), script(&path, &shard_json(shard)));
         }
     }
-    let mut index: BTreeMap<String, BTreeMap<String, Vec<(u32, u32)>>> = BTreeMap::new();
+    write_small(site, &cache.docs, &mut cache.outputs);
+}
+
+/// Every page's Doc and the postings of every term, made in parallel; a
+/// page's terms go into the postings as soon as it is read, so that the
+/// site's words are never all held page by page.
+fn gather(site: &Site, pages: &[usize]) -> (Vec<Doc>, Postings) {
+    let (mut docs, mut postings) = pages
+        .par_iter()
+        .enumerate()
+        .fold(
+            || (Vec::new(), Postings::default()),
+            |(mut docs, mut postings), (n, &i)| {
+                let (doc, terms) = make_doc(site, &site.pages[i]);
+                docs.push((n, doc));
+                for (term, weight) in terms {
+                    postings.entry(term).or_default().push((n as u32, weight));
+                }
+                (docs, postings)
+            },
+        )
+        .reduce(
+            || (Vec::new(), Postings::default()),
+            |(mut docs, mut postings), (more_docs, more)| {
+                docs.extend(more_docs);
+                for (term, list) in more {
+                    postings.entry(term).or_default().extend(list);
+                }
+                (docs, postings)
+            },
+        );
+    docs.sort_unstable_by_key(|(n, _)| *n);
+    postings.par_iter_mut().for_each(|(_, list)| list.sort_unstable());
+    (docs.into_iter().map(|(_, d)| d).collect(), postings)
+}
+
+fn shards(postings: Postings) -> Shards {
+    let mut index = Shards::new();
     for (term, list) in postings {
-        index.entry(shard_key(term)).or_default().insert(term.to_string(), list);
+        index.entry(shard_key(&term)).or_default().insert(term, list);
     }
     index
 }
@@ -190,8 +254,8 @@ fn invert(docs: &[Arc<Doc>]) -> BTreeMap<String, BTreeMap<String, Vec<(u32, u32)
 /// Every file: documents, shards, and the small ones.
 fn write_all(
     site: &Site,
-    docs: &[Arc<Doc>],
-    index: &BTreeMap<String, BTreeMap<String, Vec<(u32, u32)>>>,
+    docs: &[Doc],
+    index: &Shards,
     outputs: &mut BTreeMap<String, Arc<[u8]>>,
 ) {
     let made: Vec<(String, Arc<[u8]>)> = docs
@@ -207,7 +271,7 @@ fn write_all(
 /// The manifest and the filters: small, and made again on every change.
 fn write_small(
     site: &Site,
-    docs: &[Arc<Doc>],
+    docs: &[Doc],
     outputs: &mut BTreeMap<String, Arc<[u8]>>,
 ) {
     let mut filters = serde_json::Map::new();
@@ -269,7 +333,7 @@ fn script(path: &str, json: &str) -> Arc<[u8]> {
 }
 
 /// `search/d/<k>.js`: documents `k * CHUNK` to `k * CHUNK + CHUNK - 1`.
-fn chunk_file(docs: &[Arc<Doc>], chunk: usize) -> (String, Arc<[u8]>) {
+fn chunk_file(docs: &[Doc], chunk: usize) -> (String, Arc<[u8]>) {
     let path = format!("search/d/{chunk}.js");
     let end = docs.len().min(chunk * CHUNK + CHUNK);
     let items: Vec<&str> = docs[chunk * CHUNK..end].iter().map(|d| d.fragment.as_str()).collect();
@@ -313,7 +377,8 @@ pub fn tokens(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
     })
 }
 
-fn make_doc(site: &Site, page: &Page) -> Doc {
+/// A page's Doc, and its terms with their weights.
+fn make_doc(site: &Site, page: &Page) -> (Doc, Vec<(String, u32)>) {
     let mut field_text = Vec::new();
     for value in page.fields.values() {
         field_strings(value, &mut field_text);
@@ -334,8 +399,7 @@ fn make_doc(site: &Site, page: &Page) -> Doc {
             }
         }
     }
-    let mut terms: Vec<(String, u32)> = weights.into_iter().map(|(t, (a, b))| (t.into_owned(), a + b)).collect();
-    terms.sort_unstable();
+    let terms: Vec<(String, u32)> = weights.into_iter().map(|(t, (a, b))| (t.into_owned(), a + b)).collect();
 
     let facets = site
         .graph
@@ -387,7 +451,7 @@ fn make_doc(site: &Site, page: &Page) -> Doc {
         "text": text,
     })
     .to_string();
-    Doc { terms, facets, fragment }
+    (Doc { facets, fragment }, terms)
 }
 
 /// The strings of a field value. References are left out: they name other
