@@ -402,14 +402,10 @@ pub fn render(
         errors.extend(errs);
         let rendered = paths.len();
         let started = std::time::Instant::now();
-        let index = crate::search::index(site, None);
-        let written = sink.create_folders(index.iter().map(|o| o.path.as_str())).and_then(|()| {
-            index.par_iter().try_for_each(|o| sink.write(&o.path, &o.bytes))
-        });
-        if let Err(e) = written {
-            errors.push(Diagnostic::file("search", format!("cannot write the search index: {e}")));
+        match crate::search::write_index(site, sink) {
+            Ok(written) => paths.extend(written),
+            Err(e) => errors.push(Diagnostic::file("search", format!("cannot write the search index: {e}"))),
         }
-        paths.extend(index.into_iter().map(|o| o.path));
         let search_time = started.elapsed();
         return Rendered { outputs: Vec::new(), rendered, paths, errors, search_time };
     }
@@ -501,7 +497,7 @@ pub fn render(
         .filter(|o| !o.bytes.is_empty())
         .collect();
     let started = std::time::Instant::now();
-    outputs.extend(crate::search::index(site, Some(&mut cache.search)));
+    outputs.extend(crate::search::index(site, &mut cache.search));
     let search_time = started.elapsed();
     outputs.sort_by(|a, b| a.path.cmp(&b.path));
     let paths = outputs.iter().map(|o| o.path.clone()).collect();

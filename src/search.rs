@@ -25,8 +25,9 @@
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use crate::output::Staging;
 use crate::render::Output;
 use crate::schema::FieldValue;
 use crate::site::{Markdown, Page, Site};
@@ -110,24 +111,38 @@ fn searched(site: &Site) -> Vec<usize> {
     (0..site.pages.len()).filter(|&i| !site.pages[i].invalid).collect()
 }
 
-/// Every output of the search index. With a cache (the preview), only what
-/// changed since the last call is made again.
-pub fn index(site: &Site, cache: Option<&mut Cache>) -> Vec<Output> {
+/// Writes the whole index into `sink` (a one-off build), each file as soon
+/// as it is made; returns the paths written.
+pub fn write_index(site: &Site, sink: &Staging) -> std::io::Result<Vec<String>> {
+    sink.create_folders(["search/d/", "search/t/", "search/f/"].into_iter())?;
+    let written = Mutex::new(Vec::new());
+    let emit = |path: String, bytes: Arc<[u8]>| {
+        sink.write(&path, &bytes)?;
+        written.lock().expect("no panics while held").push(path);
+        Ok(())
+    };
+    let (docs, postings) = gather(site, &searched(site), false, &emit)?;
+    write_all(site, &docs, &shards(postings), &emit)?;
+    Ok(written.into_inner().expect("no panics while held"))
+}
+
+/// Every output of the search index, for the preview: only what changed
+/// since the last call is made again.
+pub fn index(site: &Site, cache: &mut Cache) -> Vec<Output> {
     let pages = searched(site);
     let taxonomies: Vec<String> = site.graph.taxonomies.iter().map(|t| t.name.clone()).collect();
-    let Some(cache) = cache else {
-        let (docs, postings) = gather(site, &pages);
-        let mut outputs = BTreeMap::new();
-        write_all(site, &docs, &shards(postings), &mut outputs);
-        return outputs.into_iter().map(|(path, bytes)| Output { path, bytes }).collect();
-    };
     let keys: Vec<(String, DocKey)> =
         pages.iter().map(|&i| (site.pages[i].rel.clone(), DocKey::of(&site.pages[i]))).collect();
     let same_numbering = cache.taxonomies == taxonomies
         && cache.keys.len() == keys.len()
         && cache.keys.iter().zip(&keys).all(|(a, b)| a.0 == b.0);
     if !same_numbering {
-        let (docs, postings) = gather(site, &pages);
+        let made = Mutex::new(Vec::new());
+        let emit = |path: String, bytes: Arc<[u8]>| {
+            made.lock().expect("no panics while held").push((path, bytes));
+            Ok(())
+        };
+        let (docs, postings) = gather(site, &pages, true, &emit).expect("collecting cannot fail");
         cache.doc_terms = vec![Vec::new(); docs.len()];
         cache.terms.clear();
         cache.ids.clear();
@@ -141,8 +156,8 @@ pub fn index(site: &Site, cache: Option<&mut Cache>) -> Vec<Output> {
         }
         cache.docs = docs;
         cache.index = shards(postings);
-        cache.outputs.clear();
-        write_all(site, &cache.docs, &cache.index, &mut cache.outputs);
+        write_all(site, &cache.docs, &cache.index, &emit).expect("collecting cannot fail");
+        cache.outputs = made.into_inner().expect("no panics while held").into_iter().collect();
     } else {
         let stale: Vec<usize> = (0..keys.len()).filter(|&n| !cache.keys[n].1.same(&keys[n].1)).collect();
         if !stale.is_empty() {
@@ -156,23 +171,33 @@ pub fn index(site: &Site, cache: Option<&mut Cache>) -> Vec<Output> {
     cache.outputs.iter().map(|(path, bytes)| Output { path: path.clone(), bytes: bytes.clone() }).collect()
 }
 
+/// Where made files go: written at once, or collected.
+type Emit<'a> = dyn Fn(String, Arc<[u8]>) -> std::io::Result<()> + Sync + 'a;
+
 /// Replaces documents in the cached index, writing again the shards and
 /// chunks they were or are in.
 fn update(site: &Site, cache: &mut Cache, changed: impl Iterator<Item = (usize, (Doc, Vec<(String, u32)>))>) {
     let mut dirty: BTreeSet<String> = BTreeSet::new();
     let mut dirty_chunks: BTreeSet<usize> = BTreeSet::new();
+    let mut facets_changed = false;
     for (n, (doc, terms)) in changed {
+        let d = n as u32;
+        let new: HashMap<&str, u32> = terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
+        // Terms the page no longer has.
         for &id in &cache.doc_terms[n] {
             let term = &cache.terms[id as usize];
+            if new.contains_key(term.as_str()) {
+                continue;
+            }
             let key = shard_key(term);
             if let Some(postings) = cache.index.get_mut(&key).and_then(|s| s.get_mut(term)) {
-                postings.retain(|&(d, _)| d != n as u32);
+                postings.retain(|&(doc, _)| doc != d);
             }
             dirty.insert(key);
         }
+        // Terms it has: a shard changes only where a weight does.
         let mut ids = Vec::with_capacity(terms.len());
         for (term, weight) in terms {
-            let key = shard_key(&term);
             let id = match cache.ids.get(&term) {
                 Some(&id) => id,
                 None => {
@@ -183,17 +208,25 @@ fn update(site: &Site, cache: &mut Cache, changed: impl Iterator<Item = (usize, 
                 }
             };
             ids.push(id);
+            let key = shard_key(&term);
             let postings = cache.index.entry(key.clone()).or_default().entry(term).or_default();
-            let at = postings.partition_point(|&(d, _)| d < n as u32);
-            postings.insert(at, (n as u32, weight));
+            match postings.binary_search_by_key(&d, |&(doc, _)| doc) {
+                Ok(at) if postings[at].1 == weight => continue,
+                Ok(at) => postings[at].1 = weight,
+                Err(at) => postings.insert(at, (d, weight)),
+            }
             dirty.insert(key);
         }
         cache.doc_terms[n] = ids;
+        facets_changed |= cache.docs[n].facets != doc.facets;
+        if cache.docs[n].fragment != doc.fragment {
+            dirty_chunks.insert(n / CHUNK);
+        }
         cache.docs[n] = doc;
-        dirty_chunks.insert(n / CHUNK);
     }
     for chunk in dirty_chunks {
-        let (path, bytes) = chunk_file(&cache.docs, chunk);
+        let docs = cache.docs.chunks(CHUNK).nth(chunk).unwrap_or_default();
+        let (path, bytes) = chunk_file(chunk, docs.iter().map(|d| d.fragment.as_str()));
         cache.outputs.insert(path, bytes);
     }
     for key in &dirty {
@@ -207,40 +240,52 @@ fn update(site: &Site, cache: &mut Cache, changed: impl Iterator<Item = (usize, 
             cache.outputs.insert(path.clone(), script(&path, &shard_json(shard)));
         }
     }
-    write_small(site, &cache.docs, &mut cache.outputs);
+    if facets_changed {
+        write_small(site, &cache.docs, &mut cache.outputs);
+    }
 }
 
-/// Every page's Doc and the postings of every term, made in parallel; a
-/// page's terms go into the postings as soon as it is read, so that the
-/// site's words are never all held page by page.
-fn gather(site: &Site, pages: &[usize]) -> (Vec<Doc>, Postings) {
+/// Every page's Doc and the postings of every term, made in parallel
+/// eight pages at a time: their chunk of `search/d/` is emitted and their
+/// terms go into the postings at once, so that the site's words and texts
+/// are never all held page by page. `keep`: keep each page's fragment (the
+/// preview, which writes chunks again).
+fn gather(site: &Site, pages: &[usize], keep: bool, emit: &Emit) -> std::io::Result<(Vec<Doc>, Postings)> {
     let (mut docs, mut postings) = pages
-        .par_iter()
+        .par_chunks(CHUNK)
         .enumerate()
-        .fold(
+        .try_fold(
             || (Vec::new(), Postings::default()),
-            |(mut docs, mut postings), (n, &i)| {
-                let (doc, terms) = make_doc(site, &site.pages[i]);
-                docs.push((n, doc));
-                for (term, weight) in terms {
-                    postings.entry(term).or_default().push((n as u32, weight));
+            |(mut docs, mut postings), (k, chunk)| {
+                let made: Vec<(Doc, Vec<(String, u32)>)> = chunk.iter().map(|&i| make_doc(site, &site.pages[i])).collect();
+                let (path, bytes) = chunk_file(k, made.iter().map(|(d, _)| d.fragment.as_str()));
+                emit(path, bytes)?;
+                for (j, (mut doc, terms)) in made.into_iter().enumerate() {
+                    let n = k * CHUNK + j;
+                    for (term, weight) in terms {
+                        postings.entry(term).or_default().push((n as u32, weight));
+                    }
+                    if !keep {
+                        doc.fragment = String::new();
+                    }
+                    docs.push((n, doc));
                 }
-                (docs, postings)
+                Ok::<_, std::io::Error>((docs, postings))
             },
         )
-        .reduce(
+        .try_reduce(
             || (Vec::new(), Postings::default()),
             |(mut docs, mut postings), (more_docs, more)| {
                 docs.extend(more_docs);
                 for (term, list) in more {
                     postings.entry(term).or_default().extend(list);
                 }
-                (docs, postings)
+                Ok((docs, postings))
             },
-        );
+        )?;
     docs.sort_unstable_by_key(|(n, _)| *n);
     postings.par_iter_mut().for_each(|(_, list)| list.sort_unstable());
-    (docs.into_iter().map(|(_, d)| d).collect(), postings)
+    Ok((docs.into_iter().map(|(_, d)| d).collect(), postings))
 }
 
 fn shards(postings: Postings) -> Shards {
@@ -251,21 +296,13 @@ fn shards(postings: Postings) -> Shards {
     index
 }
 
-/// Every file: documents, shards, and the small ones.
-fn write_all(
-    site: &Site,
-    docs: &[Doc],
-    index: &Shards,
-    outputs: &mut BTreeMap<String, Arc<[u8]>>,
-) {
-    let made: Vec<(String, Arc<[u8]>)> = docs
-        .par_chunks(CHUNK)
-        .enumerate()
-        .map(|(chunk, _)| chunk_file(docs, chunk))
-        .chain(index.par_iter().map(|(key, shard)| (shard_path(key), script(&shard_path(key), &shard_json(shard)))))
-        .collect();
-    outputs.extend(made);
-    write_small(site, docs, outputs);
+/// The shards and the small files (the chunks of documents are emitted by
+/// [`gather`]).
+fn write_all(site: &Site, docs: &[Doc], index: &Shards, emit: &Emit) -> std::io::Result<()> {
+    index.par_iter().try_for_each(|(key, shard)| emit(shard_path(key), script(&shard_path(key), &shard_json(shard))))?;
+    let mut small = BTreeMap::new();
+    write_small(site, docs, &mut small);
+    small.into_iter().try_for_each(|(path, bytes)| emit(path, bytes))
 }
 
 /// The manifest and the filters: small, and made again on every change.
@@ -311,19 +348,28 @@ fn deltas(docs: &[u32]) -> Vec<u32> {
         .collect()
 }
 
+/// `{"term":[doc delta, weight, …], …}`, written directly: shards are most
+/// of the index, and the preview writes some again on every save.
 fn shard_json(shard: &BTreeMap<String, Vec<(u32, u32)>>) -> String {
-    let mut map = serde_json::Map::new();
-    for (term, postings) in shard {
-        let mut flat = Vec::with_capacity(postings.len() * 2);
+    use std::fmt::Write;
+    let mut out = String::with_capacity(shard.values().map(|p| p.len() * 6 + 16).sum());
+    out.push('{');
+    for (i, (term, postings)) in shard.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::Value::from(term.as_str()).to_string());
+        out.push_str(":[");
         let mut previous = 0;
-        for &(doc, weight) in postings {
-            flat.push(doc - previous);
-            flat.push(weight);
+        for (j, &(doc, weight)) in postings.iter().enumerate() {
+            let sep = if j > 0 { "," } else { "" };
+            let _ = write!(out, "{sep}{},{weight}", doc - previous);
             previous = doc;
         }
-        map.insert(term.clone(), flat.into());
+        out.push(']');
     }
-    serde_json::Value::from(map).to_string()
+    out.push('}');
+    out
 }
 
 /// `annalsSearch("t/abc", {...});`: a file that loads through a script tag.
@@ -333,11 +379,9 @@ fn script(path: &str, json: &str) -> Arc<[u8]> {
 }
 
 /// `search/d/<k>.js`: documents `k * CHUNK` to `k * CHUNK + CHUNK - 1`.
-fn chunk_file(docs: &[Doc], chunk: usize) -> (String, Arc<[u8]>) {
-    let path = format!("search/d/{chunk}.js");
-    let end = docs.len().min(chunk * CHUNK + CHUNK);
-    let items: Vec<&str> = docs[chunk * CHUNK..end].iter().map(|d| d.fragment.as_str()).collect();
-    let bytes = script(&path, &format!("[{}]", items.join(",")));
+fn chunk_file<'a>(k: usize, fragments: impl Iterator<Item = &'a str>) -> (String, Arc<[u8]>) {
+    let path = format!("search/d/{k}.js");
+    let bytes = script(&path, &format!("[{}]", fragments.collect::<Vec<_>>().join(",")));
     (path, bytes)
 }
 
