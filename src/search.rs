@@ -10,7 +10,7 @@
 //!   characters; shorter terms are their own key), each with its postings
 //!   `[doc delta, weight, …]`. A query word fetches one shard (a missing
 //!   one is a word no page has).
-//! - `search/d/<k>.js`: documents `8k` to `8k + 7`: title, URL, collection,
+//! - `search/d/<k>.js`: documents `4k` to `4k + 3`: title, URL, collection,
 //!   year, and text for the snippet; fetched only for the results shown.
 //! - `search/f/<taxonomy>.js`: per term, its documents; fetched when a
 //!   filter of that taxonomy is chosen.
@@ -43,7 +43,7 @@ const BODY_CAP: u32 = 5;
 const TEXT_LIMIT: usize = 2000;
 /// Documents per file of `search/d/`: fewer files to write, for a little
 /// more to fetch per result shown.
-const CHUNK: usize = 8;
+const CHUNK: usize = 4;
 const KEY_CHARS: usize = 3;
 
 /// What the index keeps of a page once its terms are in the postings.
@@ -246,7 +246,7 @@ fn update(site: &Site, cache: &mut Cache, changed: impl Iterator<Item = (usize, 
 }
 
 /// Every page's Doc and the postings of every term, made in parallel
-/// eight pages at a time: their chunk of `search/d/` is emitted and their
+/// a chunk of pages at a time: their chunk of `search/d/` is emitted and their
 /// terms go into the postings at once, so that the site's words and texts
 /// are never all held page by page. `keep`: keep each page's fragment (the
 /// preview, which writes chunks again).

@@ -84,9 +84,9 @@ fn a_body_edit_re_renders_only_that_page() {
     let built = s.rebuild(&["content/studies/gamma-2010.md"]);
     assert_eq!(built.markdown_rendered, 1);
     assert_eq!(pages(&built.changed), ["studies/gamma-2010/index.html"]);
-    // The search index: the chunk of the page's document (the ninth), and
-    // the shard of the new word.
-    assert_eq!(search(&built.changed), ["search/d/1.js", "search/t/car.js"]);
+    // The search index: the chunk of the page's document (the ninth, in
+    // chunks of four), and the shard of the new word.
+    assert_eq!(search(&built.changed), ["search/d/2.js", "search/t/car.js"]);
     // Re-rendered: the page, and the pages that list, cite or reference it
     // (its era, the study relating to it, its term, its section, home...),
     // and the files that list every study: its data file and the
