@@ -321,7 +321,9 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
 
 /// `http://` or `https://` with a host.
 pub fn is_absolute_url(url: &str) -> bool {
-    ["http://", "https://"].iter().any(|s| url.strip_prefix(s).is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/')))
+    ["http://", "https://"]
+        .iter()
+        .any(|s| url.strip_prefix(s).is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/')))
 }
 
 /// A base URL as every URL will start with it (ending with `/`), or why it
@@ -353,7 +355,10 @@ fn resolve_feed(raw: Spanned<RawFeed>, collections: &[Collection], errors: &mut 
             let what = if field.is_empty() { "no field".to_string() } else { format!("`{field}`") };
             errors.push(at(
                 c,
-                format!("the feed dates entries of `{}` by {what}: set `feed.date` to a date or integer (year) field of it", c.value),
+                format!(
+                    "the feed dates entries of `{}` by {what}: set `feed.date` to a date or integer (year) field of it",
+                    c.value
+                ),
             ));
         }
         names.push(c.value.clone());
@@ -361,7 +366,11 @@ fn resolve_feed(raw: Spanned<RawFeed>, collections: &[Collection], errors: &mut 
     if names.is_empty() && errors.len() == before {
         errors.push(at(&raw, "`feed.collections` must name at least one collection"));
     }
-    (errors.len() == before).then(|| Feed { collections: names, limit: raw.value.limit, date: date.unwrap_or_default() })
+    (errors.len() == before).then(|| Feed {
+        collections: names,
+        limit: raw.value.limit,
+        date: date.unwrap_or_default(),
+    })
 }
 
 fn is_taxonomy_type(ty: &FieldType) -> bool {

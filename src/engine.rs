@@ -169,8 +169,7 @@ impl Engine {
         if everything {
             let mut config = config::load(&root)?;
             if let Some(base) = &self.options.base_url {
-                config.base_url =
-                    config::check_base_url(base).map_err(|m| vec![Diagnostic::file("--base-url", m)])?;
+                config.base_url = config::check_base_url(base).map_err(|m| vec![Diagnostic::file("--base-url", m)])?;
             }
             // A new configuration can change every file's meaning: start afresh.
             *self = Engine { last_good: std::mem::take(&mut self.last_good), ..Engine::new(self.options.clone()) };

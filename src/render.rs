@@ -922,10 +922,8 @@ fn feed_value(site: &Site, cards: &[Value]) -> Value {
     }
     let entries = feed_entries(site);
     let updated = entries.first().map_or_else(|| "1970-01-01T00:00:00Z".into(), |(_, d)| d.as_str().into());
-    let list: Vec<Value> = entries
-        .iter()
-        .map(|(i, date)| map([("updated", date.as_str().into()), ("page", cards[*i].clone())]))
-        .collect();
+    let list: Vec<Value> =
+        entries.iter().map(|(i, date)| map([("updated", date.as_str().into()), ("page", cards[*i].clone())])).collect();
     map([("updated", updated), ("entries", Value::from(list))])
 }
 

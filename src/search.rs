@@ -257,7 +257,8 @@ fn gather(site: &Site, pages: &[usize], keep: bool, emit: &Emit) -> std::io::Res
         .try_fold(
             || (Vec::new(), Postings::default()),
             |(mut docs, mut postings), (k, chunk)| {
-                let made: Vec<(Doc, Vec<(String, u32)>)> = chunk.iter().map(|&i| make_doc(site, &site.pages[i])).collect();
+                let made: Vec<(Doc, Vec<(String, u32)>)> =
+                    chunk.iter().map(|&i| make_doc(site, &site.pages[i])).collect();
                 let (path, bytes) = chunk_file(k, made.iter().map(|(d, _)| d.fragment.as_str()));
                 emit(path, bytes)?;
                 for (j, (mut doc, terms)) in made.into_iter().enumerate() {
@@ -299,18 +300,16 @@ fn shards(postings: Postings) -> Shards {
 /// The shards and the small files (the chunks of documents are emitted by
 /// [`gather`]).
 fn write_all(site: &Site, docs: &[Doc], index: &Shards, emit: &Emit) -> std::io::Result<()> {
-    index.par_iter().try_for_each(|(key, shard)| emit(shard_path(key), script(&shard_path(key), &shard_json(shard))))?;
+    index
+        .par_iter()
+        .try_for_each(|(key, shard)| emit(shard_path(key), script(&shard_path(key), &shard_json(shard))))?;
     let mut small = BTreeMap::new();
     write_small(site, docs, &mut small);
     small.into_iter().try_for_each(|(path, bytes)| emit(path, bytes))
 }
 
 /// The manifest and the filters: small, and made again on every change.
-fn write_small(
-    site: &Site,
-    docs: &[Doc],
-    outputs: &mut BTreeMap<String, Arc<[u8]>>,
-) {
+fn write_small(site: &Site, docs: &[Doc], outputs: &mut BTreeMap<String, Arc<[u8]>>) {
     let mut filters = serde_json::Map::new();
     for (t, tax) in site.graph.taxonomies.iter().enumerate() {
         let mut terms: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
@@ -412,7 +411,8 @@ pub fn shard_key(term: &str) -> String {
 pub fn tokens(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
     let separator = |c: char| if c.is_ascii() { !c.is_ascii_alphanumeric() } else { !c.is_alphanumeric() };
     text.split(separator).filter(|w| !w.is_empty()).map(|w| {
-        let lower = if w.is_ascii() { !w.bytes().any(|b| b.is_ascii_uppercase()) } else { !w.chars().any(char::is_uppercase) };
+        let lower =
+            if w.is_ascii() { !w.bytes().any(|b| b.is_ascii_uppercase()) } else { !w.chars().any(char::is_uppercase) };
         if lower {
             Cow::Borrowed(w)
         } else {
@@ -457,12 +457,7 @@ fn make_doc(site: &Site, page: &Page) -> (Doc, Vec<(String, u32)>) {
             values
         })
         .collect();
-    let year = site
-        .config
-        .citations
-        .as_ref()
-        .map_or("year", |c| c.year.as_str())
-        .to_string();
+    let year = site.config.citations.as_ref().map_or("year", |c| c.year.as_str()).to_string();
     let year = match page.fields.get(&year) {
         Some(FieldValue::Int(y)) => serde_json::Value::from(*y),
         Some(FieldValue::Date(d)) => d.get(..4).unwrap_or(d).into(),
@@ -545,7 +540,10 @@ mod tests {
 
     #[test]
     fn tokens_are_lowercase_words() {
-        assert_eq!(tokens("Ketamine's NMDA-receptor, 2006!").collect::<Vec<_>>(), ["ketamine", "s", "nmda", "receptor", "2006"]);
+        assert_eq!(
+            tokens("Ketamine's NMDA-receptor, 2006!").collect::<Vec<_>>(),
+            ["ketamine", "s", "nmda", "receptor", "2006"]
+        );
     }
 
     #[test]

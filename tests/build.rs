@@ -172,10 +172,8 @@ fn a_streamed_build_writes_what_the_preview_engine_keeps() {
     let site = TestSite::fixture("basic");
     site.build_ok();
     let kept = annals::engine::generate(&site.options).expect("generates");
-    let written: std::collections::BTreeMap<String, Vec<u8>> = snapshot(&site.out())
-        .into_iter()
-        .map(|(p, b)| (p.to_string_lossy().replace('\\', "/"), b))
-        .collect();
+    let written: std::collections::BTreeMap<String, Vec<u8>> =
+        snapshot(&site.out()).into_iter().map(|(p, b)| (p.to_string_lossy().replace('\\', "/"), b)).collect();
     // Every file is a rendered output (sitemap, feed, data files included) or a copy.
     assert_eq!(written.len(), kept.outputs.len() + kept.copies.len());
     for o in &kept.outputs {
