@@ -477,6 +477,36 @@ mod tests {
     }
 
     #[test]
+    fn base_urls_must_be_absolute_or_root_relative() {
+        assert_eq!(parse("title: T\nbase_url: https://x.org/a\n").unwrap().base_url, "https://x.org/a/");
+        assert!(parse("title: T\nbase_url: https://x.org/\n").unwrap().absolute());
+        assert!(!parse("title: T\nbase_url: /sub/\n").unwrap().absolute());
+        for bad in ["sub/", "//x.org/", "ftp://x.org/", "https:///x"] {
+            let errs = parse(&format!("title: T\nbase_url: {bad}\n")).unwrap_err();
+            assert_eq!((errs.len(), errs[0].line), (1, 2), "{bad}: {errs:?}");
+        }
+    }
+
+    #[test]
+    fn feed_and_description_name_what_exists() {
+        let c = parse(
+            "title: T\nfeed: {collections: [s]}\ncollections:\n  s:\n    sort_by: year\n    description: gist\n    fields:\n      year: {type: integer}\n      gist: {type: string}\n",
+        )
+        .unwrap();
+        let feed = c.feed.unwrap();
+        assert_eq!((feed.collections, feed.limit, feed.date.as_str()), (vec!["s".to_string()], 20, "year"));
+        assert_eq!(c.collections[0].description.as_deref(), Some("gist"));
+        let errs = parse(
+            "title: T\nfeed: {collections: [s, nope]}\ncollections:\n  s:\n    description: year\n    fields:\n      year: {type: integer}\n",
+        )
+        .unwrap_err();
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(errs.iter().any(|e| e.message.contains("must name a string or text field")), "{errs:?}");
+        assert!(errs.iter().any(|e| e.message.contains("unknown collection `nope`")), "{errs:?}");
+        assert!(errs.iter().any(|e| e.message.contains("set `feed.date`")), "{errs:?}");
+    }
+
+    #[test]
     fn unknown_keys_are_errors() {
         let errs = parse("title: T\nbase_ur: /x/\n").unwrap_err();
         assert_eq!(errs[0].line, 2, "{errs:?}");

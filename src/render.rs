@@ -891,7 +891,7 @@ fn published(site: &Site) -> Vec<usize> {
 }
 
 /// The feed's entries, newest first, with their Atom dates: entries of the
-/// configured collections that have a date, at most `limit`.
+/// configured collections that have a date and are not drafts, at most `limit`.
 fn feed_entries(site: &Site) -> Vec<(usize, String)> {
     let Some(feed) = &site.config.feed else { return Vec::new() };
     let mut dated: Vec<(usize, String)> = feed
@@ -899,6 +899,7 @@ fn feed_entries(site: &Site) -> Vec<(usize, String)> {
         .iter()
         .filter_map(|c| site.graph.collections.get(c))
         .flatten()
+        .filter(|&&i| !site.pages[i].draft)
         .filter_map(|&i| {
             let date = match site.pages[i].fields.get(&feed.date)? {
                 FieldValue::Int(year) => format!("{year:04}-01-01T00:00:00Z"),

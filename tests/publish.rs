@@ -178,8 +178,8 @@ fn collections_and_the_bibliography_are_published_as_data() {
 
 /// Every internal `href` and `src` of every HTML file resolves to a file of
 /// the output, and every `#fragment` to an id on the page it names.
-fn crawl(site: &TestSite, base: &str) {
-    let files: BTreeMap<String, String> = snapshot(&site.out())
+fn crawl(out: &std::path::Path, base: &str) {
+    let files: BTreeMap<String, String> = snapshot(out)
         .into_iter()
         .map(|(p, b)| (p.to_string_lossy().replace('\\', "/"), String::from_utf8_lossy(&b).into_owned()))
         .collect();
@@ -232,16 +232,28 @@ fn values(html: &str, name: &str) -> BTreeSet<String> {
 fn every_internal_link_resolves_at_the_root_and_under_a_sub_path() {
     let site = TestSite::fixture("basic");
     site.build_ok();
-    crawl(&site, "/");
+    crawl(&site.out(), "/");
     site.contains("studies/beta-2005/index.html", r#"<a href="/studies/alpha-2000/">Alpha trial</a>"#)
         .contains("studies/beta-2005/index.html", r#"<img src="/studies/figure.txt" alt="the figure""#);
     for base in ["/sub/path/", BASE] {
         let mut site = TestSite::fixture("basic");
         site.options.base_url = Some(base.into());
         site.build_ok();
-        crawl(&site, base);
+        crawl(&site.out(), base);
         site.contains("studies/beta-2005/index.html", &format!(r#"<a href="{base}about/">"#));
     }
+}
+
+#[test]
+fn every_internal_link_of_the_shipped_site_resolves_under_a_sub_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = annals::engine::Options::new(env!("CARGO_MANIFEST_DIR"));
+    options.output = dir.path().join("public");
+    options.base_url = Some(BASE.into());
+    annals::engine::build(&options).expect("the shipped site builds");
+    crawl(&options.output, BASE);
+    let references = std::fs::read_to_string(options.output.join("references/index.html")).unwrap();
+    assert!(references.contains(&format!(r#"href="{BASE}bibliography.bib""#)));
 }
 
 #[test]
