@@ -43,6 +43,8 @@ pub struct Templates {
     /// Per template, the global variables it (or its parents) reads.
     globals: HashMap<String, Vec<&'static str>>,
     targets_fingerprint: u64,
+    /// Static files by output path: one replaces a `files/` template's output.
+    statics: HashSet<String>,
 }
 
 impl Templates {
@@ -65,6 +67,7 @@ impl Templates {
         tera.autoescape_on([".html", ".htm", ".xml"]);
         register_helpers(&mut tera);
         let targets_fingerprint = targets.fingerprint();
+        let statics = targets.statics.clone();
         register_url_for(&mut tera, targets);
         if let Err(e) = tera.add_raw_templates(sources.iter().map(|(n, t)| (n.as_str(), t.as_str()))) {
             // Tera stops at the first error; parse each template alone to report them all.
@@ -96,7 +99,7 @@ impl Templates {
                 (name.clone(), GLOBALS.iter().copied().filter(|g| vars.contains(g)).collect())
             })
             .collect();
-        Ok(Templates { tera, files: names, fingerprints, globals, targets_fingerprint })
+        Ok(Templates { tera, files: names, fingerprints, globals, targets_fingerprint, statics })
     }
 
     fn globals_used(&self, template: &str) -> impl Iterator<Item = &'static str> + '_ {
@@ -148,7 +151,7 @@ fn register_helpers(tera: &mut Tera) {
 
 /// The text of an HTML fragment: tags dropped, the entities that Markdown
 /// output uses decoded, whitespace collapsed.
-pub fn plain_text(html: &str) -> String {
+fn plain_text(html: &str) -> String {
     let mut text = String::with_capacity(html.len());
     let mut in_tag = false;
     for c in html.chars() {
@@ -592,7 +595,12 @@ fn jobs(site: &Site, templates: &Templates, errors: &mut Vec<Diagnostic>) -> Vec
             jobs.push(Job { path, template: COLLECTION_DATA.into(), what: What::Collection(name.clone()) });
         }
     }
-    let mut files: Vec<&String> = templates.files.keys().filter(|n| n.starts_with(FILES_DIR)).collect();
+    // A static file of the same path (the site's own `static/robots.txt`) wins.
+    let mut files: Vec<&String> = templates
+        .files
+        .keys()
+        .filter(|n| n.starts_with(FILES_DIR) && !templates.statics.contains(&n[FILES_DIR.len()..]))
+        .collect();
     files.sort();
     for name in files {
         jobs.push(Job { path: name[FILES_DIR.len()..].to_string(), template: name.clone(), what: What::File });

@@ -138,6 +138,16 @@ fn a_relative_base_url_leaves_absolute_outputs_out_with_one_warning() {
 }
 
 #[test]
+fn a_static_file_replaces_the_themes_generated_one() {
+    let site = TestSite::fixture("basic");
+    site.write("static/robots.txt", "User-agent: *\nDisallow: /\n");
+    site.write("templates/files/humans.txt", "Made by {{ site.title }}\n");
+    site.build_ok();
+    assert_eq!(site.read("robots.txt"), "User-agent: *\nDisallow: /\n");
+    assert_eq!(site.read("humans.txt"), "Made by Fixture history\n");
+}
+
+#[test]
 fn a_base_url_without_a_leading_slash_is_an_error() {
     let site = TestSite::fixture("basic");
     let yaml = std::fs::read_to_string(site.root.join("site.yaml")).unwrap().replace("base_url: /", "base_url: sub/");
