@@ -1197,3 +1197,27 @@ fn inject(bytes: &mut Vec<u8>, script: &str) {
         None => bytes.extend_from_slice(script.as_bytes()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_drops_tags_and_decodes_what_markdown_escapes() {
+        assert_eq!(plain_text("<p>A <em>b</em>, c &amp; d &lt;e&gt;.</p>\n<p>Next</p>"), "A b, c & d <e>. Next");
+    }
+
+    #[test]
+    fn shorten_cuts_after_a_whole_word() {
+        assert_eq!(shorten("one two three", 20), "one two three");
+        assert_eq!(shorten("one two, three", 9), "one two…");
+    }
+
+    #[test]
+    fn bibtex_escapes_its_special_characters() {
+        assert_eq!(
+            escape_bibtex("50% of {x} & y_1 ~ \\"),
+            "50\\% of \\{x\\} \\& y\\_1 \\textasciitilde{} \\textbackslash{}"
+        );
+    }
+}
