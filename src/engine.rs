@@ -233,7 +233,7 @@ impl Engine {
             // the next build, whatever changed, must read it again.
             let mut config = config::load(&root).inspect_err(|_| self.config = None)?;
             if let Some(base) = &self.options.base_url {
-                config.base_url = if base.ends_with('/') { base.clone() } else { format!("{base}/") };
+                config.base_url = config::check_base_url(base).map_err(|m| vec![Diagnostic::file("--base-url", m)])?;
             }
             // A new configuration can change every file's meaning: start afresh.
             *self = Engine {
@@ -288,6 +288,7 @@ impl Engine {
         let loaded: Vec<&FileState> = self.files.values().filter_map(|f| f.as_ref().ok()).collect();
         let (mut skeleton, errs) =
             Skeleton::new(config.clone(), loaded.iter().map(|f| (&*f.source, &f.meta)), self.options.drafts);
+        skeleton.assets = Arc::new(self.assets.iter().map(|a| rel_string(a)).collect());
         errors.extend(errs);
         let sources: HashMap<&str, &Arc<Source>> = loaded.iter().map(|f| (f.source.rel.as_str(), &f.source)).collect();
         let markdown = &mut self.markdown;
@@ -334,13 +335,33 @@ impl Engine {
             diagnostics::normalize(&mut errors);
             return Err(errors);
         };
+        // The search index is made within the render stage: shown apart.
+        if let Some((_, render_time)) = t.stages.last_mut() {
+            *render_time = render_time.saturating_sub(rendered.search_time);
+        }
+        t.stages.push(("search", rendered.search_time));
         errors.extend(rendered.errors);
         errors.extend(path_collisions(&rendered.paths, &copies));
         diagnostics::normalize(&mut errors);
         if errors.iter().any(Diagnostic::is_error) {
             return Err(errors);
         }
-        let warnings = errors;
+        let mut warnings = errors;
+        // Only what is published needs absolute URLs: not the preview, nor `check`.
+        if sink.is_some() && !site.config.absolute() {
+            warnings.push(
+                Diagnostic::warning(
+                    config::CONFIG_FILE,
+                    0,
+                    0,
+                    format!(
+                        "base_url `{}` is not absolute, so sitemap.xml, atom.xml and canonical links are left out",
+                        site.config.base_url
+                    ),
+                )
+                .with_hint("set an absolute base_url (https://example.org/) in site.yaml, or pass --base-url"),
+            );
+        }
 
         let mut changed = Vec::new();
         for o in &rendered.outputs {
