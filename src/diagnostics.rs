@@ -268,39 +268,31 @@ fn escape_property(s: &str) -> String {
 
 /// One JSON array, an object per diagnostic; `line` and `column` are 0 when unknown.
 pub fn json(diagnostics: &[Diagnostic]) -> String {
+    #[derive(serde::Serialize)]
+    struct Item<'a> {
+        path: std::borrow::Cow<'a, str>,
+        line: usize,
+        column: usize,
+        severity: &'static str,
+        message: &'a str,
+        hint: Option<&'a str>,
+    }
     let items: Vec<String> = diagnostics
         .iter()
         .map(|d| {
-            format!(
-                "{{\"path\":{},\"line\":{},\"column\":{},\"severity\":\"{}\",\"message\":{},\"hint\":{}}}",
-                json_string(&d.path.to_string_lossy()),
-                d.line,
-                d.col,
-                d.severity.name(),
-                json_string(&d.message),
-                d.hint.as_deref().map_or_else(|| "null".to_string(), json_string)
-            )
+            let item = Item {
+                path: d.path.to_string_lossy(),
+                line: d.line,
+                column: d.col,
+                severity: d.severity.name(),
+                message: &d.message,
+                hint: d.hint.as_deref(),
+            };
+            serde_json::to_string(&item).expect("strings and numbers always serialize")
         })
         .collect();
+    // One diagnostic a line, so that a diff of two runs reads well.
     format!("[{}]\n", items.join(",\n "))
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
