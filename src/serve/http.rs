@@ -420,6 +420,10 @@ fn malformed_escape(path: &str) -> bool {
 }
 
 fn content_type(key: &str) -> String {
+    // What the site writes that mime_guess does not know.
+    if key.ends_with(".bib") {
+        return "application/x-bibtex; charset=utf-8".into();
+    }
     let mime = mime_guess::from_path(key).first_or_octet_stream();
     match mime.type_() {
         mime_guess::mime::TEXT => format!("{mime}; charset=utf-8"),
@@ -516,6 +520,7 @@ mod tests {
         assert_eq!(content_type("chart.svg"), "image/svg+xml");
         assert_eq!(content_type("data/studies.json"), "application/json");
         assert_eq!(content_type("paper.pdf"), "application/pdf");
+        assert_eq!(content_type("bibliography.bib"), "application/x-bibtex; charset=utf-8");
         assert_eq!(content_type("blob"), "application/octet-stream");
     }
 
