@@ -285,7 +285,8 @@ pub fn render(
             let maker = CardMaker::new(site);
             (site.pages.par_iter().map(|p| maker.card(p)).collect(), vec![true; site.pages.len()])
         }
-        None => build_cards(site, cache, same_landscape),
+        // A card lists the pages that cite it: new relations can change it.
+        None => build_cards(site, cache, same_landscape && same_graph),
     };
     let terms: Vec<Vec<Value>> = site
         .graph
@@ -576,7 +577,16 @@ fn card_key(site: &Site, page: &Page) -> u64 {
     for value in page.fields.values() {
         hash_stubs(site, value, &mut h);
     }
+    for &j in cited_by(site, page) {
+        let p = &site.pages[j];
+        (&p.url, &p.title, &p.citation).hash(&mut h);
+    }
     h.finish()
+}
+
+/// The pages that cite `page`, for its card.
+fn cited_by<'a>(site: &'a Site, page: &Page) -> &'a [usize] {
+    site.page_index(&page.rel).map_or(&[], |i| site.graph.backlinks[i].cited_by.as_slice())
 }
 
 fn hash_stubs(site: &Site, value: &FieldValue, h: &mut impl std::hash::Hasher) {
@@ -798,21 +808,24 @@ impl<'a> CardMaker<'a> {
 
     /// A small value for a referenced entry: enough to link to it.
     fn stub(&self, collection: &str, id: &str) -> Value {
-        let site = self.site;
-        match site.entry_index(collection, id) {
-            Some(i) => self.stubs[i]
-                .get_or_init(|| {
-                    let p = &site.pages[i];
-                    map([
-                        ("id", id.into()),
-                        ("url", p.url.as_str().into()),
-                        ("title", p.title.as_str().into()),
-                        ("citation", opt(p.citation.as_deref())),
-                    ])
-                })
-                .clone(),
+        match self.site.entry_index(collection, id) {
+            Some(i) => self.stub_at(i),
             None => map([("id", id.into()), ("url", Value::none()), ("title", id.into()), ("citation", Value::none())]),
         }
+    }
+
+    fn stub_at(&self, i: usize) -> Value {
+        self.stubs[i]
+            .get_or_init(|| {
+                let p = &self.site.pages[i];
+                map([
+                    ("id", p.id.as_str().into()),
+                    ("url", p.url.as_str().into()),
+                    ("title", p.title.as_str().into()),
+                    ("citation", opt(p.citation.as_deref())),
+                ])
+            })
+            .clone()
     }
 
     fn field_value(&self, page: &Page, name: &str, value: &FieldValue) -> Value {
@@ -881,6 +894,7 @@ impl<'a> CardMaker<'a> {
             ("summary", page.md.summary.clone().unwrap_or_else(|| Value::safe_string(""))),
             ("fields", Value::from(fields)),
             ("terms", Value::from(terms)),
+            ("cited_by", Value::from(cited_by(site, page).iter().map(|&j| self.stub_at(j)).collect::<Vec<_>>())),
         ])
     }
 }
