@@ -274,12 +274,7 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
                 }
             }
         }
-        Citations {
-            collections: names,
-            authors: c.authors.value,
-            year: c.year.value,
-            et_al: c.et_al.map(|s| s.value),
-        }
+        Citations { collections: names, authors: c.authors.value, year: c.year.value, et_al: c.et_al.map(|s| s.value) }
     });
     if !errors.is_empty() {
         return Err(errors);
@@ -399,8 +394,8 @@ mod tests {
         const SITE: &str = "title: T\ncollections:\n  studies:\n    fields:\n      authors: {type: list, of: string}\n      year: {type: integer}\n  works:\n    fields:\n      authors: {type: list, of: string}\n      year: {type: integer}\n";
         let one = parse(&format!("{SITE}citations: {{collection: studies, authors: authors, year: year}}\n")).unwrap();
         assert_eq!(one.citations.unwrap().collections, ["studies"]);
-        let two =
-            parse(&format!("{SITE}citations: {{collection: [studies, works], authors: authors, year: year}}\n")).unwrap();
+        let two = parse(&format!("{SITE}citations: {{collection: [studies, works], authors: authors, year: year}}\n"))
+            .unwrap();
         assert_eq!(two.citations.unwrap().collections, ["studies", "works"]);
         let errs = parse(&format!("{SITE}citations: {{collection: [studies, wroks], authors: authors, year: year}}\n"))
             .unwrap_err();

@@ -648,11 +648,8 @@ impl Resolver<'_> {
     fn citation_rel(&self, id: &str) -> String {
         let config = self.config;
         let names = config.citations.as_ref().map_or(&[][..], |c| c.collections.as_slice());
-        let rels: Vec<String> = names
-            .iter()
-            .filter_map(|name| config.collection(name))
-            .map(|c| format!("{}/{id}.md", c.folder))
-            .collect();
+        let rels: Vec<String> =
+            names.iter().filter_map(|name| config.collection(name)).map(|c| format!("{}/{id}.md", c.folder)).collect();
         let found = rels.iter().find(|rel| self.by_rel.contains_key(*rel));
         let found = found.or_else(|| rels.iter().find(|rel| self.drafts.contains(*rel)));
         found.or(rels.first()).cloned().unwrap_or_else(|| format!("/{id}.md"))
