@@ -115,6 +115,11 @@ fn register_helpers(tera: &mut Tera) {
         let value: Value = kwargs.must_get("value")?;
         Ok(items.iter().filter(|v| v.get_from_path(attribute) == Some(&value)).cloned().collect())
     });
+    // `collections.studies | concat(with=collections.works)`: one list of both.
+    tera.register_filter("concat", |items: &[Value], kwargs: Kwargs, _: &State| -> TeraResult<Vec<Value>> {
+        let with: Vec<Value> = kwargs.must_get("with")?;
+        Ok(items.iter().cloned().chain(with).collect())
+    });
     // `items | map(attribute="title")`
     tera.register_filter("map", |items: &[Value], kwargs: Kwargs, _: &State| -> TeraResult<Vec<Value>> {
         let attribute: &str = kwargs.must_get("attribute")?;
