@@ -209,8 +209,13 @@ fn the_references_page_is_the_whole_bibliography() {
     for (_, id, label) in BIBLIOGRAPHY {
         // The label, linked, then straight to the citing pages: no title
         // of the site's own that could pass for the paper's.
-        let item = format!(r#"<li id="{id}"><a href="{}">{label}</a>. Cited in: <a href="#, url_of(id));
+        let item = format!(r#"<li id="{id}"><a href="{}">{label}</a>. Cited on this site in: <a href="#, url_of(id));
         assert!(references.contains(&item), "the references page lacks {item}");
+        // Citing pages are eras, studies and plain pages, never another
+        // work, whose label would read as a paper citing this one.
+        let start = references.find(&item).unwrap();
+        let line = &references[start..start + references[start..].find("</li>").unwrap()];
+        assert!(!line[item.len()..].contains("/works/"), "a work's page cites {id}: link to it instead");
     }
     assert_eq!(references.matches("<li id=").count(), BIBLIOGRAPHY.len(), "entries that the review does not cite");
     // Not publications: no author-year label, not in the bibliography.
