@@ -223,6 +223,10 @@ fn the_references_page_is_the_whole_bibliography() {
         assert!(!references.contains(&format!("<li id=\"{id}\"")), "{id} is listed as a cited work");
         assert!(!page(&format!("studies/{id}/index.html")).contains("n.d."), "{id} has an undated label");
     }
+    for entry in walkdir::WalkDir::new(built()).into_iter().map(|e| e.unwrap()).filter(|e| e.file_type().is_file()) {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        assert!(!text.contains("()</span>"), "{} shows an empty citation label", entry.path().display());
+    }
 }
 
 /// The works each era page uses, and so must cite.
