@@ -4,7 +4,13 @@
 //! preview server's time from saving one file to the reload message.
 //!
 //! cargo bench --bench build -- [--sizes 1000,10000,100000] [--runs 3]
-//!                              [--dir /dev/shm/annals-bench] [--hugo] [--serve] [--shipped]
+//!                              [--dir /dev/shm/annals-bench] [--hugo] [--serve] [--shipped] [--floor]
+//!
+//! `--floor` also runs the floor program on each corpus, right after annals,
+//! and prints annals's time as a ratio of it: what any generator must at
+//! least do (read every Markdown file, render it with pulldown-cmark, write
+//! one HTML file per page, in parallel), so the ratio says how much annals
+//! spends on everything else.
 //!
 //! `--shipped` also measures the repository's own site (a copy of it): its
 //! build, and saving each of its first studies.
@@ -28,6 +34,7 @@ struct Args {
     hugo: bool,
     serve: bool,
     shipped: bool,
+    floor: bool,
 }
 
 fn args() -> Args {
@@ -38,6 +45,7 @@ fn args() -> Args {
         hugo: false,
         serve: false,
         shipped: false,
+        floor: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -48,6 +56,7 @@ fn args() -> Args {
             "--hugo" => a.hugo = true,
             "--serve" => a.serve = true,
             "--shipped" => a.shipped = true,
+            "--floor" => a.floor = true,
             _ => {} // cargo passes --bench
         }
     }
@@ -154,6 +163,7 @@ fn measure_saves(root: &Path, label: &str, files: Vec<String>) {
                 rendered.push(r);
             }
             Report::Failed { rendered_report, .. } => panic!("{rendered_report}"),
+            Report::Warning(w) => panic!("{w}"),
         }
     }
     running.stop();
@@ -207,7 +217,42 @@ fn copy(from: &Path, to: &Path) {
     }
 }
 
+/// The floor program: reads every Markdown file of `root/content`, skips
+/// its front matter, renders it with pulldown-cmark and writes one HTML
+/// file per page under `out`, in parallel. No templates, links or checks.
+fn floor(root: &Path, out: &Path) {
+    use rayon::prelude::*;
+    let content = root.join("content");
+    let files: Vec<PathBuf> = walkdir::WalkDir::new(&content)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "md"))
+        .map(|e| e.into_path())
+        .collect();
+    let pages: Vec<PathBuf> = files
+        .iter()
+        .map(|f| out.join(f.strip_prefix(&content).unwrap().with_extension("")).join("index.html"))
+        .collect();
+    let folders: std::collections::BTreeSet<&Path> = pages.iter().filter_map(|p| p.parent()).collect();
+    for folder in folders {
+        std::fs::create_dir_all(folder).unwrap();
+    }
+    files.par_iter().zip(&pages).for_each(|(file, page)| {
+        let text = std::fs::read_to_string(file).unwrap();
+        let body =
+            text.strip_prefix("---\n").and_then(|rest| rest.split_once("\n---\n")).map_or(text.as_str(), |(_, b)| b);
+        let mut html = String::with_capacity(body.len() * 2);
+        pulldown_cmark::html::push_html(&mut html, pulldown_cmark::Parser::new_ext(body, annals::markdown::options()));
+        std::fs::write(page, html).unwrap();
+    });
+}
+
 fn main() {
+    let mut raw = std::env::args().skip(1);
+    if raw.next().as_deref() == Some("--floor-run") {
+        let (root, out) = (PathBuf::from(raw.next().unwrap()), PathBuf::from(raw.next().unwrap()));
+        return floor(&root, &out);
+    }
     let a = args();
     let annals_bin = env!("CARGO_BIN_EXE_annals");
     std::fs::create_dir_all(&a.dir).unwrap();
@@ -218,11 +263,21 @@ fn main() {
     for &size in &a.sizes {
         let root = a.dir.join(format!("annals-{size}"));
         corpus::generate(&root, size, 1, Flavour::Annals).unwrap();
-        measure("annals", size, a.runs, || {
+        let annals = measure("annals", size, a.runs, || {
             let mut c = Command::new(annals_bin);
             c.arg("--root").arg(&root).args(["build", "--timings"]);
             c
         });
+        if a.floor {
+            let out = a.dir.join(format!("floor-{size}"));
+            let floor = measure("floor", size, a.runs, || {
+                let _ = std::fs::remove_dir_all(&out);
+                let mut c = Command::new(std::env::current_exe().unwrap());
+                c.arg("--floor-run").arg(&root).arg(&out);
+                c
+            });
+            println!("{:<7} {size:>7} pages  annals / floor = {:.2}×", "ratio", annals / floor);
+        }
         if a.hugo {
             let hroot = a.dir.join(format!("hugo-{size}"));
             corpus::generate(&hroot, size, 1, Flavour::Hugo).unwrap();

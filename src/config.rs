@@ -22,8 +22,32 @@ pub struct Config {
     pub base_url: String,
     pub theme: String,
     pub citations: Option<Citations>,
+    /// `links: { external: … }`: what a link to another site is.
+    pub external_links: ExternalLinks,
     /// Sorted by name, so that iteration order is deterministic.
     pub collections: Vec<Collection>,
+}
+
+/// What a link or image pointing at another site is (`links: { external: … }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExternalLinks {
+    #[default]
+    Allow,
+    /// A warning: the site builds; `check --deny-warnings` fails.
+    Warn,
+    /// An error.
+    Deny,
+}
+
+impl ExternalLinks {
+    pub fn name(self) -> &'static str {
+        match self {
+            ExternalLinks::Allow => "allow",
+            ExternalLinks::Warn => "warn",
+            ExternalLinks::Deny => "deny",
+        }
+    }
 }
 
 impl Config {
@@ -70,8 +94,12 @@ pub struct Collection {
 pub struct Field {
     pub name: String,
     pub ty: FieldType,
+    /// Must be present and not empty (no empty string, list or list item).
     pub required: bool,
     pub taxonomy: bool,
+    /// Bounds of an integer or number field, inclusive.
+    pub min: Option<f64>,
+    pub max: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -131,7 +159,16 @@ struct RawConfig {
     theme: String,
     citations: Option<RawCitations>,
     #[serde(default)]
+    links: RawLinks,
+    #[serde(default)]
     collections: BTreeMap<String, RawCollection>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLinks {
+    #[serde(default)]
+    external: ExternalLinks,
 }
 
 fn default_base_url() -> String {
@@ -168,6 +205,8 @@ struct RawField {
     required: bool,
     #[serde(default)]
     taxonomy: bool,
+    min: Option<Spanned<f64>>,
+    max: Option<Spanned<f64>>,
     values: Option<Vec<String>>,
     of: Option<RawOf>,
     to: Option<Spanned<String>>,
@@ -192,8 +231,15 @@ enum RawOf {
 /// Reads and resolves `root/site.yaml`.
 pub fn load(root: &Path) -> Result<Config, Vec<Diagnostic>> {
     let path = root.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| vec![Diagnostic::file(CONFIG_FILE, format!("cannot read the site configuration: {e}"))])?;
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        let d = Diagnostic::file(CONFIG_FILE, format!("cannot read the site configuration in {}: {e}", root.display()));
+        vec![match e.kind() {
+            std::io::ErrorKind::NotFound => d.with_hint(
+                "run annals in the folder that holds site.yaml, or name it with --root DIR; `annals init` starts a new site",
+            ),
+            _ => d,
+        }]
+    })?;
     parse(&text)
 }
 
@@ -232,7 +278,24 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
                         format!("field `{fname}` is a taxonomy, so its type must be string, enum, or a list of those"),
                     ));
                 }
-                fields.insert(fname.clone(), Field { name: fname, ty, required: rf.required, taxonomy: rf.taxonomy });
+                for bound in [&rf.min, &rf.max].into_iter().flatten() {
+                    if !matches!(ty, FieldType::Integer | FieldType::Number) {
+                        errors.push(at(
+                            bound,
+                            format!("`min` and `max` apply to integer and number fields, not to `{fname}`"),
+                        ));
+                    }
+                }
+                if let (Some(min), Some(max)) = (&rf.min, &rf.max) {
+                    if min.value > max.value {
+                        errors.push(at(max, format!("`max` of `{fname}` is below its `min`")));
+                    }
+                }
+                let (min, max) = (rf.min.as_ref().map(|m| m.value), rf.max.as_ref().map(|m| m.value));
+                fields.insert(
+                    fname.clone(),
+                    Field { name: fname, ty, required: rf.required, taxonomy: rf.taxonomy, min, max },
+                );
             }
         }
         if let Some(sort_by) = &rc.sort_by {
@@ -283,7 +346,15 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
     if !base_url.ends_with('/') {
         base_url.push('/');
     }
-    Ok(Config { title: raw.title, description: raw.description, base_url, theme: raw.theme, citations, collections })
+    Ok(Config {
+        title: raw.title,
+        description: raw.description,
+        base_url,
+        theme: raw.theme,
+        citations,
+        external_links: raw.links.external,
+        collections,
+    })
 }
 
 fn is_taxonomy_type(ty: &FieldType) -> bool {
@@ -322,6 +393,8 @@ fn field_type(rf: &RawField, collections: &[String], errors: &mut Vec<Diagnostic
                         ty: name.clone(),
                         required: false,
                         taxonomy: false,
+                        min: None,
+                        max: None,
                         values: None,
                         of: None,
                         to: None,

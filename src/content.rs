@@ -6,6 +6,7 @@ use walkdir::WalkDir;
 
 use crate::config::Config;
 use crate::diagnostics::Diagnostic;
+use crate::inputs::Inputs;
 use crate::yaml::{self, Node};
 
 pub const CONTENT_DIR: &str = "content";
@@ -66,16 +67,27 @@ pub fn is_ignored_name(name: &str) -> bool {
         || name == "4913" // vim's write probe
 }
 
-/// The files under `root/content`: Markdown files and other files, both
-/// relative to `content/` and sorted, plus any error met while walking.
-pub fn walk(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<Diagnostic>) {
+/// What a walk of `content/` found.
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// Markdown files, relative to `content/`, sorted.
+    pub markdown: Vec<PathBuf>,
+    /// Every other file (images, PDFs), relative to `content/`, sorted.
+    pub assets: Vec<PathBuf>,
+    /// The folders listed and the paths looked for.
+    pub inputs: Inputs,
+    pub errors: Vec<Diagnostic>,
+}
+
+/// Walks `root/content`. Symlinks are not followed (a symlinked file is
+/// neither read nor copied), so nothing outside the site is published.
+pub fn walk(root: &Path) -> Walk {
     let dir = root.join(CONTENT_DIR);
-    let mut errors = Vec::new();
-    let mut markdown = Vec::new();
-    let mut assets = Vec::new();
+    let mut walk = Walk::default();
+    walk.inputs.file(&dir);
     if !dir.is_dir() {
-        errors.push(Diagnostic::file(CONTENT_DIR, "the content folder is missing"));
-        return (markdown, assets, errors);
+        walk.errors.push(Diagnostic::file(CONTENT_DIR, "the content folder is missing"));
+        return walk;
     }
     let walker = WalkDir::new(&dir)
         .sort_by_file_name()
@@ -86,31 +98,62 @@ pub fn walk(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<Diagnostic>) {
             Ok(e) if e.file_type().is_file() => {
                 let rel = e.path().strip_prefix(&dir).unwrap_or(e.path()).to_path_buf();
                 if rel.extension().is_some_and(|x| x == "md") {
-                    markdown.push(rel);
+                    walk.markdown.push(rel);
                 } else {
-                    assets.push(rel);
+                    walk.assets.push(rel);
                 }
             }
+            Ok(e) if e.file_type().is_dir() => walk.inputs.folder(e.path()),
             Ok(_) => {}
-            Err(e) => errors.push(Diagnostic::file(
+            Err(e) => walk.errors.push(Diagnostic::file(
                 e.path().map_or_else(|| PathBuf::from(CONTENT_DIR), Path::to_path_buf),
                 format!("cannot read: {e}"),
             )),
         }
     }
-    (markdown, assets, errors)
+    walk
 }
 
-/// Reads and splits `content/<rel>`: the source and its front matter error,
-/// or why it could not be read or classified.
-pub fn read_source(root: &Path, rel: &Path, config: &Config) -> Result<(Source, Option<Diagnostic>), Diagnostic> {
+/// Reads and splits `content/<rel>`: the source and its front matter's
+/// diagnostics, or why it could not be read or classified.
+pub fn read_source(root: &Path, rel: &Path, config: &Config) -> Result<(Source, Vec<Diagnostic>), Diagnostic> {
+    use std::io::Read;
     let file = Path::new(CONTENT_DIR).join(rel);
-    let bytes = std::fs::read(root.join(&file)).map_err(|e| Diagnostic::file(&file, format!("cannot read: {e}")))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        Diagnostic::file(&file, format!("not valid UTF-8 (first bad byte at offset {})", e.utf8_error().valid_up_to()))
-    })?;
-    parse_source(rel, &file, text, config)
+    let cannot = |e: std::io::Error| Diagnostic::file(&file, format!("cannot read: {e}"));
+    let mut bytes = Vec::new();
+    // One byte more than the limit tells a file at the limit from a larger one.
+    std::fs::File::open(root.join(&file))
+        .and_then(|f| f.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes))
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(Diagnostic::file(
+            &file,
+            format!("this file is larger than {} MiB, the most annals reads as Markdown; a large file such as a data set or a PDF belongs beside the page with another extension", MAX_FILE_SIZE >> 20),
+        ));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => parse_source(rel, &file, text, config),
+        Err(e) => {
+            // Kept in the site, read with replacement characters, so that
+            // links and citations to it still resolve: the one error is here.
+            let bad = e.utf8_error().valid_up_to();
+            let (line, col) = crate::diagnostics::line_col(&String::from_utf8_lossy(&e.as_bytes()[..bad]), bad);
+            let error = Diagnostic::new(
+                &file,
+                line,
+                col,
+                "this file is not valid UTF-8: the first bad byte is here; save it as UTF-8",
+            );
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            parse_source(rel, &file, text, config)
+                .map(|(source, _)| (Source { front_failed: true, ..source }, vec![error]))
+        }
+    }
 }
+
+/// The largest Markdown file annals reads: far above any real page, far
+/// below what would exhaust memory.
+pub const MAX_FILE_SIZE: u64 = 16 << 20;
 
 /// Classifies and splits one file already read. A file whose front matter
 /// is broken still yields a source (with the error beside it), so that links
@@ -120,14 +163,17 @@ pub fn parse_source(
     file: &Path,
     text: String,
     config: &Config,
-) -> Result<(Source, Option<Diagnostic>), Diagnostic> {
+) -> Result<(Source, Vec<Diagnostic>), Diagnostic> {
     let rel_str = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
     let (kind, id) = classify(&rel_str, config).map_err(|m| Diagnostic::file(file, m))?;
     let text = match text.strip_prefix('\u{feff}') {
         Some(t) => t.to_string(),
         None => text,
     };
-    let (front, body_start, error) = split_front_matter(file, &text);
+    let (front, body_start, mut diagnostics) = split_front_matter(file, &text);
+    if front.is_some() {
+        diagnostics.extend(front_matter_continues(file, &text, body_start, &kind, config));
+    }
     let body_line = text[..body_start].matches('\n').count() + 1;
     // Only the body is kept: the front matter lives on as `front`.
     let body = text[body_start..].to_string();
@@ -136,12 +182,12 @@ pub fn parse_source(
         file: file.to_path_buf(),
         kind,
         id,
-        front_failed: error.is_some(),
+        front_failed: diagnostics.iter().any(Diagnostic::is_error),
         body,
         body_line,
         front,
     };
-    Ok((source, error))
+    Ok((source, diagnostics))
 }
 
 fn classify(rel: &str, config: &Config) -> Result<(Kind, String), String> {
@@ -166,13 +212,21 @@ fn classify(rel: &str, config: &Config) -> Result<(Kind, String), String> {
 }
 
 /// Finds YAML front matter between `---` lines at the very top: the parsed
-/// front matter, where the body starts, and any error.
-fn split_front_matter(file: &Path, text: &str) -> (Option<Node>, usize, Option<Diagnostic>) {
-    let Some(first_end) = text.find('\n') else {
-        return (None, 0, None);
-    };
-    if text[..first_end].trim_end() != "---" {
-        return (None, 0, None);
+/// front matter, where the body starts, and its diagnostics.
+fn split_front_matter(file: &Path, text: &str) -> (Option<Node>, usize, Vec<Diagnostic>) {
+    let first_end = text.find('\n').unwrap_or(text.len());
+    if text[..first_end].trim_end() == "+++" {
+        let d = Diagnostic::new(
+            file,
+            1,
+            1,
+            "front matter between `+++` lines is TOML, which annals does not read: write it as YAML between `---` lines",
+        );
+        let body_start = text[first_end..].find("\n+++").map_or(text.len(), |at| (first_end + at + 4).min(text.len()));
+        return (None, body_start, vec![d]);
+    }
+    if first_end == text.len() || text[..first_end].trim_end() != "---" {
+        return (None, 0, Vec::new());
     }
     let yaml_start = first_end + 1;
     let mut pos = yaml_start;
@@ -182,15 +236,63 @@ fn split_front_matter(file: &Path, text: &str) -> (Option<Node>, usize, Option<D
         if line == "---" || line == "..." {
             let body_start = (end + 1).min(text.len());
             return match yaml::parse(file, &text[yaml_start..pos], 2) {
-                Ok(node) => (Some(node), body_start, None),
-                Err(d) => (None, body_start, Some(d)),
+                Ok((node, warnings)) => (Some(node), body_start, warnings),
+                Err(d) => (None, body_start, vec![d]),
             };
         }
         pos = end + 1;
     }
     let d =
         Diagnostic::new(file, 1, 1, "front matter is opened with `---` here but never closed by a second `---` line");
-    (None, text.len(), Some(d))
+    (None, text.len(), vec![d])
+}
+
+/// The front matter was closed early: the lines after its closing `---`
+/// (or `...`) are fields of this page up to another such line, so the
+/// author meant them as front matter and a stray delimiter ended it.
+fn front_matter_continues(
+    file: &Path,
+    text: &str,
+    body_start: usize,
+    kind: &Kind,
+    config: &Config,
+) -> Option<Diagnostic> {
+    let fields: Vec<&str> = match kind {
+        Kind::Entry { collection } => config.collection(collection)?.fields.keys().map(String::as_str).collect(),
+        Kind::Section | Kind::Page => vec!["title", "description"],
+    };
+    let is_field = |line: &str| {
+        line.split_once(':').is_some_and(|(key, rest)| {
+            (rest.is_empty() || rest.starts_with(' '))
+                && (fields.contains(&key) || ["draft", "template"].contains(&key))
+        })
+    };
+    let mut lines = text[body_start..].lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next()?;
+    if !is_field(first) {
+        return None;
+    }
+    for line in lines {
+        match line.trim_end() {
+            "---" | "..." => {
+                let closer = text[..body_start].trim_end_matches('\n').lines().count();
+                return Some(
+                    Diagnostic::new(
+                        file,
+                        closer,
+                        1,
+                        "this line ends the front matter, but the fields below it look like more front matter",
+                    )
+                    .with_hint(
+                        "remove this line (or the stray `---` / `...`), so that one `---` line closes the front matter",
+                    ),
+                );
+            }
+            l if is_field(l) || l.starts_with([' ', '-']) => {}
+            _ => return None,
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -202,9 +304,9 @@ mod tests {
     }
 
     fn src(rel: &str, text: &str) -> Result<Source, Diagnostic> {
-        let (source, error) =
+        let (source, mut errors) =
             parse_source(Path::new(rel), &Path::new("content").join(rel), text.to_string(), &config())?;
-        error.map_or(Ok(source), Err)
+        errors.pop().map_or(Ok(source), Err)
     }
 
     #[test]
@@ -231,5 +333,23 @@ mod tests {
         assert!(s.front.is_none());
         assert_eq!(s.body_line, 1);
         assert_eq!(src("about.md", "---\ntitle: A\n").unwrap_err().line, 1);
+    }
+
+    #[test]
+    fn toml_front_matter_is_refused() {
+        let e = src("about.md", "+++\ntitle = \"A\"\ndraft = true\n+++\nBody\n").unwrap_err();
+        assert!(e.message.contains("TOML") && e.line == 1, "{e:?}");
+    }
+
+    #[test]
+    fn a_stray_delimiter_inside_front_matter_is_an_error() {
+        for closer in ["---", "..."] {
+            let text = format!("---\ntitle: A\n{closer}\ndescription: more\ndraft: false\n---\nBody\n");
+            let e = src("about.md", &text).unwrap_err();
+            assert_eq!((e.line, e.col), (3, 1), "{closer}: {e:?}");
+        }
+        // Prose that merely starts like a field, and a thematic break, are fine.
+        assert!(src("about.md", "---\ntitle: A\n---\nNote: prose.\n\n---\n").is_ok());
+        assert!(src("about.md", "---\ntitle: A\n---\ntitle: of a chapter\n\nProse.\n\n---\n").is_ok());
     }
 }

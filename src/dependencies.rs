@@ -1,14 +1,48 @@
-//! Which templates a template depends on, found by reading its
-//! `{% extends %}` and `{% include %}` tags, and a fingerprint per template
-//! that changes when it or anything it depends on changes.
+//! What each template reads: the templates it reaches (`extends`,
+//! `include`, `import`, and the templates defining the Tera components it
+//! calls) and the page-dependent globals any of those mention. Tera does
+//! not report either, so both are read from the template sources, erring on
+//! the side of too much: a template's output can only depend on what its
+//! sources name.
 
 use crate::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
-/// Names of the templates `source` extends or includes.
+/// The variables of the global context whose value depends on pages: a
+/// template that reads one is rendered again when what it lists changes.
+/// (`site` depends only on the configuration, which rebuilds everything.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Global {
+    Collections,
+    Sections,
+    Taxonomies,
+}
+
+impl Global {
+    pub const ALL: [Global; 3] = [Global::Collections, Global::Sections, Global::Taxonomies];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Global::Collections => "collections",
+            Global::Sections => "sections",
+            Global::Taxonomies => "taxonomies",
+        }
+    }
+}
+
+/// What one template depends on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateDeps {
+    /// Changes when the template or any template it reaches changes.
+    pub fingerprint: u64,
+    /// The globals that it or any template it reaches mentions.
+    pub globals: Vec<Global>,
+}
+
+/// Names of the templates `source` extends, includes or imports.
 pub fn referenced_templates(source: &str) -> Vec<&str> {
     let mut out = Vec::new();
-    for tag in ["extends", "include"] {
+    for tag in ["extends", "include", "import"] {
         let mut rest = source;
         while let Some(at) = rest.find(tag) {
             rest = &rest[at + tag.len()..];
@@ -22,14 +56,57 @@ pub fn referenced_templates(source: &str) -> Vec<&str> {
     out
 }
 
-/// A fingerprint per template over its own source and every template it
-/// reaches through extends and include.
-pub fn template_fingerprints(sources: &[(String, String)]) -> HashMap<String, u64> {
+/// Names of the components `source` defines: `{% component name(...) %}`.
+fn component_definitions(source: &str) -> Vec<&str> {
+    tags(source, "{%")
+        .filter_map(|tag| tag.strip_prefix("component").filter(|r| r.starts_with(char::is_whitespace)))
+        .map(|r| name(r.trim_start()))
+        .collect()
+}
+
+/// Names of the components `source` calls: `{{ <name .../> }}` or `{% <name ...> %}`.
+fn component_calls(source: &str) -> Vec<&str> {
+    tags(source, "{{")
+        .chain(tags(source, "{%"))
+        .filter_map(|tag| tag.strip_prefix('<'))
+        .map(|r| name(r.trim_start()))
+        .filter(|n| !n.is_empty()) // `{% </name> %}` closes a call
+        .collect()
+}
+
+/// The text just inside each tag opened by `open`, after `-` and spaces.
+fn tags<'a>(source: &'a str, open: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    source.match_indices(open).map(move |(at, _)| source[at + open.len()..].trim_start_matches('-').trim_start())
+}
+
+fn name(s: &str) -> &str {
+    let end = s.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.')).unwrap_or(s.len());
+    &s[..end]
+}
+
+/// Whether `source` mentions global `name` as a variable of its own (not as
+/// a field, such as `site.taxonomies`).
+fn mentions(source: &str, name: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    source.match_indices(name).any(|(at, _)| {
+        let before = source[..at].chars().next_back();
+        let after = source[at + name.len()..].chars().next();
+        !before.is_some_and(|c| ident(c) || c == '.') && !after.is_some_and(ident)
+    })
+}
+
+/// What every template of `sources` (name, text) depends on.
+pub fn template_deps(sources: &[(String, String)]) -> HashMap<String, TemplateDeps> {
     let by_name: HashMap<&str, &str> = sources.iter().map(|(n, s)| (n.as_str(), s.as_str())).collect();
+    let mut definer: HashMap<&str, &str> = HashMap::default();
+    for (name, source) in sources {
+        for component in component_definitions(source) {
+            definer.insert(component, name);
+        }
+    }
     sources
         .iter()
         .map(|(name, _)| {
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
             let mut seen = HashSet::default();
             let mut stack = vec![name.as_str()];
             let mut chain = Vec::new();
@@ -40,11 +117,15 @@ pub fn template_fingerprints(sources: &[(String, String)]) -> HashMap<String, u6
                 if let Some(src) = by_name.get(n) {
                     chain.push((n, *src));
                     stack.extend(referenced_templates(src));
+                    stack.extend(component_calls(src).into_iter().filter_map(|c| definer.get(c).copied()));
                 }
             }
             chain.sort();
+            let mut hasher = crate::fingerprint_hasher();
             chain.hash(&mut hasher);
-            (name.clone(), hasher.finish())
+            let globals =
+                Global::ALL.into_iter().filter(|g| chain.iter().any(|(_, s)| mentions(s, g.name()))).collect();
+            (name.clone(), TemplateDeps { fingerprint: hasher.finish(), globals })
         })
         .collect()
 }
@@ -53,23 +134,60 @@ pub fn template_fingerprints(sources: &[(String, String)]) -> HashMap<String, u6
 mod tests {
     use super::*;
 
+    fn deps(templates: &[(&str, &str)]) -> HashMap<String, TemplateDeps> {
+        template_deps(&templates.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect::<Vec<_>>())
+    }
+
     #[test]
-    fn finds_extends_and_includes() {
-        let src = r#"{% extends "base.html" %}{% include 'partials/toc.html' %}{% include "x.html" %}"#;
-        assert_eq!(referenced_templates(src), ["base.html", "partials/toc.html", "x.html"]);
+    fn finds_extends_includes_and_imports() {
+        let src = r#"{% extends "base.html" %}{% include 'partials/toc.html' %}{% import "macros.html" as m %}"#;
+        assert_eq!(referenced_templates(src), ["base.html", "partials/toc.html", "macros.html"]);
+    }
+
+    #[test]
+    fn finds_component_definitions_and_calls() {
+        let src = "{% component ui.card(title) %}{{ body }}{% endcomponent ui.card %}\
+                   {{<badge text=\"x\"/>}}{%- <ui.card title=\"t\"> %}x{% </ui.card> %}";
+        assert_eq!(component_definitions(src), ["ui.card"]);
+        assert_eq!(component_calls(src), ["badge", "ui.card"]);
     }
 
     #[test]
     fn a_parent_change_changes_the_child() {
         let t = |base: &str| {
-            template_fingerprints(&[
-                ("base.html".into(), base.into()),
-                ("page.html".into(), r#"{% extends "base.html" %}"#.into()),
-                ("other.html".into(), "alone".into()),
-            ])
+            deps(&[("base.html", base), ("page.html", r#"{% extends "base.html" %}"#), ("other.html", "alone")])
         };
         let (a, b) = (t("one"), t("two"));
-        assert_ne!(a["page.html"], b["page.html"]);
-        assert_eq!(a["other.html"], b["other.html"]);
+        assert_ne!(a["page.html"].fingerprint, b["page.html"].fingerprint);
+        assert_eq!(a["other.html"].fingerprint, b["other.html"].fingerprint);
+    }
+
+    #[test]
+    fn a_component_change_changes_its_callers_only() {
+        let t = |body: &str| {
+            let components = format!("{{% component badge(text) %}}{body}{{% endcomponent badge %}}");
+            deps(&[
+                ("components.html", components.as_str()),
+                ("page.html", "{{<badge text=\"x\"/>}}"),
+                ("other.html", "{{ x }}"),
+            ])
+        };
+        let (a, b) = (t("<b>{{ text }}</b>"), t("<i>{{ text }}</i>"));
+        assert_ne!(a["page.html"].fingerprint, b["page.html"].fingerprint);
+        assert_eq!(a["other.html"].fingerprint, b["other.html"].fingerprint);
+    }
+
+    #[test]
+    fn globals_read_inside_components_and_includes_count() {
+        let d = deps(&[
+            (
+                "components.html",
+                "{% component list() %}{% for s in collections.studies %}{% endfor %}{% endcomponent list %}",
+            ),
+            ("partial.html", "{{ sections.eras.url }}"),
+            ("page.html", "{{<list/>}}{% include \"partial.html\" %}{{ site.taxonomies }}{{ page.collection }}"),
+        ]);
+        assert_eq!(d["page.html"].globals, [Global::Collections, Global::Sections]);
+        assert_eq!(d["partial.html"].globals, [Global::Sections]);
     }
 }

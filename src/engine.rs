@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use crate::config::{self, Config};
 use crate::content::{self, Source};
 use crate::diagnostics::{self, Diagnostic};
+use crate::inputs::Inputs;
 use crate::output::{Copy, Staging};
 use crate::render::{self, Output, RenderCache, Templates};
 use crate::schema::{self, Meta};
@@ -37,11 +38,20 @@ pub struct Options {
     pub base_url: Option<String>,
     /// HTML inserted before `</body>` (the preview server's live reload).
     pub inject: Option<String>,
+    /// Replace an output folder that annals did not make (see `output::check_output_dir`).
+    pub force: bool,
 }
 
 impl Options {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Options { root: root.into(), output: PathBuf::from("public"), drafts: false, base_url: None, inject: None }
+        Options {
+            root: root.into(),
+            output: PathBuf::from("public"),
+            drafts: false,
+            base_url: None,
+            inject: None,
+            force: false,
+        }
     }
 
     pub fn output_dir(&self) -> PathBuf {
@@ -87,6 +97,8 @@ pub struct Built {
     pub changed: Vec<String>,
     /// Outputs of the previous successful build that no longer exist.
     pub removed: Vec<String>,
+    /// The site builds, but these deserve a look (`check --deny-warnings` fails on them).
+    pub warnings: Vec<Diagnostic>,
     pub timings: Timings,
 }
 
@@ -114,6 +126,9 @@ pub struct Engine {
     files: BTreeMap<String, Result<FileState, Diagnostic>>,
     assets: Vec<PathBuf>,
     walk_errors: Vec<Diagnostic>,
+    /// What the last walk of `content/` and the last theme load read.
+    content_inputs: Inputs,
+    theme_inputs: Inputs,
     markdown: MarkdownCache,
     render: RenderCache,
     /// The last build's site, whose relations the next build may reuse.
@@ -129,6 +144,8 @@ impl Engine {
             files: BTreeMap::new(),
             assets: Vec::new(),
             walk_errors: Vec::new(),
+            content_inputs: Inputs::default(),
+            theme_inputs: Inputs::default(),
             markdown: MarkdownCache::default(),
             render: RenderCache::default(),
             site: None,
@@ -136,8 +153,18 @@ impl Engine {
         }
     }
 
-    /// Rebuilds after `change`. On success the returned site is complete;
-    /// on failure every error of the whole site is returned.
+    /// Everything the last build read or looked for: a change elsewhere
+    /// cannot change the site.
+    pub fn inputs(&self) -> Inputs {
+        let mut inputs = self.content_inputs.clone();
+        inputs.extend(&self.theme_inputs);
+        inputs.file(&self.options.root.join(config::CONFIG_FILE));
+        inputs
+    }
+
+    /// Rebuilds after `change`. On success the returned site is complete,
+    /// with its warnings; on failure every error and warning of the whole
+    /// site is returned.
     pub fn rebuild(&mut self, change: &Change) -> Result<Built, Vec<Diagnostic>> {
         self.run(change, None)
     }
@@ -165,12 +192,18 @@ impl Engine {
             || self.config.is_none()
             || paths.iter().any(|p| p == &root.join(config::CONFIG_FILE));
         if everything {
-            let mut config = config::load(&root)?;
+            // A configuration that does not load leaves nothing to build on:
+            // the next build, whatever changed, must read it again.
+            let mut config = config::load(&root).inspect_err(|_| self.config = None)?;
             if let Some(base) = &self.options.base_url {
                 config.base_url = if base.ends_with('/') { base.clone() } else { format!("{base}/") };
             }
             // A new configuration can change every file's meaning: start afresh.
-            *self = Engine { last_good: std::mem::take(&mut self.last_good), ..Engine::new(self.options.clone()) };
+            *self = Engine {
+                last_good: std::mem::take(&mut self.last_good),
+                content_inputs: std::mem::take(&mut self.content_inputs),
+                ..Engine::new(self.options.clone())
+            };
             self.config = Some(config);
         }
         let config = self.config.clone().expect("loaded above");
@@ -178,10 +211,13 @@ impl Engine {
         let read = t.time("load", || {
             let content_paths: Vec<&PathBuf> = paths.iter().filter(|p| p.starts_with(&content_dir)).collect();
             if everything || content_paths.iter().any(|p| !is_markdown_file_path(p)) {
-                // Something other than a Markdown file changed (a folder moved, an
-                // asset): walk again, re-reading the changed files and new ones.
+                // Something other than a Markdown file changed (a folder moved,
+                // replaced or created, an asset): walk again, re-reading the
+                // changed files, everything under changed folders, and new files.
                 for p in &content_paths {
-                    self.files.remove(&rel_string(p.strip_prefix(&content_dir).unwrap_or(p)));
+                    let rel = rel_string(p.strip_prefix(&content_dir).unwrap_or(p));
+                    let under = format!("{rel}/");
+                    self.files.retain(|f, _| *f != rel && !f.starts_with(&under) && !rel.is_empty());
                 }
                 self.reload_all(&config)
             } else {
@@ -192,11 +228,11 @@ impl Engine {
             let validated: Vec<(String, Result<FileState, Diagnostic>)> = read
                 .into_par_iter()
                 .map(|(rel, r)| {
-                    let state = r.map(|(mut source, error)| {
+                    let state = r.map(|(mut source, diagnostics)| {
                         let (meta, mut errors) = schema::validate(&source, &config);
                         // The typed fields replace the YAML tree: let it go.
                         source.front = None;
-                        errors.extend(error);
+                        errors.extend(diagnostics);
                         FileState { source: Arc::new(source), meta, errors }
                     });
                     (rel, state)
@@ -233,7 +269,10 @@ impl Engine {
         let site = &*self.site.insert(site);
         errors.extend(errs);
 
-        let files = theme::load(&root, &site.config.theme).map_err(|d| vec![d])?;
+        let mut theme_inputs = Inputs::default();
+        let files = theme::load(&root, &site.config.theme, &mut theme_inputs);
+        self.theme_inputs = theme_inputs;
+        let files = files.map_err(|d| vec![d])?;
         let mut copies: Vec<Copy> =
             files.statics.iter().map(|(p, o)| Copy { path: p.clone(), from: o.clone() }).collect();
         copies.extend(self.assets.iter().map(|a| Copy {
@@ -260,10 +299,11 @@ impl Engine {
         };
         errors.extend(rendered.errors);
         errors.extend(path_collisions(&rendered.paths, &copies));
-        if !errors.is_empty() {
-            diagnostics::normalize(&mut errors);
+        diagnostics::normalize(&mut errors);
+        if errors.iter().any(Diagnostic::is_error) {
             return Err(errors);
         }
+        let warnings = errors;
 
         let mut changed = Vec::new();
         for o in &rendered.outputs {
@@ -298,15 +338,17 @@ impl Engine {
             rendered: rendered.rendered,
             changed,
             removed,
+            warnings,
             timings: t,
         })
     }
 
     /// Walks `content/` and reads every Markdown file not already read.
     fn reload_all(&mut self, config: &Config) -> Vec<(String, ReadResult)> {
-        let (markdown, assets, errors) = content::walk(&self.options.root);
+        let content::Walk { markdown, assets, inputs, errors } = content::walk(&self.options.root);
         self.assets = assets;
         self.walk_errors = errors;
+        self.content_inputs = inputs;
         let wanted: HashSet<String> = markdown.iter().map(|p| rel_string(p)).collect();
         self.files.retain(|rel, _| wanted.contains(rel));
         let missing: Vec<&PathBuf> = markdown.iter().filter(|p| !self.files.contains_key(&rel_string(p))).collect();
@@ -352,8 +394,8 @@ impl<T: Send + 'static> Drop for FreeLater<T> {
     }
 }
 
-/// A file read and split, with its front matter error; or why it could not be read.
-type ReadResult = Result<(Source, Option<Diagnostic>), Diagnostic>;
+/// A file read and split, with its front matter's diagnostics; or why it could not be read.
+type ReadResult = Result<(Source, Vec<Diagnostic>), Diagnostic>;
 
 /// Two things written to one path: say which, rather than let one win.
 fn path_collisions(outputs: &[String], copies: &[Copy]) -> Vec<Diagnostic> {
@@ -377,10 +419,11 @@ pub fn generate(options: &Options) -> Result<Built, Vec<Diagnostic>> {
 /// stage includes their writing); the `write` stage copies static files
 /// and swaps the staging folder in.
 pub fn build(options: &Options) -> Result<Built, Vec<Diagnostic>> {
-    let out = options.output_dir();
-    let shown = out.strip_prefix(&options.root).unwrap_or(&out).to_path_buf();
-    let io_error = |e: std::io::Error| vec![Diagnostic::file(&shown, format!("cannot write the site: {e}"))];
-    crate::output::check_output_dir(&options.root, &options.output).map_err(|m| vec![Diagnostic::file(&shown, m)])?;
+    // As the user wrote it: `-o .` is `.`, not an empty path.
+    let shown = options.output.clone();
+    let refuse = |m: String| vec![Diagnostic::file(&shown, m)];
+    let out = crate::output::check_output_dir(&options.root, &options.output, options.force).map_err(refuse)?;
+    let io_error = |e: std::io::Error| refuse(format!("cannot write the site: {e}"));
     let staging = Staging::new(&out).map_err(io_error)?;
     let mut built = Engine::new(options.clone()).build_into(&staging)?;
     let started = Instant::now();

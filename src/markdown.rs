@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::ops::Range;
 use std::path::Path;
 
+use crate::config::ExternalLinks;
 use crate::diagnostics::Diagnostic;
 use crate::slug::slugify;
 
@@ -21,6 +22,11 @@ pub trait Resolve: Sync {
     fn url(&self, rel: &str) -> Result<&str, Diagnostic>;
     /// Label and URL of the citable entry `id`, or why not.
     fn cite(&self, id: &str) -> Result<(&str, &str), Diagnostic>;
+    /// Whether the site cites at all: without a citation collection, `@word`
+    /// in running text is just text.
+    fn cites(&self) -> bool;
+    /// What to do about links to other sites.
+    fn external_links(&self) -> ExternalLinks;
 }
 
 /// A `@/` link as written, for anchor checks and backlinks.
@@ -67,7 +73,8 @@ pub struct Origin<'a> {
     pub locate: &'a dyn Fn(usize) -> (usize, usize),
 }
 
-fn options() -> Options {
+/// The Markdown extensions annals turns on (the floor benchmark uses the same).
+pub fn options() -> Options {
     Options::ENABLE_TABLES
         | Options::ENABLE_FOOTNOTES
         | Options::ENABLE_STRIKETHROUGH
@@ -102,12 +109,15 @@ pub fn render(
         let (line, col) = (origin.locate)(range.start);
         Diagnostic::new(origin.file, line, col, message)
     };
-    let callback =
-        |link: BrokenLink| citation_label(&link.reference).map(|ids| (format!("{CITE_MARK}{ids}").into(), "".into()));
+    let callback = |link: BrokenLink| {
+        parse_citations(&link.reference).map(|_| (format!("{CITE_MARK}{}", link.reference).into(), "".into()))
+    };
     let parser = Parser::new_with_broken_link_callback(text, options(), Some(callback));
     let mut events: Vec<(Event, Range<usize>)> = parser.into_offset_iter().collect();
     let mut out = Rendered::default();
-    assign_heading_ids(&mut events, &mut out);
+    assign_heading_ids(&mut events, &mut out, &mut |range, message, hint| {
+        errors.push(at(range, message).as_warning().with_hint(hint))
+    });
 
     let mut html_events: Vec<Event> = Vec::with_capacity(events.len());
     let mut summary_end: Option<usize> = None;
@@ -117,8 +127,29 @@ pub fn render(
     // Code blocks are highlighted after the walk, once it is known which
     // ones the output needs: with `Produce::Facts`, only the summary's.
     let mut code_blocks: Vec<(usize, String, CowStr)> = Vec::new();
-    let mut iter = events.into_iter();
+    // Inside a link or image, `@word` is text: links do not nest.
+    let mut link_depth = 0usize;
+    let mut previous_char: Option<char> = None;
+    let mut iter = events.into_iter().peekable();
     while let Some((event, range)) = iter.next() {
+        // The character before this event's text, when it continues text.
+        let before_text = previous_char.take();
+        match &event {
+            Event::Start(Tag::Link { dest_url, .. }) if !dest_url.starts_with(CITE_MARK) => {
+                link_depth += 1;
+                errors.extend(external(dest_url, "link", resolver, &range, &at));
+            }
+            Event::Start(Tag::Image { dest_url, .. }) => {
+                link_depth += 1;
+                errors.extend(external(dest_url, "image", resolver, &range, &at));
+                if matches!(iter.peek(), Some((Event::End(TagEnd::Image), _))) {
+                    let d = at(&range, "image without alt text".into()).as_warning();
+                    errors.push(d.with_hint("describe it for readers who cannot see it: `![what it shows](…)`"));
+                }
+            }
+            Event::End(TagEnd::Link | TagEnd::Image) => link_depth = link_depth.saturating_sub(1),
+            _ => {}
+        }
         match event {
             Event::Start(Tag::Link { dest_url, .. }) if dest_url.starts_with(CITE_MARK) => {
                 // The link's text is the raw label; skip it, the citation replaces it.
@@ -127,14 +158,44 @@ pub fn render(
                         break;
                     }
                 }
-                let ids = &dest_url[CITE_MARK.len()..];
-                let html = citation_html(ids, resolver, |d| errors.push(located(d, &range, &at)));
-                for id in ids.split(';') {
-                    if cited.insert(id.to_string()) {
-                        out.citations.push(id.to_string());
+                let cites = parse_citations(&dest_url[CITE_MARK.len()..]).unwrap_or_default();
+                let written = &text[range.clone()];
+                let html = citation_html(&cites, resolver, |id, d| {
+                    let offset = range.start + written.find(&format!("@{id}")).unwrap_or(0);
+                    errors.push(located(d, &(offset..offset), &at).with_len(id.len() + 1))
+                });
+                for c in &cites {
+                    if cited.insert(c.id.to_string()) {
+                        out.citations.push(c.id.to_string());
                     }
                 }
                 html_events.push(Event::InlineHtml(html.into()));
+            }
+            Event::Text(t) if link_depth == 0 && resolver.cites() && t.contains('@') => {
+                previous_char = t.chars().next_back();
+                let mut rest = 0;
+                for (i, id) in narrative_citations(&t, before_text) {
+                    html_events.push(Event::Text(t[rest..i].to_string().into()));
+                    rest = i + 1 + id.len();
+                    let key = format!("@{id}");
+                    // The text is the source unless it held escapes: then search.
+                    let offset = match text.get(range.start + i..) {
+                        Some(s) if s.starts_with(&key) => range.start + i,
+                        _ => range.start + text[range.clone()].find(&key).unwrap_or(0),
+                    };
+                    let html = narrative_html(id, resolver, |d| {
+                        errors.push(located(d, &(offset..offset), &at).with_len(id.len() + 1))
+                    });
+                    if cited.insert(id.to_string()) {
+                        out.citations.push(id.to_string());
+                    }
+                    html_events.push(Event::InlineHtml(html.into()));
+                }
+                html_events.push(Event::Text(t[rest..].to_string().into()));
+            }
+            Event::Text(t) => {
+                previous_char = t.chars().next_back();
+                html_events.push(Event::Text(t));
             }
             Event::Start(Tag::Link { link_type, dest_url, title, id }) if dest_url.starts_with(INTERNAL_PREFIX) => {
                 let dest = internal_link(&dest_url, &range, origin, resolver, &mut out.links, errors);
@@ -207,31 +268,156 @@ fn located(mut d: Diagnostic, range: &Range<usize>, at: &dyn Fn(&Range<usize>, S
     d
 }
 
-/// `@a; @b` as `a;b` when the label is a citation list, else `None`
-/// (an ordinary unresolved `[text]`, which CommonMark renders as text).
-fn citation_label(label: &str) -> Option<String> {
-    let label = label.trim();
-    if !label.starts_with('@') {
-        return None;
-    }
-    let ids: Vec<&str> = label.split(';').map(|p| p.trim().trim_start_matches('@')).collect();
-    Some(ids.join(";"))
+/// One work cited in brackets, Pandoc style: `[see @id, p. 3]`, `[-@id]`.
+#[derive(Debug, Clone, PartialEq)]
+struct Cite<'a> {
+    prefix: &'a str,
+    id: &'a str,
+    /// The locator or comment after the id, without its leading comma.
+    suffix: &'a str,
+    /// `-@id`: the year alone, for when the text already names the authors.
+    suppress_author: bool,
 }
 
-fn citation_html(ids: &str, resolver: &dyn Resolve, mut error: impl FnMut(Diagnostic)) -> String {
-    let mut parts = Vec::new();
-    for id in ids.split(';') {
-        match resolver.cite(id) {
-            Ok((label, url)) => {
-                parts.push(format!("<a class=\"citation\" href=\"{}\">{}</a>", escape_html(url), escape_html(label)))
-            }
-            Err(d) => {
-                error(d);
-                parts.push(format!("<span class=\"citation unresolved\">@{}</span>", escape_html(id)));
-            }
+/// The works cited by a bracketed label such as `see @a, p. 3; -@b`, or
+/// `None` when it is not a citation (an ordinary unresolved `[text]`, which
+/// CommonMark renders as text): every `;`-separated item must hold an `@id`.
+fn parse_citations(label: &str) -> Option<Vec<Cite<'_>>> {
+    label
+        .split(';')
+        .map(|item| {
+            let (at, id) = citation_key(item)?;
+            let before = &item[..at];
+            let suppress_author =
+                before.strip_suffix('-').is_some_and(|p| p.is_empty() || p.ends_with(char::is_whitespace));
+            let prefix = if suppress_author { &before[..before.len() - 1] } else { before }.trim();
+            let suffix = item[at + 1 + id.len()..].trim();
+            Some(Cite { prefix, id, suffix: suffix.trim_start_matches(',').trim_start(), suppress_author })
+        })
+        .collect()
+}
+
+/// The first `@id` of `item` that starts a word, with the offset of its `@`.
+fn citation_key(item: &str) -> Option<(usize, &str)> {
+    item.match_indices('@').find_map(|(i, _)| {
+        let before = item[..i].chars().next_back();
+        if before.is_some_and(|c| !(c.is_whitespace() || c == '-' || c == '[' || c == '(')) {
+            return None;
+        }
+        let id = id_at(&item[i + 1..])?;
+        Some((i, id))
+    })
+}
+
+/// The citation id at the start of `rest`, if it is shaped like one: lowercase
+/// letters, digits and hyphens, not running on into a longer word or a
+/// domain name (`@example.org`).
+fn id_at(rest: &str) -> Option<&str> {
+    let end = rest.find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')).unwrap_or(rest.len());
+    let id = rest[..end].trim_end_matches('-');
+    let after = &rest[id.len()..];
+    let runs_on = after.starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '@')
+        || (after.starts_with('.') && after[1..].starts_with(|c: char| c.is_alphanumeric()));
+    (!id.is_empty() && !id.starts_with('-') && !runs_on).then_some(id)
+}
+
+/// Narrative citations in running text (`as @zarate-2006 showed`): each `@`
+/// offset and id. An `@` inside a word (`name@example.org`) is not one.
+fn narrative_citations(text: &str, before_text: Option<char>) -> Vec<(usize, &str)> {
+    let mut found = Vec::new();
+    let mut from = 0;
+    for (i, _) in text.match_indices('@') {
+        if i < from {
+            continue;
+        }
+        let before = text[..i].chars().next_back().or(before_text);
+        if before.is_some_and(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '/' | '@')) {
+            continue;
+        }
+        if let Some(id) = id_at(&text[i + 1..]) {
+            found.push((i, id));
+            from = i + 1 + id.len();
         }
     }
+    found
+}
+
+/// A label `Zarate et al., 2006` as its names and its year.
+fn names_and_year(label: &str) -> (&str, &str) {
+    label.rsplit_once(", ").unwrap_or((label, ""))
+}
+
+fn citation_link(url: &str, text: &str) -> String {
+    format!("<a class=\"citation\" href=\"{}\">{}</a>", escape_html(url), escape_html(text))
+}
+
+fn unresolved(id: &str) -> String {
+    format!("<span class=\"citation unresolved\">@{}</span>", escape_html(id))
+}
+
+/// `(see Zarate et al., 2006, p. 3; 2010)`, each work a link.
+fn citation_html(cites: &[Cite], resolver: &dyn Resolve, mut error: impl FnMut(&str, Diagnostic)) -> String {
+    let mut parts = Vec::new();
+    for c in cites {
+        let mut part = String::new();
+        if !c.prefix.is_empty() {
+            part.push_str(&escape_html(c.prefix));
+            part.push(' ');
+        }
+        match resolver.cite(c.id) {
+            Ok((label, url)) => {
+                let shown = if c.suppress_author { names_and_year(label).1 } else { label };
+                part.push_str(&citation_link(url, if shown.is_empty() { label } else { shown }));
+            }
+            Err(d) => {
+                error(c.id, d);
+                part.push_str(&unresolved(c.id));
+            }
+        }
+        if !c.suffix.is_empty() {
+            part.push_str(", ");
+            part.push_str(&escape_html(c.suffix));
+        }
+        parts.push(part);
+    }
     format!("<span class=\"citations\">({})</span>", parts.join("; "))
+}
+
+/// `Zarate et al. (2006)`, a link.
+fn narrative_html(id: &str, resolver: &dyn Resolve, error: impl FnOnce(Diagnostic)) -> String {
+    match resolver.cite(id) {
+        Ok((label, url)) => match names_and_year(label) {
+            (names, "") => citation_link(url, names),
+            (names, year) => citation_link(url, &format!("{names} ({year})")),
+        },
+        Err(d) => {
+            error(d);
+            unresolved(id)
+        }
+    }
+}
+
+/// A link or image to another site, under the site's `links.external`.
+fn external(
+    dest: &str,
+    what: &str,
+    resolver: &dyn Resolve,
+    range: &Range<usize>,
+    at: &dyn Fn(&Range<usize>, String) -> Diagnostic,
+) -> Option<Diagnostic> {
+    let lower = dest.trim_start().to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("//")) {
+        return None;
+    }
+    let policy = resolver.external_links();
+    let d =
+        at(range, format!("external {what} to `{dest}`: site.yaml sets `links: {{ external: {} }}`", policy.name()));
+    let d = d.with_hint("link to a page of this site with `@/…`, or name the source in plain text");
+    match policy {
+        ExternalLinks::Allow => None,
+        ExternalLinks::Warn => Some(d.as_warning()),
+        ExternalLinks::Deny => Some(d),
+    }
 }
 
 fn internal_link(
@@ -258,6 +444,8 @@ fn internal_link(
             d.path = origin.file.to_path_buf();
             d.line = line;
             d.col = col;
+            // The whole link is at fault (the printer stops at the end of its line).
+            d.len = range.len();
             errors.push(d);
             "#".to_string()
         }
@@ -265,8 +453,13 @@ fn internal_link(
 }
 
 /// Gives every heading an id (its own `{#id}` or a slug of its text, made
-/// unique with `-1`, `-2`, …) and records the table of contents.
-fn assign_heading_ids(events: &mut [(Event, Range<usize>)], out: &mut Rendered) {
+/// unique with `-1`, `-2`, …) and records the table of contents. A heading
+/// whose id was taken is reported: a link to it reaches the first one.
+fn assign_heading_ids(
+    events: &mut [(Event, Range<usize>)],
+    out: &mut Rendered,
+    warn: &mut dyn FnMut(&Range<usize>, String, String),
+) {
     let mut used: HashSet<String> = HashSet::new();
     let mut i = 0;
     while i < events.len() {
@@ -290,6 +483,13 @@ fn assign_heading_ids(events: &mut [(Event, Range<usize>)], out: &mut Rendered) 
             while used.contains(&unique) {
                 unique = format!("{base}-{n}");
                 n += 1;
+            }
+            if unique != base {
+                warn(
+                    &events[i].1,
+                    format!("two headings would share the anchor `#{base}`; this one gets `#{unique}`"),
+                    format!("reword one of them, or give this one its own id: `{{#{unique}}}`"),
+                );
             }
             used.insert(unique.clone());
             if let Event::Start(Tag::Heading { id, .. }) = &mut events[i].0 {
@@ -332,6 +532,12 @@ mod tests {
                 _ => Err(Diagnostic::file("", format!("unknown citation `@{id}`"))),
             }
         }
+        fn cites(&self) -> bool {
+            true
+        }
+        fn external_links(&self) -> ExternalLinks {
+            ExternalLinks::Warn
+        }
     }
 
     fn md(text: &str) -> (Rendered, Vec<Diagnostic>) {
@@ -369,8 +575,65 @@ mod tests {
     fn unknown_citations_and_broken_links_are_located() {
         let (_, errs) = md("Text\n\nSee [@nope] and [x](@/studies/zz.md).\n");
         assert_eq!(errs.len(), 2, "{errs:?}");
-        assert_eq!((errs[0].line, errs[0].col), (3, 5));
+        // The citation error underlines `@nope` whole.
+        assert_eq!((errs[0].line, errs[0].col, errs[0].len), (3, 6, 5));
         assert_eq!((errs[1].line, errs[1].col), (3, 17));
+    }
+
+    #[test]
+    fn citations_take_pandoc_prefixes_locators_and_suppressed_authors() {
+        let (r, errs) = md("A [see @a, p. 3; -@b] and [@b chap. 2].\n");
+        assert!(errs.is_empty(), "{errs:?}");
+        let a = "<a class=\"citation\" href=\"/studies/a/\">Smith et al., 2006</a>";
+        let b = "<a class=\"citation\" href=\"/studies/b/\">2000</a>";
+        assert!(r.html.contains(&format!("(see {a}, p. 3; {b})")), "{}", r.html);
+        assert!(r.html.contains("Jones and Li, 2000</a>, chap. 2)"), "{}", r.html);
+        assert_eq!(r.citations, ["a", "b"]);
+    }
+
+    #[test]
+    fn narrative_citations_name_the_authors_in_the_sentence() {
+        let (r, errs) = md("As @a showed (and @b.), it works.\n");
+        assert!(errs.is_empty(), "{errs:?}");
+        assert!(
+            r.html.contains("As <a class=\"citation\" href=\"/studies/a/\">Smith et al. (2006)</a> showed"),
+            "{}",
+            r.html
+        );
+        assert!(r.html.contains("Jones and Li (2000)</a>.)"), "{}", r.html);
+        assert_eq!(r.citations, ["a", "b"]);
+    }
+
+    #[test]
+    fn an_unknown_narrative_citation_is_an_error_but_an_email_is_not_a_citation() {
+        let (r, errs) = md("Write to me@example.org or @example.org; as\n@nope said.\n");
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!((errs[0].line, errs[0].col, errs[0].len), (2, 1, 5));
+        assert!(r.html.contains("me@example.org or @example.org"), "{}", r.html);
+        let (_, errs) = md("`@nope` [x @nope](@/studies/a.md)\n");
+        assert!(errs.is_empty(), "{errs:?}");
+    }
+
+    #[test]
+    fn images_without_alt_text_and_external_links_are_warned_about() {
+        let (_, errs) = md("![](a.png) ![A chart](b.png)\n\n[site](https://example.org)\n");
+        let found: Vec<(usize, usize, bool, &str)> =
+            errs.iter().map(|d| (d.line, d.col, d.is_error(), d.message.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                (1, 1, false, "image without alt text"),
+                (3, 1, false, "external link to `https://example.org`: site.yaml sets `links: { external: warn }`")
+            ]
+        );
+    }
+
+    #[test]
+    fn headings_that_would_share_an_anchor_are_warned_about() {
+        let (_, errs) = md("## Results\n\ntext\n\n## Results\n");
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!((errs[0].line, errs[0].col, errs[0].is_error()), (5, 1, false));
+        assert!(errs[0].message.contains("`#results`; this one gets `#results-1`"), "{}", errs[0]);
     }
 
     #[test]

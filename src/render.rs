@@ -13,6 +13,7 @@ use tera::value::Key;
 use tera::{Context, Kwargs, State, Tera, TeraResult, Value};
 
 use crate::content::Kind;
+use crate::dependencies::{template_deps, Global, TemplateDeps};
 use crate::diagnostics::Diagnostic;
 use crate::output::Staging;
 use crate::schema::FieldValue;
@@ -37,11 +38,8 @@ pub struct Options {
 pub struct Templates {
     tera: Tera,
     files: HashMap<String, PathBuf>,
-    /// Per template, a hash of its source and of every template it extends
-    /// or includes: equal fingerprints, equal templates.
-    fingerprints: HashMap<String, u64>,
-    /// Per template, the global variables it (or its parents) reads.
-    globals: HashMap<String, Vec<&'static str>>,
+    /// Per template, what it reads (see `dependencies`).
+    deps: HashMap<String, TemplateDeps>,
     targets_fingerprint: u64,
 }
 
@@ -88,19 +86,16 @@ impl Templates {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let fingerprints = crate::dependencies::template_fingerprints(&sources);
-        let globals = sources
-            .iter()
-            .map(|(name, _)| {
-                let vars = tera.get_template_variables(name).unwrap_or_default();
-                (name.clone(), GLOBALS.iter().copied().filter(|g| vars.contains(g)).collect())
-            })
-            .collect();
-        Ok(Templates { tera, files: names, fingerprints, globals, targets_fingerprint })
+        let deps = template_deps(&sources);
+        Ok(Templates { tera, files: names, deps, targets_fingerprint })
     }
 
-    fn globals_used(&self, template: &str) -> impl Iterator<Item = &'static str> + '_ {
-        self.globals.get(template).into_iter().flatten().copied()
+    fn fingerprint(&self, template: &str) -> u64 {
+        self.deps.get(template).map_or(0, |d| d.fingerprint)
+    }
+
+    fn globals_used(&self, template: &str) -> impl Iterator<Item = Global> + '_ {
+        self.deps.get(template).into_iter().flat_map(|d| d.globals.iter().copied())
     }
 
     fn has(&self, name: &str) -> bool {
@@ -229,7 +224,7 @@ pub struct RenderCache {
     cards: HashMap<String, CachedCard>,
     jobs: HashMap<String, CachedJob>,
     /// Per global variable, the fingerprint of the pages its value lists.
-    globals: HashMap<&'static str, u64>,
+    globals: HashMap<Global, u64>,
     /// Fingerprint of what `url_for` can resolve.
     targets: u64,
     /// The site's `landscape` and relations at the last render.
@@ -255,9 +250,6 @@ struct CachedJob {
     md: Option<Arc<Markdown>>,
     bytes: Arc<[u8]>,
 }
-
-/// The variables of the global context that depend on pages.
-const GLOBALS: [&str; 3] = ["collections", "sections", "taxonomies"];
 
 /// What a render produced.
 pub struct Rendered {
@@ -316,10 +308,10 @@ pub fn render(
     // changed: every list that any output shows is as it was, and so is its
     // fingerprint, which need not be worked out again.
     let lists_unchanged = same_graph && same_landscape && !card_changed.contains(&true);
-    let global_changed: HashMap<&str, bool> = GLOBALS
-        .iter()
-        .map(|&g| {
-            if lists_unchanged && cache.globals.contains_key(g) {
+    let global_changed: HashMap<Global, bool> = Global::ALL
+        .into_iter()
+        .map(|g| {
+            if lists_unchanged && cache.globals.contains_key(&g) {
                 return (g, false);
             }
             let mut deps = Deps::new(site, &card_changed);
@@ -338,7 +330,7 @@ pub fn render(
         .par_iter()
         .enumerate()
         .map(|(n, job)| {
-            let fingerprint = templates.fingerprints.get(&job.template).copied().unwrap_or(0);
+            let fingerprint = templates.fingerprint(&job.template);
             let previous = cached.get(&job.path);
             let (deps, deps_changed) = match previous {
                 Some(c) if lists_unchanged => (c.deps, false),
@@ -362,7 +354,7 @@ pub fn render(
                         }
                         && c.deps == deps
                         && !deps_changed
-                        && !templates.globals_used(&job.template).any(|g| global_changed[g])
+                        && !templates.globals_used(&job.template).any(|g| global_changed[&g])
                 });
             if fresh {
                 return (n, Ok(None));
@@ -469,16 +461,16 @@ fn jobs(site: &Site, templates: &Templates, errors: &mut Vec<Diagnostic>) -> Vec
     jobs
 }
 
-/// The pages (and markers) whose cards make up global variable `name`.
-fn global_deps(site: &Site, name: &str, deps: &mut Deps) {
-    match name {
-        "collections" => {
+/// The pages (and markers) whose cards make up global `global`.
+fn global_deps(site: &Site, global: Global, deps: &mut Deps) {
+    match global {
+        Global::Collections => {
             for (collection, list) in &site.graph.collections {
                 deps.marker(collection);
                 deps.pages(list);
             }
         }
-        "sections" => {
+        Global::Sections => {
             for c in &site.config.collections {
                 match site.page_index(&format!("{}/_index.md", c.folder)) {
                     Some(i) => deps.page(i),
@@ -486,7 +478,7 @@ fn global_deps(site: &Site, name: &str, deps: &mut Deps) {
                 }
             }
         }
-        _ => {
+        Global::Taxonomies => {
             for t in 0..site.graph.taxonomies.len() {
                 term_deps(site, t, None, deps);
             }
@@ -636,25 +628,11 @@ impl Job {
     fn deps(&self, site: &Site, deps: &mut Deps) {
         match self.what {
             What::Page(i) => {
-                let b = &site.graph.backlinks[i];
                 deps.page(i);
-                for (field, list) in &b.referenced_by {
-                    deps.marker(field);
-                    deps.pages(list);
-                }
-                deps.marker("cited_by");
-                deps.pages(&b.cited_by);
-                deps.marker("linked_from");
-                deps.pages(&b.linked_from);
-                deps.marker("references");
-                // In citation order: a label change re-renders through the card.
-                deps.pages(&site.graph.cites[i]);
-                deps.marker("entries");
-                deps.pages(section_entries(site, i));
-                deps.marker("prev");
-                deps.pages(site.graph.prev[i].as_slice());
-                deps.marker("next");
-                deps.pages(site.graph.next[i].as_slice());
+                page_lists(site, i, |list, pages| {
+                    deps.marker(list.name());
+                    deps.pages(pages);
+                });
             }
             What::Taxonomy(t) => term_deps(site, t, None, deps),
             What::Term(t, k) => term_deps(site, t, Some(k), deps),
@@ -908,12 +886,63 @@ fn cards_of(list: &[usize], cards: &[Value]) -> Value {
     Value::from(list.iter().map(|&i| cards[i].clone()).collect::<Vec<_>>())
 }
 
-/// The current page: its card plus content, contents, relations.
+/// A list of pages that a page's context shows.
+#[derive(Clone, Copy)]
+enum List<'a> {
+    ReferencedBy(&'a str),
+    CitedBy,
+    LinkedFrom,
+    Backlinks,
+    References,
+    Entries,
+    Prev,
+    Next,
+}
+
+impl List<'_> {
+    fn name(&self) -> &str {
+        match self {
+            List::ReferencedBy(field) => field,
+            List::CitedBy => "cited_by",
+            List::LinkedFrom => "linked_from",
+            List::Backlinks => "backlinks",
+            List::References => "references",
+            List::Entries => "entries",
+            List::Prev => "prev",
+            List::Next => "next",
+        }
+    }
+}
+
+/// Every list of pages that page `i`'s context shows, in a fixed order.
+/// The context and its dependency fingerprint (`Job::deps`) are both made
+/// from this one walk, so the fingerprint covers exactly what a template
+/// can see of other pages; how each is ordered (by title, by label) comes
+/// from those pages' cards, which the fingerprint follows too.
+fn page_lists<'s>(site: &'s Site, i: usize, mut visit: impl FnMut(List<'s>, &[usize])) {
+    let b = &site.graph.backlinks[i];
+    for (field, list) in &b.referenced_by {
+        visit(List::ReferencedBy(field), list);
+    }
+    visit(List::CitedBy, &b.cited_by);
+    visit(List::LinkedFrom, &b.linked_from);
+    let mut all: Vec<usize> =
+        b.referenced_by.iter().flat_map(|(_, list)| list).chain(&b.cited_by).chain(&b.linked_from).copied().collect();
+    all.sort_by(|&x, &y| site.pages[x].title.cmp(&site.pages[y].title).then(x.cmp(&y)));
+    all.dedup();
+    visit(List::Backlinks, &all);
+    visit(List::References, &references(site, i));
+    visit(List::Entries, section_entries(site, i));
+    visit(List::Prev, site.graph.prev[i].as_slice());
+    visit(List::Next, site.graph.next[i].as_slice());
+}
+
+/// The current page: its card plus content, contents, and the lists of
+/// `page_lists`.
 fn page_value(site: &Site, i: usize, shared: &Shared) -> Value {
     let cards = &shared.cards;
     let page = &site.pages[i];
     let mut m = cards[i].as_map().cloned().unwrap_or_default();
-    let b = &site.graph.backlinks[i];
     let toc: Vec<Value> = page
         .md
         .content
@@ -921,26 +950,23 @@ fn page_value(site: &Site, i: usize, shared: &Shared) -> Value {
         .iter()
         .map(|h| map([("level", h.level.into()), ("id", h.id.as_str().into()), ("title", h.title.as_str().into())]))
         .collect();
-    let references = references(site, i);
-    let mut all: Vec<usize> =
-        b.referenced_by.iter().flat_map(|(_, list)| list).chain(&b.cited_by).chain(&b.linked_from).copied().collect();
-    all.sort_by(|&x, &y| site.pages[x].title.cmp(&site.pages[y].title).then(x.cmp(&y)));
-    all.dedup();
-    let referenced_by: Vec<(String, Value)> =
-        b.referenced_by.iter().map(|(field, list)| (field.clone(), cards_of(list, cards))).collect();
-    let entries = section_entries(site, i);
-    let neighbour = |n: Option<usize>| n.map_or_else(Value::none, |n| cards[n].clone());
     let body = page.md.body_html(&page.file, &site.resolver(), shared.keep_html);
     m.insert("content".into(), Value::safe_string(&body));
     m.insert("toc".into(), Value::from(toc));
-    m.insert("references".into(), cards_of(&references, cards));
-    m.insert("backlinks".into(), cards_of(&all, cards));
+    let mut referenced_by = Vec::new();
+    page_lists(site, i, |list, pages| {
+        let value = match list {
+            List::Prev | List::Next => pages.first().map_or_else(Value::none, |&n| cards[n].clone()),
+            _ => cards_of(pages, cards),
+        };
+        match list {
+            List::ReferencedBy(field) => referenced_by.push((field.to_string(), value)),
+            other => {
+                m.insert(other.name().to_string().into(), value);
+            }
+        }
+    });
     m.insert("referenced_by".into(), map_owned(referenced_by));
-    m.insert("cited_by".into(), cards_of(&b.cited_by, cards));
-    m.insert("linked_from".into(), cards_of(&b.linked_from, cards));
-    m.insert("entries".into(), cards_of(entries, cards));
-    m.insert("prev".into(), neighbour(site.graph.prev[i]));
-    m.insert("next".into(), neighbour(site.graph.next[i]));
     Value::from(m)
 }
 

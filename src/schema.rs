@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::config::{Collection, Config, FieldType};
+use crate::config::{Collection, Config, Field, FieldType};
 use crate::content::{Kind, Source};
 use crate::diagnostics::Diagnostic;
 use crate::yaml::{Node, Value};
@@ -127,14 +127,20 @@ impl<'a> Validator<'a> {
     /// Reports key `name` as undeclared, suggesting the closest of `known`.
     fn unknown(&mut self, key: &Node, name: &str, known: &[&str], expected: String) {
         let hint = suggest(name, known.iter().copied()).map(|s| format!("did you mean `{s}`?"));
-        self.error(key.line, key.col, format!("unknown field `{name}`: {expected}")).hint = hint;
+        let d = self.error(key.line, key.col, format!("unknown field `{name}`: {expected}"));
+        d.hint = hint;
+        d.len = name.len();
     }
 
     fn entry(&mut self, collection: &Collection) -> Meta {
         let mut meta = Meta::default();
+        // Fields written, valid or not: a wrong value is reported once, not also as missing.
+        let mut written: Vec<&str> = Vec::new();
         self.each_field(&mut meta, |v, meta, name, key, value| match collection.fields.get(name) {
             Some(field) => {
+                written.push(name);
                 if let Some(typed) = v.value(name, &field.ty, value) {
+                    v.constraints(field, &typed, value);
                     Arc::make_mut(&mut meta.fields).insert(name.to_string(), typed);
                 }
             }
@@ -148,7 +154,7 @@ impl<'a> Validator<'a> {
         let missing: Vec<&str> = collection
             .fields
             .values()
-            .filter(|f| f.required && !meta.fields.contains_key(&f.name))
+            .filter(|f| f.required && !written.contains(&f.name.as_str()))
             .map(|f| f.name.as_str())
             .collect();
         if !missing.is_empty() && !self.file.front_failed {
@@ -163,6 +169,27 @@ impl<'a> Validator<'a> {
             meta.title = Some(t.clone());
         }
         meta
+    }
+
+    /// What a field declares beyond its type: `required` means not empty
+    /// (`title: ""`, `authors: []` or `authors: [""]` are missing values, not
+    /// values), and `min`/`max` bound a number.
+    fn constraints(&mut self, field: &Field, typed: &FieldValue, node: &Node) {
+        if field.required && is_empty(typed) {
+            self.error(node.line, node.col, format!("field `{}` is required, so it must not be empty", field.name));
+        }
+        let number = match typed {
+            FieldValue::Int(i) => *i as f64,
+            FieldValue::Float(f) => *f,
+            _ => return,
+        };
+        let shown = |b: f64| if b.fract() == 0.0 { format!("{b:.0}") } else { b.to_string() };
+        if let Some(min) = field.min.filter(|m| number < *m) {
+            self.error(node.line, node.col, format!("field `{}` must be at least {}", field.name, shown(min)));
+        }
+        if let Some(max) = field.max.filter(|m| number > *m) {
+            self.error(node.line, node.col, format!("field `{}` must be at most {}", field.name, shown(max)));
+        }
     }
 
     fn page(&mut self) -> Meta {
@@ -215,6 +242,10 @@ impl<'a> Validator<'a> {
         let found = match &node.value {
             Value::Str(s) => format!("`{s}`"),
             Value::Int(i) => format!("`{i}`"),
+            Value::Null => {
+                self.error(node.line, node.col, format!("field `{name}` is empty: fill in {}", ty.describe()));
+                return None;
+            }
             other => other.kind().to_string(),
         };
         self.error(node.line, node.col, format!("field `{name}` expects {}, found {found}", ty.describe()));
@@ -253,6 +284,16 @@ impl<'a> Validator<'a> {
             }
             _ => self.mismatch(name, ty, node),
         }
+    }
+}
+
+fn is_empty(value: &FieldValue) -> bool {
+    match value {
+        FieldValue::Str(s) => s.trim().is_empty(),
+        FieldValue::Text(t) => t.value.trim().is_empty(),
+        FieldValue::Ref(r) => r.id.value.trim().is_empty(),
+        FieldValue::List(items) => items.is_empty() || items.iter().any(is_empty),
+        _ => false,
     }
 }
 

@@ -305,7 +305,7 @@ impl Skeleton {
                     Some((cached, base, md)) => {
                         !Arc::ptr_eq(cached, source)
                             || *base != base_url
-                            || !md.errors.is_empty()
+                            || md.errors.iter().any(Diagnostic::is_error)
                             || (facts_changed && resolver.facts(&md.deps) != md.facts)
                     }
                     None => true,
@@ -375,13 +375,14 @@ impl Skeleton {
 /// the same pages, fields, links, citations and anchors. Positions of links
 /// only matter for the errors they would be reported at.
 fn same_relations(previous: &Site, pages: &[Page], drafts: &HashSet<String>) -> bool {
-    let positions_matter = !previous.graph.errors.is_empty();
+    let positions_matter = previous.graph.errors.iter().any(Diagnostic::is_error);
     previous.pages.len() == pages.len()
         && previous.drafts == *drafts
         && previous.pages.iter().zip(pages).all(|(a, b)| {
             let (x, y) = (&a.md.content, &b.md.content);
             a.rel == b.rel
                 && a.invalid == b.invalid
+                && a.draft == b.draft
                 && (Arc::ptr_eq(&a.fields, &b.fields) || a.fields == b.fields)
                 && (Arc::ptr_eq(&a.md, &b.md)
                     || (x.citations == y.citations
@@ -477,8 +478,8 @@ fn build_graph(config: &Config, pages: &[Page], by_rel: &HashMap<String, usize>,
                         link.col,
                         format!("missing anchor: `@/{}` has no heading or footnote `#{anchor}`", link.target),
                     );
-                    if let Some(s) = suggest(anchor, pages[t].md.content.anchors()) {
-                        d = d.with_hint(format!("did you mean `#{s}`?"));
+                    if let Some(hint) = anchor_hint(anchor, &pages[t].md.content) {
+                        d = d.with_hint(hint);
                     }
                     errors.push(d);
                 }
@@ -494,6 +495,9 @@ fn build_graph(config: &Config, pages: &[Page], by_rel: &HashMap<String, usize>,
         }
     }
 
+    errors.extend(orphans(pages, &backlinks));
+    errors.extend(cited_drafts(config, pages, by_rel, drafts));
+
     let mut prev = vec![None; pages.len()];
     let mut next = vec![None; pages.len()];
     for list in collections.values() {
@@ -504,6 +508,104 @@ fn build_graph(config: &Config, pages: &[Page], by_rel: &HashMap<String, usize>,
     }
     let taxonomies = build_taxonomies(config, pages, &collections, &mut errors);
     Graph { entries, collections, taxonomies, backlinks, cites, prev, next, errors }
+}
+
+/// "Did you mean" for a missing anchor, from the target's real anchors: the
+/// closest by spelling, else one that starts with or contains what was
+/// written (`#off-label-clinic` → `#off-label-clinics-and-the-name`), else
+/// the first few headings.
+fn anchor_hint(anchor: &str, target: &Rendered) -> Option<String> {
+    if let Some(s) = suggest(anchor, target.anchors()) {
+        return Some(format!("did you mean `#{s}`?"));
+    }
+    let containing = target.anchors().filter(|a| a.contains(anchor)).min_by_key(|a| (!a.starts_with(anchor), a.len()));
+    if let Some(s) = containing {
+        return Some(format!("did you mean `#{s}`?"));
+    }
+    let ids: Vec<String> = target.toc.iter().take(5).map(|h| format!("`#{}`", h.id)).collect();
+    match ids.len() {
+        0 => Some("that page has no headings".into()),
+        n if n < target.toc.len() => Some(format!("its headings include {}", ids.join(", "))),
+        _ => Some(format!("its headings are {}", ids.join(", "))),
+    }
+}
+
+/// Entries that no other page links to, cites or refers to: a reader can
+/// reach them only through listings.
+fn orphans(pages: &[Page], backlinks: &[Backlinks]) -> Vec<Diagnostic> {
+    let others = |list: &[usize], i: usize| list.iter().any(|&j| j != i);
+    pages
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| {
+            let b = &backlinks[*i];
+            p.collection.is_some()
+                && !p.invalid
+                && !others(&b.cited_by, *i)
+                && !others(&b.linked_from, *i)
+                && !b.referenced_by.iter().any(|(_, list)| others(list, *i))
+        })
+        .map(|(_, p)| {
+            Diagnostic::file(&p.file, "orphan: no other page links to, cites or refers to this entry")
+                .as_warning()
+                .with_hint(format!(
+                    "link to it from a related page (`[…](@/{})`), cite it, or name it in another entry's field",
+                    p.rel
+                ))
+        })
+        .collect()
+}
+
+/// One warning on each draft that published pages cite, link to or refer
+/// to: they fail to build without `--drafts` (each with its own error) until
+/// the draft is published.
+fn cited_drafts(
+    config: &Config,
+    pages: &[Page],
+    by_rel: &HashMap<String, usize>,
+    drafts: &HashSet<String>,
+) -> Vec<Diagnostic> {
+    if drafts.is_empty() && !pages.iter().any(|p| p.draft) {
+        return Vec::new();
+    }
+    let is_draft = |rel: &str| drafts.contains(rel) || by_rel.get(rel).is_some_and(|&t| pages[t].draft);
+    let folder = |collection: &str| config.collection(collection).map_or(collection.to_string(), |c| c.folder.clone());
+    let mut citing: BTreeMap<String, Vec<&Page>> = BTreeMap::new();
+    for page in pages.iter().filter(|p| !p.draft) {
+        let mut targets: Vec<String> = page.md.content.links.iter().map(|l| l.target.clone()).collect();
+        if let Some(c) = &config.citations {
+            // A citation may name a draft of any citable collection.
+            let cited = page.md.content.citations.iter();
+            targets
+                .extend(cited.flat_map(|id| c.collections.iter().map(move |name| format!("{}/{id}.md", folder(name)))));
+        }
+        for value in page.fields.values() {
+            for_each_ref(value, &mut |to, id| targets.push(format!("{}/{}.md", folder(to), id.value)));
+        }
+        targets.sort();
+        targets.dedup();
+        for rel in targets.into_iter().filter(|r| is_draft(r)) {
+            citing.entry(rel).or_default().push(page);
+        }
+    }
+    citing
+        .into_iter()
+        .map(|(rel, by)| {
+            let names: Vec<String> = by.iter().take(3).map(|p| p.file.display().to_string()).collect();
+            let more = if by.len() > 3 { format!(" and {} more", by.len() - 3) } else { String::new() };
+            let n = by.len();
+            Diagnostic::file(
+                Path::new(crate::content::CONTENT_DIR).join(&rel),
+                format!(
+                    "this draft is cited or linked by {n} published page{} ({}{more})",
+                    if n == 1 { "" } else { "s" },
+                    names.join(", ")
+                ),
+            )
+            .as_warning()
+            .with_hint("publish it (remove `draft: true`), or remove what points at it: without --drafts those pages fail to build")
+        })
+        .collect()
 }
 
 impl Site {
@@ -672,6 +774,14 @@ impl Resolver<'_> {
 }
 
 impl Resolve for Resolver<'_> {
+    fn cites(&self) -> bool {
+        self.config.citations.is_some()
+    }
+
+    fn external_links(&self) -> crate::config::ExternalLinks {
+        self.config.external_links
+    }
+
     fn url(&self, rel: &str) -> Result<&str, Diagnostic> {
         let s = self;
         if let Some(&i) = s.by_rel.get(rel) {

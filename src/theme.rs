@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
 
 use crate::diagnostics::Diagnostic;
+use crate::inputs::Inputs;
 
 include!(concat!(env!("OUT_DIR"), "/default_theme.rs"));
 
@@ -44,12 +45,14 @@ pub struct Files {
 }
 
 /// Collects the theme `name` and the site's overrides below `root`.
-pub fn load(root: &Path, name: &str) -> Result<Files, Diagnostic> {
+/// The folders it lists and the paths it looks for go into `inputs`.
+pub fn load(root: &Path, name: &str, inputs: &mut Inputs) -> Result<Files, Diagnostic> {
     let mut files = Files::default();
     let dir = root.join("themes").join(name);
+    inputs.file(&dir);
     if dir.is_dir() {
-        add_dir(&dir.join("templates"), &mut files.templates);
-        add_dir(&dir.join("static"), &mut files.statics);
+        add_dir(&dir.join("templates"), &mut files.templates, inputs);
+        add_dir(&dir.join("static"), &mut files.statics, inputs);
     } else if name == "default" {
         for (rel, bytes) in DEFAULT_THEME {
             if let Some(t) = rel.strip_prefix("templates/") {
@@ -64,12 +67,14 @@ pub fn load(root: &Path, name: &str) -> Result<Files, Diagnostic> {
             format!("theme `{name}` not found: expected a folder themes/{name}/"),
         ));
     }
-    add_dir(&root.join("templates"), &mut files.templates);
-    add_dir(&root.join("static"), &mut files.statics);
+    add_dir(&root.join("templates"), &mut files.templates, inputs);
+    add_dir(&root.join("static"), &mut files.statics, inputs);
     Ok(files)
 }
 
-fn add_dir(dir: &Path, into: &mut BTreeMap<String, Origin>) {
+/// Adds the files under `dir` (symlinks not followed), recording the folders listed.
+fn add_dir(dir: &Path, into: &mut BTreeMap<String, Origin>, inputs: &mut Inputs) {
+    inputs.file(dir);
     if !dir.is_dir() {
         return;
     }
@@ -77,7 +82,13 @@ fn add_dir(dir: &Path, into: &mut BTreeMap<String, Origin>) {
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !crate::content::is_ignored_name(&e.file_name().to_string_lossy()));
-    for entry in walker.flatten().filter(|e| e.file_type().is_file()) {
+    for entry in walker.flatten() {
+        if entry.file_type().is_dir() {
+            inputs.folder(entry.path());
+        }
+        if !entry.file_type().is_file() {
+            continue;
+        }
         let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
         let key = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
         into.insert(key, Origin::Disk(entry.path().to_path_buf()));

@@ -47,18 +47,64 @@ impl Value {
 }
 
 /// Parses `source` (whose first line is line `first_line` of `path`) into a
-/// node tree. An empty document is `Null`.
-pub fn parse(path: &Path, source: &str, first_line: usize) -> Result<Node, Diagnostic> {
+/// node tree, with warnings about what it read. An empty document is `Null`.
+pub fn parse(path: &Path, source: &str, first_line: usize) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
     if source.trim().is_empty() {
-        return Ok(Node { value: Value::Null, line: first_line, col: 1 });
+        return Ok((Node { value: Value::Null, line: first_line, col: 1 }, Vec::new()));
     }
     let mut node: Node = serde_saphyr::from_str(source).map_err(|e| {
-        let (line, col) =
-            e.location().map_or((first_line, 0), |l| (l.line() as usize + first_line - 1, l.column() as usize));
-        Diagnostic::new(path, line, col, format!("invalid YAML: {}", plain_message(&e)))
+        let (line, col) = e.location().map_or((0, 0), |l| (l.line() as usize, l.column() as usize));
+        let message = plain_message(&e);
+        let shift = |line: usize| if line == 0 { first_line } else { line + first_line - 1 };
+        if let Some((open_line, open_col)) = quote_running_into(source, line) {
+            // The error is only where YAML noticed: point at the quote that caused it.
+            return Diagnostic::new(
+                path,
+                shift(open_line),
+                open_col,
+                format!("invalid YAML: this quote is not closed on its line, so the value runs on to line {} ({message} there)", shift(line)),
+            )
+            .with_hint("close the quote on the same line");
+        }
+        let hint = hint_for(&message, source.lines().nth(line.saturating_sub(1)).unwrap_or(""));
+        let d = Diagnostic::new(path, shift(line), col, format!("invalid YAML: {message}"));
+        match hint {
+            Some(h) => d.with_hint(h),
+            None => d,
+        }
     })?;
+    if let Some((line, col, tag)) = unknown_tag(source) {
+        let message =
+            format!("unknown YAML tag `{tag}`: annals reads plain values and would ignore it; remove the tag");
+        return Err(Diagnostic::new(path, line + first_line - 1, col, message));
+    }
+    let mut warnings = Vec::new();
+    boolean_keys(&mut node, source, path, first_line, &mut warnings);
     shift(&mut node, first_line - 1);
-    Ok(node)
+    Ok((node, warnings))
+}
+
+/// The first tag other than YAML's own (`!!str`, `!!int`, …), with the
+/// line and column of the value it tags. serde-saphyr reads `!shell rm`
+/// as the string `rm`, dropping the tag: an author who wrote one expects a
+/// meaning that annals does not give. Only a document with a `!` in it is
+/// read again, event by event.
+fn unknown_tag(source: &str) -> Option<(usize, usize, String)> {
+    use granit_parser::{Event, Parser};
+    if !source.contains('!') {
+        return None;
+    }
+    for event in Parser::new_from_str(source) {
+        let (event, span) = event.ok()?;
+        let tag = match &event {
+            Event::Scalar(_, _, _, tag) | Event::SequenceStart(_, _, tag) | Event::MappingStart(_, _, tag) => tag,
+            _ => continue,
+        };
+        if let Some(tag) = tag.as_ref().filter(|t| !t.is_yaml_core_schema()) {
+            return Some((span.start.line(), span.start.col() + 1, tag.to_string()));
+        }
+    }
+    None
 }
 
 /// serde-saphyr's message without its own location and snippet: ours
@@ -68,6 +114,103 @@ fn plain_message(e: &serde_saphyr::Error) -> String {
     let first = text.lines().next().unwrap_or("").trim();
     let cut = first.find(" at line ").map_or(first, |i| &first[..i]);
     cut.trim_end_matches(':').to_string()
+}
+
+/// What to do about the syntax errors new users meet most.
+fn hint_for(message: &str, line: &str) -> Option<String> {
+    if message.starts_with("mapping values are not allowed") {
+        // `key_finding: Result: it worked`: the value holds a colon.
+        let (key, value) = line.split_once(": ")?;
+        let value = value.trim().replace('\\', "\\\\").replace('"', "\\\"");
+        return Some(format!("quote the value: `{key}: \"{value}\"`"));
+    }
+    if message.starts_with("unclosed quote") {
+        return Some("close the quote on the same line, or quote with the other kind of quote".into());
+    }
+    if message.contains("trailing content after") {
+        return Some("a quoted value ends at its closing quote: quote the whole value, or none of it".into());
+    }
+    None
+}
+
+/// The 1-based line and column of a quote opened on an earlier line than
+/// `error_line` and still open there (or closed only there): YAML allows a
+/// quoted value to span lines, so a forgotten closing quote is noticed only
+/// lines later. A light scan: plain values, comments and escapes.
+fn quote_running_into(source: &str, error_line: usize) -> Option<(usize, usize)> {
+    let mut open: Option<(char, usize, usize)> = None;
+    for (n, line) in source.lines().enumerate().map(|(i, l)| (i + 1, l)) {
+        let chars: Vec<char> = line.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            match open {
+                Some((quote, start_line, start_col)) => {
+                    let escaped =
+                        (quote == '"' && c == '\\') || (c == '\'' && quote == '\'' && chars.get(i + 1) == Some(&'\''));
+                    if escaped {
+                        // `\"` in a double-quoted value, `''` in a single-quoted one.
+                        i += 1;
+                    } else if c == quote {
+                        if start_line < error_line && n >= error_line {
+                            return Some((start_line, start_col));
+                        }
+                        open = None;
+                    }
+                }
+                None => {
+                    let before = chars[..i].iter().rev().find(|c| !c.is_whitespace());
+                    let starts_value = before.is_none_or(|b| matches!(b, ':' | '-' | '[' | ',' | '{' | '?'));
+                    if c == '#' && (i == 0 || chars[i - 1].is_whitespace()) {
+                        break;
+                    }
+                    if (c == '"' || c == '\'') && starts_value {
+                        open = Some((c, n, i + 1));
+                    }
+                }
+            }
+            i += 1;
+        }
+        if n >= error_line {
+            break;
+        }
+    }
+    open.filter(|(_, start_line, _)| *start_line < error_line).map(|(_, line, col)| (line, col))
+}
+
+/// YAML 1.1 words that serde-saphyr reads as booleans.
+const BOOLEAN_WORDS: &[&str] =
+    &["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"];
+
+/// A key written `on:` or `yes:` is a boolean in YAML 1.1 (which
+/// serde-saphyr follows) but a string in YAML 1.2 and to every reader: read
+/// it as the string it looks like, and warn, since other tools differ.
+fn boolean_keys(node: &mut Node, source: &str, path: &Path, first_line: usize, warnings: &mut Vec<Diagnostic>) {
+    match &mut node.value {
+        Value::List(items) => items.iter_mut().for_each(|n| boolean_keys(n, source, path, first_line, warnings)),
+        Value::Map(pairs) => {
+            for (key, value) in pairs {
+                if matches!(key.value, Value::Bool(_)) {
+                    let text = source.lines().nth(key.line.saturating_sub(1)).unwrap_or("");
+                    let word: String =
+                        text.chars().skip(key.col.saturating_sub(1)).take_while(|c| c.is_alphabetic()).collect();
+                    if BOOLEAN_WORDS.contains(&word.as_str()) {
+                        let line = key.line + first_line - 1;
+                        warnings.push(
+                            Diagnostic::warning(path, line, key.col, format!("key `{word}` is a boolean in YAML 1.1"))
+                                .with_len(word.len())
+                                .with_hint(format!(
+                                    "quote it, `\"{word}\":`, so that every YAML reader takes it as a name"
+                                )),
+                        );
+                        key.value = Value::Str(word);
+                    }
+                }
+                boolean_keys(value, source, path, first_line, warnings);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn shift(node: &mut Node, lines: usize) {
@@ -164,7 +307,7 @@ mod tests {
     use super::*;
 
     fn p(s: &str) -> Result<Node, Diagnostic> {
-        parse(Path::new("f.md"), s, 2)
+        parse(Path::new("f.md"), s, 2).map(|(node, _)| node)
     }
 
     #[test]
@@ -205,5 +348,42 @@ mod tests {
     #[test]
     fn empty_document_is_null() {
         assert_eq!(p("\n").unwrap().value, Value::Null);
+    }
+
+    #[test]
+    fn unknown_tags_are_errors_at_their_value() {
+        for (source, line, col) in
+            [("cmd: !shell rm -rf /\n", 2, 13), ("a: 1\nb: [x, !t 1]\n", 3, 11), ("a: !custom\n  b: 1\n", 3, 3)]
+        {
+            let e = p(source).unwrap_err();
+            assert!(e.message.starts_with("unknown YAML tag `!"), "{source:?}: {e:?}");
+            assert_eq!((e.line, e.col), (line, col), "{source:?}");
+        }
+        assert!(p("a: !!str 12\nb: It worked!\nc: \"!not a tag\"\n").is_ok());
+    }
+
+    #[test]
+    fn a_colon_in_a_value_gets_a_hint_to_quote_it() {
+        let err = p("title: A\nkey_finding: Result: it worked\n").unwrap_err();
+        assert_eq!((err.line, err.col), (3, 20), "{err}");
+        assert_eq!(err.hint.as_deref(), Some("quote the value: `key_finding: \"Result: it worked\"`"));
+    }
+
+    #[test]
+    fn a_quote_left_open_is_reported_where_it_opened() {
+        let err = p("title: \"A study of things\nyear: 2024\nkey: \"it worked\"\n").unwrap_err();
+        assert_eq!((err.line, err.col), (2, 8), "{err}");
+        assert!(err.message.contains("runs on to line 4"), "{err}");
+        // An apostrophe inside a plain value opens nothing.
+        let err = p("title: it's\nkey: [a\n").unwrap_err();
+        assert_eq!(err.line, 3, "{err}");
+    }
+
+    #[test]
+    fn boolean_keys_are_read_as_names_with_a_warning() {
+        let (node, warnings) = parse(Path::new("f.md"), "title: A\non: x\n", 2).unwrap();
+        let Value::Map(pairs) = node.value else { panic!("not a map") };
+        assert_eq!(pairs[1].0.value, Value::Str("on".into()));
+        assert_eq!((warnings[0].line, warnings[0].col, warnings[0].len), (3, 1, 2), "{warnings:?}");
     }
 }

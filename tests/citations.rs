@@ -65,7 +65,7 @@ fn unknown_citations_name_every_citable_collection_and_suggest_across_them() {
     let errors = site.build_err();
     assert_eq!(errors.len(), 1, "{errors:#?}");
     let d = &errors[0];
-    assert_eq!((d.path.as_path(), d.line, d.col), (Path::new("content/notes.md"), 4, 5), "{d}");
+    assert_eq!((d.path.as_path(), d.line, d.col), (Path::new("content/notes.md"), 4, 6), "{d}");
     assert!(
         d.message.contains("unknown citation `@omega-2021`: no entry `omega-2021` in collections `studies`, `works`"),
         "{d}"

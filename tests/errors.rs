@@ -101,7 +101,10 @@ fn missing_anchor() {
 #[test]
 fn unknown_citation() {
     let d = only_error("unknown-citation");
-    assert_at(&d, "content/studies/epsilon-2015.md", 8, 14, "unknown citation `@alpha-2001`");
+    // At the id itself, underlined whole, not at the bracket.
+    assert_at(&d, "content/studies/epsilon-2015.md", 8, 28, "unknown citation `@alpha-2001`");
+    assert_eq!(d.len, "@alpha-2001".len());
+    assert_eq!(d.hint.as_deref(), Some("did you mean `@alpha-2000`?"));
 }
 
 #[test]
@@ -133,7 +136,10 @@ fn a_draft_target_says_it_is_a_draft() {
 fn configuration_errors_point_into_site_yaml() {
     let site = TestSite::fixture("basic");
     let config = std::fs::read_to_string(site.root.join("site.yaml")).unwrap();
-    site.write("site.yaml", &config.replace("participants: { type: integer }", "participants: { type: integr }"));
+    site.write(
+        "site.yaml",
+        &config.replace("participants: { type: integer, min: 1 }", "participants: { type: integr, min: 1 }"),
+    );
     let errors = site.build_err();
     assert_eq!(errors.len(), 1, "{errors:#?}");
     assert_eq!(errors[0].path, Path::new("site.yaml"));
@@ -182,4 +188,113 @@ fn no_input_makes_it_panic() {
         let result = std::panic::catch_unwind(|| site.build());
         assert!(result.is_ok(), "{path} with {text:?} panicked");
     }
+}
+
+#[test]
+fn an_unclosed_quote_is_reported_where_it_opened() {
+    let d = only_error("unclosed-quote");
+    assert_at(&d, "content/studies/epsilon-2015.md", 2, 8, "this quote is not closed on its line");
+    assert!(d.message.contains("runs on to line 6"), "{d}");
+}
+
+#[test]
+fn a_colon_in_a_value_gets_a_hint_to_quote_it() {
+    let d = only_error("colon-in-value");
+    assert_at(&d, "content/studies/epsilon-2015.md", 6, 20, "mapping values are not allowed");
+    assert_eq!(d.hint.as_deref(), Some("quote the value: `key_finding: \"Result: it worked\"`"));
+}
+
+#[test]
+fn a_missing_anchor_suggests_the_heading_it_starts() {
+    let d = only_error("missing-anchor-near");
+    assert_at(&d, "content/notes.md", 6, 10, "`@/eras/early.md` has no heading or footnote `#begin`");
+    assert_eq!(d.hint.as_deref(), Some("did you mean `#beginnings`?"));
+}
+
+#[test]
+fn an_unknown_narrative_citation_is_an_error_but_an_email_is_not() {
+    let d = only_error("unknown-narrative-citation");
+    assert_at(&d, "content/studies/epsilon-2015.md", 9, 26, "unknown citation `@alfa-2000`");
+    assert_eq!(d.hint.as_deref(), Some("did you mean `@alpha-2000`?"));
+    assert_eq!(d.len, "@alfa-2000".len());
+}
+
+#[test]
+fn narrative_citations_render_names_and_year() {
+    let site = TestSite::with_error("unknown-narrative-citation");
+    site.write("content/studies/epsilon-2015.md", "---\ntitle: E\nauthors: [E]\nyear: 2015\nera: late\nkey_finding: K\n---\nAs @alpha-2000 found [see -@beta-2005, p. 3].\n");
+    site.build_ok().contains(
+        "studies/epsilon-2015/index.html",
+        "As <a class=\"citation\" href=\"/studies/alpha-2000/\">Alpha et al. (2000)</a> found <span class=\"citations\">(see <a class=\"citation\" href=\"/studies/beta-2005/\">2005</a>, p. 3)</span>",
+    );
+}
+
+// Inputs that were once silently wrong.
+#[test]
+fn toml_front_matter_is_refused() {
+    let d = only_error("toml-front-matter");
+    assert_at(&d, "content/notes.md", 1, 1, "TOML");
+}
+
+#[test]
+fn a_stray_delimiter_that_ends_front_matter_early() {
+    let d = only_error("stray-delimiter");
+    assert_at(&d, "content/studies/epsilon-2015.md", 4, 1, "ends the front matter");
+}
+
+#[test]
+fn required_means_not_empty() {
+    let site = TestSite::with_error("empty-required");
+    let errors = site.build_err();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert_at(
+        &errors[0],
+        "content/studies/epsilon-2015.md",
+        2,
+        8,
+        "field `title` is required, so it must not be empty",
+    );
+    assert_at(
+        &errors[1],
+        "content/studies/epsilon-2015.md",
+        3,
+        10,
+        "field `authors` is required, so it must not be empty",
+    );
+}
+
+#[test]
+fn an_external_link_is_an_error_when_site_yaml_denies_them() {
+    let d = only_error("external-link-denied");
+    assert_at(&d, "content/notes.md", 6, 26, "external image to `//example.org/chart.png`");
+    assert!(d.message.contains("`links: { external: deny }`"), "{d}");
+}
+
+#[test]
+fn invalid_utf8_points_at_the_first_bad_byte_and_causes_no_cascade() {
+    let d = only_error("invalid-utf8");
+    assert_at(&d, "content/studies/epsilon-2015.md", 8, 6, "not valid UTF-8");
+}
+
+#[test]
+fn unknown_yaml_tags_are_refused() {
+    let d = only_error("unknown-tag");
+    assert_at(&d, "content/studies/epsilon-2015.md", 6, 21, "unknown YAML tag `!shell`");
+}
+
+#[test]
+fn numbers_outside_their_declared_range() {
+    let d = only_error("out-of-range");
+    assert_at(&d, "content/studies/epsilon-2015.md", 6, 15, "field `participants` must be at least 1");
+}
+
+#[test]
+fn a_file_too_large_to_be_a_page_is_refused_without_reading_it_all() {
+    let site = TestSite::fixture("basic");
+    let big = std::fs::File::create(site.root.join("content/huge.md")).unwrap();
+    big.set_len(annals::content::MAX_FILE_SIZE + 1).unwrap();
+    let errors = site.build_err();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].path, Path::new("content/huge.md"));
+    assert!(errors[0].message.contains("larger than 16 MiB"), "{}", errors[0]);
 }

@@ -7,6 +7,7 @@ use annals::serve::{self, Report, Running};
 use common::TestSite;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -75,7 +76,7 @@ struct Reply {
 fn request(addr: SocketAddr, method: &str, path: &str) -> Reply {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(BOUND)).unwrap();
-    write!(stream, "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n", addr.port()).unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
     let text = String::from_utf8_lossy(&raw).into_owned();
@@ -98,7 +99,7 @@ impl Events {
     fn open(addr: SocketAddr) -> Events {
         let mut stream = TcpStream::connect(addr).unwrap();
         stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-        write!(stream, "GET /__annals/events HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+        write!(stream, "GET /__annals/events HTTP/1.1\r\nHost: localhost:{}\r\n\r\n", addr.port()).unwrap();
         let mut events = Events { stream, seen: String::new() };
         events.wait_for("retry:");
         events
@@ -378,5 +379,194 @@ fn symlinks_pointing_out_of_the_site_are_neither_copied_nor_served() {
         let reply = get(p.addr(), path);
         assert_eq!(reply.status, 404, "{path}");
         assert!(!reply.body.contains("top secret"));
+    }
+}
+
+// What the preview shows is what `build` would publish: each of these once
+// made the preview show a site that `build` refuses, or miss a change.
+
+#[test]
+fn a_broken_site_yaml_stays_an_error_when_a_study_is_saved() {
+    let p = Preview::start();
+    let mut events = Events::open(p.addr());
+    let config = std::fs::read_to_string(p.site.root.join("site.yaml")).unwrap();
+    p.save("site.yaml", &config.replace("title: Fixture history", "title: [unclosed"));
+    events.wait_for("event: errors");
+    assert!(matches!(p.next_report(), Report::Failed { .. }));
+    let study = std::fs::read_to_string(p.site.root.join("content/studies/beta-2005.md")).unwrap();
+    p.save("content/studies/beta-2005.md", &format!("{study}\nMore prose.\n"));
+    assert!(matches!(p.next_report(), Report::Failed { .. }), "the rebuild forgot the broken configuration");
+    let event = events.wait_for("event: ");
+    assert!(event.starts_with("event: errors") && event.contains("site.yaml"), "{event}");
+    p.save("site.yaml", &config);
+    events.wait_for("event: reload");
+}
+
+#[test]
+fn editing_a_component_or_what_it_lists_re_renders_its_callers() {
+    let site = TestSite::fixture("basic");
+    site.write(
+        "templates/components.html",
+        "{% component badge(text, count) %}<b class=\"badge\">{{ text }}: {{ count }}</b>{% endcomponent badge %}",
+    );
+    site.write("templates/badge.html", "<!doctype html><title>{{ page.title }}</title><body>{{<badge text=\"studies\" count={collections.studies | length}/>}}</body>");
+    let about = std::fs::read_to_string(site.root.join("content/about.md")).unwrap();
+    site.write("content/about.md", &about.replacen("---\n", "---\ntemplate: badge.html\n", 1));
+    let (p, first) = Preview::of(site);
+    assert!(matches!(first, Report::Built { .. }), "{first:?}");
+    let body = get(p.addr(), "/about/").body;
+    assert!(body.contains("<b class=\"badge\">studies: 3</b>"), "{body}");
+    let mut events = Events::open(p.addr());
+    let components = std::fs::read_to_string(p.site.root.join("templates/components.html")).unwrap();
+    p.save(
+        "templates/components.html",
+        &components.replace("<b class=\"badge\">", "<i class=\"badge\">").replace("</b>", "</i>"),
+    );
+    events.wait_for("event: reload");
+    assert!(get(p.addr(), "/about/").body.contains("<i class=\"badge\">studies: 3</i>"));
+    // A global passed to the component: a new study changes the page.
+    let alpha = std::fs::read_to_string(p.site.root.join("content/studies/alpha-2000.md")).unwrap();
+    p.save("content/studies/omega-2020.md", &alpha.replace("year: 2000", "year: 2020"));
+    events.wait_for("event: reload");
+    assert!(get(p.addr(), "/about/").body.contains("studies: 4"));
+}
+
+#[test]
+fn a_theme_switched_while_serving_is_watched() {
+    let site = TestSite::fixture("basic");
+    common::copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("themes/default"),
+        &site.root.join("themes/other"),
+    );
+    let (p, _) = Preview::of(site);
+    let mut events = Events::open(p.addr());
+    let config = std::fs::read_to_string(p.site.root.join("site.yaml")).unwrap();
+    p.save("site.yaml", &config.replace("theme: default", "theme: other"));
+    events.wait_for("event: reload");
+    let page = std::fs::read_to_string(p.site.root.join("themes/other/templates/page.html")).unwrap();
+    p.save("themes/other/templates/page.html", &page.replacen("</", "<p id=\"from-other-theme\"></p></", 1));
+    events.wait_for("event: reload");
+    assert!(get(p.addr(), "/about/").body.contains("from-other-theme"));
+}
+
+#[test]
+fn a_content_folder_replaced_in_one_burst_is_still_watched() {
+    let p = Preview::start();
+    let mut events = Events::open(p.addr());
+    let root = &p.site.root;
+    std::fs::rename(root.join("content"), root.join("content-old")).unwrap();
+    common::copy_dir(&root.join("content-old"), &root.join("content"));
+    events.wait_for("event: ");
+    let about = std::fs::read_to_string(root.join("content/about.md")).unwrap();
+    p.save("content/about.md", &about.replace("# About", "# About, after the copy"));
+    let deadline = Instant::now() + BOUND;
+    while !get(p.addr(), "/about/").body.contains("About, after the copy") {
+        assert!(Instant::now() < deadline, "the edit in the new content/ was never seen");
+        events.wait_for("event: ");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn an_asset_swapped_for_a_symlink_is_not_served_while_the_build_fails() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "top secret").unwrap();
+    let p = Preview::start();
+    let mut events = Events::open(p.addr());
+    let study = std::fs::read_to_string(p.site.root.join("content/studies/beta-2005.md")).unwrap();
+    p.save("content/studies/beta-2005.md", &study.replace("era: late", "era: nowhere"));
+    events.wait_for("event: errors");
+    let asset = p.site.root.join("static/extra.css");
+    std::fs::remove_file(&asset).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret.txt"), &asset).unwrap();
+    events.wait_for("event: errors");
+    let reply = get(p.addr(), "/extra.css");
+    assert!(!reply.body.contains("top secret"), "served through a symlink: {}", reply.body);
+}
+
+// The server under abuse.
+
+#[test]
+fn requests_for_other_hosts_are_refused() {
+    let p = Preview::start();
+    let port = p.addr().port();
+    for (host, status) in [
+        (format!("localhost:{port}"), 200),
+        (format!("127.0.0.1:{port}"), 200),
+        (format!("attacker.example:{port}"), 403),
+        ("localhost:1".to_string(), 403),
+    ] {
+        let mut stream = TcpStream::connect(p.addr()).unwrap();
+        write!(stream, "GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).unwrap();
+        assert!(raw.starts_with(&format!("HTTP/1.1 {status} ")), "{host}: {raw}");
+    }
+}
+
+#[test]
+fn an_oversized_request_head_is_refused() {
+    let p = Preview::start();
+    let mut stream = TcpStream::connect(p.addr()).unwrap();
+    stream.set_read_timeout(Some(BOUND)).unwrap();
+    let padding = "x".repeat(annals::serve::http::MAX_HEAD);
+    // The server may close before reading it all: a failed write is fine.
+    let _ = write!(stream, "GET / HTTP/1.1\r\nHost: localhost:{}\r\nX-Padding: {padding}\r\n\r\n", p.addr().port());
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    assert!(String::from_utf8_lossy(&raw).starts_with("HTTP/1.1 431 "), "{}", String::from_utf8_lossy(&raw));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_server_survives_running_out_of_file_descriptors() {
+    let site = TestSite::fixture("basic");
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 64 && exec '{}' --root '{}' serve --port 0",
+            env!("CARGO_BIN_EXE_annals"),
+            site.root.display()
+        ))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    while !line.contains("Serving at") {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0, "serve exited");
+    }
+    let addr: SocketAddr =
+        line.trim().trim_start_matches("Serving at http://").split('/').next().unwrap().parse().unwrap();
+    // Idle connections past the process's limit: accepting fails for a while.
+    let hogs: Vec<TcpStream> = (0..100).filter_map(|_| TcpStream::connect(addr).ok()).collect();
+    assert!(hogs.len() > 64);
+    drop(hogs);
+    let deadline = Instant::now() + BOUND;
+    loop {
+        let reply = std::panic::catch_unwind(|| get(addr, "/about/").status);
+        if reply.ok() == Some(200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the server stopped answering after running out of descriptors");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn reports_name_the_saved_file_not_the_editors_temporary_one() {
+    let p = Preview::start();
+    let about = p.site.root.join("content/about.md");
+    let text = std::fs::read_to_string(&about).unwrap();
+    // How some editors save: a temporary file beside the real one, renamed over it.
+    let tmp = p.site.root.join("content/about.md___jb_tmp___");
+    std::fs::write(&tmp, text.replace("# About", "# About, saved")).unwrap();
+    std::fs::rename(&tmp, &about).unwrap();
+    match p.next_report() {
+        Report::Built { trigger, .. } => assert_eq!(trigger, [PathBuf::from("content/about.md")]),
+        other => panic!("{other:?}"),
     }
 }

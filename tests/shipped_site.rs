@@ -66,6 +66,16 @@ fn built() -> &'static Path {
     .1
 }
 
+#[test]
+fn the_shipped_site_passes_check_with_warnings_denied() {
+    // What the pull-request check runs: `annals check --deny-warnings`.
+    let built = pipeline::generate(&Options::new(env!("CARGO_MANIFEST_DIR"))).unwrap_or_else(|errors| {
+        panic!("the shipped site has errors:\n{}", errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))
+    });
+    let warnings: Vec<String> = built.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(warnings.is_empty(), "the shipped site has warnings:\n{}", warnings.join("\n"));
+}
+
 fn page(rel: &str) -> String {
     std::fs::read_to_string(built().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }

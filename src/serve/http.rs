@@ -1,21 +1,33 @@
-//! The preview server: HTTP over the last good build, held in memory, plus
-//! the live-reload event stream. A request path is only ever a key into the
-//! built site, never joined to a folder: nothing outside the output can be
-//! served, whatever the path says.
+//! The preview server: HTTP/1.1 over the last good build, held in memory,
+//! plus the live-reload event stream. A request path is only ever a key
+//! into the built site, never joined to a folder: nothing outside the output
+//! can be served, whatever the path says. It answers only requests addressed
+//! to this machine (`Host` checked, against DNS rebinding), bounds what a
+//! client may send and what a slow one may make it buffer, and keeps
+//! accepting connections when it runs short of file descriptors.
 
+use httparse::Status;
 use std::collections::HashMap;
-use std::io::Write;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use tiny_http::{Header, Method, Request, Response, Server};
 
 use crate::engine::Built;
 use crate::theme::Origin;
 
 pub const EVENTS_PATH: &str = "/__annals/events";
+/// Longest request line plus headers accepted; longer is refused with 431.
+pub const MAX_HEAD: usize = 16 * 1024;
+/// Connections served at once; more wait in the kernel's queue.
+const MAX_CONNECTIONS: usize = 256;
+/// Live-reload messages an unread page may have queued before it is dropped.
+const MAX_QUEUED_EVENTS: usize = 16;
+/// How long a client may take to send its request, or to take our reply.
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The script `serve` injects before `</body>` of every page. It lives in
 /// its own file so that it can be read, linted and tested as JavaScript.
@@ -28,6 +40,13 @@ pub fn live_reload_script() -> String {
 pub struct Snapshot {
     pages: HashMap<String, Arc<[u8]>>,
     copies: HashMap<String, Origin>,
+}
+
+/// A response body: bytes in memory, or a file streamed from disk.
+enum Body {
+    Bytes(Arc<[u8]>),
+    Static(&'static [u8]),
+    File(std::fs::File, u64),
 }
 
 impl Snapshot {
@@ -46,11 +65,14 @@ impl Snapshot {
         self.copies = built.copies.iter().map(|c| (c.path.clone(), c.from.clone())).collect();
     }
 
-    fn get(&self, key: &str) -> Option<Vec<u8>> {
+    fn get(&self, key: &str) -> Option<Body> {
         if let Some(bytes) = self.pages.get(key) {
-            return Some(bytes.to_vec());
+            return Some(Body::Bytes(bytes.clone()));
         }
-        self.copies.get(key).and_then(|origin| origin.read().ok())
+        match self.copies.get(key)? {
+            Origin::Embedded(_, bytes) => Some(Body::Static(bytes)),
+            Origin::Disk(path) => open_plain_file(path).ok().map(|(f, len)| Body::File(f, len)),
+        }
     }
 
     fn has(&self, key: &str) -> bool {
@@ -58,17 +80,54 @@ impl Snapshot {
     }
 }
 
+/// Opens a copied file for reading only if it is still what the build
+/// copied: a regular file reached without any symlink (the path is absolute
+/// under the canonical site root). A symlink swapped in since, while the
+/// build is failing and the snapshot is old, is refused.
+fn open_plain_file(path: &Path) -> io::Result<(std::fs::File, u64)> {
+    let refused = || io::Error::new(io::ErrorKind::PermissionDenied, "not a plain file of the site");
+    if path.canonicalize()? != path {
+        return Err(refused());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(refused());
+    }
+    Ok((file, meta.len()))
+}
+
 /// Shared between the server threads and the rebuild loop.
-#[derive(Default)]
 pub struct State {
     pub site: RwLock<Arc<Snapshot>>,
-    clients: Mutex<Vec<Sender<String>>>,
+    clients: Mutex<Vec<SyncSender<String>>>,
     /// The event a newly opened page must see first: the errors of a failed build.
     pending: Mutex<Option<String>>,
     pub stop: AtomicBool,
+    /// The port requests must be addressed to.
+    port: u16,
+    connections: AtomicUsize,
 }
 
 impl State {
+    pub fn new(port: u16) -> State {
+        State {
+            site: RwLock::default(),
+            clients: Mutex::default(),
+            pending: Mutex::default(),
+            stop: AtomicBool::new(false),
+            port,
+            connections: AtomicUsize::new(0),
+        }
+    }
+
     /// Serves `built` from now on. Requests being answered keep the snapshot
     /// they started with (which is then copied before it is changed).
     pub fn publish(&self, built: &Built) {
@@ -78,10 +137,28 @@ impl State {
 
     /// Sends `event` with `data` to every open page; a failed build's
     /// errors are also kept for pages opened later, until the next success.
+    /// A page that has not read its last `MAX_QUEUED_EVENTS` messages is
+    /// dropped (it reconnects when it reads again) rather than buffered.
     pub fn broadcast(&self, event: &str, data: &str) {
         let message = sse_message(event, data);
         *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = (event == "errors").then(|| message.clone());
-        self.clients.lock().unwrap_or_else(|e| e.into_inner()).retain(|c| c.send(message.clone()).is_ok());
+        self.clients.lock().unwrap_or_else(|e| e.into_inner()).retain(|c| match c.try_send(message.clone()) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+        });
+    }
+
+    /// Whether a request with this `Host` header is addressed to us: a
+    /// local name or an IP address, with our port. A web page elsewhere can
+    /// make a browser send requests here under its own domain name (DNS
+    /// rebinding); those name that domain, and are refused.
+    fn is_local_host(&self, host: &str) -> bool {
+        let (name, port) = match host.rsplit_once(':') {
+            Some((name, port)) if !port.contains(']') => (name, port.parse::<u16>().ok()),
+            _ => (host, Some(80)),
+        };
+        let name = name.trim_start_matches('[').trim_end_matches(']');
+        port == Some(self.port) && (name.eq_ignore_ascii_case("localhost") || name.parse::<IpAddr>().is_ok())
     }
 }
 
@@ -100,10 +177,9 @@ fn sse_message(event: &str, data: &str) -> String {
 }
 
 /// Binds the server; `Err` says why in words (port taken, address invalid).
-pub fn bind(addr: SocketAddr) -> Result<Server, String> {
-    Server::http(addr).map_err(|e| {
-        let in_use = e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse);
-        if in_use {
+pub fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
+    TcpListener::bind(addr).map_err(|e| {
+        if e.kind() == io::ErrorKind::AddrInUse {
             let next = addr.port().wrapping_add(1).max(1024);
             format!("port {} is already in use: try --port {next}, or --port 0 for any free port", addr.port())
         } else {
@@ -112,60 +188,196 @@ pub fn bind(addr: SocketAddr) -> Result<Server, String> {
     })
 }
 
-/// Serves requests until `state.stop` is set, one thread per connection so
-/// that event streams and slow clients never hold up other requests.
-pub fn run(server: Server, state: Arc<State>) {
+/// Wakes `run` from its wait for a connection, so that it sees `stop`.
+pub fn wake(addr: SocketAddr) {
+    let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+}
+
+/// Serves connections until `state.stop` is set (then call `wake`), each on
+/// its own thread so that event streams and slow clients never hold up
+/// other requests. When accepting fails (out of file descriptors, most
+/// often), it waits and tries again, longer each time: the port never goes
+/// silently dead while the process lives.
+pub fn run(listener: TcpListener, state: Arc<State>) {
+    let mut backoff = Duration::from_millis(10);
     while !state.stop.load(Ordering::Relaxed) {
-        match server.recv_timeout(Duration::from_millis(200)) {
-            Ok(Some(request)) => {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                backoff = Duration::from_millis(10);
+                if state.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                if state.connections.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+                    state.connections.fetch_sub(1, Ordering::AcqRel);
+                    continue; // dropped: the client retries
+                }
                 let state = state.clone();
-                std::thread::spawn(move || handle(request, &state));
+                let spawned = std::thread::Builder::new().spawn(move || {
+                    handle(stream, &state);
+                    state.connections.fetch_sub(1, Ordering::AcqRel);
+                });
+                if spawned.is_err() {
+                    std::thread::sleep(backoff);
+                }
             }
-            Ok(None) => {}
-            Err(_) => break,
+            Err(_) => {
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
         }
     }
 }
 
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header names and values are valid")
+/// A parsed request: what the server needs of it.
+struct Request {
+    method: String,
+    path: String,
+    host: Option<String>,
 }
 
-fn handle(request: Request, state: &State) {
-    if !matches!(request.method(), Method::Get | Method::Head) {
-        let response =
-            Response::from_string("method not allowed").with_status_code(405).with_header(header("Allow", "GET, HEAD"));
-        let _ = request.respond(response);
-        return;
+/// Reads a request head (up to `MAX_HEAD` bytes) and parses it.
+fn read_request(stream: &mut TcpStream) -> Result<Request, u16> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    loop {
+        let n = stream.read(&mut chunk).map_err(|_| 0u16)?;
+        if n == 0 {
+            return Err(0);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut request = httparse::Request::new(&mut headers);
+        match request.parse(&buf) {
+            Ok(Status::Complete(_)) => {
+                let host = request
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("host"))
+                    .map(|h| String::from_utf8_lossy(h.value).into_owned());
+                return Ok(Request {
+                    method: request.method.unwrap_or_default().to_string(),
+                    path: request.path.unwrap_or_default().to_string(),
+                    host,
+                });
+            }
+            Ok(Status::Partial) if buf.len() < MAX_HEAD => {}
+            Ok(Status::Partial) | Err(httparse::Error::TooManyHeaders) => return Err(431),
+            Err(_) => return Err(400),
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(431);
+        }
     }
-    let url = request.url().to_string();
-    let path = url.split(['?', '#']).next().unwrap_or("/");
+}
+
+/// A response about to be written.
+struct Response {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Body,
+}
+
+impl Response {
+    fn new(status: u16, content_type: &str, body: Body) -> Response {
+        Response { status, headers: vec![("Content-Type", content_type.to_string())], body }
+    }
+
+    fn text(status: u16, text: &'static str) -> Response {
+        Response::new(status, "text/plain; charset=utf-8", Body::Static(text.as_bytes()))
+    }
+
+    fn with(mut self, name: &'static str, value: impl Into<String>) -> Response {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Writes the response and closes the exchange (`Connection: close`):
+    /// the preview serves one request per connection, which keeps the
+    /// server simple and costs nothing on localhost.
+    fn send(self, stream: &mut TcpStream, head_only: bool) -> io::Result<()> {
+        let len = match &self.body {
+            Body::Bytes(b) => b.len() as u64,
+            Body::Static(b) => b.len() as u64,
+            Body::File(_, len) => *len,
+        };
+        let mut head = format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status));
+        for (name, value) in &self.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {len}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n"));
+        let mut out = io::BufWriter::new(stream);
+        out.write_all(head.as_bytes())?;
+        if !head_only {
+            match self.body {
+                Body::Bytes(b) => out.write_all(&b)?,
+                Body::Static(b) => out.write_all(b)?,
+                // Streamed: a large PDF is never read whole into memory.
+                Body::File(mut f, _) => drop(io::copy(&mut f, &mut out)?),
+            }
+        }
+        out.flush()
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        301 => "Moved Permanently",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        431 => "Request Header Fields Too Large",
+        _ => "",
+    }
+}
+
+fn handle(mut stream: TcpStream, state: &State) {
+    let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
+    let request = match read_request(&mut stream) {
+        Ok(request) => request,
+        Err(0) => return,
+        Err(431) => return drop(Response::text(431, "request head too large").send(&mut stream, false)),
+        Err(_) => return drop(Response::text(400, "bad request").send(&mut stream, false)),
+    };
+    if !request.host.as_deref().is_some_and(|h| state.is_local_host(h)) {
+        let response = Response::text(403, "this preview server answers only requests addressed to localhost");
+        return drop(response.send(&mut stream, false));
+    }
+    let head_only = match request.method.as_str() {
+        "GET" => false,
+        "HEAD" => true,
+        _ => {
+            return drop(Response::text(405, "method not allowed").with("Allow", "GET, HEAD").send(&mut stream, false))
+        }
+    };
+    let path = request.path.split(['?', '#']).next().unwrap_or("/");
     if path == EVENTS_PATH {
-        return events(request, state);
+        return events(stream, state);
     }
     let site = state.site.read().unwrap_or_else(|e| e.into_inner()).clone();
     let response = match route(path, &site) {
         Route::File(key) => match site.get(&key) {
-            Some(bytes) => Response::from_data(bytes).with_header(header("Content-Type", content_type(&key))),
+            Some(body) => Response::new(200, &content_type(&key), body),
             None => not_found(&site),
         },
-        Route::Redirect(to) => {
-            Response::from_data(Vec::new()).with_status_code(301).with_header(header("Location", &to))
-        }
-        Route::BadRequest => Response::from_data(b"bad request".to_vec()).with_status_code(400),
+        Route::Redirect(to) => Response::new(301, "text/plain", Body::Static(b"")).with("Location", to),
+        Route::BadRequest => Response::text(400, "bad request"),
         Route::NotFound => not_found(&site),
     };
-    let _ = request.respond(response.with_header(header("Cache-Control", "no-cache")));
+    let _ = response.send(&mut stream, head_only);
 }
 
-fn not_found(site: &Snapshot) -> Response<std::io::Cursor<Vec<u8>>> {
+fn not_found(site: &Snapshot) -> Response {
     // Before the first good build there is no 404 page: this one carries the
     // live-reload script, so that the error overlay shows and the fix reloads.
-    let body = site.get("404.html").unwrap_or_else(|| {
-        format!("<!doctype html><title>Not found</title><body><h1>Not found</h1>{}</body>", live_reload_script())
-            .into_bytes()
+    let body = site.pages.get("404.html").cloned().unwrap_or_else(|| {
+        let page =
+            format!("<!doctype html><title>Not found</title><body><h1>Not found</h1>{}</body>", live_reload_script());
+        Arc::from(page.into_bytes())
     });
-    Response::from_data(body).with_status_code(404).with_header(header("Content-Type", "text/html; charset=utf-8"))
+    Response::new(404, "text/html; charset=utf-8", Body::Bytes(body))
 }
 
 #[derive(Debug, PartialEq)]
@@ -180,9 +392,9 @@ enum Route {
 /// could mean another folder: `..` and `.` segments, backslashes, NUL,
 /// empty segments, also when percent-encoded.
 fn route(path: &str, site: &Snapshot) -> Route {
-    let Some(decoded) = percent_decode(path) else { return Route::BadRequest };
+    let Ok(decoded) = percent_encoding::percent_decode_str(path).decode_utf8() else { return Route::BadRequest };
     let Some(rest) = decoded.strip_prefix('/') else { return Route::BadRequest };
-    if decoded.contains(['\\', '\0']) {
+    if decoded.contains(['\\', '\0']) || malformed_escape(path) {
         return Route::BadRequest;
     }
     let segments: Vec<&str> = rest.split('/').collect();
@@ -200,60 +412,32 @@ fn route(path: &str, site: &Snapshot) -> Route {
     Route::NotFound
 }
 
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+/// A `%` not followed by two hex digits: `percent_decode` keeps it as it
+/// is, but no browser sends one, so it is refused.
+fn malformed_escape(path: &str) -> bool {
+    path.match_indices('%')
+        .any(|(at, _)| !path.get(at + 1..at + 3).is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit())))
 }
 
-fn content_type(key: &str) -> &'static str {
-    let ext = key.rsplit_once('.').map_or("", |(_, e)| e).to_ascii_lowercase();
-    match ext.as_str() {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "json" => "application/json",
-        "xml" => "application/xml",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "avif" => "image/avif",
-        "ico" => "image/x-icon",
-        "woff" => "font/woff",
-        "woff2" => "font/woff2",
-        "ttf" => "font/ttf",
-        "otf" => "font/otf",
-        "txt" | "md" => "text/plain; charset=utf-8",
-        "pdf" => "application/pdf",
-        "wasm" => "application/wasm",
-        _ => "application/octet-stream",
+fn content_type(key: &str) -> String {
+    let mime = mime_guess::from_path(key).first_or_octet_stream();
+    match mime.type_() {
+        mime_guess::mime::TEXT => format!("{mime}; charset=utf-8"),
+        _ if mime.subtype() == mime_guess::mime::JAVASCRIPT => format!("{mime}; charset=utf-8"),
+        _ => mime.to_string(),
     }
 }
 
 /// A server-sent event stream: kept open, fed by `State::broadcast`, with a
 /// comment every few seconds so that a closed page is noticed and dropped.
-fn events(request: Request, state: &State) {
-    let (tx, rx): (Sender<String>, Receiver<String>) = mpsc::channel();
+fn events(mut stream: TcpStream, state: &State) {
+    let (tx, rx): (SyncSender<String>, Receiver<String>) = mpsc::sync_channel(MAX_QUEUED_EVENTS);
     if let Some(pending) = state.pending.lock().unwrap_or_else(|e| e.into_inner()).clone() {
-        let _ = tx.send(pending);
+        let _ = tx.try_send(pending);
     }
     state.clients.lock().unwrap_or_else(|e| e.into_inner()).push(tx);
-    let mut writer = request.into_writer();
     let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: keep-alive\r\n\r\nretry: 500\n\n";
-    if writer.write_all(head.as_bytes()).and_then(|()| writer.flush()).is_err() {
+    if stream.write_all(head.as_bytes()).is_err() {
         return;
     }
     while !state.stop.load(Ordering::Relaxed) {
@@ -262,7 +446,7 @@ fn events(request: Request, state: &State) {
             Err(RecvTimeoutError::Timeout) => ": keep-alive\n\n".to_string(),
             Err(RecvTimeoutError::Disconnected) => return,
         };
-        if writer.write_all(chunk.as_bytes()).and_then(|()| writer.flush()).is_err() {
+        if stream.write_all(chunk.as_bytes()).is_err() {
             return;
         }
     }
@@ -303,11 +487,36 @@ mod tests {
             "//etc/passwd",
             "/a%00",
             "/%zz",
+            "/%e9",
             "relative",
         ] {
             assert_eq!(route(bad, &s), Route::BadRequest, "{bad}");
         }
         assert_eq!(route("/etc/passwd", &s), Route::NotFound);
+    }
+
+    #[test]
+    fn only_local_hosts_on_our_port_are_answered() {
+        let state = State::new(1111);
+        for good in ["localhost:1111", "LOCALHOST:1111", "127.0.0.1:1111", "[::1]:1111", "192.168.1.20:1111"] {
+            assert!(state.is_local_host(good), "{good}");
+        }
+        for bad in
+            ["evil.example:1111", "localhost:80", "localhost", "127.0.0.1:2222", "[::1]", "localhost.evil.example:1111"]
+        {
+            assert!(!state.is_local_host(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn content_types_carry_a_charset_for_text() {
+        assert_eq!(content_type("a/index.html"), "text/html; charset=utf-8");
+        assert_eq!(content_type("style.css"), "text/css; charset=utf-8");
+        assert_eq!(content_type("search.js"), "text/javascript; charset=utf-8");
+        assert_eq!(content_type("chart.svg"), "image/svg+xml");
+        assert_eq!(content_type("data/studies.json"), "application/json");
+        assert_eq!(content_type("paper.pdf"), "application/pdf");
+        assert_eq!(content_type("blob"), "application/octet-stream");
     }
 
     #[test]

@@ -27,12 +27,16 @@ pub enum Report {
         rendered: usize,
         changed: usize,
         pages: usize,
+        /// Diagnostics that do not fail the build.
+        warnings: Vec<Diagnostic>,
         /// From the first file event of the change (or the start) to the
         /// reload message, the wait for the burst of events to end included.
         took: Duration,
     },
     /// The build failed; the previous site is still served or kept.
     Failed { trigger: Vec<PathBuf>, errors: Vec<Diagnostic>, rendered_report: String },
+    /// Something the user should know that stops nothing.
+    Warning(String),
 }
 
 pub type Reporter = Box<dyn Fn(Report) + Send>;
@@ -52,6 +56,7 @@ impl Running {
     /// Stops the server and the watcher and waits for both.
     pub fn stop(self) {
         self.state.stop.store(true, Ordering::Relaxed);
+        http::wake(self.addr);
         for t in self.threads {
             let _ = t.join();
         }
@@ -63,24 +68,33 @@ impl Running {
 pub fn serve(mut options: Options, bind: IpAddr, port: u16, report: Reporter) -> Result<Running, String> {
     // The watcher reports absolute paths: compare them with an absolute root.
     options.root = absolute(&options.root)?;
+    if !options.root.join(crate::config::CONFIG_FILE).is_file() {
+        return Err(format!(
+            "{} holds no {}: run `annals serve` in a site's folder, or name one with --root",
+            options.root.display(),
+            crate::config::CONFIG_FILE
+        ));
+    }
     // Served from the root of the preview server, whatever base_url says.
     options.base_url = Some("/".into());
     options.inject = Some(http::live_reload_script());
     let server = http::bind(SocketAddr::new(bind, port))?;
-    let addr = server.server_addr().to_ip().ok_or("the server has no IP address")?;
-    let state = Arc::new(http::State::default());
+    let addr = server.local_addr().map_err(|e| format!("the server has no address: {e}"))?;
+    let state = Arc::new(http::State::new(addr.port()));
     let mut engine = Engine::new(options.clone());
     let started = Instant::now();
     let first = engine.rebuild(&Change::Everything);
     let mut good = first.is_ok();
+    // Watching before the first report: an edit made as soon as the user
+    // (or a test) sees it is never missed.
+    let mut watcher = watch::Watcher::new(&options.root, &options.output_dir())?;
+    watcher.update(engine.inputs())?;
     announce(&state, &options.root, first, Vec::new(), started, true, &report);
-    let mut watcher = new_watcher(&options)?;
     let server_state = state.clone();
     let server_thread = std::thread::spawn(move || http::run(server, server_state));
     let loop_state = state.clone();
     let loop_thread = std::thread::spawn(move || {
-        while let Some((paths, started)) = watcher.next_batch(&loop_state.stop) {
-            let result = engine.rebuild(&Change::Paths(paths.clone()));
+        rebuild_loop(&mut engine, &mut watcher, &loop_state.stop, &report, |result, paths, started| {
             let css_only = good && is_css_only(&options.root, &paths);
             let ok = result.is_ok();
             announce(&loop_state, &options.root, result, paths, started, !css_only, &report);
@@ -88,18 +102,33 @@ pub fn serve(mut options: Options, bind: IpAddr, port: u16, report: Reporter) ->
                 loop_state.broadcast("css", "");
             }
             good = ok;
-        }
+        });
     });
     Ok(Running { addr, state, threads: vec![server_thread, loop_thread] })
 }
 
-fn absolute(root: &Path) -> Result<PathBuf, String> {
-    root.canonicalize().map_err(|e| format!("cannot open the site folder {}: {e}", root.display()))
+/// The one rebuild loop of `serve` and `watch`: waits for a change to what
+/// the last build read, rebuilds, hands the result on, and watches what the
+/// new build read; until `stop` is set. A failed build is a result like
+/// any other: the loop goes on.
+fn rebuild_loop(
+    engine: &mut Engine,
+    watcher: &mut watch::Watcher,
+    stop: &AtomicBool,
+    report: &Reporter,
+    mut done: impl FnMut(Result<Built, Vec<Diagnostic>>, Vec<PathBuf>, Instant),
+) {
+    while let Some((paths, started)) = watcher.next_batch(stop) {
+        let result = engine.rebuild(&Change::Paths(paths.clone()));
+        if let Err(e) = watcher.update(engine.inputs()) {
+            report(Report::Warning(e));
+        }
+        done(result, paths, started);
+    }
 }
 
-fn new_watcher(options: &Options) -> Result<watch::Watcher, String> {
-    let theme = crate::config::load(&options.root).map(|c| c.theme).unwrap_or_else(|_| "default".into());
-    watch::Watcher::new(&options.root, &options.output_dir(), &theme)
+fn absolute(root: &Path) -> Result<PathBuf, String> {
+    root.canonicalize().map_err(|e| format!("cannot open the site folder {}: {e}", root.display()))
 }
 
 /// Publishes a build to the server and its pages, and reports it.
@@ -125,6 +154,7 @@ fn announce(
                 changed: built.changed.len(),
                 pages: built.pages,
                 took: started.elapsed(),
+                warnings: built.warnings,
             });
         }
         Err(errors) => {
@@ -149,18 +179,14 @@ fn is_css_only(root: &Path, paths: &[PathBuf]) -> bool {
 /// Keeps `options.output_dir()` up to date until `stop` is set.
 pub fn watch(mut options: Options, stop: &AtomicBool, report: Reporter) -> Result<(), String> {
     options.root = absolute(&options.root)?;
-    crate::output::check_output_dir(&options.root, &options.output)?;
-    let out = options.output_dir();
+    let out = crate::output::check_output_dir(&options.root, &options.output, options.force)?;
     let mut engine = Engine::new(options.clone());
-    let mut watcher = new_watcher(&options)?;
+    let mut watcher = watch::Watcher::new(&options.root, &out)?;
     let mut written = false;
     // Copied files of the last write, so that one no longer copied is deleted.
     let mut copied: std::collections::HashSet<String> = Default::default();
-    let mut change = Change::Everything;
-    let mut trigger = Vec::new();
-    let mut started = Instant::now();
-    loop {
-        let result = engine.rebuild(&change).and_then(|built| {
+    let mut write = |result: Result<Built, Vec<Diagnostic>>, trigger: Vec<PathBuf>, started: Instant| {
+        let result = result.and_then(|built| {
             let now: std::collections::HashSet<String> = built.copies.iter().map(|c| c.path.clone()).collect();
             let io = if written {
                 let mut removed = built.removed.clone();
@@ -174,24 +200,27 @@ pub fn watch(mut options: Options, stop: &AtomicBool, report: Reporter) -> Resul
             copied = now;
             Ok(built)
         });
-        let trigger_rel: Vec<PathBuf> =
-            trigger.iter().map(|p: &PathBuf| p.strip_prefix(&options.root).unwrap_or(p).to_path_buf()).collect();
-        match result {
-            Ok(built) => report(Report::Built {
-                trigger: trigger_rel,
+        let trigger: Vec<PathBuf> =
+            trigger.iter().map(|p| p.strip_prefix(&options.root).unwrap_or(p).to_path_buf()).collect();
+        report(match result {
+            Ok(built) => Report::Built {
+                trigger,
                 rendered: built.rendered,
                 changed: built.changed.len(),
                 pages: built.pages,
                 took: started.elapsed(),
-            }),
+                warnings: built.warnings,
+            },
             Err(errors) => {
                 let text = diagnostics::report(&options.root, &errors);
-                report(Report::Failed { trigger: trigger_rel, errors, rendered_report: text });
+                Report::Failed { trigger, errors, rendered_report: text }
             }
-        }
-        let Some((paths, first_event)) = watcher.next_batch(stop) else { return Ok(()) };
-        started = first_event;
-        change = Change::Paths(paths.clone());
-        trigger = paths;
-    }
+        });
+    };
+    let started = Instant::now();
+    let first = engine.rebuild(&Change::Everything);
+    watcher.update(engine.inputs())?;
+    write(first, Vec::new(), started);
+    rebuild_loop(&mut engine, &mut watcher, stop, &report, write);
+    Ok(())
 }

@@ -1,17 +1,20 @@
-//! Watching the site's files with notify: block for the first event, then
-//! gather the burst that follows (an editor's save is often several events)
-//! until it goes quiet, with a cap so that a flood cannot stall a rebuild.
+//! Watching what the last build read (see `inputs`) with notify: block for
+//! the first event, then gather the burst that follows (an editor's save is
+//! often several events) until it goes quiet, with a cap so that a flood
+//! cannot stall a rebuild. After every build the watched set is brought up
+//! to date: folders that appeared are watched, folders that went are not,
+//! and a folder replaced by another of the same name is watched anew.
 
-use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use crate::config::CONFIG_FILE;
 use crate::content::is_ignored_name;
+use crate::inputs::Inputs;
 
 /// Quiet time that ends a burst of events.
 const QUIET: Duration = Duration::from_millis(20);
@@ -22,55 +25,94 @@ const SETTLED: Duration = Duration::from_millis(2);
 /// Longest a burst may delay a rebuild.
 const CAP: Duration = Duration::from_millis(500);
 
-/// The folders whose changes matter, relative to the site root.
-fn watched_folders(theme: &str) -> [PathBuf; 4] {
-    ["content".into(), "templates".into(), "static".into(), Path::new("themes").join(theme)]
-}
-
 pub struct Watcher {
     inner: RecommendedWatcher,
     events: Receiver<notify::Result<notify::Event>>,
     root: PathBuf,
     output: PathBuf,
-    theme: String,
-    armed: HashSet<PathBuf>,
+    inputs: Inputs,
+    /// Watched folders, with the identity of the folder watched.
+    armed: HashMap<PathBuf, Option<(u64, u64)>>,
+    /// Folders armed after the build listed them: what was written to them
+    /// in between is a change the events may have missed.
+    missed: Vec<PathBuf>,
 }
 
 impl Watcher {
-    /// Watches the site at `root` (an absolute path), ignoring `output`.
-    pub fn new(root: &Path, output: &Path, theme: &str) -> Result<Watcher, String> {
+    /// A watcher for the site at `root` (an absolute path) that ignores
+    /// `output`; it watches nothing until `update`.
+    pub fn new(root: &Path, output: &Path) -> Result<Watcher, String> {
         let (tx, events) = mpsc::channel();
         let inner = notify::recommended_watcher(tx).map_err(|e| format!("cannot watch files: {e}"))?;
-        let root = root.to_path_buf();
-        let output = output.to_path_buf();
-        let mut w = Watcher { inner, events, root, output, theme: theme.to_string(), armed: HashSet::new() };
-        w.arm()?;
-        Ok(w)
+        Ok(Watcher {
+            inner,
+            events,
+            root: root.to_path_buf(),
+            output: output.to_path_buf(),
+            inputs: Inputs::default(),
+            armed: HashMap::new(),
+            missed: Vec::new(),
+        })
     }
 
-    /// Watches the root itself (for `site.yaml` and folders that appear) and
-    /// every watched folder that exists and is not watched yet.
-    fn arm(&mut self) -> Result<(), String> {
-        let mut wanted = vec![(self.root.clone(), RecursiveMode::NonRecursive)];
-        let themes = self.root.join("themes");
-        if themes.is_dir() {
-            wanted.push((themes, RecursiveMode::NonRecursive));
-        }
-        wanted.extend(watched_folders(&self.theme).into_iter().map(|f| (self.root.join(f), RecursiveMode::Recursive)));
-        for (path, mode) in wanted {
-            if path.is_dir() && !self.armed.contains(&path) {
-                self.inner.watch(&path, mode).map_err(|e| format!("cannot watch {}: {e}", path.display()))?;
-                self.armed.insert(path);
+    /// Watches exactly what a build read: each folder it listed, and the
+    /// nearest existing folder towards each file it looked for.
+    pub fn update(&mut self, inputs: Inputs) -> Result<(), String> {
+        let wanted = inputs.watch_list();
+        self.armed.retain(|path, _| {
+            let keep = wanted.contains(path);
+            if !keep {
+                let _ = self.inner.unwatch(path);
+            }
+            keep
+        });
+        for path in wanted {
+            let identity = identity(&path);
+            match self.armed.get(&path) {
+                Some(armed) if *armed == identity => continue,
+                Some(_) => {
+                    // Replaced (moved away, another put in its place): the
+                    // old watch follows the old folder, so drop it.
+                    let _ = self.inner.unwatch(&path);
+                }
+                None if inputs.changed_since_listed(&path) => self.missed.push(path.clone()),
+                None => {}
+            }
+            match self.inner.watch(&path, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    self.armed.insert(path, identity);
+                }
+                // Gone since the build: its parent's events bring it back.
+                Err(_) if !path.exists() => {}
+                Err(e) => return Err(format!("cannot watch {}: {e}", path.display())),
             }
         }
-        self.armed.retain(|p| p.is_dir());
+        self.inputs = inputs;
         Ok(())
     }
 
-    /// Blocks until files change, then returns the changed paths of the whole
-    /// burst and when its first event arrived; `None` once `stop` is set.
+    /// Blocks until what the build read changes, then returns the changed
+    /// paths of the whole burst and when its first event arrived; `None`
+    /// once `stop` is set.
     pub fn next_batch(&mut self, stop: &AtomicBool) -> Option<(Vec<PathBuf>, Instant)> {
+        if !self.missed.is_empty() {
+            return Some((std::mem::take(&mut self.missed), Instant::now()));
+        }
+        loop {
+            let (paths, started) = self.burst(stop)?;
+            if !paths.is_empty() {
+                return Some((paths, started));
+            }
+        }
+    }
+
+    /// One burst of events: the paths it changed (none if it only touched
+    /// temporary files) and when it started.
+    fn burst(&mut self, stop: &AtomicBool) -> Option<(Vec<PathBuf>, Instant)> {
         let mut paths = BTreeSet::new();
+        // Files that appeared during the burst: gone again at its end, they
+        // were an editor's temporary files, not changes to report.
+        let mut created = BTreeSet::new();
         let mut started: Option<Instant> = None;
         let mut settled = false;
         loop {
@@ -96,6 +138,9 @@ impl Watcher {
                     let relevant: Vec<PathBuf> = event.paths.into_iter().filter(|p| self.relevant(p)).collect();
                     if !relevant.is_empty() {
                         started.get_or_insert_with(Instant::now);
+                        if matches!(event.kind, EventKind::Create(CreateKind::File | CreateKind::Any)) {
+                            created.extend(relevant.iter().cloned());
+                        }
                         paths.extend(relevant);
                         settled = finishes.unwrap_or(settled);
                     }
@@ -106,8 +151,7 @@ impl Watcher {
                 Err(RecvTimeoutError::Disconnected) => return None,
             }
         }
-        // Folders created since (templates/, a theme) start being watched now.
-        let _ = self.arm();
+        paths.retain(|p| !created.contains(p) || p.exists());
         Some((paths.into_iter().collect(), started.unwrap_or_else(Instant::now)))
     }
 
@@ -119,8 +163,19 @@ impl Watcher {
         if rel.components().any(|c| is_ignored_name(&c.as_os_str().to_string_lossy())) {
             return false;
         }
-        rel == Path::new(CONFIG_FILE)
-            || rel == Path::new("themes")
-            || watched_folders(&self.theme).iter().any(|f| rel.starts_with(f))
+        self.inputs.affected_by(path)
     }
+}
+
+/// Which folder is at `path` now (device and inode), to tell a folder from
+/// another put in its place.
+#[cfg(unix)]
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    path.is_dir().then_some((0, 0))
 }

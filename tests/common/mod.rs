@@ -39,8 +39,17 @@ impl TestSite {
 
     /// The basic site with one error fixture's files laid over it.
     pub fn with_error(kind: &str) -> TestSite {
+        TestSite::overlaid(&format!("errors/{kind}"))
+    }
+
+    /// The basic site with one warning fixture's files laid over it.
+    pub fn with_warning(kind: &str) -> TestSite {
+        TestSite::overlaid(&format!("warnings/{kind}"))
+    }
+
+    fn overlaid(overlay: &str) -> TestSite {
         let site = TestSite::fixture("basic");
-        copy_dir(&fixtures().join("errors").join(kind), &site.root);
+        copy_dir(&fixtures().join(overlay), &site.root);
         site
     }
 
@@ -67,10 +76,21 @@ impl TestSite {
         self
     }
 
+    /// The errors of a build that must fail (its warnings left out).
     pub fn build_err(&self) -> Vec<Diagnostic> {
         match self.build() {
             Ok(_) => panic!("build succeeded but errors were expected"),
-            Err(errors) => errors,
+            Err(errors) => errors.into_iter().filter(Diagnostic::is_error).collect(),
+        }
+    }
+
+    /// The warnings of a build, which must succeed.
+    pub fn build_warnings(&self) -> Vec<Diagnostic> {
+        match self.build() {
+            Ok(built) => built.warnings,
+            Err(errors) => {
+                panic!("build failed:\n{}", errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))
+            }
         }
     }
 

@@ -1,0 +1,135 @@
+//! The output folder: annals replaces only a folder it made, resolves
+//! symlinks before it checks anything, and swaps a finished build in whole.
+#![cfg(unix)]
+
+mod common;
+use common::{snapshot, TestSite};
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn annals(site: &TestSite, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_annals")).arg("--root").arg(&site.root).args(args).output().unwrap()
+}
+
+/// Runs `annals build` with `args`, expects a refusal mentioning `why`, and
+/// checks that the site and `untouched` are exactly as they were.
+fn refused(site: &TestSite, args: &[&str], why: &str, untouched: &Path) {
+    let before = (snapshot(&site.root), snapshot(untouched));
+    let out = annals(site, args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{args:?} was not refused:\n{stderr}");
+    assert!(stderr.contains(why), "{args:?}: expected {why:?} in\n{stderr}");
+    assert!(before == (snapshot(&site.root), snapshot(untouched)), "{args:?} changed files");
+}
+
+fn folder_with(dir: &Path, files: &[&str]) -> PathBuf {
+    for f in files {
+        let path = dir.join(f);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "keep me").unwrap();
+    }
+    dir.to_path_buf()
+}
+
+#[test]
+fn a_symlink_to_the_site_is_resolved_before_the_checks() {
+    let site = TestSite::fixture("basic");
+    let link = site.root.parent().unwrap().join("link");
+    symlink(&site.root, &link).unwrap();
+    refused(&site, &["build", "-o", "../link"], "holds the site itself", &site.root);
+    refused(&site, &["build", "-o", "../link/content"], "inside content/", &site.root);
+    refused(&site, &["build", "-o", "../link/content/studies/.."], "inside content/", &site.root);
+}
+
+#[test]
+fn an_unmarked_folder_is_refused_and_force_replaces_it() {
+    let site = TestSite::fixture("basic");
+    let notes = folder_with(&site.root.parent().unwrap().join("notes"), &["todo.txt", "photos/cat.jpg"]);
+    refused(&site, &["build", "-o", "../notes"], "was not made by annals", &notes);
+    // A `public` that is a symlink to that folder: the same refusal, nothing deleted.
+    symlink(&notes, site.root.join("public")).unwrap();
+    refused(&site, &["build"], "was not made by annals", &notes);
+    let out = annals(&site, &["build", "-o", "../notes", "--force"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(notes.join("index.html").is_file() && !notes.join("todo.txt").exists());
+}
+
+#[test]
+fn folders_holding_a_site_or_a_repository_are_refused_even_with_force() {
+    let site = TestSite::fixture("basic");
+    let parent = site.root.parent().unwrap();
+    for name in ["site.yaml", ".git/HEAD", "content/a.md", "themes/x/y.html"] {
+        let dir = folder_with(&parent.join(format!("other-{}", name.replace(['/', '.'], "-"))), &[name]);
+        let arg = format!("../{}", dir.file_name().unwrap().to_string_lossy());
+        refused(&site, &["build", "-o", &arg, "--force"], "looks like a site or a repository", &dir);
+    }
+}
+
+#[test]
+fn a_file_is_never_replaced() {
+    let site = TestSite::fixture("basic");
+    refused(&site, &["build", "-o", "site.yaml"], "is a file", &site.root);
+    refused(&site, &["build", "-o", "site.yaml", "--force"], "is a file", &site.root);
+}
+
+#[test]
+fn every_build_marks_its_output_and_replaces_a_marked_or_empty_folder() {
+    let site = TestSite::fixture("basic");
+    std::fs::create_dir(site.root.join("public")).unwrap();
+    assert!(annals(&site, &["build"]).status.success());
+    assert!(site.root.join("public").join(annals::output::MARKER).is_file());
+    std::fs::write(site.root.join("public/stale.html"), "old").unwrap();
+    assert!(annals(&site, &["build"]).status.success());
+    assert!(!site.root.join("public/stale.html").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(&site.root).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(!leftovers.iter().any(|n| n.to_string_lossy().contains("annals-")), "{leftovers:?}");
+}
+
+#[test]
+fn a_folder_in_the_way_of_the_staging_folder_is_left_alone() {
+    let site = TestSite::fixture("basic");
+    let staging = folder_with(&site.root.join(".public.annals-new"), &["mine.txt"]);
+    let out = annals(&site, &["build"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("was not made by annals"));
+    assert!(staging.join("mine.txt").is_file());
+    assert!(!site.root.join("public").exists());
+}
+
+#[test]
+fn the_output_is_never_missing_while_a_build_swaps_it_in() {
+    let site = TestSite::fixture("basic");
+    site.build_ok();
+    let index = site.out().join("index.html");
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            let mut looks = 0u64;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                assert!(index.is_file(), "the output was missing during a build");
+                looks += 1;
+            }
+            looks
+        });
+        for _ in 0..20 {
+            site.build_ok();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(watcher.join().unwrap() > 0);
+    });
+}
+
+#[test]
+fn two_builds_at_once_do_not_corrupt_each_other() {
+    let site = TestSite::fixture("basic");
+    site.build_ok();
+    let expected = snapshot(&site.out());
+    std::thread::scope(|s| {
+        let builds: Vec<_> = (0..4).map(|_| s.spawn(|| site.build().map(|_| ()))).collect();
+        for b in builds {
+            assert!(b.join().unwrap().is_ok());
+        }
+    });
+    assert!(snapshot(&site.out()) == expected);
+}

@@ -1,0 +1,279 @@
+//! A seeded random sequence of edits of every kind an author makes (prose,
+//! titles and fields, files added, removed and renamed, templates and
+//! components, a theme switch, assets, `site.yaml` broken and fixed),
+//! asserting after every step that the long-lived engine of `serve` and
+//! `watch` gives exactly what a fresh full build gives: the same bytes for
+//! every output and copied file, or the same list of errors.
+//!
+//! `cargo test --test random_edits` runs a few hundred steps;
+//! `cargo test --test random_edits -- --ignored` runs thousands. A failure
+//! prints the seed and the steps; `ANNALS_SEED=N` replays one seed.
+
+mod common;
+use annals::engine::{generate, Built, Change, Engine};
+use common::TestSite;
+use std::path::{Path, PathBuf};
+
+/// xorshift64*: small, and the same sequence on every platform.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        (!items.is_empty()).then(|| &items[self.below(items.len())])
+    }
+}
+
+struct Session {
+    site: TestSite,
+    engine: Engine,
+    rng: Rng,
+    log: Vec<String>,
+    counter: usize,
+}
+
+const ERAS: [&str; 3] = ["early", "late", "nowhere"];
+
+impl Session {
+    fn start(seed: u64) -> Session {
+        let site = TestSite::fixture("basic");
+        // A second theme to switch to, and a component that a template calls.
+        common::copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("themes/default"),
+            &site.root.join("themes/other"),
+        );
+        site.write("templates/components.html", "{% component badge(text) %}<b>{{ text }}</b>{% endcomponent badge %}");
+        site.write(
+            "templates/badge.html",
+            "<!doctype html><title>{{ page.title }}</title>{{<badge text=page.title/>}}\
+             <ul>{% for s in collections.studies %}<li>{{ s.title }}</li>{% endfor %}</ul>{{ page.content | safe }}",
+        );
+        let mut engine = Engine::new(site.options.clone());
+        let _ = engine.rebuild(&Change::Everything);
+        Session { site, engine, rng: Rng(seed.max(1)), log: Vec::new(), counter: 0 }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.site.root.join(rel)
+    }
+
+    fn files(&self, dir: &str, ext: &str) -> Vec<String> {
+        let mut out: Vec<String> = walkdir::WalkDir::new(self.path(dir))
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == ext))
+            .map(|e| e.path().strip_prefix(&self.site.root).unwrap().to_string_lossy().into_owned())
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_default()
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        self.site.write(rel, text);
+    }
+
+    /// Replaces the first line starting with `key:` in the front matter.
+    fn set_field(&self, rel: &str, key: &str, value: &str) {
+        let text = self.read(rel);
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        match lines.iter().position(|l| l.starts_with(&format!("{key}:"))) {
+            Some(i) => lines[i] = format!("{key}: {value}"),
+            None if lines.first().is_some_and(|l| l == "---") => lines.insert(1, format!("{key}: {value}")),
+            None => return,
+        }
+        self.write(rel, &(lines.join("\n") + "\n"));
+    }
+
+    /// Makes one random edit and returns the paths it touched.
+    fn edit(&mut self) -> Vec<String> {
+        self.counter += 1;
+        let n = self.counter;
+        let markdown = self.files("content", "md");
+        let studies = self.files("content/studies", "md");
+        let any = |s: &mut Session, list: &[String]| s.rng.pick(list).cloned();
+        let (what, touched): (String, Vec<String>) = match self.rng.below(14) {
+            0 | 1 => {
+                let Some(f) = any(self, &markdown) else { return Vec::new() };
+                let text = self.read(&f);
+                self.write(&f, &format!("{text}\nA sentence added in step {n}.\n"));
+                (format!("prose {f}"), vec![f])
+            }
+            2 => {
+                let Some(f) = any(self, &studies) else { return Vec::new() };
+                self.set_field(&f, "title", &format!("Retitled in step {n}"));
+                (format!("title {f}"), vec![f])
+            }
+            3 => {
+                let Some(f) = any(self, &studies) else { return Vec::new() };
+                let year = 1990 + self.rng.below(30);
+                self.set_field(&f, "year", &year.to_string());
+                (format!("year {f}"), vec![f])
+            }
+            4 => {
+                let Some(f) = any(self, &studies) else { return Vec::new() };
+                let era = ERAS[self.rng.below(ERAS.len())];
+                self.set_field(&f, "era", era);
+                (format!("era {f} = {era}"), vec![f])
+            }
+            5 => {
+                let id = format!("added-{n}");
+                let cited =
+                    any(self, &studies).map(|s| s.rsplit('/').next().unwrap().trim_end_matches(".md").to_string());
+                let body = cited.map_or_else(
+                    || "Plain.".to_string(),
+                    |c| format!("Follows [@{c}] and [the page](@/studies/{c}.md)."),
+                );
+                let f = format!("content/studies/{id}.md");
+                self.write(
+                    &f,
+                    &format!("---\ntitle: Added {n}\nauthors: [Added]\nyear: {}\nera: early\nkey_finding: New.\n---\n{body}\n", 2000 + n % 20),
+                );
+                (format!("add {f}"), vec![f])
+            }
+            6 => {
+                let Some(f) = any(self, &markdown) else { return Vec::new() };
+                std::fs::remove_file(self.path(&f)).unwrap();
+                (format!("remove {f}"), vec![f])
+            }
+            7 => {
+                let Some(f) = any(self, &studies) else { return Vec::new() };
+                let to = format!("content/studies/renamed-{n}.md");
+                std::fs::rename(self.path(&f), self.path(&to)).unwrap();
+                (format!("rename {f} -> {to}"), vec![f, to])
+            }
+            8 => {
+                let Some(target) = any(self, &markdown) else { return Vec::new() };
+                let Some(f) = any(self, &markdown) else { return Vec::new() };
+                let rel = target.trim_start_matches("content/");
+                let anchor = if self.rng.below(3) == 0 { "#method" } else { "" };
+                let text = self.read(&f);
+                self.write(&f, &format!("{text}\nSee [this](@/{rel}{anchor}).\n"));
+                (format!("link {f} -> {rel}{anchor}"), vec![f])
+            }
+            9 => {
+                let f = if self.rng.below(2) == 0 { "templates/components.html" } else { "templates/section.html" };
+                let text = self.read(f);
+                self.write(f, &text.replacen("</", &format!("<i>{n}</i></"), 1));
+                (format!("template {f}"), vec![f.to_string()])
+            }
+            10 => {
+                let Some(f) = any(self, &markdown) else { return Vec::new() };
+                let template = ["badge.html", "page.html", "missing.html"][self.rng.below(3)];
+                self.set_field(&f, "template", template);
+                (format!("template: {template} in {f}"), vec![f])
+            }
+            11 => {
+                let config = self.read("site.yaml");
+                let to = if config.contains("theme: default") { "theme: other" } else { "theme: default" };
+                self.write("site.yaml", &config.replace("theme: default", to).replace("theme: other", to));
+                let page = "themes/other/templates/page.html";
+                let text = self.read(page);
+                self.write(page, &text.replacen("</", &format!("<s>{n}</s></"), 1));
+                (format!("switch to {to}, edit {page}"), vec!["site.yaml".into(), page.into()])
+            }
+            12 => {
+                let f = format!("static/asset-{}.css", self.rng.below(3));
+                if self.path(&f).exists() {
+                    std::fs::remove_file(self.path(&f)).unwrap();
+                    (format!("remove {f}"), vec![f])
+                } else {
+                    self.write(&f, &format!("b {{ order: {n} }}\n"));
+                    (format!("add {f}"), vec![f])
+                }
+            }
+            _ => {
+                let config = self.read("site.yaml");
+                let broken = "title: [unclosed";
+                let fixed = config.replace(broken, "title: Fixture history");
+                if fixed != config {
+                    self.write("site.yaml", &fixed);
+                    ("fix site.yaml".into(), vec!["site.yaml".into()])
+                } else {
+                    self.write("site.yaml", &config.replace("title: Fixture history", broken));
+                    ("break site.yaml".into(), vec!["site.yaml".into()])
+                }
+            }
+        };
+        self.log.push(what);
+        touched
+    }
+
+    /// Rebuilds after `touched` changed and compares with a fresh full build.
+    fn check(&mut self, touched: &[String], seed: u64) {
+        let change = Change::Paths(touched.iter().map(|t| self.path(t)).collect());
+        let incremental = self.engine.rebuild(&change);
+        let full = generate(&self.site.options);
+        let fail = |why: String| -> ! {
+            panic!("seed {seed}, after step {}: {why}\nsteps:\n  {}", self.log.len(), self.log.join("\n  "))
+        };
+        match (incremental, full) {
+            (Ok(a), Ok(b)) => {
+                if let Some(why) = difference(&a, &b) {
+                    fail(why);
+                }
+            }
+            (Err(a), Err(b)) if a == b => {}
+            (Err(a), Err(b)) => fail(format!("different errors:\nincremental {a:#?}\nfull {b:#?}")),
+            (a, b) => fail(format!("incremental {:?}\nfull {:?}", a.err(), b.err())),
+        }
+    }
+}
+
+/// What differs between two successful builds, if anything.
+fn difference(a: &Built, b: &Built) -> Option<String> {
+    let paths = |b: &Built| b.outputs.iter().map(|o| o.path.clone()).collect::<Vec<_>>();
+    if paths(a) != paths(b) {
+        return Some(format!("different outputs:\n{:?}\n{:?}", paths(a), paths(b)));
+    }
+    if let Some((x, _)) = a.outputs.iter().zip(&b.outputs).find(|(x, y)| x.bytes != y.bytes) {
+        return Some(format!("{} differs", x.path));
+    }
+    let copies = |b: &Built| b.copies.iter().map(|c| (c.path.clone(), c.from.read().ok())).collect::<Vec<_>>();
+    (copies(a) != copies(b)).then(|| "different copied files".to_string())
+}
+
+fn run(seed: u64, steps: usize) {
+    let mut session = Session::start(seed);
+    for _ in 0..steps {
+        let touched = session.edit();
+        if !touched.is_empty() {
+            session.check(&touched, seed);
+        }
+    }
+}
+
+fn seeds(default: &[u64]) -> Vec<u64> {
+    match std::env::var("ANNALS_SEED") {
+        Ok(s) => vec![s.parse().expect("ANNALS_SEED is a number")],
+        Err(_) => default.to_vec(),
+    }
+}
+
+#[test]
+fn random_edits_match_full_builds() {
+    for seed in seeds(&[1, 2, 3]) {
+        run(seed, 100);
+    }
+}
+
+#[test]
+#[ignore = "long: thousands of steps"]
+fn many_random_edits_match_full_builds() {
+    for seed in seeds(&[11, 12, 13, 14, 15]) {
+        run(seed, 1000);
+    }
+}
