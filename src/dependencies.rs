@@ -16,16 +16,19 @@ pub enum Global {
     Collections,
     Sections,
     Taxonomies,
+    /// Per cited page, the pages citing it.
+    CitedBy,
 }
 
 impl Global {
-    pub const ALL: [Global; 3] = [Global::Collections, Global::Sections, Global::Taxonomies];
+    pub const ALL: [Global; 4] = [Global::Collections, Global::Sections, Global::Taxonomies, Global::CitedBy];
 
     pub fn name(self) -> &'static str {
         match self {
             Global::Collections => "collections",
             Global::Sections => "sections",
             Global::Taxonomies => "taxonomies",
+            Global::CitedBy => "cited_by",
         }
     }
 }

@@ -282,8 +282,7 @@ pub fn render(
             let maker = CardMaker::new(site);
             (site.pages.par_iter().map(|p| maker.card(p)).collect(), vec![true; site.pages.len()])
         }
-        // A card lists the pages that cite it: new relations can change it.
-        None => build_cards(site, cache, same_landscape && same_graph),
+        None => build_cards(site, cache, same_landscape),
     };
     let terms: Vec<Vec<Value>> = site
         .graph
@@ -483,6 +482,13 @@ fn global_deps(site: &Site, global: Global, deps: &mut Deps) {
                 term_deps(site, t, None, deps);
             }
         }
+        Global::CitedBy => {
+            for (i, b) in site.graph.backlinks.iter().enumerate().filter(|(_, b)| !b.cited_by.is_empty()) {
+                deps.page(i);
+                deps.marker("cited_by");
+                deps.pages(&b.cited_by);
+            }
+        }
     }
 }
 
@@ -574,16 +580,7 @@ fn card_key(site: &Site, page: &Page) -> u64 {
     for value in page.fields.values() {
         hash_stubs(site, value, &mut h);
     }
-    for &j in cited_by(site, page) {
-        let p = &site.pages[j];
-        (&p.url, &p.title, &p.citation).hash(&mut h);
-    }
     h.finish()
-}
-
-/// The pages that cite `page`, for its card.
-fn cited_by<'a>(site: &'a Site, page: &Page) -> &'a [usize] {
-    site.page_index(&page.rel).map_or(&[], |i| site.graph.backlinks[i].cited_by.as_slice())
 }
 
 fn hash_stubs(site: &Site, value: &FieldValue, h: &mut impl std::hash::Hasher) {
@@ -720,6 +717,18 @@ fn install_globals(site: &Site, shared: &Shared, templates: &mut Templates) {
         .collect();
     global.insert_value("sections", map_owned(sections));
     global.insert_value("taxonomies", map_owned(taxonomies));
+    // By path, the pages citing each cited page: for a bibliography. Made
+    // only if a template reads it, as few do.
+    let read = templates.deps.values().any(|d| d.globals.contains(&Global::CitedBy));
+    let cited_by: Vec<(String, Value)> = site
+        .graph
+        .backlinks
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| read && !b.cited_by.is_empty())
+        .map(|(i, b)| (format!("/{}", site.pages[i].path), cards_of(&b.cited_by, &shared.cards)))
+        .collect();
+    global.insert_value("cited_by", map_owned(cited_by));
 }
 
 fn map<const N: usize>(pairs: [(&'static str, Value); N]) -> Value {
@@ -791,24 +800,21 @@ impl<'a> CardMaker<'a> {
 
     /// A small value for a referenced entry: enough to link to it.
     fn stub(&self, collection: &str, id: &str) -> Value {
-        match self.site.entry_index(collection, id) {
-            Some(i) => self.stub_at(i),
+        let site = self.site;
+        match site.entry_index(collection, id) {
+            Some(i) => self.stubs[i]
+                .get_or_init(|| {
+                    let p = &site.pages[i];
+                    map([
+                        ("id", id.into()),
+                        ("url", p.url.as_str().into()),
+                        ("title", p.title.as_str().into()),
+                        ("citation", opt(p.citation.as_deref())),
+                    ])
+                })
+                .clone(),
             None => map([("id", id.into()), ("url", Value::none()), ("title", id.into()), ("citation", Value::none())]),
         }
-    }
-
-    fn stub_at(&self, i: usize) -> Value {
-        self.stubs[i]
-            .get_or_init(|| {
-                let p = &self.site.pages[i];
-                map([
-                    ("id", p.id.as_str().into()),
-                    ("url", p.url.as_str().into()),
-                    ("title", p.title.as_str().into()),
-                    ("citation", opt(p.citation.as_deref())),
-                ])
-            })
-            .clone()
     }
 
     fn field_value(&self, page: &Page, name: &str, value: &FieldValue) -> Value {
@@ -877,7 +883,6 @@ impl<'a> CardMaker<'a> {
             ("summary", page.md.summary.clone().unwrap_or_else(|| Value::safe_string(""))),
             ("fields", Value::from(fields)),
             ("terms", Value::from(terms)),
-            ("cited_by", Value::from(cited_by(site, page).iter().map(|&j| self.stub_at(j)).collect::<Vec<_>>())),
         ])
     }
 }

@@ -1,6 +1,6 @@
 //! Citations into several collections (`citations.collection: [studies,
 //! works]`): labels across them, ids unique across them, errors that name
-//! them all, and cards that list the pages citing them.
+//! them all, and the `cited_by` global that lists the pages citing each.
 
 mod common;
 use annals::engine::{generate, Change, Engine};
@@ -33,7 +33,7 @@ fn equal_labels_are_suffixed_across_collections() {
 }
 
 #[test]
-fn cards_list_the_pages_that_cite_them() {
+fn the_cited_by_global_lists_the_pages_citing_each_page() {
     let site = works_site();
     site.build_ok()
         .contains("bibliography/index.html", r#"<li>Omega et al., 2020, cited by: <a href="/notes/">Notes</a></li>"#)
@@ -41,8 +41,10 @@ fn cards_list_the_pages_that_cite_them() {
 }
 
 #[test]
-fn a_rebuild_updates_the_citing_pages_of_a_card() {
+fn a_rebuild_updates_the_cited_by_global() {
     let site = works_site();
+    // Omega stays cited after the edit, by another page: only its list changes.
+    site.write("content/more.md", "---\ntitle: More\n---\nAgain [@omega-2020].\n");
     let mut engine = Engine::new(site.options.clone());
     engine.rebuild(&Change::Everything).expect("first build");
     let notes = site.root.join("content/notes.md");
@@ -54,7 +56,8 @@ fn a_rebuild_updates_the_citing_pages_of_a_card() {
         let o = outputs.iter().find(|o| o.path == "bibliography/index.html").unwrap();
         String::from_utf8(o.bytes.to_vec()).unwrap()
     };
-    assert!(page(&full.outputs).contains("<li>Omega et al., 2020, cited by:</li>"), "{}", page(&full.outputs));
+    let expected = r#"<li>Omega et al., 2020, cited by: <a href="/more/">More</a></li>"#;
+    assert!(page(&full.outputs).contains(expected), "{}", page(&full.outputs));
     assert_eq!(page(&incremental.outputs), page(&full.outputs));
 }
 
