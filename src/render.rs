@@ -293,10 +293,11 @@ pub fn render(
     let taxonomies: Vec<Value> =
         site.graph.taxonomies.iter().zip(&terms).map(|(tax, terms)| taxonomy_value(tax, terms)).collect();
     let shared = Shared { cards, taxonomies, terms, keep_html: sink.is_none() };
-    install_globals(site, &shared, templates);
-
     let mut errors = Vec::new();
     let jobs = jobs(site, templates, &mut errors);
+    // `cited_by` is made only if an output reads it, as few do.
+    let cited_by = jobs.iter().any(|j| templates.globals_used(&j.template).any(|g| g == Global::CitedBy));
+    install_globals(site, &shared, templates, cited_by);
     let paths: Vec<String> = jobs.iter().map(|j| j.path.clone()).collect();
     if let Some(sink) = sink {
         let (rendered, errs) = render_to_sink(site, &jobs, &shared, templates, options, sink);
@@ -680,7 +681,7 @@ fn page_template(page: &Page, templates: &Templates) -> Result<String, Diagnosti
     })
 }
 
-fn install_globals(site: &Site, shared: &Shared, templates: &mut Templates) {
+fn install_globals(site: &Site, shared: &Shared, templates: &mut Templates, with_cited_by: bool) {
     let config = &site.config;
     let collections: Vec<(String, Value)> =
         site.graph.collections.iter().map(|(name, list)| (name.clone(), cards_of(list, &shared.cards))).collect();
@@ -717,15 +718,13 @@ fn install_globals(site: &Site, shared: &Shared, templates: &mut Templates) {
         .collect();
     global.insert_value("sections", map_owned(sections));
     global.insert_value("taxonomies", map_owned(taxonomies));
-    // By path, the pages citing each cited page: for a bibliography. Made
-    // only if a template reads it, as few do.
-    let read = templates.deps.values().any(|d| d.globals.contains(&Global::CitedBy));
+    // By path, the pages citing each cited page: for a bibliography.
     let cited_by: Vec<(String, Value)> = site
         .graph
         .backlinks
         .iter()
         .enumerate()
-        .filter(|(_, b)| read && !b.cited_by.is_empty())
+        .filter(|(_, b)| with_cited_by && !b.cited_by.is_empty())
         .map(|(i, b)| (format!("/{}", site.pages[i].path), cards_of(&b.cited_by, &shared.cards)))
         .collect();
     global.insert_value("cited_by", map_owned(cited_by));
