@@ -15,8 +15,10 @@
 //! `--shipped` also measures the repository's own site (a copy of it): its
 //! build, and saving each of its first studies.
 
-use annals::corpus::{self, Flavour};
+#[path = "corpus.rs"]
+mod corpus;
 use annals::serve::{self, Report};
+use corpus::Flavour;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -120,7 +122,7 @@ fn measure(label: &str, size: usize, runs: usize, mut make: impl FnMut() -> Comm
         }
     }
     if !stages.is_empty() {
-        let order = ["load", "validate", "markdown", "link", "render", "write"];
+        let order = ["load", "validate", "markdown", "link", "render", "search", "write"];
         let line: Vec<String> =
             order.iter().filter_map(|s| stages.get(*s).map(|v| format!("{s} {:.0}", median(v.clone())))).collect();
         println!("{:<7} {:>7}        stages (ms, median): {}", "", "", line.join(", "));

@@ -18,7 +18,8 @@ pub const CONFIG_FILE: &str = "site.yaml";
 pub struct Config {
     pub title: String,
     pub description: String,
-    /// Always ends with `/`. Every internal URL starts with it.
+    /// Always ends with `/`, and is absolute (`https://host/path/`) or
+    /// root-relative (`/path/`). Every internal URL starts with it.
     pub base_url: String,
     pub theme: String,
     pub citations: Option<Citations>,
@@ -26,6 +27,7 @@ pub struct Config {
     pub external_links: ExternalLinks,
     /// Sorted by name, so that iteration order is deterministic.
     pub collections: Vec<Collection>,
+    pub feed: Option<Feed>,
 }
 
 /// What a link or image pointing at another site is (`links: { external: … }`).
@@ -55,6 +57,12 @@ impl Config {
         self.collections.iter().find(|c| c.name == name)
     }
 
+    /// Whether `base_url` is absolute, so that outputs needing absolute
+    /// URLs (sitemap, feed, canonical links) can be written.
+    pub fn absolute(&self) -> bool {
+        is_absolute_url(&self.base_url)
+    }
+
     /// Taxonomy names (field names marked `taxonomy: true`), sorted, unique.
     pub fn taxonomies(&self) -> Vec<String> {
         let mut names: Vec<String> = self
@@ -78,6 +86,19 @@ pub struct Citations {
     pub authors: String,
     pub year: String,
     pub et_al: Option<String>,
+    /// The field that holds a work's own title, for the bibliography
+    /// exports; `None` where titles are the site's own descriptions.
+    pub title: Option<String>,
+}
+
+/// `feed:` in `site.yaml`: which entries `atom.xml` lists.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    pub collections: Vec<String>,
+    /// At most this many entries, newest first.
+    pub limit: usize,
+    /// The field that dates an entry (a date, or an integer year).
+    pub date: String,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +108,8 @@ pub struct Collection {
     pub folder: String,
     /// Field that orders entries (and gives previous/next); by id when absent.
     pub sort_by: Option<String>,
+    /// The field whose value describes an entry (its `<meta name=description>`).
+    pub description: Option<String>,
     pub fields: BTreeMap<String, Field>,
 }
 
@@ -153,8 +176,7 @@ struct RawConfig {
     title: String,
     #[serde(default)]
     description: String,
-    #[serde(default = "default_base_url")]
-    base_url: String,
+    base_url: Option<Spanned<String>>,
     #[serde(default = "default_theme")]
     theme: String,
     citations: Option<RawCitations>,
@@ -162,6 +184,7 @@ struct RawConfig {
     links: RawLinks,
     #[serde(default)]
     collections: BTreeMap<String, RawCollection>,
+    feed: Option<Spanned<RawFeed>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -171,8 +194,17 @@ struct RawLinks {
     external: ExternalLinks,
 }
 
-fn default_base_url() -> String {
-    "/".into()
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeed {
+    collections: Vec<Spanned<String>>,
+    #[serde(default = "default_feed_limit")]
+    limit: usize,
+    date: Option<Spanned<String>>,
+}
+
+fn default_feed_limit() -> usize {
+    20
 }
 fn default_theme() -> String {
     "default".into()
@@ -185,6 +217,7 @@ struct RawCitations {
     authors: Spanned<String>,
     year: Spanned<String>,
     et_al: Option<Spanned<String>>,
+    title: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -192,6 +225,7 @@ struct RawCitations {
 struct RawCollection {
     folder: Option<String>,
     sort_by: Option<Spanned<String>>,
+    description: Option<Spanned<String>>,
     #[serde(default)]
     fields: BTreeMap<String, RawField>,
 }
@@ -303,10 +337,18 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
                 errors.push(at(sort_by, format!("`sort_by: {}` names no field of collection `{name}`", sort_by.value)));
             }
         }
+        if let Some(d) = &rc.description {
+            match fields.get(&d.value).map(|f| &f.ty) {
+                Some(FieldType::String | FieldType::Text) => {}
+                Some(_) => errors.push(at(d, format!("`description: {}` must name a string or text field", d.value))),
+                None => errors.push(at(d, format!("`description: {}` names no field of collection `{name}`", d.value))),
+            }
+        }
         collections.push(Collection {
             folder: rc.folder.unwrap_or_else(|| name.clone()),
             name,
             sort_by: rc.sort_by.map(|s| s.value),
+            description: rc.description.map(|s| s.value),
             fields,
         });
     }
@@ -331,20 +373,30 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
                 errors.push(d);
                 continue;
             };
-            for f in [Some(&c.authors), Some(&c.year), c.et_al.as_ref()].into_iter().flatten() {
+            for f in [Some(&c.authors), Some(&c.year), c.et_al.as_ref(), c.title.as_ref()].into_iter().flatten() {
                 if !col.fields.contains_key(&f.value) {
                     errors.push(at(f, format!("citations name `{}`, which is not a field of `{}`", f.value, col.name)));
                 }
             }
         }
-        Citations { collections: names, authors: c.authors.value, year: c.year.value, et_al: c.et_al.map(|s| s.value) }
+        Citations {
+            collections: names,
+            authors: c.authors.value,
+            year: c.year.value,
+            et_al: c.et_al.map(|s| s.value),
+            title: c.title.map(|s| s.value),
+        }
     });
+    let feed = raw.feed.and_then(|f| resolve_feed(f, &collections, &mut errors));
+    let base_url = match &raw.base_url {
+        None => "/".to_string(),
+        Some(b) => check_base_url(&b.value).unwrap_or_else(|m| {
+            errors.push(at(b, m));
+            String::new()
+        }),
+    };
     if !errors.is_empty() {
         return Err(errors);
-    }
-    let mut base_url = raw.base_url;
-    if !base_url.ends_with('/') {
-        base_url.push('/');
     }
     Ok(Config {
         title: raw.title,
@@ -354,6 +406,61 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
         citations,
         external_links: raw.links.external,
         collections,
+        feed,
+    })
+}
+
+/// `http://` or `https://` with a host.
+pub fn is_absolute_url(url: &str) -> bool {
+    ["http://", "https://"]
+        .iter()
+        .any(|s| url.strip_prefix(s).is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/')))
+}
+
+/// A base URL as every URL will start with it (ending with `/`), or why it
+/// cannot be one: it must be absolute or start with `/`, since `sub/` would
+/// resolve against each page's own URL and differ from page to page.
+pub fn check_base_url(url: &str) -> Result<String, String> {
+    let ok = is_absolute_url(url) || (url.starts_with('/') && !url.starts_with("//"));
+    if !ok {
+        return Err(format!(
+            "base_url `{url}` must be absolute (`https://example.org/annals/`) or start with `/` (`/annals/`)"
+        ));
+    }
+    Ok(if url.ends_with('/') { url.to_string() } else { format!("{url}/") })
+}
+
+fn resolve_feed(raw: Spanned<RawFeed>, collections: &[Collection], errors: &mut Vec<Diagnostic>) -> Option<Feed> {
+    let before = errors.len();
+    let mut names = Vec::new();
+    let mut date = raw.value.date.as_ref().map(|d| d.value.clone());
+    for c in &raw.value.collections {
+        let Some(col) = collections.iter().find(|col| col.name == c.value) else {
+            errors.push(at(c, format!("`feed` names an unknown collection `{}`", c.value)));
+            continue;
+        };
+        // Without `date`, the collection's own order dates its entries.
+        let field = date.get_or_insert_with(|| col.sort_by.clone().unwrap_or_default()).clone();
+        let dated = matches!(col.fields.get(&field).map(|f| &f.ty), Some(FieldType::Date | FieldType::Integer));
+        if !dated {
+            let what = if field.is_empty() { "no field".to_string() } else { format!("`{field}`") };
+            errors.push(at(
+                c,
+                format!(
+                    "the feed dates entries of `{}` by {what}: set `feed.date` to a date or integer (year) field of it",
+                    c.value
+                ),
+            ));
+        }
+        names.push(c.value.clone());
+    }
+    if names.is_empty() && errors.len() == before {
+        errors.push(at(&raw, "`feed.collections` must name at least one collection"));
+    }
+    (errors.len() == before).then(|| Feed {
+        collections: names,
+        limit: raw.value.limit,
+        date: date.unwrap_or_default(),
     })
 }
 
@@ -483,6 +590,36 @@ mod tests {
         let errs = parse("title: T\ncitations: {collection: [a, b], authors: authors, year: year}\ncollections:\n  a:\n    fields:\n      authors: {type: list, of: string}\n      year: {type: integer}\n  b:\n    fields:\n      year: {type: integer}\n").unwrap_err();
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert!(errs[0].message.contains("`authors`, which is not a field of `b`"), "{errs:?}");
+    }
+
+    #[test]
+    fn base_urls_must_be_absolute_or_root_relative() {
+        assert_eq!(parse("title: T\nbase_url: https://x.org/a\n").unwrap().base_url, "https://x.org/a/");
+        assert!(parse("title: T\nbase_url: https://x.org/\n").unwrap().absolute());
+        assert!(!parse("title: T\nbase_url: /sub/\n").unwrap().absolute());
+        for bad in ["sub/", "//x.org/", "ftp://x.org/", "https:///x"] {
+            let errs = parse(&format!("title: T\nbase_url: {bad}\n")).unwrap_err();
+            assert_eq!((errs.len(), errs[0].line), (1, 2), "{bad}: {errs:?}");
+        }
+    }
+
+    #[test]
+    fn feed_and_description_name_what_exists() {
+        let c = parse(
+            "title: T\nfeed: {collections: [s]}\ncollections:\n  s:\n    sort_by: year\n    description: gist\n    fields:\n      year: {type: integer}\n      gist: {type: string}\n",
+        )
+        .unwrap();
+        let feed = c.feed.unwrap();
+        assert_eq!((feed.collections, feed.limit, feed.date.as_str()), (vec!["s".to_string()], 20, "year"));
+        assert_eq!(c.collections[0].description.as_deref(), Some("gist"));
+        let errs = parse(
+            "title: T\nfeed: {collections: [s, nope]}\ncollections:\n  s:\n    description: year\n    fields:\n      year: {type: integer}\n",
+        )
+        .unwrap_err();
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(errs.iter().any(|e| e.message.contains("must name a string or text field")), "{errs:?}");
+        assert!(errs.iter().any(|e| e.message.contains("unknown collection `nope`")), "{errs:?}");
+        assert!(errs.iter().any(|e| e.message.contains("set `feed.date`")), "{errs:?}");
     }
 
     #[test]

@@ -16,18 +16,25 @@ pub enum Global {
     Collections,
     Sections,
     Taxonomies,
+    /// Every published page, for the sitemap.
+    Pages,
+    /// The feed's entries.
+    Feed,
     /// Per cited page, the pages citing it.
     CitedBy,
 }
 
 impl Global {
-    pub const ALL: [Global; 4] = [Global::Collections, Global::Sections, Global::Taxonomies, Global::CitedBy];
+    pub const ALL: [Global; 6] =
+        [Global::Collections, Global::Sections, Global::Taxonomies, Global::Pages, Global::Feed, Global::CitedBy];
 
     pub fn name(self) -> &'static str {
         match self {
             Global::Collections => "collections",
             Global::Sections => "sections",
             Global::Taxonomies => "taxonomies",
+            Global::Pages => "pages",
+            Global::Feed => "feed",
             Global::CitedBy => "cited_by",
         }
     }
@@ -87,14 +94,40 @@ fn name(s: &str) -> &str {
     &s[..end]
 }
 
-/// Whether `source` mentions global `name` as a variable of its own (not as
-/// a field, such as `site.taxonomies`).
+/// Whether the code of `source` (inside `{{ }}` and `{% %}`, not the HTML
+/// around it nor `{# comments #}`) mentions global `name` as a variable of
+/// its own (not as a field, such as `site.taxonomies`).
 fn mentions(source: &str, name: &str) -> bool {
     let ident = |c: char| c.is_alphanumeric() || c == '_';
-    source.match_indices(name).any(|(at, _)| {
-        let before = source[..at].chars().next_back();
-        let after = source[at + name.len()..].chars().next();
-        !before.is_some_and(|c| ident(c) || c == '.') && !after.is_some_and(ident)
+    code(source).any(|code| {
+        code.match_indices(name).any(|(at, _)| {
+            let before = code[..at].chars().next_back();
+            let after = code[at + name.len()..].chars().next();
+            !before.is_some_and(|c| ident(c) || c == '.') && !after.is_some_and(ident)
+        })
+    })
+}
+
+/// The inside of every `{{ … }}` and `{% … %}` of `source`.
+fn code(source: &str) -> impl Iterator<Item = &str> {
+    let mut rest = source;
+    std::iter::from_fn(move || loop {
+        let at = rest.find('{')?;
+        let close = match rest[at + 1..].chars().next() {
+            Some('{') => "}}",
+            Some('%') => "%}",
+            Some('#') => "#}",
+            _ => {
+                rest = &rest[at + 1..];
+                continue;
+            }
+        };
+        let inner = &rest[at + 2..];
+        let end = inner.find(close).unwrap_or(inner.len());
+        rest = inner.get(end + 2..).unwrap_or("");
+        if close != "#}" {
+            return Some(&inner[..end]);
+        }
     })
 }
 
@@ -192,5 +225,11 @@ mod tests {
         ]);
         assert_eq!(d["page.html"].globals, [Global::Collections, Global::Sections]);
         assert_eq!(d["partial.html"].globals, [Global::Sections]);
+    }
+
+    #[test]
+    fn globals_named_in_html_or_comments_do_not_count() {
+        let d = deps(&[("page.html", "<p>Our feed of pages</p>{# lists taxonomies #}{{ page.title }}")]);
+        assert_eq!(d["page.html"].globals, []);
     }
 }

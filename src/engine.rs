@@ -6,6 +6,43 @@
 //!
 //! Validation is always whole-site: every file's errors are kept with it and
 //! the link stage runs over every page on every build.
+//!
+//! # What a rebuild reuses, and when
+//!
+//! Everything kept between builds, from the first stage to the last. Each
+//! item is reused only while everything it was made from is unchanged; the
+//! seeded random-edit test (`tests/random_edits.rs`) checks the whole model
+//! against full builds.
+//!
+//! 1. **Configuration.** A changed `site.yaml` starts afresh (only the last
+//!    good outputs are kept, to tell what changed). One that fails to load
+//!    keeps nothing: every later rebuild reads it again until it loads.
+//! 2. **Files** (`Engine::files`): each Markdown file, read, split and
+//!    validated, by path. A changed file is read again; a changed folder or
+//!    other path walks `content/` again and re-reads everything under it.
+//! 3. **Markdown facts** (`site::MarkdownCache`): per page, its headings,
+//!    summary, links and citations, reused while its source is the same
+//!    allocation and the URLs and labels it resolved against are the same.
+//! 4. **Relations** (`site::Graph`): backlinks, taxonomies, previous/next,
+//!    reused while no page's relations changed (fields, links, citations,
+//!    headings); the *landscape* (every page's URL, title and label) says
+//!    whether any page shows others anything new.
+//! 5. **Cards** (`render::RenderCache::cards`): each page's template value,
+//!    reused while its fields and facts are the same allocations and what it
+//!    shows of others (`card_key`) is unchanged; a card that differs marks
+//!    every list holding it as changed.
+//! 6. **Globals** (`dependencies::Global`): per global, a fingerprint of the
+//!    pages its value lists.
+//! 7. **Outputs** (`render::RenderCache::jobs`): each rendered file, reused
+//!    while its template and everything the template reaches (extends,
+//!    include, import, components: `dependencies::template_deps`) are the
+//!    same, its page's facts are the same, the lists of pages its context
+//!    shows (`render::page_lists`, one walk for the context and its
+//!    fingerprint) hold the same pages with unchanged cards, no global it
+//!    reads changed, and what `url_for` can resolve is the same.
+//!    `ANNALS_TRACE=invalidation` prints why each output was rendered again.
+//! 8. **Inputs** (`inputs::Inputs`): what the build read from disk, which
+//!    the watcher of `serve` and `watch` watches.
 
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -196,7 +233,7 @@ impl Engine {
             // the next build, whatever changed, must read it again.
             let mut config = config::load(&root).inspect_err(|_| self.config = None)?;
             if let Some(base) = &self.options.base_url {
-                config.base_url = if base.ends_with('/') { base.clone() } else { format!("{base}/") };
+                config.base_url = config::check_base_url(base).map_err(|m| vec![Diagnostic::file("--base-url", m)])?;
             }
             // A new configuration can change every file's meaning: start afresh.
             *self = Engine {
@@ -251,6 +288,7 @@ impl Engine {
         let loaded: Vec<&FileState> = self.files.values().filter_map(|f| f.as_ref().ok()).collect();
         let (mut skeleton, errs) =
             Skeleton::new(config.clone(), loaded.iter().map(|f| (&*f.source, &f.meta)), self.options.drafts);
+        skeleton.assets = Arc::new(self.assets.iter().map(|a| rel_string(a)).collect());
         errors.extend(errs);
         let sources: HashMap<&str, &Arc<Source>> = loaded.iter().map(|f| (f.source.rel.as_str(), &f.source)).collect();
         let markdown = &mut self.markdown;
@@ -297,13 +335,33 @@ impl Engine {
             diagnostics::normalize(&mut errors);
             return Err(errors);
         };
+        // The search index is made within the render stage: shown apart.
+        if let Some((_, render_time)) = t.stages.last_mut() {
+            *render_time = render_time.saturating_sub(rendered.search_time);
+        }
+        t.stages.push(("search", rendered.search_time));
         errors.extend(rendered.errors);
         errors.extend(path_collisions(&rendered.paths, &copies));
         diagnostics::normalize(&mut errors);
         if errors.iter().any(Diagnostic::is_error) {
             return Err(errors);
         }
-        let warnings = errors;
+        let mut warnings = errors;
+        // Only what is published needs absolute URLs: not the preview, nor `check`.
+        if sink.is_some() && !site.config.absolute() {
+            warnings.push(
+                Diagnostic::warning(
+                    config::CONFIG_FILE,
+                    0,
+                    0,
+                    format!(
+                        "base_url `{}` is not absolute, so sitemap.xml, atom.xml and canonical links are left out",
+                        site.config.base_url
+                    ),
+                )
+                .with_hint("set an absolute base_url (https://example.org/) in site.yaml, or pass --base-url"),
+            );
+        }
 
         let mut changed = Vec::new();
         for o in &rendered.outputs {

@@ -5,7 +5,6 @@
 
 pub mod config;
 pub mod content;
-pub mod corpus;
 pub mod dependencies;
 pub mod diagnostics;
 pub mod engine;
@@ -16,6 +15,7 @@ pub mod output;
 pub mod render;
 pub mod scaffold;
 pub mod schema;
+pub mod search;
 pub mod serve;
 pub mod site;
 pub mod slug;

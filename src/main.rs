@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
 use annals::diagnostics::{self, Diagnostic, Style};
-use annals::{corpus, scaffold};
+use annals::scaffold;
 
 // Rendering thousands of pages on several threads is allocation-heavy;
 // mimalloc's per-thread heaps measurably beat the system allocator here.
@@ -87,19 +87,6 @@ enum Command {
         common: Common,
         #[command(flatten)]
         output: Output,
-    },
-    /// Write a synthetic site for benchmarks (see BENCHMARKS.md).
-    #[command(hide = true)]
-    Corpus {
-        /// Folder to write (replaced if it exists).
-        dir: PathBuf,
-        #[arg(long, default_value_t = 10_000)]
-        pages: usize,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Write the Hugo version of the same corpus.
-        #[arg(long)]
-        hugo: bool,
     },
 }
 
@@ -207,16 +194,6 @@ fn main() -> ExitCode {
             return serve_until_interrupted(options, *bind, *port, *open);
         }
         Command::Watch { common, output } => return watch_until_interrupted(cli.options(common, Some(output))),
-        Command::Corpus { dir, pages, seed, hugo } => {
-            let flavour = if *hugo { corpus::Flavour::Hugo } else { corpus::Flavour::Annals };
-            return match corpus::generate(dir, *pages, *seed, flavour) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: cannot write {}: {e}", dir.display());
-                    ExitCode::FAILURE
-                }
-            };
-        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

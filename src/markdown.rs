@@ -27,6 +27,10 @@ pub trait Resolve: Sync {
     fn cites(&self) -> bool;
     /// What to do about links to other sites.
     fn external_links(&self) -> ExternalLinks;
+    /// Whether `rel` (path under `content/`) is a file copied as it is.
+    fn is_asset(&self, rel: &str) -> bool;
+    /// The site's `base_url`.
+    fn base_url(&self) -> &str;
 }
 
 /// A `@/` link as written, for anchor checks and backlinks.
@@ -57,6 +61,9 @@ pub struct Rendered {
     pub links: Vec<Link>,
     /// Cited entry ids, in order of first citation, without repeats.
     pub citations: Vec<String>,
+    /// Files beside the Markdown that links and images point at (paths
+    /// under `content/`), found or not.
+    pub assets: Vec<String>,
 }
 
 impl Rendered {
@@ -205,6 +212,14 @@ pub fn render(
                 let dest = internal_link(&dest_url, &range, origin, resolver, &mut out.links, errors);
                 html_events.push(Event::Start(Tag::Image { link_type, dest_url: dest.into(), title, id }));
             }
+            Event::Start(Tag::Link { link_type, dest_url, title, id }) if is_local(&dest_url) => {
+                let dest = local_link(&dest_url, &range, origin, resolver, &mut out, errors);
+                html_events.push(Event::Start(Tag::Link { link_type, dest_url: dest.into(), title, id }));
+            }
+            Event::Start(Tag::Image { link_type, dest_url, title, id }) if is_local(&dest_url) => {
+                let dest = local_link(&dest_url, &range, origin, resolver, &mut out, errors);
+                html_events.push(Event::Start(Tag::Image { link_type, dest_url: dest.into(), title, id }));
+            }
             Event::Start(Tag::CodeBlock(kind)) => {
                 let mut code = String::new();
                 for (e, _) in iter.by_ref() {
@@ -255,6 +270,7 @@ pub fn render(
         out.toc.shrink_to_fit();
         out.links.shrink_to_fit();
         out.citations.shrink_to_fit();
+        out.assets.shrink_to_fit();
         out.footnotes.shrink_to_fit();
     }
     out
@@ -452,6 +468,105 @@ fn internal_link(
     }
 }
 
+/// A link into the site or the source tree, rather than elsewhere on the
+/// web (`https:`, `mailto:`, `//host`) or on the same page (`#x`).
+fn is_local(dest: &str) -> bool {
+    let scheme = dest.find(':').is_some_and(|at| {
+        let name = &dest[..at];
+        name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    !(dest.is_empty() || dest.starts_with('#') || dest.starts_with("//") || scheme || dest.starts_with(CITE_MARK))
+}
+
+/// A link written as GitHub shows it: `/x` from the site's root (given the
+/// `base_url` prefix), anything else from the Markdown file's folder. A
+/// `.md` file becomes its page's URL, checked like an `@/` link; any other
+/// file becomes its URL in the output, and must exist.
+fn local_link(
+    dest: &str,
+    range: &Range<usize>,
+    origin: &Origin,
+    resolver: &dyn Resolve,
+    out: &mut Rendered,
+    errors: &mut Vec<Diagnostic>,
+) -> String {
+    if let Some(rooted) = dest.strip_prefix('/') {
+        return format!("{}{rooted}", resolver.base_url());
+    }
+    let (path, suffix) = dest.split_at(dest.find(['#', '?']).unwrap_or(dest.len()));
+    let folder = origin
+        .file
+        .strip_prefix(crate::content::CONTENT_DIR)
+        .ok()
+        .and_then(Path::parent)
+        .map(|p| p.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let error = |message: String, errors: &mut Vec<Diagnostic>| {
+        let (line, col) = (origin.locate)(range.start);
+        errors.push(Diagnostic::new(origin.file, line, col, message));
+        "#".to_string()
+    };
+    let mut parts: Vec<String> = folder.into_iter().map(|c| c.into_owned()).collect();
+    for segment in percent_decode(path).split('/') {
+        match segment {
+            "" | "." => {}
+            ".." if parts.pop().is_some() => {}
+            ".." => return error(format!("link `{dest}` points outside content/"), errors),
+            s => parts.push(s.to_string()),
+        }
+    }
+    let rel = parts.join("/");
+    let is_folder = path.is_empty() || path.ends_with('/') || rel.is_empty();
+    if rel.ends_with(".md") || is_folder {
+        // A folder is its section page: `../eras/` is `eras/_index.md`.
+        let page = if is_folder { crate::site::section_rel(&rel) } else { rel };
+        let spec = format!("{INTERNAL_PREFIX}{page}{}", suffix.strip_prefix('?').map_or(suffix, |_| ""));
+        return internal_link(&spec, range, origin, resolver, &mut out.links, errors);
+    }
+    if !out.assets.contains(&rel) {
+        out.assets.push(rel.clone());
+    }
+    if !resolver.is_asset(&rel) {
+        return error(format!("missing file: `{dest}` is not a file in content/ (looked for `content/{rel}`)"), errors);
+    }
+    format!("{}{}{suffix}", resolver.base_url(), path_to_url(&rel))
+}
+
+/// `%20` and the like, as a file name.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A path as a URL path: spaces and other unsafe bytes percent-encoded.
+fn path_to_url(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Gives every heading an id (its own `{#id}` or a slug of its text, made
 /// unique with `-1`, `-2`, …) and records the table of contents. A heading
 /// whose id was taken is reported: a link to it reaches the first one.
@@ -524,6 +639,12 @@ mod tests {
                 "studies/a.md" => Ok("/studies/a/"),
                 _ => Err(Diagnostic::file("", format!("broken link: no page at `@/{rel}`"))),
             }
+        }
+        fn is_asset(&self, rel: &str) -> bool {
+            ["studies/chart.png", "files/my report.pdf", "a.png", "b.png"].contains(&rel)
+        }
+        fn base_url(&self) -> &str {
+            "/sub/"
         }
         fn cite(&self, id: &str) -> Result<(&str, &str), Diagnostic> {
             match id {
@@ -617,6 +738,7 @@ mod tests {
     #[test]
     fn images_without_alt_text_and_external_links_are_warned_about() {
         let (_, errs) = md("![](a.png) ![A chart](b.png)\n\n[site](https://example.org)\n");
+        // (a.png and b.png are files of the site: see `Fake::is_asset`.)
         let found: Vec<(usize, usize, bool, &str)> =
             errs.iter().map(|d| (d.line, d.col, d.is_error(), d.message.as_str())).collect();
         assert_eq!(
@@ -642,6 +764,42 @@ mod tests {
         assert!(errs.is_empty());
         assert!(r.html.contains("href=\"/studies/a/#sec\""), "{}", r.html);
         assert_eq!(r.links[0].anchor.as_deref(), Some("sec"));
+    }
+
+    fn md_in(file: &str, text: &str) -> (Rendered, Vec<Diagnostic>) {
+        let mut errors = Vec::new();
+        let locate = |o: usize| crate::diagnostics::line_col(text, o);
+        let origin = Origin { file: Path::new(file), locate: &locate };
+        (render(text, &origin, &Fake, &mut errors, Produce::Html), errors)
+    }
+
+    #[test]
+    fn relative_links_resolve_from_the_markdown_files_folder() {
+        let (r, errs) = md_in(
+            "content/studies/b.md",
+            "![c](chart.png) [a](a.md#sec) [up](../files/my%20report.pdf) [root](/about/) [ext](https://x.org/a.md) [m](mailto:a@b.c) [h](#top)\n",
+        );
+        // The one external link is warned about (`Fake` says `external: warn`).
+        assert!(errs.len() == 1 && errs[0].message.starts_with("external link to `https://x.org/a.md`"), "{errs:?}");
+        assert!(r.html.contains("src=\"/sub/studies/chart.png\""), "{}", r.html);
+        assert!(r.html.contains("href=\"/studies/a/#sec\""), "{}", r.html);
+        assert!(r.html.contains("href=\"/sub/files/my%20report.pdf\""), "{}", r.html);
+        assert!(r.html.contains("href=\"/sub/about/\""), "{}", r.html);
+        assert!(r.html.contains("href=\"https://x.org/a.md\""));
+        assert!(r.html.contains("href=\"mailto:a@b.c\""));
+        assert!(r.html.contains("href=\"#top\""));
+        assert_eq!(r.links[0].target, "studies/a.md");
+        assert_eq!(r.links[0].anchor.as_deref(), Some("sec"));
+    }
+
+    #[test]
+    fn missing_local_files_and_pages_are_located() {
+        let (_, errs) = md_in("content/studies/b.md", "Text\n\n![x](nope.png) and [y](zz.md) and [z](../../out.pdf)\n");
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert_eq!((errs[0].line, errs[0].col), (3, 1));
+        assert!(errs[0].message.contains("content/studies/nope.png"), "{}", errs[0].message);
+        assert_eq!((errs[1].line, errs[1].col), (3, 20));
+        assert!(errs[2].message.contains("outside content/"), "{}", errs[2].message);
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct Templates {
     /// Per template, what it reads (see `dependencies`).
     deps: HashMap<String, TemplateDeps>,
     targets_fingerprint: u64,
+    /// Static files by output path: one replaces a `files/` template's output.
+    statics: HashSet<String>,
 }
 
 impl Templates {
@@ -63,6 +65,7 @@ impl Templates {
         tera.autoescape_on([".html", ".htm", ".xml"]);
         register_helpers(&mut tera);
         let targets_fingerprint = targets.fingerprint();
+        let statics = targets.statics.clone();
         register_url_for(&mut tera, targets);
         if let Err(e) = tera.add_raw_templates(sources.iter().map(|(n, t)| (n.as_str(), t.as_str()))) {
             // Tera stops at the first error; parse each template alone to report them all.
@@ -87,7 +90,7 @@ impl Templates {
             return Err(errors);
         }
         let deps = template_deps(&sources);
-        Ok(Templates { tera, files: names, deps, targets_fingerprint })
+        Ok(Templates { tera, files: names, deps, targets_fingerprint, statics })
     }
 
     fn fingerprint(&self, template: &str) -> u64 {
@@ -120,6 +123,90 @@ fn register_helpers(tera: &mut Tera) {
         let attribute: &str = kwargs.must_get("attribute")?;
         Ok(items.iter().filter_map(|v| v.get_from_path(attribute).cloned()).collect())
     });
+    // `value | json`: any value as JSON, for data files and scripts.
+    tera.register_filter("json", |value: Value, _: Kwargs, _: &State| -> TeraResult<Value> {
+        let text = serde_json::to_string(&value).map_err(|e| tera::Error::message(format!("json: {e}")))?;
+        Ok(Value::safe_string(&text))
+    });
+    // `html | plain(length=160)`: the text of HTML, on one line, cut at a
+    // word boundary: for descriptions and feed summaries.
+    tera.register_filter("plain", |value: Value, kwargs: Kwargs, _: &State| -> TeraResult<String> {
+        let length: Option<usize> = kwargs.get("length")?;
+        // HTML (safe strings: summaries, text fields) loses its tags; plain
+        // text is kept as it is, to be escaped on output.
+        let text = match value.as_str() {
+            Some(s) if value.is_safe() => plain_text(s),
+            Some(s) => s.split_whitespace().collect::<Vec<_>>().join(" "),
+            None if value.is_none() || value.is_undefined() => String::new(),
+            None => value.to_string(),
+        };
+        Ok(match length {
+            Some(n) => shorten(&text, n),
+            None => text,
+        })
+    });
+    // `text | bibtex`: text with BibTeX's special characters escaped.
+    tera.register_filter("bibtex", |value: &str, _: Kwargs, _: &State| -> String { escape_bibtex(value) });
+}
+
+/// The text of an HTML fragment: tags dropped, the entities that Markdown
+/// output uses decoded, whitespace collapsed.
+fn plain_text(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                text.push(' ');
+            }
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let text = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        // No space before closing punctuation left by a dropped tag.
+        if !out.is_empty() && !word.starts_with(['.', ',', ';', ':', ')', '!', '?']) {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// At most `max` characters, cut after a whole word, with `…` if cut.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max).collect();
+    let kept = cut.rsplit_once(' ').map_or(cut.as_str(), |(head, _)| head);
+    format!("{}…", kept.trim_end_matches([',', ';', ':', '.']))
+}
+
+fn escape_bibtex(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\textbackslash{}"),
+            '~' => out.push_str("\\textasciitilde{}"),
+            '^' => out.push_str("\\textasciicircum{}"),
+            '{' | '}' | '&' | '%' | '$' | '#' | '_' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// What `url_for` resolves: content pages by `@/` path, and static files.
@@ -230,6 +317,7 @@ pub struct RenderCache {
     /// The site's `landscape` and relations at the last render.
     landscape: u64,
     graph: Option<Arc<Graph>>,
+    search: crate::search::Cache,
 }
 
 struct CachedCard {
@@ -251,6 +339,16 @@ struct CachedJob {
     bytes: Arc<[u8]>,
 }
 
+/// Templates under this folder render once each, with the global context
+/// only, to the same path in the output: `files/sitemap.xml` → `sitemap.xml`.
+/// One whose output is blank is left out (a sitemap without an absolute
+/// `base_url`). Adding such an output is adding a template.
+const FILES_DIR: &str = "files/";
+
+/// Rendered once per collection to `data/<collection>.json`, with
+/// `collection` (`name`, `entries`) in its context.
+const COLLECTION_DATA: &str = "data/collection.json";
+
 /// What a render produced.
 pub struct Rendered {
     /// Every output of the site (rendered now or reused), sorted by path;
@@ -261,6 +359,8 @@ pub struct Rendered {
     /// How many were rendered now.
     pub rendered: usize,
     pub errors: Vec<Diagnostic>,
+    /// The part of the time spent on the search index, for `--timings`.
+    pub search_time: std::time::Duration,
 }
 
 /// Renders every page of the site, the taxonomy pages and the 404 page,
@@ -298,11 +398,17 @@ pub fn render(
     // `cited_by` is made only if an output reads it, as few do.
     let cited_by = jobs.iter().any(|j| templates.globals_used(&j.template).any(|g| g == Global::CitedBy));
     install_globals(site, &shared, templates, cited_by);
-    let paths: Vec<String> = jobs.iter().map(|j| j.path.clone()).collect();
     if let Some(sink) = sink {
-        let (rendered, errs) = render_to_sink(site, &jobs, &shared, templates, options, sink);
+        let (mut paths, errs) = render_to_sink(site, &jobs, &shared, templates, options, sink);
         errors.extend(errs);
-        return Rendered { outputs: Vec::new(), paths, rendered, errors };
+        let rendered = paths.len();
+        let started = std::time::Instant::now();
+        match crate::search::write_index(site, sink) {
+            Ok(written) => paths.extend(written),
+            Err(e) => errors.push(Diagnostic::file("search", format!("cannot write the search index: {e}"))),
+        }
+        let search_time = started.elapsed();
+        return Rendered { outputs: Vec::new(), rendered, paths, errors, search_time };
     }
     // The same relations, no page showing others anything new, and no card
     // changed: every list that any output shows is as it was, and so is its
@@ -326,6 +432,7 @@ pub fn render(
 
     let templates = &*templates;
     let cached = &cache.jobs;
+    let trace = std::env::var("ANNALS_TRACE").is_ok_and(|t| t.split(',').any(|t| t == "invalidation"));
     let results: Vec<(usize, Result<Option<CachedJob>, Diagnostic>)> = jobs
         .par_iter()
         .enumerate()
@@ -344,20 +451,21 @@ pub fn render(
                 What::Page(i) => Some(site.pages[i].md.clone()),
                 _ => None,
             };
-            let fresh = !all_stale
-                && previous.is_some_and(|c| {
-                    c.template == job.template
-                        && c.fingerprint == fingerprint
-                        && match (&c.md, &md) {
-                            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                            (a, b) => a.is_none() && b.is_none(),
-                        }
-                        && c.deps == deps
-                        && !deps_changed
-                        && !templates.globals_used(&job.template).any(|g| global_changed[&g])
-                });
-            if fresh {
-                return (n, Ok(None));
+            let same_text = |c: &CachedJob| match (&c.md, &md) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (a, b) => a.is_none() && b.is_none(),
+            };
+            let stale = match previous {
+                None => Some(Stale::New),
+                Some(_) if all_stale => Some(Stale::Targets),
+                Some(c) if c.template != job.template || c.fingerprint != fingerprint => Some(Stale::Template),
+                Some(c) if !same_text(c) => Some(Stale::Text),
+                Some(c) if c.deps != deps || deps_changed => Some(Stale::Lists),
+                Some(_) => templates.globals_used(&job.template).find(|g| global_changed[g]).map(Stale::Global),
+            };
+            let Some(stale) = stale else { return (n, Ok(None)) };
+            if trace {
+                eprintln!("annals: rendering {}: {stale}", job.path);
             }
             let result = render_job(job, site, &shared, templates, options).map(|bytes| {
                 Some(CachedJob { template: job.template.clone(), fingerprint, deps, md, bytes: bytes.into() })
@@ -371,7 +479,8 @@ pub fn render(
         let path = &jobs[n].path;
         match result {
             Ok(Some(job)) => {
-                rendered += 1;
+                // A blank output is left out (see `FILES_DIR`): not counted.
+                rendered += usize::from(!job.bytes.is_empty());
                 cache.jobs.insert(path.clone(), job);
             }
             Ok(None) => {}
@@ -388,9 +497,39 @@ pub fn render(
     let mut outputs: Vec<Output> = jobs
         .iter()
         .filter_map(|j| cache.jobs.get(&j.path).map(|c| Output { path: j.path.clone(), bytes: c.bytes.clone() }))
+        .filter(|o| !o.bytes.is_empty())
         .collect();
+    let started = std::time::Instant::now();
+    outputs.extend(crate::search::index(site, &mut cache.search));
+    let search_time = started.elapsed();
     outputs.sort_by(|a, b| a.path.cmp(&b.path));
-    Rendered { outputs, paths, rendered, errors }
+    let paths = outputs.iter().map(|o| o.path.clone()).collect();
+    Rendered { outputs, paths, rendered, errors, search_time }
+}
+
+/// Why an output is rendered again rather than reused: what
+/// `ANNALS_TRACE=invalidation` prints (see the model in `engine`).
+#[derive(Debug, Clone, Copy)]
+enum Stale {
+    New,
+    Targets,
+    Template,
+    Text,
+    Lists,
+    Global(Global),
+}
+
+impl std::fmt::Display for Stale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stale::New => f.write_str("not rendered before"),
+            Stale::Targets => f.write_str("what url_for can link to changed"),
+            Stale::Template => f.write_str("its template, or a template that it reaches, changed"),
+            Stale::Text => f.write_str("its page's text changed"),
+            Stale::Lists => f.write_str("a page it lists changed, or its lists did"),
+            Stale::Global(g) => write!(f, "`{}`, which its template reads, changed", g.name()),
+        }
+    }
 }
 
 fn render_to_sink(
@@ -400,21 +539,33 @@ fn render_to_sink(
     templates: &Templates,
     options: &Options,
     sink: &Staging,
-) -> (usize, Vec<Diagnostic>) {
+) -> (Vec<String>, Vec<Diagnostic>) {
     if let Err(e) = sink.create_folders(jobs.iter().map(|j| j.path.as_str())) {
-        return (0, vec![Diagnostic::file("", format!("cannot create output folders: {e}"))]);
+        return (Vec::new(), vec![Diagnostic::file("", format!("cannot create output folders: {e}"))]);
     }
-    let errors: Vec<Diagnostic> = jobs
+    let results: Vec<Result<Option<&str>, Diagnostic>> = jobs
         .par_iter()
-        .filter_map(|job| {
-            let bytes = match render_job(job, site, shared, templates, options) {
-                Ok(bytes) => bytes,
-                Err(d) => return Some(d),
-            };
-            sink.write(&job.path, &bytes).err().map(|e| Diagnostic::file(&job.path, format!("cannot write: {e}")))
+        .map(|job| {
+            let bytes = render_job(job, site, shared, templates, options)?;
+            if bytes.is_empty() {
+                return Ok(None);
+            }
+            match sink.write(&job.path, &bytes) {
+                Ok(()) => Ok(Some(job.path.as_str())),
+                Err(e) => Err(Diagnostic::file(&job.path, format!("cannot write: {e}"))),
+            }
         })
         .collect();
-    (jobs.len() - errors.len(), errors)
+    let mut written = Vec::with_capacity(results.len());
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(Some(path)) => written.push(path.to_string()),
+            Ok(None) => {}
+            Err(d) => errors.push(d),
+        }
+    }
+    (written, errors)
 }
 
 fn render_job(
@@ -433,7 +584,12 @@ fn render_job(
     let context = job.context(site, shared);
     let mut bytes = Vec::with_capacity(16 * 1024);
     templates.tera.render_to(&job.template, &context, &mut bytes).map_err(|e| template_error(&e, &templates.files))?;
-    if let Some(script) = &options.inject {
+    if matches!(job.what, What::File) && bytes.iter().all(u8::is_ascii_whitespace) {
+        // Left out: see `FILES_DIR`.
+        bytes.clear();
+        return Ok(bytes);
+    }
+    if let Some(script) = options.inject.as_ref().filter(|_| job.path.ends_with(".html")) {
         inject(&mut bytes, script);
     }
     Ok(bytes)
@@ -458,6 +614,22 @@ fn jobs(site: &Site, templates: &Templates, errors: &mut Vec<Diagnostic>) -> Vec
     if templates.has("404.html") {
         jobs.push(Job { path: "404.html".into(), template: "404.html".into(), what: What::NotFound });
     }
+    if templates.has(COLLECTION_DATA) {
+        for name in site.graph.collections.keys() {
+            let path = format!("data/{name}.json");
+            jobs.push(Job { path, template: COLLECTION_DATA.into(), what: What::Collection(name.clone()) });
+        }
+    }
+    // A static file of the same path (the site's own `static/robots.txt`) wins.
+    let mut files: Vec<&String> = templates
+        .files
+        .keys()
+        .filter(|n| n.starts_with(FILES_DIR) && !templates.statics.contains(&n[FILES_DIR.len()..]))
+        .collect();
+    files.sort();
+    for name in files {
+        jobs.push(Job { path: name[FILES_DIR.len()..].to_string(), template: name.clone(), what: What::File });
+    }
     jobs
 }
 
@@ -470,6 +642,8 @@ fn global_deps(site: &Site, global: Global, deps: &mut Deps) {
                 deps.pages(list);
             }
         }
+        Global::Pages => deps.pages(&published(site)),
+        Global::Feed => deps.pages(&feed_entries(site).into_iter().map(|(i, _)| i).collect::<Vec<_>>()),
         Global::Sections => {
             for c in &site.config.collections {
                 match site.page_index(&format!("{}/_index.md", c.folder)) {
@@ -607,6 +781,10 @@ enum What {
     Taxonomy(usize),
     Term(usize, usize),
     NotFound,
+    /// A template of `files/`.
+    File,
+    /// The data file of the named collection.
+    Collection(String),
 }
 
 /// Template values built once per build and shared by every page.
@@ -634,7 +812,8 @@ impl Job {
             }
             What::Taxonomy(t) => term_deps(site, t, None, deps),
             What::Term(t, k) => term_deps(site, t, Some(k), deps),
-            What::NotFound => {}
+            What::Collection(ref name) => deps.pages(site.graph.collections.get(name).map_or(&[], Vec::as_slice)),
+            What::NotFound | What::File => {}
         }
     }
 
@@ -647,7 +826,14 @@ impl Job {
                 ctx.insert_value("taxonomy", shared.taxonomies[t].clone());
                 ctx.insert_value("term", shared.terms[t][k].clone());
             }
-            What::NotFound => {}
+            What::Collection(ref name) => {
+                let entries = site.graph.collections.get(name).map_or(&[][..], Vec::as_slice);
+                ctx.insert_value(
+                    "collection",
+                    map([("name", name.as_str().into()), ("entries", cards_of(entries, &shared.cards))]),
+                );
+            }
+            What::NotFound | What::File => {}
         }
         ctx
     }
@@ -703,9 +889,14 @@ fn install_globals(site: &Site, shared: &Shared, templates: &mut Templates, with
             ("title", config.title.as_str().into()),
             ("description", config.description.as_str().into()),
             ("base_url", config.base_url.as_str().into()),
+            ("absolute", config.absolute().into()),
+            ("feed", (config.absolute() && config.feed.is_some()).into()),
+            ("citations", citations_value(config)),
             ("taxonomies", Value::from(taxonomy_links)),
         ]),
     );
+    global.insert_value("pages", cards_of(&published(site), &shared.cards));
+    global.insert_value("feed", feed_value(site, &shared.cards));
     global.insert_value("collections", map_owned(collections));
     // Each collection's section page, for navigation.
     let sections: Vec<(String, Value)> = site
@@ -728,6 +919,64 @@ fn install_globals(site: &Site, shared: &Shared, templates: &mut Templates, with
         .map(|(i, b)| (format!("/{}", site.pages[i].path), cards_of(&b.cited_by, &shared.cards)))
         .collect();
     global.insert_value("cited_by", map_owned(cited_by));
+}
+
+/// Every page that is written, in the order of their source paths.
+fn published(site: &Site) -> Vec<usize> {
+    (0..site.pages.len()).filter(|&i| !site.pages[i].invalid).collect()
+}
+
+/// The feed's entries, newest first, with their Atom dates: entries of the
+/// configured collections that have a date and are not drafts, at most `limit`.
+fn feed_entries(site: &Site) -> Vec<(usize, String)> {
+    let Some(feed) = &site.config.feed else { return Vec::new() };
+    let mut dated: Vec<(usize, String)> = feed
+        .collections
+        .iter()
+        .filter_map(|c| site.graph.collections.get(c))
+        .flatten()
+        .filter(|&&i| !site.pages[i].draft)
+        .filter_map(|&i| {
+            let date = match site.pages[i].fields.get(&feed.date)? {
+                FieldValue::Int(year) => format!("{year:04}-01-01T00:00:00Z"),
+                FieldValue::Date(day) => format!("{day}T00:00:00Z"),
+                _ => return None,
+            };
+            Some((i, date))
+        })
+        .collect();
+    // Pages are in source-path order, so ties fall back to it: stable.
+    dated.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    dated.truncate(feed.limit);
+    dated
+}
+
+/// `feed`: `none` without `feed:` in site.yaml, else `updated` (the newest
+/// entry's date) and `entries` (`[{updated, page}]`).
+fn feed_value(site: &Site, cards: &[Value]) -> Value {
+    if site.config.feed.is_none() {
+        return Value::none();
+    }
+    let entries = feed_entries(site);
+    let updated = entries.first().map_or_else(|| "1970-01-01T00:00:00Z".into(), |(_, d)| d.as_str().into());
+    let list: Vec<Value> =
+        entries.iter().map(|(i, date)| map([("updated", date.as_str().into()), ("page", cards[*i].clone())])).collect();
+    map([("updated", updated), ("entries", Value::from(list))])
+}
+
+/// `site.citations`: the citable collections and the fields that make a
+/// reference, for bibliography templates.
+fn citations_value(config: &crate::config::Config) -> Value {
+    match &config.citations {
+        None => Value::none(),
+        Some(c) => map([
+            ("collections", Value::from(c.collections.iter().map(|n| Value::from(n.as_str())).collect::<Vec<_>>())),
+            ("authors", c.authors.as_str().into()),
+            ("year", c.year.as_str().into()),
+            ("et_al", opt(c.et_al.as_deref())),
+            ("title", opt(c.title.as_deref())),
+        ]),
+    }
 }
 
 fn map<const N: usize>(pairs: [(&'static str, Value); N]) -> Value {
@@ -869,6 +1118,13 @@ impl<'a> CardMaker<'a> {
                 .collect();
             terms.insert(self.key(&tax.name), Value::from(list));
         }
+        // An entry is described by the field its collection names, if set.
+        let described_by = declared.and_then(|c| c.description.as_deref());
+        let description = match (&page.description, described_by.and_then(|f| fields.get(&self.key(f)))) {
+            (Some(d), _) => d.as_str().into(),
+            (None, Some(v)) if !v.is_none() => v.clone(),
+            _ => Value::none(),
+        };
         map([
             ("id", page.id.as_str().into()),
             ("kind", kind_name(&page.kind).into()),
@@ -876,7 +1132,7 @@ impl<'a> CardMaker<'a> {
             ("url", page.url.as_str().into()),
             ("path", format!("/{}", page.path).into()),
             ("title", page.title.as_str().into()),
-            ("description", opt(page.description.as_deref())),
+            ("description", description),
             ("citation", opt(page.citation.as_deref())),
             ("draft", page.draft.into()),
             ("summary", page.md.summary.clone().unwrap_or_else(|| Value::safe_string(""))),
@@ -1016,5 +1272,29 @@ fn inject(bytes: &mut Vec<u8>, script: &str) {
             bytes.splice(at..at, script.bytes());
         }
         None => bytes.extend_from_slice(script.as_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_drops_tags_and_decodes_what_markdown_escapes() {
+        assert_eq!(plain_text("<p>A <em>b</em>, c &amp; d &lt;e&gt;.</p>\n<p>Next</p>"), "A b, c & d <e>. Next");
+    }
+
+    #[test]
+    fn shorten_cuts_after_a_whole_word() {
+        assert_eq!(shorten("one two three", 20), "one two three");
+        assert_eq!(shorten("one two, three", 9), "one two…");
+    }
+
+    #[test]
+    fn bibtex_escapes_its_special_characters() {
+        assert_eq!(
+            escape_bibtex("50% of {x} & y_1 ~ \\"),
+            "50\\% of \\{x\\} \\& y\\_1 \\textasciitilde{} \\textbackslash{}"
+        );
     }
 }

@@ -109,6 +109,11 @@ pub struct Term {
 }
 
 impl Markdown {
+    /// The Markdown body as written; `None` for generated pages.
+    pub fn body(&self) -> Option<&str> {
+        self.source.as_ref().map(|s| s.body.as_str())
+    }
+
     /// The body's HTML, made now from the source, or as kept from before.
     /// With `keep` it is kept for next time. Errors are not collected again:
     /// the markdown stage found them in the same text against the same pages.
@@ -137,6 +142,9 @@ pub struct Skeleton {
     by_rel: HashMap<String, usize>,
     /// Sources left out as drafts, so a link to one can say so.
     drafts: HashSet<String>,
+    /// Files of `content/` copied as they are (paths under `content/`),
+    /// which links beside the Markdown may point at.
+    pub assets: Arc<HashSet<String>>,
 }
 
 /// The finished, immutable site that rendering borrows.
@@ -145,6 +153,7 @@ pub struct Site {
     pub pages: Vec<Page>,
     pub by_rel: HashMap<String, usize>,
     drafts: HashSet<String>,
+    assets: Arc<HashSet<String>>,
     pub graph: Arc<Graph>,
     /// A fingerprint of what pages show of each other (see [`landscape`]).
     pub landscape: u64,
@@ -201,7 +210,7 @@ impl Skeleton {
                 by_path.insert(&p.path, i);
             }
         }
-        let mut skeleton = Skeleton { config, pages, by_rel, drafts };
+        let mut skeleton = Skeleton { config, pages, by_rel, drafts, assets: Arc::default() };
         errors.extend(skeleton.label_citations());
         (skeleton, errors)
     }
@@ -331,7 +340,13 @@ impl Skeleton {
     }
 
     fn resolver(&self) -> Resolver<'_> {
-        Resolver { config: &self.config, pages: &self.pages, by_rel: &self.by_rel, drafts: &self.drafts }
+        Resolver {
+            config: &self.config,
+            pages: &self.pages,
+            by_rel: &self.by_rel,
+            drafts: &self.drafts,
+            assets: &self.assets,
+        }
     }
 
     /// A fingerprint of everything a link or citation can learn of a page
@@ -343,6 +358,7 @@ impl Skeleton {
             (&p.rel, &p.url, &p.citation).hash(&mut h);
         }
         sorted(&self.drafts).hash(&mut h);
+        sorted(&self.assets).hash(&mut h);
         h.finish()
     }
 
@@ -355,7 +371,7 @@ impl Skeleton {
     /// them from `previous` (the last build's site) when no page's relations
     /// changed, as after an edit of a page's prose.
     pub fn link(self, previous: Option<&Site>) -> (Site, Vec<Diagnostic>) {
-        let Skeleton { config, mut pages, by_rel, drafts } = self;
+        let Skeleton { config, mut pages, by_rel, drafts, assets } = self;
         for page in &mut pages {
             if page.title.is_empty() {
                 page.title = page.md.content.toc.first().map(|h| h.title.clone()).unwrap_or_else(|| page.id.clone());
@@ -367,7 +383,7 @@ impl Skeleton {
         };
         let errors = graph.errors.clone();
         let landscape = landscape(&pages, &drafts);
-        (Site { config, pages, by_rel, drafts, graph, landscape }, errors)
+        (Site { config, pages, by_rel, drafts, assets, graph, landscape }, errors)
     }
 }
 
@@ -616,7 +632,13 @@ impl Site {
 
     /// Resolves `@/` links and citations, as the markdown stage did.
     pub fn resolver(&self) -> Resolver<'_> {
-        Resolver { config: &self.config, pages: &self.pages, by_rel: &self.by_rel, drafts: &self.drafts }
+        Resolver {
+            config: &self.config,
+            pages: &self.pages,
+            by_rel: &self.by_rel,
+            drafts: &self.drafts,
+            assets: &self.assets,
+        }
     }
 
     /// The index of entry `id` of `collection`.
@@ -675,7 +697,8 @@ fn generated_section(config: &Config, folder: String, title: String) -> Page {
     }
 }
 
-fn section_rel(folder: &str) -> String {
+/// The path under `content/` of the section page of `folder`.
+pub fn section_rel(folder: &str) -> String {
     if folder.is_empty() {
         "_index.md".to_string()
     } else {
@@ -741,6 +764,7 @@ pub struct Resolver<'a> {
     pages: &'a [Page],
     by_rel: &'a HashMap<String, usize>,
     drafts: &'a HashSet<String>,
+    assets: &'a HashSet<String>,
 }
 
 impl Resolver<'_> {
@@ -766,7 +790,7 @@ impl Resolver<'_> {
         for rel in rels {
             match self.by_rel.get(rel) {
                 Some(&i) => (0u8, &self.pages[i].url, &self.pages[i].citation).hash(&mut h),
-                None => (1u8, self.drafts.contains(rel)).hash(&mut h),
+                None => (1u8, self.drafts.contains(rel), self.assets.contains(rel)).hash(&mut h),
             }
         }
         h.finish()
@@ -780,6 +804,14 @@ impl Resolve for Resolver<'_> {
 
     fn external_links(&self) -> crate::config::ExternalLinks {
         self.config.external_links
+    }
+
+    fn is_asset(&self, rel: &str) -> bool {
+        self.assets.contains(rel)
+    }
+
+    fn base_url(&self) -> &str {
+        &self.config.base_url
     }
 
     fn url(&self, rel: &str) -> Result<&str, Diagnostic> {
@@ -848,11 +880,13 @@ fn render_page(page: &Page, source: &Arc<Source>, resolver: &Resolver) -> Markdo
             let field = markdown::render(&t.value, &origin, resolver, &mut errors, Produce::Html);
             deps.extend(field.links.iter().map(|l| l.target.clone()));
             deps.extend(field.citations.iter().map(|id| resolver.citation_rel(id)));
+            deps.extend(field.assets.iter().cloned());
             text_fields.push((name.clone(), Value::safe_string(&field.html)));
         }
     }
     deps.extend(content.links.iter().map(|l| l.target.clone()));
     deps.extend(content.citations.iter().map(|id| resolver.citation_rel(id)));
+    deps.extend(content.assets.iter().cloned());
     deps.sort();
     deps.dedup();
     let facts = resolver.facts(&deps);

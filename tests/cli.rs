@@ -11,14 +11,31 @@ fn annals(site: &TestSite, args: &[&str]) -> std::process::Output {
 #[test]
 fn build_ends_with_one_line_of_pages_and_time() {
     let site = TestSite::fixture("basic");
-    let out = annals(&site, &["build"]);
+    let out = annals(&site, &["build", "--base-url", "https://example.org/"]);
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
-    assert!(stdout.starts_with("Built 9 pages (20 files) into "), "{stdout}");
+    // Every file but the mark that annals made the folder.
+    let files = common::snapshot(&site.root.join("public")).len() - 1;
+    assert!(stdout.starts_with(&format!("Built 9 pages ({files} files) into ")), "{stdout}");
     assert!(stdout.trim_end().ends_with(" ms"), "{stdout}");
     assert!(out.stderr.is_empty());
     assert!(site.root.join("public/index.html").is_file());
+}
+
+#[test]
+fn a_relative_base_url_is_one_warning() {
+    let site = TestSite::fixture("basic");
+    let out = annals(&site, &["build"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with("site.yaml: warning: base_url `/` is not absolute, so sitemap.xml, atom.xml"),
+        "{stderr}"
+    );
+    assert!(stderr.ends_with("\n1 warning\n"), "{stderr}");
+    // Only what is published needs absolute URLs: `check` does not warn.
+    assert!(annals(&site, &["check", "--deny-warnings"]).status.success());
 }
 
 #[test]
@@ -67,7 +84,7 @@ fn timings_list_every_stage() {
     let site = TestSite::fixture("basic");
     let out = annals(&site, &["build", "--timings"]);
     let stdout = String::from_utf8(out.stdout).unwrap();
-    for stage in ["load", "validate", "markdown", "link", "render", "write"] {
+    for stage in ["load", "validate", "markdown", "link", "render", "search", "write"] {
         assert!(stdout.lines().any(|l| l.trim_start().starts_with(stage)), "{stage} missing in\n{stdout}");
     }
 }
@@ -131,7 +148,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 #[test]
-fn init_writes_a_site_that_builds_at_once_without_warnings() {
+fn init_writes_a_site_that_builds_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let site = dir.path().join("history");
     let out = annals_in(dir.path(), &["init", "history"]);
@@ -139,7 +156,9 @@ fn init_writes_a_site_that_builds_at_once_without_warnings() {
     assert!(text(&out.stdout).starts_with("Created a new site in history: site.yaml, content/_index.md"));
     let out = annals_in(&site, &["build"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    // The one warning: set an absolute base_url before publishing.
+    assert!(text(&out.stderr).starts_with("site.yaml: warning: base_url `/` is not absolute"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).ends_with("\n1 warning\n"), "{}", text(&out.stderr));
     assert!(site.join("public/papers/example-2024/index.html").is_file());
     assert!(annals_in(&site, &["check", "--deny-warnings"]).status.success());
     // A second init would write over the site: refused, nothing touched.
@@ -274,4 +293,48 @@ fn new_with_edit_opens_the_file_in_the_editor() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let written = std::fs::read_to_string(site.root.join("content/places/hall.md")).unwrap();
     assert!(written.ends_with("in your own words.\nedited\n"), "{written}");
+}
+
+#[test]
+fn the_invalidation_trace_says_why_each_output_is_rendered_again() {
+    use std::io::BufRead;
+    let site = TestSite::fixture("basic");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_annals"))
+        .arg("--root")
+        .arg(&site.root)
+        .arg("watch")
+        .env("ANNALS_TRACE", "invalidation")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            std::io::BufReader::new(stream).lines().map_while(Result::ok).for_each(|l| drop(tx.send(l)))
+        });
+    }
+    let wait_for = |what: &dyn Fn(&str) -> bool| loop {
+        let line = lines.recv_timeout(std::time::Duration::from_secs(10)).expect("a line within 10 s");
+        if what(&line) {
+            return line;
+        }
+    };
+    // The first build renders everything for the first time.
+    assert_eq!(
+        wait_for(&|l| l.contains("rendering about/")),
+        "annals: rendering about/index.html: not rendered before"
+    );
+    wait_for(&|l| l.starts_with("Built"));
+    let study = site.root.join("content/studies/beta-2005.md");
+    let text = std::fs::read_to_string(&study).unwrap();
+    std::fs::write(&study, format!("{text}\nOne more sentence.\n")).unwrap();
+    let traced = wait_for(&|l| l.contains("rendering studies/beta-2005/"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(traced, "annals: rendering studies/beta-2005/index.html: its page's text changed");
 }

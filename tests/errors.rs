@@ -31,6 +31,12 @@ fn bad_yaml() {
 }
 
 #[test]
+fn missing_file_beside_the_markdown() {
+    let d = only_error("missing-file");
+    assert_at(&d, "content/studies/epsilon-2015.md", 8, 12, "content/studies/charts/epsilon.png");
+}
+
+#[test]
 fn unclosed_front_matter() {
     let d = only_error("unclosed-front-matter");
     assert_at(&d, "content/notes.md", 1, 1, "never closed");

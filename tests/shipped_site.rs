@@ -228,6 +228,14 @@ fn the_references_page_is_the_whole_bibliography() {
         assert!(!line[item.len()..].contains("/works/"), "a work's page cites {id}: link to it instead");
     }
     assert_eq!(references.matches("<li id=").count(), BIBLIOGRAPHY.len(), "entries that the review does not cite");
+    // The exports list the same works, without the site's own page titles,
+    // which the review does not give and a reader would take for the papers'.
+    let bib = page("bibliography.bib");
+    assert_eq!(bib.matches("@misc{").count(), BIBLIOGRAPHY.len());
+    assert!(!bib.contains("title ="), "the BibTeX gives titles the source does not");
+    let csl = page("bibliography.json");
+    assert_eq!(csl.matches("\"citation-label\"").count(), BIBLIOGRAPHY.len());
+    assert!(!csl.contains("\"title\""), "the CSL-JSON gives titles the source does not");
     // Not publications: no author-year label, not in the bibliography.
     for id in ["roquet-psychosynthesis", "bristol-challenge-pilot"] {
         assert!(!references.contains(&format!("<li id=\"{id}\"")), "{id} is listed as a cited work");

@@ -9,7 +9,7 @@ use std::path::Path;
 /// Builds the basic site with the `kind` warning fixture laid over it and
 /// returns the single warning it must produce.
 fn only_warning(kind: &str) -> Diagnostic {
-    let warnings = TestSite::with_warning(kind).build_warnings();
+    let warnings = TestSite::with_warning(kind).check_warnings();
     assert_eq!(warnings.len(), 1, "{kind}: expected one warning, got {warnings:#?}");
     warnings.into_iter().next().unwrap()
 }
@@ -23,7 +23,7 @@ fn assert_at(d: &Diagnostic, path: &str, line: usize, col: usize, message: &str)
 
 #[test]
 fn the_basic_fixture_has_no_warnings() {
-    let warnings = TestSite::fixture("basic").build_warnings();
+    let warnings = TestSite::fixture("basic").check_warnings();
     assert!(warnings.is_empty(), "{warnings:#?}");
 }
 
@@ -45,7 +45,7 @@ fn an_external_link_is_a_warning_when_site_yaml_says_warn() {
 fn external_links_are_allowed_by_default() {
     let site = TestSite::with_warning("external-link");
     std::fs::copy(common::fixtures().join("basic/site.yaml"), site.root.join("site.yaml")).unwrap();
-    assert!(site.build_warnings().is_empty());
+    assert!(site.check_warnings().is_empty());
 }
 
 #[test]
@@ -69,7 +69,7 @@ fn two_headings_that_would_share_an_anchor() {
 #[test]
 fn a_yaml_1_1_boolean_key_is_read_as_its_name_with_a_warning() {
     // The build succeeds: `on` is taken as the declared field `"on"`, not `true`.
-    let warnings = TestSite::with_warning("boolean-key").build_warnings();
+    let warnings = TestSite::with_warning("boolean-key").check_warnings();
     assert_eq!(warnings.len(), 1, "{warnings:#?}");
     assert_at(&warnings[0], "content/studies/alpha-2000.md", 6, 1, "key `on` is a boolean in YAML 1.1");
     assert_eq!(warnings[0].len, 2);
@@ -103,7 +103,7 @@ fn a_cited_draft_gets_one_warning_and_each_citation_its_error() {
     // Previewing with drafts, the site builds and the warning remains.
     let mut with_drafts = TestSite::with_warning("draft-cited");
     with_drafts.options.drafts = true;
-    let warnings = with_drafts.build_warnings();
+    let warnings = with_drafts.check_warnings();
     assert_eq!(warnings.len(), 1, "{warnings:#?}");
     assert_eq!(warnings[0].path, Path::new("content/studies/delta-2012.md"));
 }

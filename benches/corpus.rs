@@ -254,26 +254,3 @@ fn write_hugo_scaffold(dir: &Path) -> io::Result<()> {
     std::fs::write(layouts.join("list.html"), list)?;
     std::fs::write(layouts.join("terms.html"), list)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn same_seed_same_corpus() {
-        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        generate(a.path(), 30, 7, Flavour::Annals).unwrap();
-        generate(b.path(), 30, 7, Flavour::Annals).unwrap();
-        let read = |d: &Path| std::fs::read_to_string(d.join("content/studies/study-000005.md")).unwrap();
-        assert_eq!(read(a.path()), read(b.path()));
-        assert!(read(a.path()).len() > 2500, "pages should be about 3 KB");
-    }
-
-    #[test]
-    fn the_corpus_builds_without_errors() {
-        let dir = tempfile::tempdir().unwrap();
-        generate(dir.path(), 40, 1, Flavour::Annals).unwrap();
-        let built = crate::engine::generate(&crate::engine::Options::new(dir.path())).expect("corpus builds");
-        assert_eq!(built.pages, 40);
-    }
-}

@@ -1,0 +1,554 @@
+//! The offline search index, built with the rest of the site and loaded
+//! by the theme's `search.js`. No crate builds a sharded index that a
+//! static page can load piece by piece (elasticlunr-rs writes one file of
+//! the whole site, as mdBook ships; Pagefind's format is its own binary
+//! one), so it is made here, small and lazily loaded:
+//!
+//! - `search/meta.js`: the number of documents, and the taxonomies' terms
+//!   with their counts, for the filters.
+//! - `search/t/<key>.js`: the terms that start with `key` (their first three
+//!   characters; shorter terms are their own key), each with its postings
+//!   `[doc delta, weight, …]`. A query word fetches one shard (a missing
+//!   one is a word no page has).
+//! - `search/d/<k>.js`: documents `4k` to `4k + 3`: title, URL, collection,
+//!   year, and text for the snippet; fetched only for the results shown.
+//! - `search/f/<taxonomy>.js`: per term, its documents; fetched when a
+//!   filter of that taxonomy is chosen.
+//!
+//! Each file is a script calling `annalsSearch(path, data)`, so the index
+//! loads through `<script>` tags: from any static host, and from `file://`.
+//!
+//! The preview keeps each page's terms and the inverted index between
+//! builds: an edit re-indexes its page and writes again only the shards
+//! whose terms it touched.
+
+use rayon::prelude::*;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use crate::output::Staging;
+use crate::render::Output;
+use crate::schema::FieldValue;
+use crate::site::{Markdown, Page, Site};
+use crate::HashMap;
+
+/// The weight of a word in a title, a field, the body.
+const TITLE: u32 = 10;
+const FIELD: u32 = 3;
+const BODY: u32 = 1;
+/// Body occurrences beyond this add nothing: long pages do not win by length.
+const BODY_CAP: u32 = 5;
+/// Bytes of a document's text kept for snippets.
+const TEXT_LIMIT: usize = 2000;
+/// Documents per file of `search/d/`: fewer files to write, for a little
+/// more to fetch per result shown.
+const CHUNK: usize = 4;
+const KEY_CHARS: usize = 3;
+
+/// What the index keeps of a page once its terms are in the postings.
+struct Doc {
+    /// Per taxonomy (by position), the page's terms.
+    facets: Vec<Vec<String>>,
+    /// What a result shows, as JSON: its entry in `search/d/`.
+    fragment: String,
+}
+
+/// Term → postings (document, weight), by document.
+type Postings = HashMap<String, Vec<(u32, u32)>>;
+/// Shard key → term → postings.
+type Shards = BTreeMap<String, BTreeMap<String, Vec<(u32, u32)>>>;
+
+/// What the preview keeps between builds.
+#[derive(Default)]
+pub struct Cache {
+    /// Per document: its page's `rel` and what its Doc was made from.
+    keys: Vec<(String, DocKey)>,
+    docs: Vec<Doc>,
+    /// Per document, its terms (as numbers into `terms`): what to take out
+    /// of the index when it changes.
+    doc_terms: Vec<Vec<u32>>,
+    terms: Vec<String>,
+    ids: HashMap<String, u32>,
+    index: Shards,
+    /// Every output of the index, by path.
+    outputs: BTreeMap<String, Arc<[u8]>>,
+    /// The taxonomy names when the index was made.
+    taxonomies: Vec<String>,
+}
+
+/// A page's Doc is the same while these are. (Its Markdown is made again
+/// when a label it cites changes; it holds no other page's text.)
+struct DocKey {
+    md: Arc<Markdown>,
+    fields: Arc<BTreeMap<String, FieldValue>>,
+    title: String,
+    url: String,
+    collection: Option<String>,
+}
+
+impl DocKey {
+    fn of(page: &Page) -> DocKey {
+        DocKey {
+            md: page.md.clone(),
+            fields: page.fields.clone(),
+            title: page.title.clone(),
+            url: page.url.clone(),
+            collection: page.collection.clone(),
+        }
+    }
+
+    fn same(&self, other: &DocKey) -> bool {
+        Arc::ptr_eq(&self.md, &other.md)
+            && Arc::ptr_eq(&self.fields, &other.fields)
+            && (&self.title, &self.url, &self.collection) == (&other.title, &other.url, &other.collection)
+    }
+}
+
+/// The pages that are searched: every page written, in the order of their
+/// paths under `content/`; their positions are the document numbers.
+fn searched(site: &Site) -> Vec<usize> {
+    (0..site.pages.len()).filter(|&i| !site.pages[i].invalid).collect()
+}
+
+/// Writes the whole index into `sink` (a one-off build), each file as soon
+/// as it is made; returns the paths written.
+pub fn write_index(site: &Site, sink: &Staging) -> std::io::Result<Vec<String>> {
+    sink.create_folders(["search/d/", "search/t/", "search/f/"].into_iter())?;
+    let written = Mutex::new(Vec::new());
+    let emit = |path: String, bytes: Arc<[u8]>| {
+        sink.write(&path, &bytes)?;
+        written.lock().expect("no panics while held").push(path);
+        Ok(())
+    };
+    let (docs, postings) = gather(site, &searched(site), false, &emit)?;
+    write_all(site, &docs, &shards(postings), &emit)?;
+    Ok(written.into_inner().expect("no panics while held"))
+}
+
+/// Every output of the search index, for the preview: only what changed
+/// since the last call is made again.
+pub fn index(site: &Site, cache: &mut Cache) -> Vec<Output> {
+    let pages = searched(site);
+    let taxonomies: Vec<String> = site.graph.taxonomies.iter().map(|t| t.name.clone()).collect();
+    let keys: Vec<(String, DocKey)> =
+        pages.iter().map(|&i| (site.pages[i].rel.clone(), DocKey::of(&site.pages[i]))).collect();
+    let same_numbering = cache.taxonomies == taxonomies
+        && cache.keys.len() == keys.len()
+        && cache.keys.iter().zip(&keys).all(|(a, b)| a.0 == b.0);
+    if !same_numbering {
+        let made = Mutex::new(Vec::new());
+        let emit = |path: String, bytes: Arc<[u8]>| {
+            made.lock().expect("no panics while held").push((path, bytes));
+            Ok(())
+        };
+        let (docs, postings) = gather(site, &pages, true, &emit).expect("collecting cannot fail");
+        cache.doc_terms = vec![Vec::new(); docs.len()];
+        cache.terms.clear();
+        cache.ids.clear();
+        for (term, list) in &postings {
+            let id = cache.terms.len() as u32;
+            cache.terms.push(term.clone());
+            cache.ids.insert(term.clone(), id);
+            for &(doc, _) in list {
+                cache.doc_terms[doc as usize].push(id);
+            }
+        }
+        cache.docs = docs;
+        cache.index = shards(postings);
+        write_all(site, &cache.docs, &cache.index, &emit).expect("collecting cannot fail");
+        cache.outputs = made.into_inner().expect("no panics while held").into_iter().collect();
+    } else {
+        let stale: Vec<usize> = (0..keys.len()).filter(|&n| !cache.keys[n].1.same(&keys[n].1)).collect();
+        if !stale.is_empty() {
+            let fresh: Vec<(Doc, Vec<(String, u32)>)> =
+                stale.par_iter().map(|&n| make_doc(site, &site.pages[pages[n]])).collect();
+            update(site, cache, stale.into_iter().zip(fresh));
+        }
+    }
+    cache.keys = keys;
+    cache.taxonomies = taxonomies;
+    cache.outputs.iter().map(|(path, bytes)| Output { path: path.clone(), bytes: bytes.clone() }).collect()
+}
+
+/// Where made files go: written at once, or collected.
+type Emit<'a> = dyn Fn(String, Arc<[u8]>) -> std::io::Result<()> + Sync + 'a;
+
+/// Replaces documents in the cached index, writing again the shards and
+/// chunks they were or are in.
+fn update(site: &Site, cache: &mut Cache, changed: impl Iterator<Item = (usize, (Doc, Vec<(String, u32)>))>) {
+    let mut dirty: BTreeSet<String> = BTreeSet::new();
+    let mut dirty_chunks: BTreeSet<usize> = BTreeSet::new();
+    let mut facets_changed = false;
+    for (n, (doc, terms)) in changed {
+        let d = n as u32;
+        let new: HashMap<&str, u32> = terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
+        // Terms the page no longer has.
+        for &id in &cache.doc_terms[n] {
+            let term = &cache.terms[id as usize];
+            if new.contains_key(term.as_str()) {
+                continue;
+            }
+            let key = shard_key(term);
+            if let Some(postings) = cache.index.get_mut(&key).and_then(|s| s.get_mut(term)) {
+                postings.retain(|&(doc, _)| doc != d);
+            }
+            dirty.insert(key);
+        }
+        // Terms it has: a shard changes only where a weight does.
+        let mut ids = Vec::with_capacity(terms.len());
+        for (term, weight) in terms {
+            let id = match cache.ids.get(&term) {
+                Some(&id) => id,
+                None => {
+                    let id = cache.terms.len() as u32;
+                    cache.terms.push(term.clone());
+                    cache.ids.insert(term.clone(), id);
+                    id
+                }
+            };
+            ids.push(id);
+            let key = shard_key(&term);
+            let postings = cache.index.entry(key.clone()).or_default().entry(term).or_default();
+            match postings.binary_search_by_key(&d, |&(doc, _)| doc) {
+                Ok(at) if postings[at].1 == weight => continue,
+                Ok(at) => postings[at].1 = weight,
+                Err(at) => postings.insert(at, (d, weight)),
+            }
+            dirty.insert(key);
+        }
+        cache.doc_terms[n] = ids;
+        facets_changed |= cache.docs[n].facets != doc.facets;
+        if cache.docs[n].fragment != doc.fragment {
+            dirty_chunks.insert(n / CHUNK);
+        }
+        cache.docs[n] = doc;
+    }
+    for chunk in dirty_chunks {
+        let docs = cache.docs.chunks(CHUNK).nth(chunk).unwrap_or_default();
+        let (path, bytes) = chunk_file(chunk, docs.iter().map(|d| d.fragment.as_str()));
+        cache.outputs.insert(path, bytes);
+    }
+    for key in &dirty {
+        let shard = cache.index.get_mut(key).expect("made above");
+        shard.retain(|_, postings| !postings.is_empty());
+        let path = shard_path(key);
+        if shard.is_empty() {
+            cache.index.remove(key);
+            cache.outputs.remove(&path);
+        } else {
+            cache.outputs.insert(path.clone(), script(&path, &shard_json(shard)));
+        }
+    }
+    if facets_changed {
+        write_small(site, &cache.docs, &mut cache.outputs);
+    }
+}
+
+/// Every page's Doc and the postings of every term, made in parallel
+/// a chunk of pages at a time: their chunk of `search/d/` is emitted and their
+/// terms go into the postings at once, so that the site's words and texts
+/// are never all held page by page. `keep`: keep each page's fragment (the
+/// preview, which writes chunks again).
+fn gather(site: &Site, pages: &[usize], keep: bool, emit: &Emit) -> std::io::Result<(Vec<Doc>, Postings)> {
+    let (mut docs, mut postings) = pages
+        .par_chunks(CHUNK)
+        .enumerate()
+        .try_fold(
+            || (Vec::new(), Postings::default()),
+            |(mut docs, mut postings), (k, chunk)| {
+                let made: Vec<(Doc, Vec<(String, u32)>)> =
+                    chunk.iter().map(|&i| make_doc(site, &site.pages[i])).collect();
+                let (path, bytes) = chunk_file(k, made.iter().map(|(d, _)| d.fragment.as_str()));
+                emit(path, bytes)?;
+                for (j, (mut doc, terms)) in made.into_iter().enumerate() {
+                    let n = k * CHUNK + j;
+                    for (term, weight) in terms {
+                        postings.entry(term).or_default().push((n as u32, weight));
+                    }
+                    if !keep {
+                        doc.fragment = String::new();
+                    }
+                    docs.push((n, doc));
+                }
+                Ok::<_, std::io::Error>((docs, postings))
+            },
+        )
+        .try_reduce(
+            || (Vec::new(), Postings::default()),
+            |(mut docs, mut postings), (more_docs, more)| {
+                docs.extend(more_docs);
+                for (term, list) in more {
+                    postings.entry(term).or_default().extend(list);
+                }
+                Ok((docs, postings))
+            },
+        )?;
+    docs.sort_unstable_by_key(|(n, _)| *n);
+    postings.par_iter_mut().for_each(|(_, list)| list.sort_unstable());
+    Ok((docs.into_iter().map(|(_, d)| d).collect(), postings))
+}
+
+fn shards(postings: Postings) -> Shards {
+    let mut index = Shards::new();
+    for (term, list) in postings {
+        index.entry(shard_key(&term)).or_default().insert(term, list);
+    }
+    index
+}
+
+/// The shards and the small files (the chunks of documents are emitted by
+/// [`gather`]).
+fn write_all(site: &Site, docs: &[Doc], index: &Shards, emit: &Emit) -> std::io::Result<()> {
+    index
+        .par_iter()
+        .try_for_each(|(key, shard)| emit(shard_path(key), script(&shard_path(key), &shard_json(shard))))?;
+    let mut small = BTreeMap::new();
+    write_small(site, docs, &mut small);
+    small.into_iter().try_for_each(|(path, bytes)| emit(path, bytes))
+}
+
+/// The manifest and the filters: small, and made again on every change.
+fn write_small(site: &Site, docs: &[Doc], outputs: &mut BTreeMap<String, Arc<[u8]>>) {
+    let mut filters = serde_json::Map::new();
+    for (t, tax) in site.graph.taxonomies.iter().enumerate() {
+        let mut terms: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+        for (n, doc) in docs.iter().enumerate() {
+            for term in &doc.facets[t] {
+                terms.entry(term.as_str()).or_default().push(n as u32);
+            }
+        }
+        let counts: serde_json::Map<String, serde_json::Value> =
+            terms.iter().map(|(term, list)| (term.to_string(), list.len().into())).collect();
+        let file = format!("f/{}", crate::slug::slugify(&tax.name));
+        filters.insert(tax.name.clone(), serde_json::json!({ "file": file, "terms": counts }));
+        let path = format!("search/{file}.js");
+        let lists: serde_json::Map<String, serde_json::Value> =
+            terms.into_iter().map(|(term, list)| (term.to_string(), deltas(&list).into())).collect();
+        outputs.insert(path.clone(), script(&path, &serde_json::Value::from(lists).to_string()));
+    }
+    let meta = serde_json::json!({
+        "documents": docs.len(),
+        "key_chars": KEY_CHARS,
+        "chunk": CHUNK,
+        "filters": filters,
+    });
+    outputs.insert("search/meta.js".into(), script("search/meta.js", &meta.to_string()));
+}
+
+fn deltas(docs: &[u32]) -> Vec<u32> {
+    let mut previous = 0;
+    docs.iter()
+        .map(|&d| {
+            let delta = d - previous;
+            previous = d;
+            delta
+        })
+        .collect()
+}
+
+/// `{"term":[doc delta, weight, …], …}`, written directly: shards are most
+/// of the index, and the preview writes some again on every save.
+fn shard_json(shard: &BTreeMap<String, Vec<(u32, u32)>>) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(shard.values().map(|p| p.len() * 6 + 16).sum());
+    out.push('{');
+    for (i, (term, postings)) in shard.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::Value::from(term.as_str()).to_string());
+        out.push_str(":[");
+        let mut previous = 0;
+        for (j, &(doc, weight)) in postings.iter().enumerate() {
+            let sep = if j > 0 { "," } else { "" };
+            let _ = write!(out, "{sep}{},{weight}", doc - previous);
+            previous = doc;
+        }
+        out.push(']');
+    }
+    out.push('}');
+    out
+}
+
+/// `annalsSearch("t/abc", {...});`: a file that loads through a script tag.
+fn script(path: &str, json: &str) -> Arc<[u8]> {
+    let name = path.trim_start_matches("search/").trim_end_matches(".js");
+    format!("annalsSearch({name:?},{json});\n").into_bytes().into()
+}
+
+/// `search/d/<k>.js`: documents `k * CHUNK` to `k * CHUNK + CHUNK - 1`.
+fn chunk_file<'a>(k: usize, fragments: impl Iterator<Item = &'a str>) -> (String, Arc<[u8]>) {
+    let path = format!("search/d/{k}.js");
+    let bytes = script(&path, &format!("[{}]", fragments.collect::<Vec<_>>().join(",")));
+    (path, bytes)
+}
+
+fn shard_path(key: &str) -> String {
+    format!("search/t/{}.js", file_key(key))
+}
+
+/// A key as a file name: as it is when made of ASCII letters and digits,
+/// else `_` and the hex of its UTF-8 (`search.js` does the same).
+fn file_key(key: &str) -> String {
+    if key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+        key.to_string()
+    } else {
+        key.bytes().fold("_".to_string(), |mut s, b| {
+            s.push_str(&format!("{b:02x}"));
+            s
+        })
+    }
+}
+
+/// The shard a term is in: its first characters.
+pub fn shard_key(term: &str) -> String {
+    term.chars().take(KEY_CHARS).collect()
+}
+
+/// Words as the index holds them: lowercase runs of letters and digits
+/// (`search.js` splits queries the same way).
+pub fn tokens(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
+    let separator = |c: char| if c.is_ascii() { !c.is_ascii_alphanumeric() } else { !c.is_alphanumeric() };
+    text.split(separator).filter(|w| !w.is_empty()).map(|w| {
+        let lower =
+            if w.is_ascii() { !w.bytes().any(|b| b.is_ascii_uppercase()) } else { !w.chars().any(char::is_uppercase) };
+        if lower {
+            Cow::Borrowed(w)
+        } else {
+            Cow::Owned(w.to_lowercase())
+        }
+    })
+}
+
+/// A page's Doc, and its terms with their weights.
+fn make_doc(site: &Site, page: &Page) -> (Doc, Vec<(String, u32)>) {
+    let mut field_text = Vec::new();
+    for value in page.fields.values() {
+        field_strings(value, &mut field_text);
+    }
+    let body = page.md.body().map(|b| body_text(site, b)).unwrap_or_default();
+    // Per word: the best of title and fields, and the count in the body.
+    let mut weights: HashMap<Cow<str>, (u32, u32)> = HashMap::with_capacity_and_hasher(512, Default::default());
+    let texts = std::iter::once((page.title.as_str(), TITLE))
+        .chain(field_text.iter().map(|t| (t.as_str(), FIELD)))
+        .chain(std::iter::once((body.as_str(), BODY)));
+    for (text, weight) in texts {
+        for word in tokens(text) {
+            let entry = weights.entry(word).or_default();
+            if weight == BODY {
+                entry.1 = (entry.1 + 1).min(BODY_CAP);
+            } else {
+                entry.0 = entry.0.max(weight);
+            }
+        }
+    }
+    let terms: Vec<(String, u32)> = weights.into_iter().map(|(t, (a, b))| (t.into_owned(), a + b)).collect();
+
+    let facets = site
+        .graph
+        .taxonomies
+        .iter()
+        .map(|tax| {
+            let mut values = Vec::new();
+            if let Some(v) = page.fields.get(&tax.name) {
+                field_strings(v, &mut values);
+            }
+            values
+        })
+        .collect();
+    let year = site.config.citations.as_ref().map_or("year", |c| c.year.as_str()).to_string();
+    let year = match page.fields.get(&year) {
+        Some(FieldValue::Int(y)) => serde_json::Value::from(*y),
+        Some(FieldValue::Date(d)) => d.get(..4).unwrap_or(d).into(),
+        _ => serde_json::Value::Null,
+    };
+    // The text a snippet is cut from: the field that describes the page (a
+    // study's finding), then the body.
+    let described_by = page.collection.as_deref().and_then(|c| site.config.collection(c)?.description.as_deref());
+    let mut text = match described_by.and_then(|f| page.fields.get(f)) {
+        Some(FieldValue::Str(s)) => s.clone(),
+        Some(FieldValue::Text(t)) => t.value.clone(),
+        _ => String::new(),
+    };
+    if !text.is_empty() && !body.is_empty() {
+        text.push_str(" · ");
+    }
+    text.push_str(&body);
+    if text.len() > TEXT_LIMIT {
+        let mut end = TEXT_LIMIT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    let fragment = serde_json::json!({
+        "title": page.title,
+        "url": page.url,
+        "collection": page.collection,
+        "year": year,
+        "text": text,
+    })
+    .to_string();
+    (Doc { facets, fragment }, terms)
+}
+
+/// The strings of a field value. References are left out: they name other
+/// pages, which are found by their own words (and a page's terms then
+/// depend on the page alone).
+fn field_strings(value: &FieldValue, out: &mut Vec<String>) {
+    match value {
+        FieldValue::Str(s) | FieldValue::Date(s) => out.push(s.clone()),
+        FieldValue::Text(t) => out.push(t.value.clone()),
+        FieldValue::List(items) => items.iter().for_each(|v| field_strings(v, out)),
+        FieldValue::Ref(_) | FieldValue::Int(_) | FieldValue::Float(_) | FieldValue::Bool(_) => {}
+    }
+}
+
+/// The text of a Markdown body, without markup, on one line; citations
+/// as their labels.
+fn body_text(site: &Site, markdown: &str) -> String {
+    use crate::markdown::Resolve;
+    use pulldown_cmark::{BrokenLink, Event, Parser, Tag, TagEnd};
+    let citation = |link: BrokenLink| {
+        let label = link.reference.trim();
+        label.starts_with('@').then(|| (label.to_string().into(), "".into()))
+    };
+    let resolver = site.resolver();
+    let mut text = String::with_capacity(markdown.len());
+    let mut in_citation = false;
+    for event in Parser::new_with_broken_link_callback(markdown, pulldown_cmark::Options::empty(), Some(citation)) {
+        match event {
+            Event::Start(Tag::Link { dest_url, .. }) if dest_url.starts_with('@') && !dest_url.starts_with("@/") => {
+                in_citation = true;
+                let ids = dest_url.split(';').map(|id| id.trim().trim_start_matches('@'));
+                let labels: Vec<&str> = ids.filter_map(|id| resolver.cite(id).ok().map(|(label, _)| label)).collect();
+                text.push_str(&format!("({})", labels.join("; ")));
+            }
+            Event::End(TagEnd::Link) if in_citation => in_citation = false,
+            Event::Text(t) | Event::Code(t) if !in_citation => text.push_str(&t),
+            Event::SoftBreak | Event::HardBreak | Event::End(_) => text.push(' '),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_lowercase_words() {
+        assert_eq!(
+            tokens("Ketamine's NMDA-receptor, 2006!").collect::<Vec<_>>(),
+            ["ketamine", "s", "nmda", "receptor", "2006"]
+        );
+    }
+
+    #[test]
+    fn keys_are_file_names() {
+        assert_eq!(file_key(&shard_key("ketamine")), "ket");
+        assert_eq!(file_key(&shard_key("é")), "_c3a9");
+    }
+}
