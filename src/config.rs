@@ -590,6 +590,8 @@ mod tests {
         let errs = parse("title: T\ncitations: {collection: [a, b], authors: authors, year: year}\ncollections:\n  a:\n    fields:\n      authors: {type: list, of: string}\n      year: {type: integer}\n  b:\n    fields:\n      year: {type: integer}\n").unwrap_err();
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert!(errs[0].message.contains("`authors`, which is not a field of `b`"), "{errs:?}");
+        let errs = parse("title: T\ncitations: {collection: a, authors: authors, year: year, title: name}\ncollections:\n  a:\n    fields:\n      authors: {type: list, of: string}\n      year: {type: integer}\n").unwrap_err();
+        assert!(errs[0].message.contains("`name`, which is not a field of `a`"), "{errs:?}");
     }
 
     #[test]
