@@ -79,10 +79,16 @@ impl Config {
 /// Which entries `[@id]` cites, and which of their fields make the label.
 #[derive(Debug, Clone)]
 pub struct Citations {
-    pub collection: String,
+    /// The citable collections, as named in `site.yaml`; ids are unique
+    /// across them, and labels (with their 2010a/2010b) are worked out
+    /// across them.
+    pub collections: Vec<String>,
     pub authors: String,
     pub year: String,
     pub et_al: Option<String>,
+    /// The field that holds a work's own title, for the bibliography
+    /// exports; `None` where titles are the site's own descriptions.
+    pub title: Option<String>,
 }
 
 /// `feed:` in `site.yaml`: which entries `atom.xml` lists.
@@ -207,10 +213,11 @@ fn default_theme() -> String {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCitations {
-    collection: Spanned<String>,
+    collection: Spanned<OneOrMany>,
     authors: Spanned<String>,
     year: Spanned<String>,
     et_al: Option<Spanned<String>>,
+    title: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -237,6 +244,14 @@ struct RawField {
     values: Option<Vec<String>>,
     of: Option<RawOf>,
     to: Option<Spanned<String>>,
+}
+
+/// `collection: studies` or `collection: [studies, works]`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// `of: string` or `of: { type: enum, values: [...] }`.
@@ -338,26 +353,38 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
         });
     }
     let citations = raw.citations.map(|c| {
-        match collections.iter().find(|col| col.name == c.collection.value) {
-            None => {
-                errors.push(at(&c.collection, format!("citations name an unknown collection `{}`", c.collection.value)))
+        let names = match &c.collection.value {
+            OneOrMany::One(name) => vec![name.clone()],
+            OneOrMany::Many(names) => names.clone(),
+        };
+        if names.is_empty() {
+            errors.push(at(&c.collection, "citations name no collection: give one, or a list"));
+        }
+        for (n, name) in names.iter().enumerate() {
+            if names[..n].contains(name) {
+                errors.push(at(&c.collection, format!("citations name collection `{name}` twice")));
+                continue;
             }
-            Some(col) => {
-                for f in [Some(&c.authors), Some(&c.year), c.et_al.as_ref()].into_iter().flatten() {
-                    if !col.fields.contains_key(&f.value) {
-                        errors.push(at(
-                            f,
-                            format!("citations name `{}`, which is not a field of `{}`", f.value, col.name),
-                        ));
-                    }
+            let Some(col) = collections.iter().find(|col| &col.name == name) else {
+                let mut d = at(&c.collection, format!("citations name an unknown collection `{name}`"));
+                if let Some(s) = crate::schema::suggest(name, collections.iter().map(|c| c.name.as_str())) {
+                    d = d.with_hint(format!("did you mean `{s}`?"));
+                }
+                errors.push(d);
+                continue;
+            };
+            for f in [Some(&c.authors), Some(&c.year), c.et_al.as_ref(), c.title.as_ref()].into_iter().flatten() {
+                if !col.fields.contains_key(&f.value) {
+                    errors.push(at(f, format!("citations name `{}`, which is not a field of `{}`", f.value, col.name)));
                 }
             }
         }
         Citations {
-            collection: c.collection.value,
+            collections: names,
             authors: c.authors.value,
             year: c.year.value,
             et_al: c.et_al.map(|s| s.value),
+            title: c.title.map(|s| s.value),
         }
     });
     let feed = raw.feed.and_then(|f| resolve_feed(f, &collections, &mut errors));
@@ -540,6 +567,31 @@ mod tests {
         .unwrap_err();
         assert_eq!(errs.len(), 3, "{errs:?}");
         assert!(errs.iter().any(|d| d.line == 6 && d.hint.as_deref() == Some("did you mean `string`?")));
+    }
+
+    #[test]
+    fn citations_name_one_collection_or_several() {
+        const SITE: &str = "title: T\ncollections:\n  studies:\n    fields:\n      authors: {type: list, of: string}\n      year: {type: integer}\n  works:\n    fields:\n      authors: {type: list, of: string}\n      year: {type: integer}\n";
+        let one = parse(&format!("{SITE}citations: {{collection: studies, authors: authors, year: year}}\n")).unwrap();
+        assert_eq!(one.citations.unwrap().collections, ["studies"]);
+        let two = parse(&format!("{SITE}citations: {{collection: [studies, works], authors: authors, year: year}}\n"))
+            .unwrap();
+        assert_eq!(two.citations.unwrap().collections, ["studies", "works"]);
+        let errs = parse(&format!("{SITE}citations: {{collection: [studies, wroks], authors: authors, year: year}}\n"))
+            .unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].message.contains("unknown collection `wroks`"), "{errs:?}");
+        assert_eq!(errs[0].hint.as_deref(), Some("did you mean `works`?"));
+        assert_eq!(errs[0].line, 11, "{errs:?}");
+    }
+
+    #[test]
+    fn citation_fields_must_exist_in_every_citable_collection() {
+        let errs = parse("title: T\ncitations: {collection: [a, b], authors: authors, year: year}\ncollections:\n  a:\n    fields:\n      authors: {type: list, of: string}\n      year: {type: integer}\n  b:\n    fields:\n      year: {type: integer}\n").unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].message.contains("`authors`, which is not a field of `b`"), "{errs:?}");
+        let errs = parse("title: T\ncitations: {collection: a, authors: authors, year: year, title: name}\ncollections:\n  a:\n    fields:\n      authors: {type: list, of: string}\n      year: {type: integer}\n").unwrap_err();
+        assert!(errs[0].message.contains("`name`, which is not a field of `a`"), "{errs:?}");
     }
 
     #[test]

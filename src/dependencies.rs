@@ -20,11 +20,13 @@ pub enum Global {
     Pages,
     /// The feed's entries.
     Feed,
+    /// Per cited page, the pages citing it.
+    CitedBy,
 }
 
 impl Global {
-    pub const ALL: [Global; 5] =
-        [Global::Collections, Global::Sections, Global::Taxonomies, Global::Pages, Global::Feed];
+    pub const ALL: [Global; 6] =
+        [Global::Collections, Global::Sections, Global::Taxonomies, Global::Pages, Global::Feed, Global::CitedBy];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -33,6 +35,7 @@ impl Global {
             Global::Taxonomies => "taxonomies",
             Global::Pages => "pages",
             Global::Feed => "feed",
+            Global::CitedBy => "cited_by",
         }
     }
 }

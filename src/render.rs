@@ -113,6 +113,11 @@ fn register_helpers(tera: &mut Tera) {
         let value: Value = kwargs.must_get("value")?;
         Ok(items.iter().filter(|v| v.get_from_path(attribute) == Some(&value)).cloned().collect())
     });
+    // `collections.studies | concat(with=collections.works)`: one list of both.
+    tera.register_filter("concat", |items: &[Value], kwargs: Kwargs, _: &State| -> TeraResult<Vec<Value>> {
+        let with: Vec<Value> = kwargs.must_get("with")?;
+        Ok(items.iter().cloned().chain(with).collect())
+    });
     // `items | map(attribute="title")`
     tera.register_filter("map", |items: &[Value], kwargs: Kwargs, _: &State| -> TeraResult<Vec<Value>> {
         let attribute: &str = kwargs.must_get("attribute")?;
@@ -388,10 +393,11 @@ pub fn render(
     let taxonomies: Vec<Value> =
         site.graph.taxonomies.iter().zip(&terms).map(|(tax, terms)| taxonomy_value(tax, terms)).collect();
     let shared = Shared { cards, taxonomies, terms, keep_html: sink.is_none() };
-    install_globals(site, &shared, templates);
-
     let mut errors = Vec::new();
     let jobs = jobs(site, templates, &mut errors);
+    // `cited_by` is made only if an output reads it, as few do.
+    let cited_by = jobs.iter().any(|j| templates.globals_used(&j.template).any(|g| g == Global::CitedBy));
+    install_globals(site, &shared, templates, cited_by);
     if let Some(sink) = sink {
         let (mut paths, errs) = render_to_sink(site, &jobs, &shared, templates, options, sink);
         errors.extend(errs);
@@ -651,6 +657,13 @@ fn global_deps(site: &Site, global: Global, deps: &mut Deps) {
                 term_deps(site, t, None, deps);
             }
         }
+        Global::CitedBy => {
+            for (i, b) in site.graph.backlinks.iter().enumerate().filter(|(_, b)| !b.cited_by.is_empty()) {
+                deps.page(i);
+                deps.marker("cited_by");
+                deps.pages(&b.cited_by);
+            }
+        }
     }
 }
 
@@ -854,7 +867,7 @@ fn page_template(page: &Page, templates: &Templates) -> Result<String, Diagnosti
     })
 }
 
-fn install_globals(site: &Site, shared: &Shared, templates: &mut Templates) {
+fn install_globals(site: &Site, shared: &Shared, templates: &mut Templates, with_cited_by: bool) {
     let config = &site.config;
     let collections: Vec<(String, Value)> =
         site.graph.collections.iter().map(|(name, list)| (name.clone(), cards_of(list, &shared.cards))).collect();
@@ -896,6 +909,16 @@ fn install_globals(site: &Site, shared: &Shared, templates: &mut Templates) {
         .collect();
     global.insert_value("sections", map_owned(sections));
     global.insert_value("taxonomies", map_owned(taxonomies));
+    // By path, the pages citing each cited page: for a bibliography.
+    let cited_by: Vec<(String, Value)> = site
+        .graph
+        .backlinks
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| with_cited_by && !b.cited_by.is_empty())
+        .map(|(i, b)| (format!("/{}", site.pages[i].path), cards_of(&b.cited_by, &shared.cards)))
+        .collect();
+    global.insert_value("cited_by", map_owned(cited_by));
 }
 
 /// Every page that is written, in the order of their source paths.
@@ -941,16 +964,17 @@ fn feed_value(site: &Site, cards: &[Value]) -> Value {
     map([("updated", updated), ("entries", Value::from(list))])
 }
 
-/// `site.citations`: the citation collection and the fields that make a
+/// `site.citations`: the citable collections and the fields that make a
 /// reference, for bibliography templates.
 fn citations_value(config: &crate::config::Config) -> Value {
     match &config.citations {
         None => Value::none(),
         Some(c) => map([
-            ("collection", c.collection.as_str().into()),
+            ("collections", Value::from(c.collections.iter().map(|n| Value::from(n.as_str())).collect::<Vec<_>>())),
             ("authors", c.authors.as_str().into()),
             ("year", c.year.as_str().into()),
             ("et_al", opt(c.et_al.as_deref())),
+            ("title", opt(c.title.as_deref())),
         ]),
     }
 }

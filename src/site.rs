@@ -211,37 +211,70 @@ impl Skeleton {
             }
         }
         let mut skeleton = Skeleton { config, pages, by_rel, drafts, assets: Arc::default() };
-        skeleton.label_citations();
+        errors.extend(skeleton.label_citations());
         (skeleton, errors)
     }
 
-    fn label_citations(&mut self) {
-        let Some(c) = self.config.citations.clone() else { return };
-        self.pages.par_iter_mut().filter(|p| p.collection.as_deref() == Some(c.collection.as_str())).for_each(|page| {
+    /// Gives each entry of the citable collections its author-year label,
+    /// suffixing the year of works that would share one (2010a, 2010b), and
+    /// its label as title when it has none. An entry with neither authors
+    /// nor year has no label and cannot be cited. Ids must be unique across
+    /// the citable collections, or `[@id]` would be ambiguous.
+    fn label_citations(&mut self) -> Vec<Diagnostic> {
+        let Some(c) = self.config.citations.clone() else { return Vec::new() };
+        let citable = |p: &Page| p.collection.as_ref().is_some_and(|name| c.collections.contains(name));
+        self.pages.par_iter_mut().filter(|p| citable(p)).for_each(|page| {
             let authors: Vec<&str> = match page.fields.get(&c.authors) {
                 Some(FieldValue::List(items)) => items.iter().filter_map(as_str).collect(),
                 Some(FieldValue::Str(s)) => vec![s.as_str()],
                 _ => Vec::new(),
             };
+            let year = match page.fields.get(&c.year) {
+                Some(FieldValue::Int(y)) => Some(y.to_string()),
+                Some(FieldValue::Str(s) | FieldValue::Date(s)) => Some(s.clone()),
+                _ => None,
+            };
+            if authors.is_empty() && year.is_none() {
+                return;
+            }
             let et_al = c.et_al.as_ref().is_some_and(|f| page.fields.get(f) == Some(&FieldValue::Bool(true)));
             let names = match (authors.as_slice(), et_al) {
+                ([], _) if page.title.is_empty() => page.id.clone(),
                 ([], _) => page.title.clone(),
                 ([one], false) => one.to_string(),
                 ([a, b], false) => format!("{a} and {b}"),
                 ([first, ..], _) => format!("{first} et al."),
             };
-            let year = match page.fields.get(&c.year) {
-                Some(FieldValue::Int(y)) => y.to_string(),
-                Some(FieldValue::Str(s) | FieldValue::Date(s)) => s.clone(),
-                _ => "n.d.".to_string(),
-            };
-            page.citation = Some(format!("{names}, {year}"));
+            page.citation = Some(format!("{names}, {}", year.as_deref().unwrap_or("n.d.")));
         });
         // Same label for two works: suffix the year by id order, as author-year styles do (2010a, 2010b).
         let mut by_label: HashMap<&str, Vec<usize>> = HashMap::default();
+        let mut by_id: HashMap<&str, usize> = HashMap::default();
+        let mut errors = Vec::new();
         for (i, p) in self.pages.iter().enumerate() {
             if let Some(label) = &p.citation {
                 by_label.entry(label.as_str()).or_default().push(i);
+            }
+            if !citable(p) {
+                continue;
+            }
+            if let Some(&j) = by_id.get(p.id.as_str()) {
+                let (first, second) = (&self.pages[j], p);
+                errors.push(
+                    Diagnostic::file(
+                        &second.file,
+                        format!(
+                            "`{}` is also the id of {}: `[@{}]` could cite either, so ids must be unique across the citable collections ({})",
+                            p.id,
+                            first.file.display(),
+                            p.id,
+                            crate::config::quoted_list(&c.collections)
+                        ),
+                    )
+                    .with_hint("rename one of the two files"),
+                );
+            } else {
+                by_id.insert(&p.id, i);
             }
         }
         let groups: Vec<Vec<usize>> = by_label.into_values().filter(|g| g.len() > 1).collect();
@@ -254,6 +287,12 @@ impl Skeleton {
                 }
             }
         }
+        for page in self.pages.iter_mut().filter(|p| p.title.is_empty()) {
+            if let Some(label) = &page.citation {
+                page.title = label.clone();
+            }
+        }
+        errors
     }
 
     /// Renders the Markdown of every page whose cached rendering is stale
@@ -438,7 +477,7 @@ fn build_graph(config: &Config, pages: &[Page], by_rel: &HashMap<String, usize>,
         }
         if let Some(c) = &config.citations {
             for id in &page.md.content.citations {
-                if let Some(t) = index_of_entry(&c.collection, id) {
+                if let Some(t) = c.collections.iter().find_map(|name| index_of_entry(name, id)) {
                     backlinks[t].cited_by.push(i);
                     cites[i].push(t);
                 }
@@ -551,7 +590,10 @@ fn cited_drafts(
     for page in pages.iter().filter(|p| !p.draft) {
         let mut targets: Vec<String> = page.md.content.links.iter().map(|l| l.target.clone()).collect();
         if let Some(c) = &config.citations {
-            targets.extend(page.md.content.citations.iter().map(|id| format!("{}/{id}.md", folder(&c.collection))));
+            // A citation may name a draft of any citable collection.
+            let cited = page.md.content.citations.iter();
+            targets
+                .extend(cited.flat_map(|id| c.collections.iter().map(move |name| format!("{}/{id}.md", folder(name)))));
         }
         for value in page.fields.values() {
             for_each_ref(value, &mut |to, id| targets.push(format!("{}/{}.md", folder(to), id.value)));
@@ -726,12 +768,17 @@ pub struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
-    /// The path under `content/` of citable entry `id`.
+    /// The path under `content/` of citable entry `id`: where it is, else
+    /// where a draft of it is, else where the first citable collection
+    /// would hold it.
     fn citation_rel(&self, id: &str) -> String {
         let config = self.config;
-        let folder =
-            config.citations.as_ref().and_then(|c| config.collection(&c.collection)).map_or("", |c| c.folder.as_str());
-        format!("{folder}/{id}.md")
+        let names = config.citations.as_ref().map_or(&[][..], |c| c.collections.as_slice());
+        let rels: Vec<String> =
+            names.iter().filter_map(|name| config.collection(name)).map(|c| format!("{}/{id}.md", c.folder)).collect();
+        let found = rels.iter().find(|rel| self.by_rel.contains_key(*rel));
+        let found = found.or_else(|| rels.iter().find(|rel| self.drafts.contains(*rel)));
+        found.or(rels.first()).cloned().unwrap_or_else(|| format!("/{id}.md"))
     }
 
     /// A fingerprint of what resolving a link or citation to each of `rels`
@@ -788,14 +835,28 @@ impl Resolve for Resolver<'_> {
         };
         let rel = self.citation_rel(id);
         if let Some(page) = s.by_rel.get(&rel).map(|&i| &s.pages[i]) {
-            return Ok((page.citation.as_deref().unwrap_or(&page.id), &page.url));
+            return match &page.citation {
+                Some(label) => Ok((label, &page.url)),
+                None => Err(Diagnostic::file(
+                    "",
+                    format!("cannot cite `@{id}`: the entry has neither authors nor year to make its label"),
+                )
+                .with_hint(format!("link to it instead: [text](@/{rel})"))),
+            };
         }
-        let mut d =
-            Diagnostic::file("", format!("unknown citation `@{id}`: no entry `{id}` in collection `{}`", c.collection));
+        let place = match c.collections.as_slice() {
+            [one] => format!("collection `{one}`"),
+            several => format!("collections {}", crate::config::quoted_list(several)),
+        };
+        let mut d = Diagnostic::file("", format!("unknown citation `@{id}`: no entry `{id}` in {place}"));
         if s.drafts.contains(&rel) {
             d = d.with_hint(format!("`{id}` is a draft; build with --drafts or remove the citation"));
         } else {
-            let ids = s.pages.iter().filter(|p| p.collection.as_deref() == Some(&c.collection)).map(|p| p.id.as_str());
+            let ids = s
+                .pages
+                .iter()
+                .filter(|p| p.citation.is_some() && p.collection.as_ref().is_some_and(|n| c.collections.contains(n)))
+                .map(|p| p.id.as_str());
             if let Some(near) = suggest(id, ids) {
                 d = d.with_hint(format!("did you mean `@{near}`?"));
             }
