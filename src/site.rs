@@ -281,9 +281,8 @@ impl Skeleton {
         for mut group in groups {
             group.sort_by(|&a, &b| self.pages[a].id.cmp(&self.pages[b].id));
             for (n, i) in group.into_iter().enumerate() {
-                let suffix = char::from(b'a' + (n % 26) as u8);
                 if let Some(label) = &mut self.pages[i].citation {
-                    label.push(suffix);
+                    label.push_str(&year_suffix(n));
                 }
             }
         }
@@ -865,6 +864,19 @@ impl Resolve for Resolver<'_> {
     }
 }
 
+/// The letter that tells apart works with the same author-year label, by
+/// position: `a` to `z`, then `aa`, `ab`, … as author-year styles continue.
+fn year_suffix(n: usize) -> String {
+    let mut letters = Vec::new();
+    let mut n = n + 1;
+    while n > 0 {
+        n -= 1;
+        letters.push(char::from(b'a' + (n % 26) as u8));
+        n /= 26;
+    }
+    letters.iter().rev().collect()
+}
+
 fn render_page(page: &Page, source: &Arc<Source>, resolver: &Resolver) -> Markdown {
     let mut errors = Vec::new();
     let locate = |offset: usize| source.locate(offset);
@@ -994,4 +1006,15 @@ fn build_taxonomies(
         });
     }
     taxonomies
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn year_suffixes_go_on_past_z() {
+        let suffixes: Vec<String> = [0, 1, 25, 26, 27, 51, 52, 701, 702].into_iter().map(year_suffix).collect();
+        assert_eq!(suffixes, ["a", "b", "z", "aa", "ab", "az", "ba", "zz", "aaa"]);
+    }
 }
