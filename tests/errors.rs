@@ -304,3 +304,13 @@ fn a_file_too_large_to_be_a_page_is_refused_without_reading_it_all() {
     assert_eq!(errors[0].path, Path::new("content/huge.md"));
     assert!(errors[0].message.contains("larger than 16 MiB"), "{}", errors[0]);
 }
+
+#[test]
+fn an_unknown_filter_is_located_in_its_template() {
+    // Tera reports checks made after parsing as one message of several
+    // reports; annals splits it into diagnostics: this pins that path.
+    let d = only_error("unknown-filter");
+    assert_eq!(d.path, Path::new("templates/page.html"), "{d}");
+    assert_eq!(d.line, 3, "{d}");
+    assert!(d.message.contains("shout"), "{d}");
+}
