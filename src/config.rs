@@ -24,6 +24,9 @@ pub struct Config {
     pub citations: Option<Citations>,
     /// Sorted by name, so that iteration order is deterministic.
     pub collections: Vec<Collection>,
+    /// Free-form settings for the theme (`extra:`), given to templates
+    /// as `site.extra`; annals itself reads none of them.
+    pub extra: Option<crate::yaml::Node>,
 }
 
 impl Config {
@@ -129,6 +132,7 @@ struct RawConfig {
     citations: Option<RawCitations>,
     #[serde(default)]
     collections: BTreeMap<String, RawCollection>,
+    extra: Option<crate::yaml::Node>,
 }
 
 fn default_base_url() -> String {
@@ -266,7 +270,20 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
     if !base_url.ends_with('/') {
         base_url.push('/');
     }
-    Ok(Config { title: raw.title, description: raw.description, base_url, theme: raw.theme, citations, collections })
+    if let Some(extra) = raw.extra.as_ref().filter(|e| !matches!(e.value, crate::yaml::Value::Map(_))) {
+        let d =
+            Diagnostic::new(CONFIG_FILE, extra.line, extra.col, "`extra` must be a mapping of settings for the theme");
+        return Err(vec![d]);
+    }
+    Ok(Config {
+        title: raw.title,
+        description: raw.description,
+        base_url,
+        theme: raw.theme,
+        citations,
+        collections,
+        extra: raw.extra,
+    })
 }
 
 fn is_taxonomy_type(ty: &FieldType) -> bool {
@@ -370,6 +387,14 @@ mod tests {
         .unwrap_err();
         assert_eq!(errs.len(), 3, "{errs:?}");
         assert!(errs.iter().any(|d| d.line == 6 && d.hint.as_deref() == Some("did you mean `string`?")));
+    }
+
+    #[test]
+    fn extra_is_kept_for_the_theme_and_must_be_a_mapping() {
+        let c = parse("title: T\nextra:\n  timeline: { collection: studies }\n").unwrap();
+        assert!(matches!(c.extra.map(|e| e.value), Some(crate::yaml::Value::Map(_))));
+        let errs = parse("title: T\nextra: [a]\n").unwrap_err();
+        assert_eq!((errs[0].line, errs[0].message.contains("mapping")), (2, true), "{errs:?}");
     }
 
     #[test]

@@ -713,6 +713,7 @@ fn install_globals(site: &Site, shared: &Shared, templates: &mut Templates) {
             ("description", config.description.as_str().into()),
             ("base_url", config.base_url.as_str().into()),
             ("taxonomies", Value::from(taxonomy_links)),
+            ("extra", config.extra.as_ref().map_or_else(|| Value::from(tera::Map::new()), yaml_value)),
         ]),
     );
     global.insert_value("collections", map_owned(collections));
@@ -727,6 +728,32 @@ fn install_globals(site: &Site, shared: &Shared, templates: &mut Templates) {
         .collect();
     global.insert_value("sections", map_owned(sections));
     global.insert_value("taxonomies", map_owned(taxonomies));
+}
+
+/// `extra:` of `site.yaml` as a template value.
+fn yaml_value(node: &crate::yaml::Node) -> Value {
+    use crate::yaml::Value as Y;
+    match &node.value {
+        Y::Null => Value::none(),
+        Y::Bool(b) => (*b).into(),
+        Y::Int(i) => (*i).into(),
+        Y::Float(f) => (*f).into(),
+        Y::Str(s) => s.as_str().into(),
+        Y::List(items) => Value::from(items.iter().map(yaml_value).collect::<Vec<_>>()),
+        Y::Map(pairs) => {
+            let mut m = tera::Map::with_capacity(pairs.len());
+            for (k, v) in pairs {
+                let key = match &k.value {
+                    Y::Str(s) => s.clone(),
+                    Y::Int(i) => i.to_string(),
+                    Y::Bool(b) => b.to_string(),
+                    _ => continue,
+                };
+                m.insert(key.into(), yaml_value(v));
+            }
+            Value::from(m)
+        }
+    }
 }
 
 fn map<const N: usize>(pairs: [(&'static str, Value); N]) -> Value {

@@ -15,7 +15,7 @@ fn build_ends_with_one_line_of_pages_and_time() {
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
-    assert!(stdout.starts_with("Built 9 pages (20 files) into "), "{stdout}");
+    assert!(stdout.starts_with("Built 9 pages (22 files) into "), "{stdout}");
     assert!(stdout.trim_end().ends_with(" ms"), "{stdout}");
     assert!(out.stderr.is_empty());
     assert!(site.root.join("public/index.html").is_file());
