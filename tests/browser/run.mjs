@@ -149,8 +149,25 @@ async function staticSite() {
   }
 }
 
-// Keyboard and the evidence table's enhancements.
+// Keyboard, the evidence table's enhancements, and print.
 async function interactions(page, origin) {
+  // Printed on A4 (210 mm less 12 mm margins each side = 186 mm = 703 px):
+  // no navigation, and the evidence table with every column on the page.
+  await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "light" }]);
+  await page.setViewport({ width: 703, height: 1000 });
+  await page.emulateMediaType("print");
+  await page.goto(`${origin}/evidence/`, { waitUntil: "load" });
+  const printed = await page.evaluate(() => ({
+    nav: getComputedStyle(document.querySelector(".site-header")).display,
+    table: document.querySelector("#evidence-table").getBoundingClientRect().right,
+    cells: [...document.querySelectorAll("#evidence-table tr:first-child > *")].every((c) => c.getBoundingClientRect().width > 20),
+    header: getComputedStyle(document.querySelector("#evidence-table thead")).display,
+  }));
+  check("print: no navigation", printed.nav === "none", printed.nav);
+  check("print: the evidence table fits A4 with every column shown", printed.table <= 705 && printed.cells && printed.header === "table-header-group", JSON.stringify(printed));
+  await page.pdf({ path: join(artifacts, "evidence-print-a4.pdf"), format: "A4" });
+  await page.emulateMediaType("screen");
+
   await page.setViewport({ width: 1280, height: 900 });
   await page.goto(`${origin}/studies/`, { waitUntil: "load" });
   await page.keyboard.press("Tab");
