@@ -15,7 +15,7 @@
     table.classList.add("js-sortable");
     // Where the headings are hidden (a card per row on narrow screens), a
     // "Sort by" menu in the table's tools does the same.
-    const tools = document.querySelector(`form.table-tools[data-table="${table.id}"] fieldset`);
+    const tools = document.querySelector(`form.table-tools[data-table="${table.id}"]`);
     let menu = null;
     if (tools) {
       menu = document.createElement("select");
@@ -25,8 +25,9 @@
         menu.append(new Option(`${name}, ascending`, `${i}:a`), new Option(`${name}, descending`, `${i}:d`));
       });
       const label = document.createElement("label");
-      label.append("Sort by", menu);
-      tools.insertBefore(label, tools.querySelector("button[type=reset]"));
+      label.className = "sort";
+      label.append("Sort by ", menu);
+      tools.insertBefore(label, tools.querySelector(".table-status"));
       menu.addEventListener("change", () => {
         const [i, dir] = (menu.value || "0:a").split(":");
         sortBy(Number(i), dir === "a");
@@ -50,7 +51,7 @@
       body.append(...order.map((o) => o.row));
       if (menu) menu.value = `${index}:${ascending ? "a" : "d"}`;
     };
-    tools?.form.addEventListener("reset", () => setTimeout(() => sortBy(0, true)));
+    tools?.addEventListener("reset", () => setTimeout(() => sortBy(0, true)));
     heads.forEach((th, index) => {
       const button = document.createElement("button");
       button.type = "button";
