@@ -110,6 +110,7 @@ async function staticSite() {
     for (const [kind, path] of pages) {
       check(`${kind} page exists`, Boolean(path));
     }
+    noRepeats(out);
     const page = await browser.newPage();
     const problems = watch(page, origin);
     for (const [kind, path] of pages.filter(([, p]) => p)) {
@@ -142,11 +143,38 @@ async function staticSite() {
         }
       }
     }
+    for (const path of ["/", "/evidence/", pages.find(([k]) => k === "study")[1]]) {
+      await page.setViewport({ width: 320, height: 800 });
+      await page.goto(origin + path, { waitUntil: "load" });
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      check(`${path} at 320px: no horizontal overflow`, wide <= 0, `${wide} px too wide`);
+    }
     await interactions(page, origin);
     await page.close();
   } finally {
     server.close();
   }
+}
+
+// On every entry page, each related page is listed once: across its lists
+// (related, an era's studies, references, cited or linked by), no link twice.
+function noRepeats(out) {
+  const repeats = [];
+  let pages = 0;
+  for (const folder of ["studies", "eras"]) {
+    if (!existsSync(join(out, folder))) continue;
+    for (const name of readdirSync(join(out, folder))) {
+      const file = join(out, folder, name, "index.html");
+      if (!existsSync(file)) continue;
+      pages += 1;
+      const html = readFileSync(file, "utf8");
+      const lists = html.match(/<section class="(related|era-studies|referenced-by|references|backlinks)">[\s\S]*?<\/section>/g) ?? [];
+      const hrefs = lists.flatMap((l) => [...l.matchAll(/<li><a href="([^"]+)"/g)].map((m) => m[1]));
+      const twice = hrefs.filter((h, i) => hrefs.indexOf(h) !== i);
+      if (twice.length) repeats.push(`/${folder}/${name}/: ${[...new Set(twice)].join(", ")}`);
+    }
+  }
+  check(`each related page once on all ${pages} entry pages`, pages > 0 && repeats.length === 0, repeats.join("\n"));
 }
 
 // Keyboard, the evidence table's enhancements, and print.
