@@ -5,17 +5,32 @@
   // stall the seventh tab, and pages kept in the back/forward cache would keep
   // theirs: so one tab (holding a Web Lock) keeps the only stream and relays
   // its events to the others over a BroadcastChannel, and a page lets go of
-  // everything when it is hidden, taking it up again when it is shown.
+  // everything when it is hidden, taking it up again when it is shown. Each
+  // page that loads takes the lock over (`steal`), so that a lock granted to a
+  // page just as it went into the back/forward cache cannot hold it for ever;
+  // the page it took the lock from waits for its turn again.
   const EVENTS = "/__annals/events";
   const NAME = "annals-live-reload";
   let source = null;
   let channel = null;
   let abort = null;
   let release = null;
+  // Bumped when the page is hidden: a lock granted to an older generation is handed back.
+  let generation = 0;
   // Held by the tab with the stream: the errors on show, for tabs opened later.
   let errors = null;
+  // The errors this page has shown (or been told of), so that a replay of them
+  // (a new stream or tab) does not bring back an overlay the reader closed.
+  let seen = null;
 
-  const handle = (type, data) => {
+  const receive = ({ type, data, replay }) => {
+    if (type === "errors") {
+      if (replay && data === seen) return;
+      seen = data;
+      showErrors(data);
+      return;
+    }
+    seen = null;
     if (type === "reload") {
       location.reload();
     } else if (type === "css") {
@@ -25,48 +40,72 @@
         url.searchParams.set("annals", Date.now());
         link.href = url.href;
       }
-    } else if (type === "errors") {
-      showErrors(data);
     }
   };
 
+  // `onEvent(type, data, first)`: `first` for the first event of the stream
+  // (the server starts a stream with the errors of a failed build, if any).
   const listen = (onEvent) => {
     source = new EventSource(EVENTS);
+    let first = true;
     for (const type of ["reload", "css", "errors"]) {
-      source.addEventListener(type, (e) => onEvent(type, e.data));
+      source.addEventListener(type, (e) => {
+        onEvent(type, e.data, first);
+        first = false;
+      });
     }
+  };
+
+  const closeSource = () => {
+    source?.close();
+    source = null;
   };
 
   const start = () => {
+    const gen = ++generation;
     if (!("locks" in navigator) || typeof BroadcastChannel !== "function") {
-      listen(handle); // not a secure context (e.g. --bind 0.0.0.0): a stream per page
+      // Not a secure context (e.g. --bind 0.0.0.0 seen from another machine): a stream per page.
+      listen((type, data, first) => receive({ type, data, replay: first }));
       return;
     }
     channel = new BroadcastChannel(NAME);
     channel.onmessage = ({ data: m }) => {
       if (m.type === "hello") {
-        if (source && errors !== null) channel.postMessage({ type: "errors", data: errors });
+        if (source && errors !== null) channel.postMessage({ type: "errors", data: errors, replay: true });
       } else {
-        handle(m.type, m.data);
+        receive(m);
       }
     };
-    abort = new AbortController();
-    navigator.locks
-      .request(NAME, { signal: abort.signal }, () => new Promise((resolve) => {
-        release = resolve;
-        listen((type, data) => {
-          errors = type === "errors" ? data : null;
-          channel?.postMessage({ type, data });
-          handle(type, data);
+    const lead = (steal) => {
+      abort = steal ? null : new AbortController();
+      navigator.locks
+        .request(NAME, steal ? { steal: true } : { signal: abort.signal }, () => {
+          if (gen !== generation) return undefined;
+          return new Promise((resolve) => {
+            release = resolve;
+            listen((type, data, first) => {
+              const m = { type, data, replay: first && type === "errors" };
+              errors = type === "errors" ? data : null;
+              channel?.postMessage(m);
+              receive(m);
+            });
+          });
+        })
+        .catch(() => {
+          // Taken over by a newer page (or given up when hidden): wait for a turn.
+          if (gen !== generation) return;
+          closeSource();
+          release = null;
+          lead(false);
         });
-      }))
-      .catch(() => {}); // the request is aborted when the page is hidden first
+    };
+    lead(true);
     channel.postMessage({ type: "hello" });
   };
 
   const stop = () => {
-    source?.close();
-    source = null;
+    generation += 1;
+    closeSource();
     release?.();
     release = null;
     abort?.abort();

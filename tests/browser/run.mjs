@@ -60,6 +60,7 @@ const work = mkdtempSync(join(tmpdir(), "annals-browser-"));
 const browser = await puppeteer.launch({
   executablePath: chromium,
   headless: true,
+  protocolTimeout: 30000, // a stalled page fails its check instead of hanging the run
   args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-extensions"],
 });
 
@@ -309,7 +310,7 @@ async function previewChecks(site, origin) {
     const reloaded = results.filter(Boolean).length;
     if (reloaded !== tabs.length) {
       for (const [i, t] of tabs.entries()) {
-        const q = await t.evaluate(() => navigator.locks.query().then((q) => JSON.stringify({ held: q.held.length, pending: q.pending.length })));
+        const q = await withTimeout(t.evaluate(() => navigator.locks.query().then((q) => JSON.stringify({ held: q.held.length, pending: q.pending.length }))), 3000, "lock query").catch((e) => e.message);
         console.log(`tab ${i} ${t.url()} reloaded=${results[i]} locks=${q}`);
       }
     }
