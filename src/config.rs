@@ -28,6 +28,9 @@ pub struct Config {
     /// Sorted by name, so that iteration order is deterministic.
     pub collections: Vec<Collection>,
     pub feed: Option<Feed>,
+    /// Free-form settings for the theme (`extra:`), given to templates
+    /// as `site.extra`; annals itself reads none of them.
+    pub extra: Option<crate::yaml::Node>,
 }
 
 /// What a link or image pointing at another site is (`links: { external: … }`).
@@ -185,6 +188,7 @@ struct RawConfig {
     #[serde(default)]
     collections: BTreeMap<String, RawCollection>,
     feed: Option<Spanned<RawFeed>>,
+    extra: Option<crate::yaml::Node>,
 }
 
 #[derive(Deserialize, Default)]
@@ -395,6 +399,14 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
             String::new()
         }),
     };
+    if let Some(extra) = raw.extra.as_ref().filter(|e| !matches!(e.value, crate::yaml::Value::Map(_))) {
+        errors.push(Diagnostic::new(
+            CONFIG_FILE,
+            extra.line,
+            extra.col,
+            "`extra` must be a mapping of settings for the theme",
+        ));
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -407,6 +419,7 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
         external_links: raw.links.external,
         collections,
         feed,
+        extra: raw.extra,
     })
 }
 
@@ -622,6 +635,14 @@ mod tests {
         assert!(errs.iter().any(|e| e.message.contains("must name a string or text field")), "{errs:?}");
         assert!(errs.iter().any(|e| e.message.contains("unknown collection `nope`")), "{errs:?}");
         assert!(errs.iter().any(|e| e.message.contains("set `feed.date`")), "{errs:?}");
+    }
+
+    #[test]
+    fn extra_is_kept_for_the_theme_and_must_be_a_mapping() {
+        let c = parse("title: T\nextra:\n  timeline: { collection: studies }\n").unwrap();
+        assert!(matches!(c.extra.map(|e| e.value), Some(crate::yaml::Value::Map(_))));
+        let errs = parse("title: T\nextra: [a]\n").unwrap_err();
+        assert_eq!((errs[0].line, errs[0].message.contains("mapping")), (2, true), "{errs:?}");
     }
 
     #[test]

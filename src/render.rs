@@ -123,6 +123,11 @@ fn register_helpers(tera: &mut Tera) {
         let attribute: &str = kwargs.must_get("attribute")?;
         Ok(items.iter().filter_map(|v| v.get_from_path(attribute).cloned()).collect())
     });
+    // `"late 1980s" | first_year`: the first four-digit number of a text (1980),
+    // or none: where a period ("1970s", "late 1980s") sits on a year axis.
+    tera.register_filter("first_year", |text: &str, _: Kwargs, _: &State| -> Value {
+        first_year(text).map_or_else(Value::none, Value::from)
+    });
     // `value | json`: any value as JSON, for data files and scripts.
     tera.register_filter("json", |value: Value, _: Kwargs, _: &State| -> TeraResult<Value> {
         let text = serde_json::to_string(&value).map_err(|e| tera::Error::message(format!("json: {e}")))?;
@@ -147,6 +152,17 @@ fn register_helpers(tera: &mut Tera) {
     });
     // `text | bibtex`: text with BibTeX's special characters escaped.
     tera.register_filter("bibtex", |value: &str, _: Kwargs, _: &State| -> String { escape_bibtex(value) });
+}
+
+fn first_year(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    (0..bytes.len().saturating_sub(3)).find_map(|i| {
+        let run = &bytes[i..i + 4];
+        let alone = |j: Option<&u8>| !j.is_some_and(u8::is_ascii_digit);
+        (run.iter().all(u8::is_ascii_digit) && alone(i.checked_sub(1).map(|j| &bytes[j])) && alone(bytes.get(i + 4)))
+            .then(|| text[i..i + 4].parse().ok())
+            .flatten()
+    })
 }
 
 /// The text of an HTML fragment: tags dropped, the entities that Markdown
@@ -893,6 +909,7 @@ fn install_globals(site: &Site, shared: &Shared, templates: &mut Templates, with
             ("feed", (config.absolute() && config.feed.is_some()).into()),
             ("citations", citations_value(config)),
             ("taxonomies", Value::from(taxonomy_links)),
+            ("extra", config.extra.as_ref().map_or_else(|| Value::from(tera::Map::new()), yaml_value)),
         ]),
     );
     global.insert_value("pages", cards_of(&published(site), &shared.cards));
@@ -976,6 +993,32 @@ fn citations_value(config: &crate::config::Config) -> Value {
             ("et_al", opt(c.et_al.as_deref())),
             ("title", opt(c.title.as_deref())),
         ]),
+    }
+}
+
+/// `extra:` of `site.yaml` as a template value.
+fn yaml_value(node: &crate::yaml::Node) -> Value {
+    use crate::yaml::Value as Y;
+    match &node.value {
+        Y::Null => Value::none(),
+        Y::Bool(b) => (*b).into(),
+        Y::Int(i) => (*i).into(),
+        Y::Float(f) => (*f).into(),
+        Y::Str(s) => s.as_str().into(),
+        Y::List(items) => Value::from(items.iter().map(yaml_value).collect::<Vec<_>>()),
+        Y::Map(pairs) => {
+            let mut m = tera::Map::with_capacity(pairs.len());
+            for (k, v) in pairs {
+                let key = match &k.value {
+                    Y::Str(s) => s.clone(),
+                    Y::Int(i) => i.to_string(),
+                    Y::Bool(b) => b.to_string(),
+                    _ => continue,
+                };
+                m.insert(key.into(), yaml_value(v));
+            }
+            Value::from(m)
+        }
     }
 }
 
@@ -1278,6 +1321,14 @@ fn inject(bytes: &mut Vec<u8>, script: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_year_finds_the_year_of_a_period() {
+        assert_eq!(first_year("1970s"), Some(1970));
+        assert_eq!(first_year("late 1980s"), Some(1980));
+        assert_eq!(first_year("c. 12345 or 1066"), Some(1066));
+        assert_eq!(first_year("undated"), None);
+    }
 
     #[test]
     fn plain_text_drops_tags_and_decodes_what_markdown_escapes() {

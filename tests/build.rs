@@ -34,12 +34,15 @@ fn references_link_both_ways() {
         .contains("eras/late/index.html", r#"<a href="/studies/gamma-2010/">Gamma review</a>"#);
     let late = site.read("eras/late/index.html");
     assert!(late.find("beta-2005").unwrap() < late.find("gamma-2010").unwrap());
-    // `related` shows on both ends.
-    site.contains(
+    // `related` shows on both ends, each page once and in the most specific
+    // place: Beta cites Alpha, so Alpha is under Beta's references only.
+    site.contains("studies/alpha-2000/index.html", "lists this study as related").contains(
         "studies/beta-2005/index.html",
-        r#"href="/studies/alpha-2000/">Alpha trial</a> <span class="cite">(Alpha et al., 2000)</span></li>"#,
-    )
-    .contains("studies/alpha-2000/index.html", "lists this study as related");
+        r#"<li><a href="/studies/alpha-2000/">Alpha et al., 2000</a>. Alpha trial</li>"#,
+    );
+    let beta = site.read("studies/beta-2005/index.html");
+    let related = &beta[beta.find(r#"id="related-studies""#).unwrap()..beta.find(r#"id="references""#).unwrap()];
+    assert!(related.contains("gamma-2010") && !related.contains("alpha-2000"), "{related}");
 }
 
 #[test]
@@ -62,7 +65,44 @@ fn internal_links_and_anchors_resolve() {
         .build_ok()
         .contains("about/index.html", r#"<a href="/studies/beta-2005/#method">a heading</a>"#)
         .contains("index.html", r#"<a href="/eras/early/#beginnings">the early era</a>"#)
-        .contains("studies/beta-2005/index.html", r#"<h2 id="method">Method</h2>"#);
+        .contains(
+            "studies/beta-2005/index.html",
+            r##"<h2 id="method"><a class="anchor" href="#method" aria-label="Link to this section"></a>Method</h2>"##,
+        );
+}
+
+/// `extra.timeline` of site.yaml: the home page draws each dated entry on a
+/// year axis in the lane of its era, an entry dated only by a period at that
+/// period (never after everything else), with the data as a table.
+#[test]
+fn the_default_theme_draws_a_timeline_from_extra_settings() {
+    let site = TestSite::fixture("basic");
+    let config = std::fs::read_to_string(site.root.join("site.yaml"))
+        .unwrap()
+        .replace("year: { type: integer, required: true }", "year: { type: integer }\n      period: { type: string }");
+    site.write(
+        "site.yaml",
+        &format!(
+            "{config}\nextra:\n  timeline:\n    collection: studies\n    year: year\n    period: period\n    colour: design\n    size: participants\n    bands: {{ collection: eras, field: era, start: start_year, end: end_year }}\n"
+        ),
+    )
+    .write(
+        "content/studies/delta-2000s.md",
+        "---\ntitle: Delta practice\nauthors: [Delta]\nperiod: 2000s\nera: late\nkey_finding: Reported.\n---\nText.\n",
+    );
+    site.build_ok()
+        .contains("index.html", r#"<svg class="chart-svg chart-wide""#)
+        .contains("index.html", r#"<a href="/eras/early/">"#)
+        .contains("index.html", r#"<a class="mark c"#)
+        .contains("index.html", r#"aria-label="Beta and Gamma, 2005: crossover trial. Beta crossover""#)
+        .contains("index.html", r#"<th scope="row"><a href="/studies/delta-2000s/">Delta practice</a>"#);
+    let home = site.read("index.html");
+    let table = &home[home.find("The timeline as a table").unwrap()..];
+    let (delta, beta) = (table.find("delta-2000s").unwrap(), table.find("beta-2005").unwrap());
+    assert!(delta < beta, "the 2000s entry comes before 2005 in the timeline's table");
+    // Drawn as a bar across its decade, not a mark at one year.
+    let mark = &home[home.find(r#"href="/studies/delta-2000s/""#).unwrap()..];
+    assert!(mark[..mark.find("</a>").unwrap()].contains(r#"rx="4.5""#), "{}", &mark[..400]);
 }
 
 #[test]
