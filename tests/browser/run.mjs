@@ -151,6 +151,7 @@ async function staticSite() {
       check(`${path} at 320px: no horizontal overflow`, wide <= 0, `${wide} px too wide`);
     }
     await interactions(page, origin);
+    await searching(page, origin, out);
     await page.close();
   } finally {
     server.close();
@@ -179,6 +180,50 @@ function noRepeats(out) {
 }
 
 // Keyboard, the evidence table's enhancements, and print.
+// Search, as a reader uses it: from the header's box, with a filter, by
+// keyboard, and from the folder opened as files (file://), with no server.
+async function searching(page, origin, out) {
+  await page.setViewport({ width: 1280, height: 900 });
+  const titles = () => page.$$eval("#search-results a", (as) => as.map((a) => a.textContent));
+  const results = async (what) => {
+    try {
+      await page.waitForSelector("#search-results a", { timeout: 5000 });
+      return await titles();
+    } catch {
+      check(`search: results for ${what}`, false, "none within 5 s");
+      return [];
+    }
+  };
+  await page.goto(origin + "/", { waitUntil: "load" });
+  await page.type("#site-search-q", "zarate");
+  await Promise.all([page.waitForNavigation({ waitUntil: "load" }), page.keyboard.press("Enter")]);
+  await results("an author");
+  const hrefs = await page.$$eval("#search-results a", (as) => as.map((a) => a.getAttribute("href")));
+  check("search: the header's box finds a study by its author", hrefs.some((h) => /zarate-2006/.test(h)), hrefs.join(" "));
+  const snippet = await page.$eval("#search-results", (l) => l.querySelector("mark")?.textContent || "");
+  check("search: a result's snippet marks the match", /zarate/i.test(snippet), snippet);
+  await page.goto(origin + "/search/?q=mindfulness", { waitUntil: "load" });
+  const byWord = await results("a word of the text");
+  check("search: a word of a page's text finds it", byWord.length > 0, byWord.join(" | "));
+  await page.focus("#search-input");
+  await page.keyboard.press("ArrowDown");
+  const focused = await page.evaluate(() => document.activeElement?.closest("#search-results") !== null);
+  check("search: the arrow key moves from the box to the results", focused);
+  // A folder built with its own absolute path as base_url opens from disk.
+  const disk = join(work, "on-disk");
+  const build = spawnSync(annals, ["build", "--root", repo, "-o", disk, "--base-url", `${disk}/`], { encoding: "utf8" });
+  check("annals build for file://", build.status === 0, build.stderr);
+  const local = await browser.newPage();
+  await local.goto(`file://${join(disk, "search/index.html")}?q=esketamine`, { waitUntil: "load" });
+  let offline = [];
+  try {
+    await local.waitForSelector("#search-results a", { timeout: 5000 });
+    offline = await local.$$eval("#search-results a", (as) => as.map((a) => a.textContent));
+  } catch {}
+  check("search: works from file:// with no server", offline.length > 0, "no results");
+  await local.close();
+}
+
 async function interactions(page, origin) {
   // Printed on A4 (210 mm less 12 mm margins each side = 186 mm = 703 px):
   // no navigation, and the evidence table with every column on the page.
