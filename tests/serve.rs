@@ -570,3 +570,25 @@ fn reports_name_the_saved_file_not_the_editors_temporary_one() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_large_file_is_served_whole() {
+    let site = TestSite::fixture("basic");
+    let big: Vec<u8> = (0..6_000_000u32).map(|n| (n % 251) as u8).collect();
+    std::fs::write(site.root.join("content/studies/data.bin"), &big).unwrap();
+    let (p, _) = Preview::of(site);
+    let mut stream = TcpStream::connect(p.addr()).unwrap();
+    stream.set_read_timeout(Some(BOUND)).unwrap();
+    write!(
+        stream,
+        "GET /studies/data.bin HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n",
+        p.addr().port()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    assert!(head.starts_with("HTTP/1.1 200 ") && head.contains("Content-Length: 6000000"), "{head}");
+    assert!(raw[split..] == big[..], "the body differs from the file");
+}

@@ -525,6 +525,20 @@ mod tests {
     }
 
     #[test]
+    fn a_page_that_stops_reading_is_dropped_not_buffered_for() {
+        let state = State::new(1111);
+        let (reading, read_rx) = mpsc::sync_channel(MAX_QUEUED_EVENTS);
+        let (stuck, _stuck_rx) = mpsc::sync_channel(MAX_QUEUED_EVENTS);
+        state.clients.lock().unwrap().extend([reading, stuck]);
+        for n in 0..=MAX_QUEUED_EVENTS {
+            state.broadcast("reload", &n.to_string());
+            while read_rx.try_recv().is_ok() {}
+        }
+        // The stuck page filled its queue and was let go; the other stays.
+        assert_eq!(state.clients.lock().unwrap().len(), 1);
+    }
+
+    #[test]
     fn event_data_lines_are_prefixed() {
         assert_eq!(sse_message("errors", "a\nb"), "event: errors\ndata: a\ndata: b\n\n");
     }
