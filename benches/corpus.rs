@@ -166,7 +166,9 @@ fn study(rng: &mut Rng, i: usize, studies: usize, flavour: Flavour) -> String {
         Flavour::Hugo => writeln!(s, "era: era-{era}\ndate: {year}-01-01").unwrap(),
     }
     writeln!(s, "design: {}\ntopics: {topics}\nparticipants: {}", rng.pick(DESIGNS), 10 + rng.below(400)).unwrap();
-    writeln!(s, "key_finding: \"{}\"\nrelated: [{}]\n---", rng.sentence(12), study_id(linked)).unwrap();
+    // The next study too, so that every study is referred to by another (none an orphan).
+    let next = study_id((i + 1) % studies);
+    writeln!(s, "key_finding: \"{}\"\nrelated: [{}, {next}]\n---", rng.sentence(12), study_id(linked)).unwrap();
     let (cite, link, era_link) = match flavour {
         Flavour::Annals => (
             format!("[@{}]", study_id(cited)),
@@ -206,7 +208,7 @@ fn study(rng: &mut Rng, i: usize, studies: usize, flavour: Flavour) -> String {
 
 const SITE_YAML: &str = r#"title: Benchmark corpus
 description: A generated site for measuring annals.
-base_url: /
+base_url: https://example.org/   # absolute, as a published site: sitemap and feed are built too
 theme: default
 citations:
   collection: studies

@@ -26,3 +26,11 @@ fn the_corpus_builds_without_errors() {
     let built = annals::engine::generate(&annals::engine::Options::new(dir.path())).expect("corpus builds");
     assert_eq!(built.pages, 40);
 }
+
+#[test]
+fn the_corpus_has_no_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), 60, 3, Flavour::Annals).unwrap();
+    let built = annals::engine::generate(&annals::engine::Options::new(dir.path())).expect("corpus builds");
+    assert!(built.warnings.is_empty(), "{:?}", built.warnings);
+}
