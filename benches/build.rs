@@ -73,25 +73,44 @@ struct Run {
     stdout: String,
 }
 
+const RUSAGE_LINE: &str = "annals-bench-rusage";
+
+/// Runs `cmd` through a small launcher process (this binary, `--launch`)
+/// that reports the command's resource usage. Started straight from here,
+/// the command would inherit this process's memory high-water mark (the
+/// kernel counts the forked image, and this process holds a preview server's
+/// site after `--serve`), so a small build would report this process's peak.
 fn run(cmd: &mut Command) -> Run {
     let start = Instant::now();
+    let output = Command::new(std::env::current_exe().unwrap())
+        .arg("--launch")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("command starts");
+    let wall = start.elapsed();
+    assert!(output.status.success(), "benchmark command failed");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let (stdout, usage) = text.rsplit_once(RUSAGE_LINE).expect("the launcher reports usage");
+    let n: Vec<u64> = usage.split_whitespace().map(|v| v.parse().unwrap()).collect();
+    let cpu = Duration::from_micros(n[0] + n[1]);
+    Run { wall, cpu, peak_mib: n[2] as f64 / 1024.0, stdout: stdout.to_string() }
+}
+
+/// The launcher: runs the command, then prints its CPU time (µs, user and
+/// system) and peak resident memory (KiB) as a last line.
+fn launch(program: &str, args: &[String]) {
     // Reaped by wait4 below, which (unlike Child::wait) reports its resource usage.
     #[allow(clippy::zombie_processes)]
-    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("command starts");
-    let pid = child.id() as libc::pid_t;
-    let mut stdout = String::new();
-    if let Some(mut out) = child.stdout {
-        use std::io::Read;
-        out.read_to_string(&mut stdout).unwrap();
-    }
-    // wait4 gives this child's own resource usage, peak memory included.
+    let child = Command::new(program).args(args).spawn().expect("command starts");
     let mut status = 0;
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
     let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let wall = start.elapsed();
     assert!(rc == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "benchmark command failed");
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    Run { wall, cpu: tv(usage.ru_utime) + tv(usage.ru_stime), peak_mib: usage.ru_maxrss as f64 / 1024.0, stdout }
+    let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    println!("{RUSAGE_LINE} {} {} {}", us(usage.ru_utime), us(usage.ru_stime), usage.ru_maxrss);
 }
 
 fn median<T: PartialOrd + Copy>(mut v: Vec<T>) -> T {
@@ -250,10 +269,11 @@ fn floor(root: &Path, out: &Path) {
 }
 
 fn main() {
-    let mut raw = std::env::args().skip(1);
-    if raw.next().as_deref() == Some("--floor-run") {
-        let (root, out) = (PathBuf::from(raw.next().unwrap()), PathBuf::from(raw.next().unwrap()));
-        return floor(&root, &out);
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    match raw.first().map(String::as_str) {
+        Some("--floor-run") => return floor(Path::new(&raw[1]), Path::new(&raw[2])),
+        Some("--launch") => return launch(&raw[1], &raw[2..]),
+        _ => {}
     }
     let a = args();
     let annals_bin = env!("CARGO_BIN_EXE_annals");
