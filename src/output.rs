@@ -178,6 +178,23 @@ impl Drop for Staging {
     }
 }
 
+/// Writes `bytes` to a new file at `path`: never through a file or symlink
+/// already there (it fails if one is).
+pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    std::fs::OpenOptions::new().write(true).create_new(true).open(path)?.write_all(bytes)
+}
+
+/// Replaces the file at `path` in a folder annals made: the old entry is
+/// removed first (a symlink put there is removed, not followed).
+fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    write_new(path, bytes)
+}
+
 /// Writes `outputs` and `copies` under `out`, atomically replacing what was there.
 pub fn write(out: &Path, outputs: &[Output], copies: &[Copy]) -> io::Result<()> {
     let staging = Staging::new(out)?;
@@ -197,13 +214,22 @@ pub fn update(
     removed: &[String],
     copies: &[Copy],
 ) -> io::Result<()> {
+    // Still the folder the first write made: not replaced since by another
+    // (or by a symlink to one).
+    let meta = std::fs::symlink_metadata(out)?;
+    if meta.file_type().is_symlink() || !is_marked(out) {
+        return Err(io::Error::other(format!(
+            "{} is no longer the folder annals wrote; start `annals watch` again",
+            out.display()
+        )));
+    }
     let changed: BTreeSet<&str> = changed.iter().map(String::as_str).collect();
     for o in outputs.iter().filter(|o| changed.contains(o.path.as_str())) {
         let path = out.join(&o.path);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::write(path, &*o.bytes)?;
+        replace_file(&path, &o.bytes)?;
     }
     for path in removed {
         let file = out.join(path);
@@ -231,8 +257,8 @@ pub fn update(
             std::fs::create_dir_all(parent)?;
         }
         match &c.from {
-            Origin::Disk(p) => std::fs::copy(p, &dest).map(|_| ()),
-            Origin::Embedded(_, bytes) => std::fs::write(&dest, bytes),
+            Origin::Disk(p) => std::fs::read(p).and_then(|bytes| replace_file(&dest, &bytes)),
+            Origin::Embedded(_, bytes) => replace_file(&dest, bytes),
         }
     })
 }

@@ -34,7 +34,7 @@ pub fn init(dir: &Path) -> Result<Vec<&'static str>, String> {
         let path = dir.join(rel);
         let parent = path.parent().expect("every file sits in a folder");
         std::fs::create_dir_all(parent)
-            .and_then(|()| std::fs::write(&path, text))
+            .and_then(|()| crate::output::write_new(&path, text.as_bytes()))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(INIT_FILES.iter().map(|(rel, _)| *rel).collect())
@@ -74,7 +74,7 @@ pub fn new_entry(root: &Path, collection: &str, id: &str, title: Option<&str>) -
         )
         .with_hint(format!("try `annals new {} {valid}`", c.name))]);
     }
-    if root.join(&rel).exists() {
+    if root.join(&rel).symlink_metadata().is_ok() {
         return Err(vec![Diagnostic::file(&rel, format!("`{id}` already exists in `{}`", c.name))
             .with_hint("choose another id, or edit the file that is there")]);
     }
@@ -84,7 +84,8 @@ pub fn new_entry(root: &Path, collection: &str, id: &str, title: Option<&str>) -
     let text = front_matter(root, &config, c, title);
     let path = root.join(&rel);
     std::fs::create_dir_all(path.parent().expect("under content/"))
-        .and_then(|()| std::fs::write(&path, text))
+        // `create_new`: never through a file (or dangling symlink) put there meanwhile.
+        .and_then(|()| crate::output::write_new(&path, text.as_bytes()))
         .map_err(|e| vec![Diagnostic::file(&rel, format!("cannot write: {e}"))])?;
     Ok(rel)
 }

@@ -338,3 +338,16 @@ fn the_invalidation_trace_says_why_each_output_is_rendered_again() {
     child.wait().unwrap();
     assert_eq!(traced, "annals: rendering studies/beta-2005/index.html: its page's text changed");
 }
+
+#[cfg(unix)]
+#[test]
+fn new_never_writes_through_a_symlink_at_the_entry_path() {
+    let site = TestSite::fixture("basic");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let target = elsewhere.path().join("created-by-annals.md");
+    std::os::unix::fs::symlink(&target, site.root.join("content/studies/omega-2020.md")).unwrap();
+    let out = annals(&site, &["new", "studies", "omega-2020"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    assert!(!target.exists());
+}

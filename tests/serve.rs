@@ -592,3 +592,40 @@ fn a_large_file_is_served_whole() {
     assert!(head.starts_with("HTTP/1.1 200 ") && head.contains("Content-Length: 6000000"), "{head}");
     assert!(raw[split..] == big[..], "the body differs from the file");
 }
+
+#[cfg(unix)]
+#[test]
+fn watch_never_writes_into_a_folder_put_in_place_of_its_output() {
+    let site = TestSite::fixture("basic");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (tx, reports) = mpsc::channel();
+    let (options, flag) = (site.options.clone(), stop.clone());
+    let watcher = std::thread::spawn(move || {
+        serve::watch(
+            options,
+            &flag,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        )
+    });
+    assert!(matches!(reports.recv_timeout(BOUND).unwrap(), Report::Built { .. }));
+    // The user swaps the output for a symlink to a folder of their own.
+    let mine = tempfile::tempdir().unwrap();
+    std::fs::write(mine.path().join("notes.txt"), "mine").unwrap();
+    std::fs::rename(site.out(), site.root.join("old-public")).unwrap();
+    std::os::unix::fs::symlink(mine.path(), site.out()).unwrap();
+    let about = site.root.join("content/about.md");
+    let text = std::fs::read_to_string(&about).unwrap();
+    std::fs::write(&about, format!("{text}\nMore.\n")).unwrap();
+    match reports.recv_timeout(BOUND).unwrap() {
+        Report::Failed { errors, .. } => {
+            assert!(errors[0].message.contains("no longer the folder annals wrote"), "{errors:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let files: Vec<_> = std::fs::read_dir(mine.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(files, ["notes.txt"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    watcher.join().unwrap().unwrap();
+}
