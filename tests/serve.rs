@@ -288,21 +288,34 @@ fn a_taken_port_is_reported_with_a_suggestion() {
     assert!(err.contains("--port 0"), "{err}");
 }
 
+/// `annals watch` on a site, in a thread, with its reports.
+struct Watching {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    reports: mpsc::Receiver<Report>,
+    thread: std::thread::JoinHandle<Result<(), String>>,
+}
+
+impl Watching {
+    fn start(site: &TestSite) -> Watching {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (tx, reports) = mpsc::channel();
+        let (options, flag) = (site.options.clone(), stop.clone());
+        let report = Box::new(move |r| drop(tx.send(r)));
+        let thread = std::thread::spawn(move || serve::watch(options, &flag, report));
+        Watching { stop, reports, thread }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap().unwrap();
+    }
+}
+
 #[test]
 fn watch_keeps_the_output_folder_up_to_date() {
     let site = TestSite::fixture("basic");
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let (tx, reports) = mpsc::channel();
-    let (options, flag) = (site.options.clone(), stop.clone());
-    let watcher = std::thread::spawn(move || {
-        serve::watch(
-            options,
-            &flag,
-            Box::new(move |r| {
-                let _ = tx.send(r);
-            }),
-        )
-    });
+    let watching = Watching::start(&site);
+    let reports = &watching.reports;
     assert!(matches!(reports.recv_timeout(BOUND).unwrap(), Report::Built { .. }));
     assert!(!site.read("index.html").contains("__annals"), "watch output must not carry the live-reload script");
     let path = site.root.join("content/studies/gamma-2010.md");
@@ -319,8 +332,7 @@ fn watch_keeps_the_output_folder_up_to_date() {
             _ => {}
         }
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    watcher.join().unwrap().unwrap();
+    watching.stop();
     assert_eq!(common::snapshot(&site.out()), {
         let fresh = TestSite::fixture("basic");
         fresh.remove("content/studies/gamma-2010.md").remove("static/extra.css");
@@ -597,18 +609,8 @@ fn a_large_file_is_served_whole() {
 #[test]
 fn watch_never_writes_into_a_folder_put_in_place_of_its_output() {
     let site = TestSite::fixture("basic");
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let (tx, reports) = mpsc::channel();
-    let (options, flag) = (site.options.clone(), stop.clone());
-    let watcher = std::thread::spawn(move || {
-        serve::watch(
-            options,
-            &flag,
-            Box::new(move |r| {
-                let _ = tx.send(r);
-            }),
-        )
-    });
+    let watching = Watching::start(&site);
+    let reports = &watching.reports;
     assert!(matches!(reports.recv_timeout(BOUND).unwrap(), Report::Built { .. }));
     // The user swaps the output for a symlink to a folder of their own.
     let mine = tempfile::tempdir().unwrap();
@@ -626,6 +628,5 @@ fn watch_never_writes_into_a_folder_put_in_place_of_its_output() {
     }
     let files: Vec<_> = std::fs::read_dir(mine.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(files, ["notes.txt"]);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    watcher.join().unwrap().unwrap();
+    watching.stop();
 }
