@@ -301,7 +301,7 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
     let names: Vec<String> = raw.collections.keys().cloned().collect();
     let mut collections = Vec::new();
     for (name, rc) in raw.collections {
-        if !crate::content::is_valid_id(&name) {
+        if !crate::names::is_valid_id(&name) {
             errors.push(Diagnostic::file(
                 CONFIG_FILE,
                 format!("collection name `{name}` must use lowercase letters, digits and hyphens only"),
@@ -371,7 +371,7 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
             }
             let Some(col) = collections.iter().find(|col| &col.name == name) else {
                 let mut d = at(&c.collection, format!("citations name an unknown collection `{name}`"));
-                if let Some(s) = crate::schema::suggest(name, collections.iter().map(|c| c.name.as_str())) {
+                if let Some(s) = crate::names::suggest(name, collections.iter().map(|c| c.name.as_str())) {
                     d = d.with_hint(format!("did you mean `{s}`?"));
                 }
                 errors.push(d);
@@ -533,7 +533,7 @@ fn field_type(rf: &RawField, collections: &[String], errors: &mut Vec<Diagnostic
             Some(to) if collections.contains(&to.value) => FieldType::Reference(to.value.clone()),
             Some(to) => {
                 let mut d = at(to, format!("`to: {}` names no collection", to.value));
-                if let Some(s) = crate::schema::suggest(&to.value, collections.iter().map(String::as_str)) {
+                if let Some(s) = crate::names::suggest(&to.value, collections.iter().map(String::as_str)) {
                     d = d.with_hint(format!("did you mean `{s}`?"));
                 }
                 errors.push(d);
@@ -546,7 +546,7 @@ fn field_type(rf: &RawField, collections: &[String], errors: &mut Vec<Diagnostic
         },
         other => {
             let mut d = at(&rf.ty, format!("unknown field type `{other}`; expected one of {}", TYPE_NAMES.join(", ")));
-            if let Some(s) = crate::schema::suggest(other, TYPE_NAMES.iter().copied()) {
+            if let Some(s) = crate::names::suggest(other, TYPE_NAMES.iter().copied()) {
                 d = d.with_hint(format!("did you mean `{s}`?"));
             }
             errors.push(d);

@@ -51,9 +51,13 @@ impl Source {
     }
 }
 
-/// Ids and file stems: lowercase ASCII letters, digits and hyphens.
-pub fn is_valid_id(id: &str) -> bool {
-    !id.is_empty() && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+/// The path under `content/` of the section page of `folder`.
+pub fn section_rel(folder: &str) -> String {
+    if folder.is_empty() {
+        "_index.md".to_string()
+    } else {
+        format!("{folder}/_index.md")
+    }
 }
 
 /// Files editors leave behind while saving; never content.
@@ -196,7 +200,7 @@ fn classify(rel: &str, config: &Config) -> Result<(Kind, String), String> {
     if name == "_index.md" {
         return Ok((Kind::Section, folder.to_string()));
     }
-    if !is_valid_id(stem) {
+    if !crate::names::is_valid_id(stem) {
         return Err(format!(
             "`{stem}` is not a valid id: use lowercase letters, digits and hyphens only (for example `{}`)",
             crate::slug::slugify(stem)

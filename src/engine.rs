@@ -56,8 +56,8 @@ use crate::config::{self, Config};
 use crate::content::{self, Source};
 use crate::diagnostics::{self, Diagnostic};
 use crate::inputs::Inputs;
-use crate::output::{Copy, Staging};
-use crate::render::{self, Output, RenderCache, Templates};
+use crate::output::{CopiedFile, Output, Sink, Staging};
+use crate::render::{self, RenderCache, Templates};
 use crate::schema::{self, Meta};
 use crate::site::{MarkdownCache, Site, Skeleton};
 use crate::theme;
@@ -121,7 +121,7 @@ pub struct Built {
     /// Every rendered file, sorted by path.
     pub outputs: Vec<Output>,
     /// Files copied as they are (static files, content assets).
-    pub copies: Vec<Copy>,
+    pub copies: Vec<CopiedFile>,
     /// Number of content pages (without taxonomy and 404 pages).
     pub pages: usize,
     /// Number of files in the site: rendered and copied.
@@ -209,13 +209,13 @@ impl Engine {
     /// One build streamed into `sink`: pages are written as they are
     /// rendered and not kept, and sources are let go once rendered, so a
     /// large site needs far less memory. Nothing is kept for a rebuild.
-    pub fn build_into(mut self, sink: &Staging) -> Result<Built, Vec<Diagnostic>> {
+    pub fn build_into(mut self, sink: &dyn Sink) -> Result<Built, Vec<Diagnostic>> {
         let result = self.run(&Change::Everything, Some(sink));
         drop(FreeLater(Some(self)));
         result
     }
 
-    fn run(&mut self, change: &Change, sink: Option<&Staging>) -> Result<Built, Vec<Diagnostic>> {
+    fn run(&mut self, change: &Change, sink: Option<&dyn Sink>) -> Result<Built, Vec<Diagnostic>> {
         let mut t = Timings::default();
         let root = self.options.root.clone();
         let content_dir = root.join(content::CONTENT_DIR);
@@ -311,9 +311,9 @@ impl Engine {
         let files = theme::load(&root, &site.config.theme, &mut theme_inputs);
         self.theme_inputs = theme_inputs;
         let files = files.map_err(|d| vec![d])?;
-        let mut copies: Vec<Copy> =
-            files.statics.iter().map(|(p, o)| Copy { path: p.clone(), from: o.clone() }).collect();
-        copies.extend(self.assets.iter().map(|a| Copy {
+        let mut copies: Vec<CopiedFile> =
+            files.statics.iter().map(|(p, o)| CopiedFile { path: p.clone(), from: o.clone() }).collect();
+        copies.extend(self.assets.iter().map(|a| CopiedFile {
             path: a.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"),
             from: theme::Origin::Disk(content_dir.join(a)),
         }));
@@ -456,7 +456,7 @@ impl<T: Send + 'static> Drop for FreeLater<T> {
 type ReadResult = Result<(Source, Vec<Diagnostic>), Diagnostic>;
 
 /// Two things written to one path: say which, rather than let one win.
-fn path_collisions(outputs: &[String], copies: &[Copy]) -> Vec<Diagnostic> {
+fn path_collisions(outputs: &[String], copies: &[CopiedFile]) -> Vec<Diagnostic> {
     let mut seen = HashSet::with_capacity_and_hasher(outputs.len() + copies.len(), Default::default());
     outputs
         .iter()

@@ -17,7 +17,9 @@ fn syntaxes() -> &'static SyntaxSet {
 pub fn highlight(code: &str, lang: &str) -> String {
     let lang = lang.split([' ', ',', '{']).next().unwrap_or("").trim();
     let mut out = String::with_capacity(code.len() * 2);
-    let lang_attr = crate::markdown::escape_html(lang);
+    // Escaped here rather than by the markdown stage's helper: this module sits below it.
+    let mut lang_attr = String::with_capacity(lang.len());
+    let _ = pulldown_cmark_escape::escape_html(&mut lang_attr, lang);
     if lang.is_empty() {
         out.push_str("<pre class=\"code\"><code>");
     } else {
@@ -25,7 +27,9 @@ pub fn highlight(code: &str, lang: &str) -> String {
     }
     match highlighted(code, lang) {
         Some(html) => out.push_str(&html),
-        None => out.push_str(&crate::markdown::escape_html(code)),
+        None => {
+            let _ = pulldown_cmark_escape::escape_html(&mut out, code);
+        }
     }
     out.push_str("</code></pre>\n");
     out

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod highlight;
 pub mod inputs;
 pub mod markdown;
+pub mod names;
 pub mod output;
 pub mod render;
 pub mod scaffold;

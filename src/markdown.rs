@@ -520,7 +520,7 @@ fn local_link(
     let is_folder = path.is_empty() || path.ends_with('/') || rel.is_empty();
     if rel.ends_with(".md") || is_folder {
         // A folder is its section page: `../eras/` is `eras/_index.md`.
-        let page = if is_folder { crate::site::section_rel(&rel) } else { rel };
+        let page = if is_folder { crate::content::section_rel(&rel) } else { rel };
         let spec = format!("{INTERNAL_PREFIX}{page}{}", suffix.strip_prefix('?').map_or(suffix, |_| ""));
         return internal_link(&spec, range, origin, resolver, &mut out.links, errors);
     }

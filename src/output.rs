@@ -7,14 +7,29 @@ use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::render::Output;
 use crate::theme::Origin;
+
+/// A file to write: path under the output folder, and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub path: String,
+    pub bytes: std::sync::Arc<[u8]>,
+}
 
 /// A file copied as it is (static files, content assets).
 #[derive(Debug, Clone)]
-pub struct Copy {
+pub struct CopiedFile {
     pub path: String,
     pub from: Origin,
+}
+
+/// Where a one-off build streams its files as they are made: the render
+/// stage writes through this, so it needs nothing else of this module.
+pub trait Sink: Sync {
+    /// Creates every folder the given file paths need.
+    fn create_folders(&self, paths: &mut dyn Iterator<Item = &str>) -> io::Result<()>;
+    /// Writes one file (its folder exists).
+    fn write(&self, path: &str, bytes: &[u8]) -> io::Result<()>;
 }
 
 /// The file every build writes at the top of its output. annals replaces
@@ -154,7 +169,7 @@ impl Staging {
         std::fs::write(self.dir.join(path), bytes)
     }
 
-    pub fn copy(&self, copies: &[Copy]) -> io::Result<()> {
+    pub fn copy(&self, copies: &[CopiedFile]) -> io::Result<()> {
         self.create_folders(copies.iter().map(|c| c.path.as_str()))?;
         copies.par_iter().try_for_each(|c| match &c.from {
             Origin::Disk(p) => std::fs::copy(p, self.dir.join(&c.path)).map(|_| ()),
@@ -167,6 +182,16 @@ impl Staging {
         swap(&self.dir, &self.out)?;
         self.committed = true;
         Ok(())
+    }
+}
+
+impl Sink for Staging {
+    fn create_folders(&self, paths: &mut dyn Iterator<Item = &str>) -> io::Result<()> {
+        Staging::create_folders(self, paths)
+    }
+
+    fn write(&self, path: &str, bytes: &[u8]) -> io::Result<()> {
+        Staging::write(self, path, bytes)
     }
 }
 
@@ -196,7 +221,7 @@ fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Writes `outputs` and `copies` under `out`, atomically replacing what was there.
-pub fn write(out: &Path, outputs: &[Output], copies: &[Copy]) -> io::Result<()> {
+pub fn write(out: &Path, outputs: &[Output], copies: &[CopiedFile]) -> io::Result<()> {
     let staging = Staging::new(out)?;
     staging.create_folders(outputs.iter().map(|o| o.path.as_str()))?;
     outputs.par_iter().try_for_each(|o| staging.write(&o.path, &o.bytes))?;
@@ -212,7 +237,7 @@ pub fn update(
     outputs: &[Output],
     changed: &[String],
     removed: &[String],
-    copies: &[Copy],
+    copies: &[CopiedFile],
 ) -> io::Result<()> {
     // Still the folder the first write made: not replaced since by another
     // (or by a symlink to one).

@@ -15,17 +15,10 @@ use tera::{Context, Kwargs, State, Tera, TeraResult, Value};
 use crate::content::Kind;
 use crate::dependencies::{template_deps, Global, TemplateDeps};
 use crate::diagnostics::Diagnostic;
-use crate::output::Staging;
+use crate::output::{Output, Sink};
 use crate::schema::FieldValue;
 use crate::site::{Graph, Markdown, Page, Site, Taxonomy, Term};
 use crate::theme;
-
-/// A file to write: path under the output folder, and its bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Output {
-    pub path: String,
-    pub bytes: Arc<[u8]>,
-}
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -388,7 +381,7 @@ pub fn render(
     templates: &mut Templates,
     options: &Options,
     cache: &mut RenderCache,
-    sink: Option<&Staging>,
+    sink: Option<&dyn Sink>,
 ) -> Rendered {
     let same_landscape = std::mem::replace(&mut cache.landscape, site.landscape) == site.landscape;
     let same_graph = cache.graph.as_ref().is_some_and(|g| Arc::ptr_eq(g, &site.graph));
@@ -554,9 +547,9 @@ fn render_to_sink(
     shared: &Shared,
     templates: &Templates,
     options: &Options,
-    sink: &Staging,
+    sink: &dyn Sink,
 ) -> (Vec<String>, Vec<Diagnostic>) {
-    if let Err(e) = sink.create_folders(jobs.iter().map(|j| j.path.as_str())) {
+    if let Err(e) = sink.create_folders(&mut jobs.iter().map(|j| j.path.as_str())) {
         return (Vec::new(), vec![Diagnostic::file("", format!("cannot create output folders: {e}"))]);
     }
     let results: Vec<Result<Option<&str>, Diagnostic>> = jobs

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, Config, FieldType};
-use crate::content::{self, CONTENT_DIR};
+use crate::content::CONTENT_DIR;
 use crate::diagnostics::Diagnostic;
-use crate::schema::suggest;
+use crate::names::suggest;
 
 /// The files of a new site, path and text: one documented collection, a
 /// home page that cites its one entry, and the theme built into the binary.
@@ -66,7 +66,7 @@ pub fn new_entry(root: &Path, collection: &str, id: &str, title: Option<&str>) -
         return Err(fail(format!("no collection `{collection}` in site.yaml"), Some(hint)));
     };
     let rel = Path::new(CONTENT_DIR).join(&c.folder).join(format!("{id}.md"));
-    if !content::is_valid_id(id) {
+    if !crate::names::is_valid_id(id) {
         let valid = crate::slug::slugify(id);
         return Err(vec![Diagnostic::file(
             &rel,
@@ -146,7 +146,7 @@ fn entry_ids(dir: &Path) -> Vec<String> {
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.strip_suffix(".md").map(str::to_string))
-        .filter(|stem| content::is_valid_id(stem))
+        .filter(|stem| crate::names::is_valid_id(stem))
         .collect();
     ids.sort();
     ids

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::config::{Collection, Config, Field, FieldType};
 use crate::content::{Kind, Source};
 use crate::diagnostics::Diagnostic;
+use crate::names::suggest;
 use crate::yaml::{Node, Value};
 
 /// A validated front matter value.
@@ -59,17 +60,6 @@ pub struct Meta {
 const RESERVED: &[&str] = &["draft", "template"];
 /// Keys of sections and plain pages, which have no schema.
 const PAGE_KEYS: &[&str] = &["title", "description", "draft", "template"];
-
-/// The closest candidate to a misspelt `word`, if one is close enough.
-pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(word, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min()
-        .map(|(_, c)| c)
-}
 
 pub fn validate(source: &Source, config: &Config) -> (Meta, Vec<Diagnostic>) {
     let mut v = Validator { file: source, errors: Vec::new() };

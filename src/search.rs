@@ -27,8 +27,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use crate::output::Staging;
-use crate::render::Output;
+use crate::output::{Output, Sink};
 use crate::schema::FieldValue;
 use crate::site::{Markdown, Page, Site};
 use crate::HashMap;
@@ -113,8 +112,8 @@ fn searched(site: &Site) -> Vec<usize> {
 
 /// Writes the whole index into `sink` (a one-off build), each file as soon
 /// as it is made; returns the paths written.
-pub fn write_index(site: &Site, sink: &Staging) -> std::io::Result<Vec<String>> {
-    sink.create_folders(["search/d/", "search/t/", "search/f/"].into_iter())?;
+pub fn write_index(site: &Site, sink: &dyn Sink) -> std::io::Result<Vec<String>> {
+    sink.create_folders(&mut ["search/d/", "search/t/", "search/f/"].into_iter())?;
     let written = Mutex::new(Vec::new());
     let emit = |path: String, bytes: Arc<[u8]>| {
         sink.write(&path, &bytes)?;

@@ -13,10 +13,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use crate::config::Config;
-use crate::content::{Kind, Source};
+use crate::content::{section_rel, Kind, Source};
 use crate::diagnostics::Diagnostic;
 use crate::markdown::{self, Origin, Produce, Rendered, Resolve};
-use crate::schema::{suggest, FieldValue, Meta};
+use crate::names::suggest;
+use crate::schema::{FieldValue, Meta};
 use tera::Value;
 
 /// One page of the site, whatever produced it.
@@ -693,15 +694,6 @@ fn generated_section(config: &Config, folder: String, title: String) -> Page {
         fields: Arc::default(),
         citation: None,
         md: Arc::default(),
-    }
-}
-
-/// The path under `content/` of the section page of `folder`.
-pub fn section_rel(folder: &str) -> String {
-    if folder.is_empty() {
-        "_index.md".to_string()
-    } else {
-        format!("{folder}/_index.md")
     }
 }
 
