@@ -128,15 +128,18 @@ fn measure(label: &str, size: usize, runs: usize, mut make: impl FnMut() -> Comm
     let wall = median(results.iter().map(|r| ms(r.wall)).collect());
     let cpu = median(results.iter().map(|r| ms(r.cpu)).collect());
     let peak = median(results.iter().map(|r| r.peak_mib).collect());
-    println!("{label:<7} {size:>7} pages  wall {wall:>8.0} ms  cpu {cpu:>8.0} ms  peak {peak:>6.0} MiB  ({:.1} µs/page wall)", wall * 1000.0 / size as f64);
+    println!(
+        "{label:<7} {size:>7} pages  wall {wall:>8.0} ms  cpu {cpu:>8.0} ms  peak {peak:>6.0} MiB  ({:.1} µs/page wall)",
+        wall * 1000.0 / size as f64
+    );
     let mut stages: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for r in &results {
         for line in r.stdout.lines() {
             let mut parts = line.split_whitespace();
-            if let (Some(stage), Some(value), Some("ms")) = (parts.next(), parts.next(), parts.next()) {
-                if let Ok(v) = value.parse::<f64>() {
-                    stages.entry(stage.to_string()).or_default().push(v);
-                }
+            if let (Some(stage), Some(value), Some("ms")) = (parts.next(), parts.next(), parts.next())
+                && let Ok(v) = value.parse::<f64>()
+            {
+                stages.entry(stage.to_string()).or_default().push(v);
             }
         }
     }

@@ -324,10 +324,10 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
                         ));
                     }
                 }
-                if let (Some(min), Some(max)) = (&rf.min, &rf.max) {
-                    if min.value > max.value {
-                        errors.push(at(max, format!("`max` of `{fname}` is below its `min`")));
-                    }
+                if let (Some(min), Some(max)) = (&rf.min, &rf.max)
+                    && min.value > max.value
+                {
+                    errors.push(at(max, format!("`max` of `{fname}` is below its `min`")));
                 }
                 let (min, max) = (rf.min.as_ref().map(|m| m.value), rf.max.as_ref().map(|m| m.value));
                 fields.insert(
@@ -336,10 +336,10 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
                 );
             }
         }
-        if let Some(sort_by) = &rc.sort_by {
-            if !fields.contains_key(&sort_by.value) {
-                errors.push(at(sort_by, format!("`sort_by: {}` names no field of collection `{name}`", sort_by.value)));
-            }
+        if let Some(sort_by) = &rc.sort_by
+            && !fields.contains_key(&sort_by.value)
+        {
+            errors.push(at(sort_by, format!("`sort_by: {}` names no field of collection `{name}`", sort_by.value)));
         }
         if let Some(d) = &rc.description {
             match fields.get(&d.value).map(|f| &f.ty) {

@@ -53,11 +53,7 @@ impl Source {
 
 /// The path under `content/` of the section page of `folder`.
 pub fn section_rel(folder: &str) -> String {
-    if folder.is_empty() {
-        "_index.md".to_string()
-    } else {
-        format!("{folder}/_index.md")
-    }
+    if folder.is_empty() { "_index.md".to_string() } else { format!("{folder}/_index.md") }
 }
 
 /// Files editors leave behind while saving; never content.
@@ -132,7 +128,10 @@ pub fn read_source(root: &Path, rel: &Path, config: &Config) -> Result<(Source, 
     if bytes.len() as u64 > MAX_FILE_SIZE {
         return Err(Diagnostic::file(
             &file,
-            format!("this file is larger than {} MiB, the most annals reads as Markdown; a large file such as a data set or a PDF belongs beside the page with another extension", MAX_FILE_SIZE >> 20),
+            format!(
+                "this file is larger than {} MiB, the most annals reads as Markdown; a large file such as a data set or a PDF belongs beside the page with another extension",
+                MAX_FILE_SIZE >> 20
+            ),
         ));
     }
     match String::from_utf8(bytes) {

@@ -111,22 +111,24 @@ fn mentions(source: &str, name: &str) -> bool {
 /// The inside of every `{{ … }}` and `{% … %}` of `source`.
 fn code(source: &str) -> impl Iterator<Item = &str> {
     let mut rest = source;
-    std::iter::from_fn(move || loop {
-        let at = rest.find('{')?;
-        let close = match rest[at + 1..].chars().next() {
-            Some('{') => "}}",
-            Some('%') => "%}",
-            Some('#') => "#}",
-            _ => {
-                rest = &rest[at + 1..];
-                continue;
+    std::iter::from_fn(move || {
+        loop {
+            let at = rest.find('{')?;
+            let close = match rest[at + 1..].chars().next() {
+                Some('{') => "}}",
+                Some('%') => "%}",
+                Some('#') => "#}",
+                _ => {
+                    rest = &rest[at + 1..];
+                    continue;
+                }
+            };
+            let inner = &rest[at + 2..];
+            let end = inner.find(close).unwrap_or(inner.len());
+            rest = inner.get(end + 2..).unwrap_or("");
+            if close != "#}" {
+                return Some(&inner[..end]);
             }
-        };
-        let inner = &rest[at + 2..];
-        let end = inner.find(close).unwrap_or(inner.len());
-        rest = inner.get(end + 2..).unwrap_or("");
-        if close != "#}" {
-            return Some(&inner[..end]);
         }
     })
 }

@@ -160,11 +160,7 @@ pub fn report(root: &Path, diagnostics: &[Diagnostic]) -> String {
 pub fn render(root: &Path, diagnostics: &[Diagnostic], style: Style) -> String {
     let renderer = if style.colour { Renderer::styled() } else { Renderer::plain() }.term_width(style.width);
     let paint = |s: annotate_snippets::renderer::Style, text: &str| {
-        if style.colour {
-            format!("{s}{text}{s:#}")
-        } else {
-            text.to_string()
-        }
+        if style.colour { format!("{s}{text}{s:#}") } else { text.to_string() }
     };
     let mut out = String::new();
     for d in diagnostics {

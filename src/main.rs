@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{Arc, mpsc};
 
 use annals::diagnostics::{self, Diagnostic, Style};
 use annals::scaffold;
@@ -170,7 +170,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Check { common, format, deny_warnings } => {
-            return check(&cli.root, &cli.options(common, None), *format, *deny_warnings, style)
+            return check(&cli.root, &cli.options(common, None), *format, *deny_warnings, style);
         }
         Command::Init { dir } => return init(dir.as_deref().unwrap_or(&cli.root)),
         Command::New { collection, id, title, edit } => {
@@ -241,11 +241,7 @@ fn check(root: &Path, options: &Options, format: Format, deny_warnings: bool, st
         Format::Json => print!("{}", diagnostics::json(&found)),
         Format::Human => {}
     }
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
 fn init(dir: &Path) -> ExitCode {

@@ -273,10 +273,10 @@ pub fn update(
     }
     copies.par_iter().try_for_each(|c| {
         let dest = out.join(&c.path);
-        if let Origin::Disk(src) = &c.from {
-            if same_file_state(src, &dest) {
-                return Ok(());
-            }
+        if let Origin::Disk(src) = &c.from
+            && same_file_state(src, &dest)
+        {
+            return Ok(());
         }
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent)?;
@@ -358,11 +358,7 @@ fn exchange(a: &Path, b: &Path) -> io::Result<()> {
             libc::RENAME_EXCHANGE,
         )
     };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
 #[cfg(not(target_os = "linux"))]

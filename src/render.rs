@@ -13,7 +13,7 @@ use tera::value::Key;
 use tera::{Context, Kwargs, State, Tera, TeraResult, Value};
 
 use crate::content::Kind;
-use crate::dependencies::{template_deps, Global, TemplateDeps};
+use crate::dependencies::{Global, TemplateDeps, template_deps};
 use crate::diagnostics::Diagnostic;
 use crate::output::{Output, Sink};
 use crate::schema::FieldValue;
@@ -64,10 +64,10 @@ impl Templates {
             // Tera stops at the first error; parse each template alone to report them all.
             for (name, text) in &sources {
                 let mut alone = Tera::new();
-                if let Err(e) = alone.add_raw_template(name, text) {
-                    if matches!(e.kind(), tera::ErrorKind::SyntaxError(_)) {
-                        errors.push(template_error(&e, &names));
-                    }
+                if let Err(e) = alone.add_raw_template(name, text)
+                    && matches!(e.kind(), tera::ErrorKind::SyntaxError(_))
+                {
+                    errors.push(template_error(&e, &names));
                 }
             }
             if errors.is_empty() {

@@ -68,15 +68,16 @@ pub fn new_entry(root: &Path, collection: &str, id: &str, title: Option<&str>) -
     let rel = Path::new(CONTENT_DIR).join(&c.folder).join(format!("{id}.md"));
     if !crate::names::is_valid_id(id) {
         let valid = crate::slug::slugify(id);
-        return Err(vec![Diagnostic::file(
-            &rel,
-            format!("`{id}` is not a valid id: use lowercase letters, digits and hyphens only"),
-        )
-        .with_hint(format!("try `annals new {} {valid}`", c.name))]);
+        return Err(vec![
+            Diagnostic::file(&rel, format!("`{id}` is not a valid id: use lowercase letters, digits and hyphens only"))
+                .with_hint(format!("try `annals new {} {valid}`", c.name)),
+        ]);
     }
     if root.join(&rel).symlink_metadata().is_ok() {
-        return Err(vec![Diagnostic::file(&rel, format!("`{id}` already exists in `{}`", c.name))
-            .with_hint("choose another id, or edit the file that is there")]);
+        return Err(vec![
+            Diagnostic::file(&rel, format!("`{id}` already exists in `{}`", c.name))
+                .with_hint("choose another id, or edit the file that is there"),
+        ]);
     }
     if title.is_some() && !c.fields.contains_key("title") {
         return Err(fail(format!("--title given, but collection `{}` declares no `title` field", c.name), None));

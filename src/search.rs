@@ -27,10 +27,10 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
+use crate::HashMap;
 use crate::output::{Output, Sink};
 use crate::schema::FieldValue;
 use crate::site::{Markdown, Page, Site};
-use crate::HashMap;
 
 /// The weight of a word in a title, a field, the body.
 const TITLE: u32 = 10;
@@ -412,11 +412,7 @@ pub fn tokens(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
     text.split(separator).filter(|w| !w.is_empty()).map(|w| {
         let lower =
             if w.is_ascii() { !w.bytes().any(|b| b.is_ascii_uppercase()) } else { !w.chars().any(char::is_uppercase) };
-        if lower {
-            Cow::Borrowed(w)
-        } else {
-            Cow::Owned(w.to_lowercase())
-        }
+        if lower { Cow::Borrowed(w) } else { Cow::Owned(w.to_lowercase()) }
     })
 }
 

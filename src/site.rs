@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use crate::config::Config;
-use crate::content::{section_rel, Kind, Source};
+use crate::content::{Kind, Source, section_rel};
 use crate::diagnostics::Diagnostic;
 use crate::markdown::{self, Origin, Produce, Rendered, Resolve};
 use crate::names::suggest;
@@ -128,11 +128,7 @@ impl Markdown {
             let origin = Origin { file, locate: &locate };
             markdown::render(&source.body, &origin, resolver, &mut Vec::new(), Produce::Html).html
         };
-        if keep {
-            Cow::Borrowed(self.html.get_or_init(make))
-        } else {
-            Cow::Owned(make())
-        }
+        if keep { Cow::Borrowed(self.html.get_or_init(make)) } else { Cow::Owned(make()) }
     }
 }
 
@@ -486,19 +482,19 @@ fn build_graph(config: &Config, pages: &[Page], by_rel: &HashMap<String, usize>,
         for link in &page.md.content.links {
             let Some(&t) = by_rel.get(&link.target) else { continue };
             backlinks[t].linked_from.push(i);
-            if let Some(anchor) = &link.anchor {
-                if !pages[t].md.content.anchors().any(|a| a == anchor) {
-                    let mut d = Diagnostic::new(
-                        &page.file,
-                        link.line,
-                        link.col,
-                        format!("missing anchor: `@/{}` has no heading or footnote `#{anchor}`", link.target),
-                    );
-                    if let Some(hint) = anchor_hint(anchor, &pages[t].md.content) {
-                        d = d.with_hint(hint);
-                    }
-                    errors.push(d);
+            if let Some(anchor) = &link.anchor
+                && !pages[t].md.content.anchors().any(|a| a == anchor)
+            {
+                let mut d = Diagnostic::new(
+                    &page.file,
+                    link.line,
+                    link.col,
+                    format!("missing anchor: `@/{}` has no heading or footnote `#{anchor}`", link.target),
+                );
+                if let Some(hint) = anchor_hint(anchor, &pages[t].md.content) {
+                    d = d.with_hint(hint);
                 }
+                errors.push(d);
             }
         }
     }
@@ -698,11 +694,7 @@ fn generated_section(config: &Config, folder: String, title: String) -> Page {
 }
 
 fn section_path(folder: &str) -> String {
-    if folder.is_empty() {
-        String::new()
-    } else {
-        format!("{folder}/")
-    }
+    if folder.is_empty() { String::new() } else { format!("{folder}/") }
 }
 
 fn capitalize(s: &str) -> String {

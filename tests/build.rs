@@ -1,7 +1,7 @@
 //! Building a real fixture site and reading the HTML it produces.
 
 mod common;
-use common::{snapshot, TestSite};
+use common::{TestSite, snapshot};
 
 #[test]
 fn pretty_urls_for_every_kind_of_page() {

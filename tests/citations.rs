@@ -3,8 +3,8 @@
 //! them all, and the `cited_by` global that lists the pages citing each.
 
 mod common;
-use annals::engine::{generate, Change, Engine};
-use common::{copy_dir, fixtures, TestSite};
+use annals::engine::{Change, Engine, generate};
+use common::{TestSite, copy_dir, fixtures};
 use std::path::{Path, PathBuf};
 
 /// The basic site with a second citable collection, `works`.

@@ -6,7 +6,7 @@
 #[path = "../benches/corpus.rs"]
 mod corpus;
 
-use corpus::{generate, Flavour};
+use corpus::{Flavour, generate};
 use std::path::Path;
 
 #[test]

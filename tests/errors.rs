@@ -3,7 +3,7 @@
 
 mod common;
 use annals::diagnostics::Diagnostic;
-use common::{copy_dir, fixtures, TestSite};
+use common::{TestSite, copy_dir, fixtures};
 use std::path::Path;
 
 /// Builds the basic site with the `kind` fixture laid over it and returns

@@ -3,7 +3,7 @@
 //! rendering only what each change can affect.
 
 mod common;
-use annals::engine::{generate, Built, Change, Engine};
+use annals::engine::{Built, Change, Engine, generate};
 use common::TestSite;
 use std::path::PathBuf;
 

@@ -3,7 +3,7 @@
 #![cfg(unix)]
 
 mod common;
-use common::{snapshot, TestSite};
+use common::{TestSite, snapshot};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! metadata, data files and bibliography; and a crawl of every link.
 
 mod common;
-use common::{snapshot, TestSite};
+use common::{TestSite, snapshot};
 use std::collections::{BTreeMap, BTreeSet};
 
 const BASE: &str = "https://example.org/annals/";
@@ -214,11 +214,7 @@ fn crawl(out: &std::path::Path, base: &str) {
                     panic!("{path}: `{url}` is outside the base path {base_path}");
                 });
                 let rest = rest.trim_start_matches('/');
-                if rest.is_empty() || rest.ends_with('/') {
-                    format!("{rest}index.html")
-                } else {
-                    rest.to_string()
-                }
+                if rest.is_empty() || rest.ends_with('/') { format!("{rest}index.html") } else { rest.to_string() }
             };
             let Some(target_html) = files.get(&file) else { panic!("{path}: `{url}` names no file ({file})") };
             if !fragment.is_empty() {

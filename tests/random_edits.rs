@@ -10,7 +10,7 @@
 //! prints the seed and the steps; `ANNALS_SEED=N` replays one seed.
 
 mod common;
-use annals::engine::{generate, Built, Change, Engine};
+use annals::engine::{Built, Change, Engine, generate};
 use common::TestSite;
 use std::path::{Path, PathBuf};
 

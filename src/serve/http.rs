@@ -349,7 +349,7 @@ fn handle(mut stream: TcpStream, state: &State) {
         "GET" => false,
         "HEAD" => true,
         _ => {
-            return drop(Response::text(405, "method not allowed").with("Allow", "GET, HEAD").send(&mut stream, false))
+            return drop(Response::text(405, "method not allowed").with("Allow", "GET, HEAD").send(&mut stream, false));
         }
     };
     let path = request.path.split(['?', '#']).next().unwrap_or("/");
