@@ -215,10 +215,12 @@ impl Engine {
         result
     }
 
+    /// The stages, in order: configuration, load and validate, markdown,
+    /// link, render (and the search index), then what changed since the last
+    /// good build. Each stage is a method or function below.
     fn run(&mut self, change: &Change, sink: Option<&dyn Sink>) -> Result<Built, Vec<Diagnostic>> {
         let mut t = Timings::default();
         let root = self.options.root.clone();
-        let content_dir = root.join(content::CONTENT_DIR);
         let paths: Vec<PathBuf> = match change {
             Change::Everything => Vec::new(),
             Change::Paths(paths) => {
@@ -229,62 +231,12 @@ impl Engine {
             || self.config.is_none()
             || paths.iter().any(|p| p == &root.join(config::CONFIG_FILE));
         if everything {
-            // A configuration that does not load leaves nothing to build on:
-            // the next build, whatever changed, must read it again.
-            let mut config = config::load(&root).inspect_err(|_| self.config = None)?;
-            if let Some(base) = &self.options.base_url {
-                config.base_url = config::check_base_url(base).map_err(|m| vec![Diagnostic::file("--base-url", m)])?;
-            }
-            // A new configuration can change every file's meaning: start afresh.
-            *self = Engine {
-                last_good: std::mem::take(&mut self.last_good),
-                content_inputs: std::mem::take(&mut self.content_inputs),
-                ..Engine::new(self.options.clone())
-            };
-            self.config = Some(config);
+            self.configure()?;
         }
-        let config = self.config.clone().expect("loaded above");
+        let config = self.config.clone().expect("configured above");
+        self.load_and_validate(&config, &paths, everything, &mut t);
 
-        let read = t.time("load", || {
-            let content_paths: Vec<&PathBuf> = paths.iter().filter(|p| p.starts_with(&content_dir)).collect();
-            if everything || content_paths.iter().any(|p| !is_markdown_file_path(p)) {
-                // Something other than a Markdown file changed (a folder moved,
-                // replaced or created, an asset): walk again, re-reading the
-                // changed files, everything under changed folders, and new files.
-                for p in &content_paths {
-                    let rel = rel_string(p.strip_prefix(&content_dir).unwrap_or(p));
-                    let under = format!("{rel}/");
-                    self.files.retain(|f, _| *f != rel && !f.starts_with(&under) && !rel.is_empty());
-                }
-                self.reload_all(&config)
-            } else {
-                self.reload_some(&config, &content_paths)
-            }
-        });
-        t.time("validate", || {
-            let validated: Vec<(String, Result<FileState, Diagnostic>)> = read
-                .into_par_iter()
-                .map(|(rel, r)| {
-                    let state = r.map(|(mut source, diagnostics)| {
-                        let (meta, mut errors) = schema::validate(&source, &config);
-                        // The typed fields replace the YAML tree: let it go.
-                        source.front = None;
-                        errors.extend(diagnostics);
-                        FileState { source: Arc::new(source), meta, errors }
-                    });
-                    (rel, state)
-                })
-                .collect();
-            self.files.extend(validated);
-        });
-
-        let mut errors: Vec<Diagnostic> = self.walk_errors.clone();
-        for file in self.files.values() {
-            match file {
-                Ok(f) => errors.extend(f.errors.iter().cloned()),
-                Err(d) => errors.push(d.clone()),
-            }
-        }
+        let mut errors = self.file_errors();
         let loaded: Vec<&FileState> = self.files.values().filter_map(|f| f.as_ref().ok()).collect();
         let (mut skeleton, errs) =
             Skeleton::new(config.clone(), loaded.iter().map(|f| (&*f.source, &f.meta)), self.options.drafts);
@@ -304,19 +256,130 @@ impl Engine {
         let previous = FreeLater(self.site.take());
         let (site, errs) = t.time("link", || skeleton.link(previous.0.as_ref()));
         // Kept, failed build or not, for the next build to reuse its relations.
-        let site = &*self.site.insert(site);
+        self.site = Some(site);
         errors.extend(errs);
 
+        let (rendered, copies) = self.render(sink, &mut errors, &mut t)?;
+        errors.extend(rendered.errors);
+        errors.extend(path_collisions(&rendered.paths, &copies));
+        diagnostics::normalize(&mut errors);
+        if errors.iter().any(Diagnostic::is_error) {
+            return Err(errors);
+        }
+        let site = self.site.as_ref().expect("kept above");
+        let mut warnings = errors;
+        // Only what is published needs absolute URLs: not the preview, nor `check`.
+        if sink.is_some() && !site.config.absolute() {
+            warnings.push(relative_base_url(&site.config.base_url));
+        }
+        let pages = site.pages.len();
+        let (changed, removed) = self.compare_with_last_good(&rendered.outputs);
+        Ok(Built {
+            files: rendered.paths.len() + copies.len(),
+            outputs: rendered.outputs,
+            copies,
+            pages,
+            markdown_rendered,
+            rendered: rendered.rendered,
+            changed,
+            removed,
+            warnings,
+            timings: t,
+        })
+    }
+
+    /// Loads `site.yaml` and starts afresh: a new configuration can change
+    /// every file's meaning. One that does not load leaves nothing to build
+    /// on: the next build, whatever changed, must read it again.
+    fn configure(&mut self) -> Result<(), Vec<Diagnostic>> {
+        let mut config = config::load(&self.options.root).inspect_err(|_| self.config = None)?;
+        if let Some(base) = &self.options.base_url {
+            config.base_url = config::check_base_url(base).map_err(|m| vec![Diagnostic::file("--base-url", m)])?;
+        }
+        *self = Engine {
+            last_good: std::mem::take(&mut self.last_good),
+            content_inputs: std::mem::take(&mut self.content_inputs),
+            ..Engine::new(self.options.clone())
+        };
+        self.config = Some(config);
+        Ok(())
+    }
+
+    /// The load and validate stages: reads what changed under `content/`
+    /// (everything, or the changed Markdown files, or a fresh walk when a
+    /// folder or another file changed) and validates it against the schema.
+    fn load_and_validate(&mut self, config: &Config, paths: &[PathBuf], everything: bool, t: &mut Timings) {
+        let content_dir = self.options.root.join(content::CONTENT_DIR);
+        let read = t.time("load", || {
+            let content_paths: Vec<&PathBuf> = paths.iter().filter(|p| p.starts_with(&content_dir)).collect();
+            if everything || content_paths.iter().any(|p| !is_markdown_file_path(p)) {
+                // Something other than a Markdown file changed (a folder moved,
+                // replaced or created, an asset): walk again, re-reading the
+                // changed files, everything under changed folders, and new files.
+                for p in &content_paths {
+                    let rel = rel_string(p.strip_prefix(&content_dir).unwrap_or(p));
+                    let under = format!("{rel}/");
+                    self.files.retain(|f, _| *f != rel && !f.starts_with(&under) && !rel.is_empty());
+                }
+                self.reload_all(config)
+            } else {
+                self.reload_some(config, &content_paths)
+            }
+        });
+        t.time("validate", || {
+            let validated: Vec<(String, Result<FileState, Diagnostic>)> = read
+                .into_par_iter()
+                .map(|(rel, r)| {
+                    let state = r.map(|(mut source, diagnostics)| {
+                        let (meta, mut errors) = schema::validate(&source, config);
+                        // The typed fields replace the YAML tree: let it go.
+                        source.front = None;
+                        errors.extend(diagnostics);
+                        FileState { source: Arc::new(source), meta, errors }
+                    });
+                    (rel, state)
+                })
+                .collect();
+            self.files.extend(validated);
+        });
+    }
+
+    /// Every diagnostic of the walk and of every file, kept with each file.
+    fn file_errors(&self) -> Vec<Diagnostic> {
+        let mut errors: Vec<Diagnostic> = self.walk_errors.clone();
+        for file in self.files.values() {
+            match file {
+                Ok(f) => errors.extend(f.errors.iter().cloned()),
+                Err(d) => errors.push(d.clone()),
+            }
+        }
+        errors
+    }
+
+    /// The render stage over the linked site: the theme's files, what is
+    /// copied as it is, the templates, and the outputs (streamed into `sink`
+    /// for a one-off build). When the theme or its templates do not load,
+    /// every error so far.
+    fn render(
+        &mut self,
+        sink: Option<&dyn Sink>,
+        errors: &mut Vec<Diagnostic>,
+        t: &mut Timings,
+    ) -> Result<(render::Rendered, Vec<CopiedFile>), Vec<Diagnostic>> {
+        let root = &self.options.root;
+        let site = self.site.as_ref().expect("linked before rendering");
         let mut theme_inputs = Inputs::default();
-        let files = theme::load(&root, &site.config.theme, &mut theme_inputs);
+        let files = theme::load(root, &site.config.theme, &mut theme_inputs);
         self.theme_inputs = theme_inputs;
         let files = files.map_err(|d| vec![d])?;
+        let content_dir = root.join(content::CONTENT_DIR);
         let mut copies: Vec<CopiedFile> =
             files.statics.iter().map(|(p, o)| CopiedFile { path: p.clone(), from: o.clone() }).collect();
-        copies.extend(self.assets.iter().map(|a| CopiedFile {
-            path: a.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"),
-            from: theme::Origin::Disk(content_dir.join(a)),
-        }));
+        copies.extend(
+            self.assets
+                .iter()
+                .map(|a| CopiedFile { path: rel_string(a), from: theme::Origin::Disk(content_dir.join(a)) }),
+        );
         let targets = render::Targets {
             base_url: site.config.base_url.clone(),
             pages: site.pages.iter().map(|p| (p.rel.clone(), p.url.clone())).collect(),
@@ -324,47 +387,32 @@ impl Engine {
         };
         let render_options = render::Options { inject: self.options.inject.clone() };
         let render_cache = &mut self.render;
-        let rendered = t.time("render", || match Templates::load(&root, &files, targets) {
-            Ok(mut templates) => Some(render::render(site, &mut templates, &render_options, render_cache, sink)),
+        let rendered = t.time("render", || {
+            Templates::load(root, &files, targets)
+                .map(|mut templates| render::render(site, &mut templates, &render_options, render_cache, sink))
+        });
+        let rendered = match rendered {
+            Ok(rendered) => rendered,
             Err(errs) => {
                 errors.extend(errs);
-                None
+                let mut errors = std::mem::take(errors);
+                diagnostics::normalize(&mut errors);
+                return Err(errors);
             }
-        });
-        let Some(rendered) = rendered else {
-            diagnostics::normalize(&mut errors);
-            return Err(errors);
         };
         // The search index is made within the render stage: shown apart.
         if let Some((_, render_time)) = t.stages.last_mut() {
             *render_time = render_time.saturating_sub(rendered.search_time);
         }
         t.stages.push(("search", rendered.search_time));
-        errors.extend(rendered.errors);
-        errors.extend(path_collisions(&rendered.paths, &copies));
-        diagnostics::normalize(&mut errors);
-        if errors.iter().any(Diagnostic::is_error) {
-            return Err(errors);
-        }
-        let mut warnings = errors;
-        // Only what is published needs absolute URLs: not the preview, nor `check`.
-        if sink.is_some() && !site.config.absolute() {
-            warnings.push(
-                Diagnostic::warning(
-                    config::CONFIG_FILE,
-                    0,
-                    0,
-                    format!(
-                        "base_url `{}` is not absolute, so sitemap.xml, atom.xml and canonical links are left out",
-                        site.config.base_url
-                    ),
-                )
-                .with_hint("set an absolute base_url (https://example.org/) in site.yaml, or pass --base-url"),
-            );
-        }
+        Ok((rendered, copies))
+    }
 
+    /// The outputs that differ from the last good build's, and those it had
+    /// that are gone; the last good build becomes this one.
+    fn compare_with_last_good(&mut self, outputs: &[Output]) -> (Vec<String>, Vec<String>) {
         let mut changed = Vec::new();
-        for o in &rendered.outputs {
+        for o in outputs {
             match self.last_good.get_mut(&o.path) {
                 Some(old) if Arc::ptr_eq(old, &o.bytes) => {}
                 Some(old) => {
@@ -380,25 +428,13 @@ impl Engine {
             }
         }
         let mut removed = Vec::new();
-        if self.last_good.len() > rendered.outputs.len() {
-            let live: HashSet<&str> = rendered.outputs.iter().map(|o| o.path.as_str()).collect();
+        if self.last_good.len() > outputs.len() {
+            let live: HashSet<&str> = outputs.iter().map(|o| o.path.as_str()).collect();
             removed = self.last_good.keys().filter(|p| !live.contains(p.as_str())).cloned().collect();
             removed.sort();
             self.last_good.retain(|p, _| live.contains(p.as_str()));
         }
-        let pages = site.pages.len();
-        Ok(Built {
-            files: rendered.paths.len() + copies.len(),
-            outputs: rendered.outputs,
-            copies,
-            pages,
-            markdown_rendered,
-            rendered: rendered.rendered,
-            changed,
-            removed,
-            warnings,
-            timings: t,
-        })
+        (changed, removed)
     }
 
     /// Walks `content/` and reads every Markdown file not already read.
@@ -429,6 +465,14 @@ impl Engine {
         }
         read
     }
+}
+
+/// The warning of a build for publishing with a relative `base_url`.
+fn relative_base_url(base_url: &str) -> Diagnostic {
+    let message =
+        format!("base_url `{base_url}` is not absolute, so sitemap.xml, atom.xml and canonical links are left out");
+    Diagnostic::warning(config::CONFIG_FILE, 0, 0, message)
+        .with_hint("set an absolute base_url (https://example.org/) in site.yaml, or pass --base-url")
 }
 
 fn is_markdown_file_path(p: &Path) -> bool {
