@@ -365,7 +365,7 @@ impl Engine {
         sink: Option<&dyn Sink>,
         errors: &mut Vec<Diagnostic>,
         t: &mut Timings,
-    ) -> Result<(render::Rendered, Vec<CopiedFile>), Vec<Diagnostic>> {
+    ) -> Result<(render::RenderedSite, Vec<CopiedFile>), Vec<Diagnostic>> {
         let root = &self.options.root;
         let site = self.site.as_ref().expect("linked before rendering");
         let mut theme_inputs = Inputs::default();
@@ -385,7 +385,7 @@ impl Engine {
             pages: site.pages.iter().map(|p| (p.rel.clone(), p.url.clone())).collect(),
             statics: copies.iter().map(|c| c.path.clone()).collect(),
         };
-        let render_options = render::Options { inject: self.options.inject.clone() };
+        let render_options = render::RenderOptions { inject: self.options.inject.clone() };
         let render_cache = &mut self.render;
         let rendered = t.time("render", || {
             Templates::load(root, &files, targets)

@@ -74,7 +74,7 @@ impl Rendered {
 }
 
 /// Where the text being rendered sits, for error positions.
-pub struct Origin<'a> {
+pub struct Locator<'a> {
     pub file: &'a Path,
     /// Maps a byte offset in the rendered text to a 1-based (line, column).
     pub locate: &'a dyn Fn(usize) -> (usize, usize),
@@ -107,14 +107,14 @@ pub enum Produce {
 /// facts are the same whatever `produce` asks for.
 pub fn render(
     text: &str,
-    origin: &Origin,
+    locator: &Locator,
     resolver: &dyn Resolve,
     errors: &mut Vec<Diagnostic>,
     produce: Produce,
 ) -> Rendered {
     let at = |range: &Range<usize>, message: String| {
-        let (line, col) = (origin.locate)(range.start);
-        Diagnostic::new(origin.file, line, col, message)
+        let (line, col) = (locator.locate)(range.start);
+        Diagnostic::new(locator.file, line, col, message)
     };
     let callback = |link: BrokenLink| {
         parse_citations(&link.reference).map(|_| (format!("{CITE_MARK}{}", link.reference).into(), "".into()))
@@ -205,19 +205,19 @@ pub fn render(
                 html_events.push(Event::Text(t));
             }
             Event::Start(Tag::Link { link_type, dest_url, title, id }) if dest_url.starts_with(INTERNAL_PREFIX) => {
-                let dest = internal_link(&dest_url, &range, origin, resolver, &mut out.links, errors);
+                let dest = internal_link(&dest_url, &range, locator, resolver, &mut out.links, errors);
                 html_events.push(Event::Start(Tag::Link { link_type, dest_url: dest.into(), title, id }));
             }
             Event::Start(Tag::Image { link_type, dest_url, title, id }) if dest_url.starts_with(INTERNAL_PREFIX) => {
-                let dest = internal_link(&dest_url, &range, origin, resolver, &mut out.links, errors);
+                let dest = internal_link(&dest_url, &range, locator, resolver, &mut out.links, errors);
                 html_events.push(Event::Start(Tag::Image { link_type, dest_url: dest.into(), title, id }));
             }
             Event::Start(Tag::Link { link_type, dest_url, title, id }) if is_local(&dest_url) => {
-                let dest = local_link(&dest_url, &range, origin, resolver, &mut out, errors);
+                let dest = local_link(&dest_url, &range, locator, resolver, &mut out, errors);
                 html_events.push(Event::Start(Tag::Link { link_type, dest_url: dest.into(), title, id }));
             }
             Event::Start(Tag::Image { link_type, dest_url, title, id }) if is_local(&dest_url) => {
-                let dest = local_link(&dest_url, &range, origin, resolver, &mut out, errors);
+                let dest = local_link(&dest_url, &range, locator, resolver, &mut out, errors);
                 html_events.push(Event::Start(Tag::Image { link_type, dest_url: dest.into(), title, id }));
             }
             Event::Start(Tag::CodeBlock(kind)) => {
@@ -439,12 +439,12 @@ fn external(
 fn internal_link(
     dest: &str,
     range: &Range<usize>,
-    origin: &Origin,
+    locator: &Locator,
     resolver: &dyn Resolve,
     links: &mut Vec<Link>,
     errors: &mut Vec<Diagnostic>,
 ) -> String {
-    let (line, col) = (origin.locate)(range.start);
+    let (line, col) = (locator.locate)(range.start);
     let spec = &dest[INTERNAL_PREFIX.len()..];
     let (target, anchor) = match spec.split_once('#') {
         Some((t, a)) => (t, Some(a.to_string())),
@@ -457,7 +457,7 @@ fn internal_link(
             None => url.to_string(),
         },
         Err(mut d) => {
-            d.path = origin.file.to_path_buf();
+            d.path = locator.file.to_path_buf();
             d.line = line;
             d.col = col;
             // The whole link is at fault (the printer stops at the end of its line).
@@ -486,7 +486,7 @@ fn is_local(dest: &str) -> bool {
 fn local_link(
     dest: &str,
     range: &Range<usize>,
-    origin: &Origin,
+    locator: &Locator,
     resolver: &dyn Resolve,
     out: &mut Rendered,
     errors: &mut Vec<Diagnostic>,
@@ -495,7 +495,7 @@ fn local_link(
         return format!("{}{rooted}", resolver.base_url());
     }
     let (path, suffix) = dest.split_at(dest.find(['#', '?']).unwrap_or(dest.len()));
-    let folder = origin
+    let folder = locator
         .file
         .strip_prefix(crate::content::CONTENT_DIR)
         .ok()
@@ -503,8 +503,8 @@ fn local_link(
         .map(|p| p.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>())
         .unwrap_or_default();
     let error = |message: String, errors: &mut Vec<Diagnostic>| {
-        let (line, col) = (origin.locate)(range.start);
-        errors.push(Diagnostic::new(origin.file, line, col, message));
+        let (line, col) = (locator.locate)(range.start);
+        errors.push(Diagnostic::new(locator.file, line, col, message));
         "#".to_string()
     };
     let mut parts: Vec<String> = folder.into_iter().map(|c| c.into_owned()).collect();
@@ -522,7 +522,7 @@ fn local_link(
         // A folder is its section page: `../eras/` is `eras/_index.md`.
         let page = if is_folder { crate::content::section_rel(&rel) } else { rel };
         let spec = format!("{INTERNAL_PREFIX}{page}{}", suffix.strip_prefix('?').map_or(suffix, |_| ""));
-        return internal_link(&spec, range, origin, resolver, &mut out.links, errors);
+        return internal_link(&spec, range, locator, resolver, &mut out.links, errors);
     }
     if !out.assets.contains(&rel) {
         out.assets.push(rel.clone());
@@ -664,9 +664,9 @@ mod tests {
     fn md(text: &str) -> (Rendered, Vec<Diagnostic>) {
         let mut errors = Vec::new();
         let locate = |o: usize| crate::diagnostics::line_col(text, o);
-        let origin = Origin { file: Path::new("content/x.md"), locate: &locate };
-        let r = render(text, &origin, &Fake, &mut errors, Produce::Html);
-        let facts = render(text, &origin, &Fake, &mut Vec::new(), Produce::Facts);
+        let locator = Locator { file: Path::new("content/x.md"), locate: &locate };
+        let r = render(text, &locator, &Fake, &mut errors, Produce::Html);
+        let facts = render(text, &locator, &Fake, &mut Vec::new(), Produce::Facts);
         assert_eq!(
             (&facts.summary, &facts.toc, &facts.links, &facts.citations),
             (&r.summary, &r.toc, &r.links, &r.citations)
@@ -769,8 +769,8 @@ mod tests {
     fn md_in(file: &str, text: &str) -> (Rendered, Vec<Diagnostic>) {
         let mut errors = Vec::new();
         let locate = |o: usize| crate::diagnostics::line_col(text, o);
-        let origin = Origin { file: Path::new(file), locate: &locate };
-        (render(text, &origin, &Fake, &mut errors, Produce::Html), errors)
+        let locator = Locator { file: Path::new(file), locate: &locate };
+        (render(text, &locator, &Fake, &mut errors, Produce::Html), errors)
     }
 
     #[test]
@@ -814,8 +814,8 @@ mod tests {
     fn summary_code_is_highlighted_even_without_html() {
         let text = "```rust\nfn main() {}\n```\n\n<!-- more -->\n\nRest.\n";
         let locate = |o: usize| crate::diagnostics::line_col(text, o);
-        let origin = Origin { file: Path::new("content/x.md"), locate: &locate };
-        let facts = render(text, &origin, &Fake, &mut Vec::new(), Produce::Facts);
+        let locator = Locator { file: Path::new("content/x.md"), locate: &locate };
+        let facts = render(text, &locator, &Fake, &mut Vec::new(), Produce::Facts);
         assert!(facts.summary.contains("hl-"), "{}", facts.summary);
     }
 

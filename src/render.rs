@@ -21,7 +21,7 @@ use crate::site::{Graph, Markdown, Page, Site, Taxonomy, Term};
 use crate::theme;
 
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub struct RenderOptions {
     /// HTML inserted before `</body>` of every page (the serve command's
     /// live-reload script); `None` for `build`.
     pub inject: Option<String>,
@@ -354,12 +354,12 @@ struct CachedJob {
 /// `base_url`). Adding such an output is adding a template.
 const FILES_DIR: &str = "files/";
 
-/// Rendered once per collection to `data/<collection>.json`, with
+/// RenderedSite once per collection to `data/<collection>.json`, with
 /// `collection` (`name`, `entries`) in its context.
 const COLLECTION_DATA: &str = "data/collection.json";
 
 /// What a render produced.
-pub struct Rendered {
+pub struct RenderedSite {
     /// Every output of the site (rendered now or reused), sorted by path;
     /// empty when they were streamed to a staging folder instead.
     pub outputs: Vec<Output>,
@@ -379,10 +379,10 @@ pub struct Rendered {
 pub fn render(
     site: &Site,
     templates: &mut Templates,
-    options: &Options,
+    options: &RenderOptions,
     cache: &mut RenderCache,
     sink: Option<&dyn Sink>,
-) -> Rendered {
+) -> RenderedSite {
     let same_landscape = std::mem::replace(&mut cache.landscape, site.landscape) == site.landscape;
     let same_graph = cache.graph.as_ref().is_some_and(|g| Arc::ptr_eq(g, &site.graph));
     cache.graph = Some(site.graph.clone());
@@ -401,7 +401,7 @@ pub fn render(
         .collect();
     let taxonomies: Vec<Value> =
         site.graph.taxonomies.iter().zip(&terms).map(|(tax, terms)| taxonomy_value(tax, terms)).collect();
-    let shared = Shared { cards, taxonomies, terms, keep_html: sink.is_none() };
+    let shared = SiteValues { cards, taxonomies, terms, keep_html: sink.is_none() };
     let mut errors = Vec::new();
     let jobs = jobs(site, templates, &mut errors);
     // `cited_by` is made only if an output reads it, as few do.
@@ -417,7 +417,7 @@ pub fn render(
             Err(e) => errors.push(Diagnostic::file("search", format!("cannot write the search index: {e}"))),
         }
         let search_time = started.elapsed();
-        return Rendered { outputs: Vec::new(), rendered, paths, errors, search_time };
+        return RenderedSite { outputs: Vec::new(), rendered, paths, errors, search_time };
     }
     // The same relations, no page showing others anything new, and no card
     // changed: every list that any output shows is as it was, and so is its
@@ -457,7 +457,7 @@ pub fn render(
                 }
             };
             let md = match job.what {
-                What::Page(i) => Some(site.pages[i].md.clone()),
+                Subject::Page(i) => Some(site.pages[i].md.clone()),
                 _ => None,
             };
             let same_text = |c: &CachedJob| match (&c.md, &md) {
@@ -513,7 +513,7 @@ pub fn render(
     let search_time = started.elapsed();
     outputs.sort_by(|a, b| a.path.cmp(&b.path));
     let paths = outputs.iter().map(|o| o.path.clone()).collect();
-    Rendered { outputs, paths, rendered, errors, search_time }
+    RenderedSite { outputs, paths, rendered, errors, search_time }
 }
 
 /// Why an output is rendered again rather than reused: what
@@ -544,9 +544,9 @@ impl std::fmt::Display for Stale {
 fn render_to_sink(
     site: &Site,
     jobs: &[Job],
-    shared: &Shared,
+    shared: &SiteValues,
     templates: &Templates,
-    options: &Options,
+    options: &RenderOptions,
     sink: &dyn Sink,
 ) -> (Vec<String>, Vec<Diagnostic>) {
     if let Err(e) = sink.create_folders(&mut jobs.iter().map(|j| j.path.as_str())) {
@@ -580,9 +580,9 @@ fn render_to_sink(
 fn render_job(
     job: &Job,
     site: &Site,
-    shared: &Shared,
+    shared: &SiteValues,
     templates: &Templates,
-    options: &Options,
+    options: &RenderOptions,
 ) -> Result<Vec<u8>, Diagnostic> {
     if !templates.has(&job.template) {
         return Err(Diagnostic::file(
@@ -593,7 +593,7 @@ fn render_job(
     let context = job.context(site, shared);
     let mut bytes = Vec::with_capacity(16 * 1024);
     templates.tera.render_to(&job.template, &context, &mut bytes).map_err(|e| template_error(&e, &templates.files))?;
-    if matches!(job.what, What::File) && bytes.iter().all(u8::is_ascii_whitespace) {
+    if matches!(job.what, Subject::File) && bytes.iter().all(u8::is_ascii_whitespace) {
         // Left out: see `FILES_DIR`.
         bytes.clear();
         return Ok(bytes);
@@ -608,25 +608,27 @@ fn jobs(site: &Site, templates: &Templates, errors: &mut Vec<Diagnostic>) -> Vec
     let mut jobs: Vec<Job> = Vec::with_capacity(site.pages.len() + 64);
     for (i, page) in site.pages.iter().enumerate().filter(|(_, p)| !p.invalid) {
         match page_template(page, templates) {
-            Ok(template) => jobs.push(Job { path: format!("{}index.html", page.path), template, what: What::Page(i) }),
+            Ok(template) => {
+                jobs.push(Job { path: format!("{}index.html", page.path), template, what: Subject::Page(i) })
+            }
             Err(d) => errors.push(d),
         }
     }
     for (t, taxonomy) in site.graph.taxonomies.iter().enumerate() {
         let path = format!("{}index.html", taxonomy.path);
-        jobs.push(Job { path, template: "taxonomy.html".into(), what: What::Taxonomy(t) });
+        jobs.push(Job { path, template: "taxonomy.html".into(), what: Subject::Taxonomy(t) });
         for (k, term) in taxonomy.terms.iter().enumerate() {
             let path = format!("{}index.html", term.path);
-            jobs.push(Job { path, template: "term.html".into(), what: What::Term(t, k) });
+            jobs.push(Job { path, template: "term.html".into(), what: Subject::Term(t, k) });
         }
     }
     if templates.has("404.html") {
-        jobs.push(Job { path: "404.html".into(), template: "404.html".into(), what: What::NotFound });
+        jobs.push(Job { path: "404.html".into(), template: "404.html".into(), what: Subject::NotFound });
     }
     if templates.has(COLLECTION_DATA) {
         for name in site.graph.collections.keys() {
             let path = format!("data/{name}.json");
-            jobs.push(Job { path, template: COLLECTION_DATA.into(), what: What::Collection(name.clone()) });
+            jobs.push(Job { path, template: COLLECTION_DATA.into(), what: Subject::Collection(name.clone()) });
         }
     }
     // A static file of the same path (the site's own `static/robots.txt`) wins.
@@ -637,7 +639,7 @@ fn jobs(site: &Site, templates: &Templates, errors: &mut Vec<Diagnostic>) -> Vec
         .collect();
     files.sort();
     for name in files {
-        jobs.push(Job { path: name[FILES_DIR.len()..].to_string(), template: name.clone(), what: What::File });
+        jobs.push(Job { path: name[FILES_DIR.len()..].to_string(), template: name.clone(), what: Subject::File });
     }
     jobs
 }
@@ -782,10 +784,10 @@ fn hash_stubs(site: &Site, value: &FieldValue, h: &mut impl std::hash::Hasher) {
 struct Job {
     path: String,
     template: String,
-    what: What,
+    what: Subject,
 }
 
-enum What {
+enum Subject {
     Page(usize),
     Taxonomy(usize),
     Term(usize, usize),
@@ -797,7 +799,7 @@ enum What {
 }
 
 /// Template values built once per build and shared by every page.
-struct Shared {
+struct SiteValues {
     cards: Vec<Value>,
     taxonomies: Vec<Value>,
     terms: Vec<Vec<Value>>,
@@ -812,37 +814,37 @@ impl Job {
     /// cards changed, neither did the context.
     fn deps(&self, site: &Site, deps: &mut Deps) {
         match self.what {
-            What::Page(i) => {
+            Subject::Page(i) => {
                 deps.page(i);
                 page_lists(site, i, |list, pages| {
                     deps.marker(list.name());
                     deps.pages(pages);
                 });
             }
-            What::Taxonomy(t) => term_deps(site, t, None, deps),
-            What::Term(t, k) => term_deps(site, t, Some(k), deps),
-            What::Collection(ref name) => deps.pages(site.graph.collections.get(name).map_or(&[], Vec::as_slice)),
-            What::NotFound | What::File => {}
+            Subject::Taxonomy(t) => term_deps(site, t, None, deps),
+            Subject::Term(t, k) => term_deps(site, t, Some(k), deps),
+            Subject::Collection(ref name) => deps.pages(site.graph.collections.get(name).map_or(&[], Vec::as_slice)),
+            Subject::NotFound | Subject::File => {}
         }
     }
 
-    fn context(&self, site: &Site, shared: &Shared) -> Context {
+    fn context(&self, site: &Site, shared: &SiteValues) -> Context {
         let mut ctx = Context::new();
         match self.what {
-            What::Page(i) => ctx.insert_value("page", page_value(site, i, shared)),
-            What::Taxonomy(t) => ctx.insert_value("taxonomy", shared.taxonomies[t].clone()),
-            What::Term(t, k) => {
+            Subject::Page(i) => ctx.insert_value("page", page_value(site, i, shared)),
+            Subject::Taxonomy(t) => ctx.insert_value("taxonomy", shared.taxonomies[t].clone()),
+            Subject::Term(t, k) => {
                 ctx.insert_value("taxonomy", shared.taxonomies[t].clone());
                 ctx.insert_value("term", shared.terms[t][k].clone());
             }
-            What::Collection(ref name) => {
+            Subject::Collection(ref name) => {
                 let entries = site.graph.collections.get(name).map_or(&[][..], Vec::as_slice);
                 ctx.insert_value(
                     "collection",
                     map([("name", name.as_str().into()), ("entries", cards_of(entries, &shared.cards))]),
                 );
             }
-            What::NotFound | What::File => {}
+            Subject::NotFound | Subject::File => {}
         }
         ctx
     }
@@ -876,7 +878,7 @@ fn page_template(page: &Page, templates: &Templates) -> Result<String, Diagnosti
     })
 }
 
-fn install_globals(site: &Site, shared: &Shared, templates: &mut Templates, with_cited_by: bool) {
+fn install_globals(site: &Site, shared: &SiteValues, templates: &mut Templates, with_cited_by: bool) {
     let config = &site.config;
     let collections: Vec<(String, Value)> =
         site.graph.collections.iter().map(|(name, list)| (name.clone(), cards_of(list, &shared.cards))).collect();
@@ -1235,7 +1237,7 @@ fn page_lists<'s>(site: &'s Site, i: usize, mut visit: impl FnMut(List<'s>, &[us
 
 /// The current page: its card plus content, contents, and the lists of
 /// `page_lists`.
-fn page_value(site: &Site, i: usize, shared: &Shared) -> Value {
+fn page_value(site: &Site, i: usize, shared: &SiteValues) -> Value {
     let cards = &shared.cards;
     let page = &site.pages[i];
     let mut m = cards[i].as_map().cloned().unwrap_or_default();

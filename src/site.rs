@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 use crate::config::Config;
 use crate::content::{Kind, Source, section_rel};
 use crate::diagnostics::Diagnostic;
-use crate::markdown::{self, Origin, Produce, Rendered, Resolve};
+use crate::markdown::{self, Locator, Produce, Rendered, Resolve};
 use crate::names::suggest;
 use crate::schema::{FieldValue, Meta};
 use tera::Value;
@@ -125,8 +125,8 @@ impl Markdown {
         let Some(source) = &self.source else { return Cow::Borrowed("") };
         let make = || {
             let locate = |offset: usize| source.locate(offset);
-            let origin = Origin { file, locate: &locate };
-            markdown::render(&source.body, &origin, resolver, &mut Vec::new(), Produce::Html).html
+            let locator = Locator { file, locate: &locate };
+            markdown::render(&source.body, &locator, resolver, &mut Vec::new(), Produce::Html).html
         };
         if keep { Cow::Borrowed(self.html.get_or_init(make)) } else { Cow::Owned(make()) }
     }
@@ -864,16 +864,16 @@ fn year_suffix(n: usize) -> String {
 fn render_page(page: &Page, source: &Arc<Source>, resolver: &Resolver) -> Markdown {
     let mut errors = Vec::new();
     let locate = |offset: usize| source.locate(offset);
-    let origin = Origin { file: &page.file, locate: &locate };
-    let mut content = markdown::render(&source.body, &origin, resolver, &mut errors, Produce::Facts);
+    let locator = Locator { file: &page.file, locate: &locate };
+    let mut content = markdown::render(&source.body, &locator, resolver, &mut errors, Produce::Facts);
     let summary = Some(std::mem::take(&mut content.summary)).filter(|s| !s.is_empty()).map(|s| Value::safe_string(&s));
     let mut text_fields = Vec::new();
     let mut deps: Vec<String> = Vec::new();
     for (name, value) in page.fields.iter() {
         if let FieldValue::Text(t) = value {
             let at = |_: usize| (t.line, t.col);
-            let origin = Origin { file: &page.file, locate: &at };
-            let field = markdown::render(&t.value, &origin, resolver, &mut errors, Produce::Html);
+            let locator = Locator { file: &page.file, locate: &at };
+            let field = markdown::render(&t.value, &locator, resolver, &mut errors, Produce::Html);
             deps.extend(field.links.iter().map(|l| l.target.clone()));
             deps.extend(field.citations.iter().map(|id| resolver.citation_rel(id)));
             deps.extend(field.assets.iter().cloned());
