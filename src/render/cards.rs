@@ -1,0 +1,218 @@
+//! Cards: each page's template value, built once, shared by reference
+//! count wherever the page is listed, and kept between builds while what it
+//! shows is unchanged.
+
+use super::*;
+
+/// Cards of every page: cached ones whose inputs are unchanged, new ones
+/// for the rest, and for each page whether its card differs from last time.
+pub(super) fn build_cards(site: &Site, cache: &mut RenderCache, same_landscape: bool) -> (Vec<Value>, Vec<bool>) {
+    // While no page shows others anything new, a card whose own inputs are
+    // the same is the same: skip fingerprinting what it shows of others.
+    // Made only if some card is made: a rebuild usually makes one or none.
+    let maker = OnceLock::new();
+    let built: Vec<(Value, bool, Option<CachedCard>)> = site
+        .pages
+        .par_iter()
+        .map(|page| {
+            let cached = cache.cards.get(&page.rel);
+            let same_inputs =
+                cached.is_some_and(|c| Arc::ptr_eq(&c.fields, &page.fields) && Arc::ptr_eq(&c.md, &page.md));
+            let key = if same_inputs && same_landscape { cached.map_or(0, |c| c.key) } else { card_key(site, page) };
+            match cached {
+                Some(c) if same_inputs && c.key == key => (c.value.clone(), false, None),
+                previous => {
+                    let value = maker.get_or_init(|| CardMaker::new(site)).card(page);
+                    let changed = previous.is_none_or(|c| c.value != value);
+                    let entry =
+                        CachedCard { fields: page.fields.clone(), md: page.md.clone(), key, value: value.clone() };
+                    (value, changed, Some(entry))
+                }
+            }
+        })
+        .collect();
+    let mut cards = Vec::with_capacity(built.len());
+    let mut changed = Vec::with_capacity(built.len());
+    for (page, (value, is_changed, entry)) in site.pages.iter().zip(built) {
+        if let Some(entry) = entry {
+            cache.cards.insert(page.rel.clone(), entry);
+        }
+        cards.push(value);
+        changed.push(is_changed);
+    }
+    if cache.cards.len() > site.pages.len() {
+        cache.cards.retain(|rel, _| site.page_index(rel).is_some());
+    }
+    (cards, changed)
+}
+
+/// A fingerprint of what a card shows besides its fields and Markdown:
+/// its own title, URL and label, and those of the entries it references.
+pub(super) fn card_key(site: &Site, page: &Page) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = crate::fingerprint_hasher();
+    (&page.title, &page.url, &page.citation, &page.description, page.draft, &page.collection).hash(&mut h);
+    for value in page.fields.values() {
+        hash_stubs(site, value, &mut h);
+    }
+    h.finish()
+}
+
+pub(super) fn hash_stubs(site: &Site, value: &FieldValue, h: &mut impl std::hash::Hasher) {
+    use std::hash::Hash;
+    match value {
+        FieldValue::Ref(r) => {
+            let target = site.entry_index(&r.to, &r.id.value).map(|i| &site.pages[i]);
+            (&r.id.value, target.map(|p| (&p.url, &p.title, &p.citation))).hash(h);
+        }
+        FieldValue::List(items) => items.iter().for_each(|v| hash_stubs(site, v, h)),
+        _ => {}
+    }
+}
+
+pub(super) fn opt(s: Option<&str>) -> Value {
+    s.map_or_else(Value::none, Value::from)
+}
+
+pub(super) fn kind_name(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::Entry { .. } => "entry",
+        Kind::Section => "section",
+        Kind::Page => "page",
+    }
+}
+
+/// Makes cards, sharing the values that many cards hold alike: field names,
+/// the stub of each referenced entry, the link to each taxonomy term. An
+/// era's stub is then one value however many studies name the era.
+pub(super) struct CardMaker<'a> {
+    pub(super) site: &'a Site,
+    pub(super) names: HashMap<&'a str, Key<'static>>,
+    pub(super) stubs: Vec<OnceLock<Value>>,
+    /// Per taxonomy, per term: `{name, url}`.
+    pub(super) terms: Vec<Vec<Value>>,
+}
+
+impl<'a> CardMaker<'a> {
+    pub(super) fn new(site: &'a Site) -> Self {
+        let names = site
+            .config
+            .collections
+            .iter()
+            .flat_map(|c| c.fields.keys())
+            .map(|name| (name.as_str(), Key::String(Arc::from(name.as_str()))))
+            .collect();
+        let terms = site
+            .graph
+            .taxonomies
+            .iter()
+            .map(|tax| {
+                tax.terms
+                    .iter()
+                    .map(|t| map([("name", t.name.as_str().into()), ("url", t.url.as_str().into())]))
+                    .collect()
+            })
+            .collect();
+        let stubs = (0..site.pages.len()).map(|_| OnceLock::new()).collect();
+        CardMaker { site, names, stubs, terms }
+    }
+
+    pub(super) fn key(&self, name: &str) -> Key<'static> {
+        self.names.get(name).cloned().unwrap_or_else(|| Key::String(Arc::from(name)))
+    }
+
+    /// A small value for a referenced entry: enough to link to it.
+    pub(super) fn stub(&self, collection: &str, id: &str) -> Value {
+        let site = self.site;
+        match site.entry_index(collection, id) {
+            Some(i) => self.stubs[i]
+                .get_or_init(|| {
+                    let p = &site.pages[i];
+                    map([
+                        ("id", id.into()),
+                        ("url", p.url.as_str().into()),
+                        ("title", p.title.as_str().into()),
+                        ("citation", opt(p.citation.as_deref())),
+                    ])
+                })
+                .clone(),
+            None => map([("id", id.into()), ("url", Value::none()), ("title", id.into()), ("citation", Value::none())]),
+        }
+    }
+
+    pub(super) fn field_value(&self, page: &Page, name: &str, value: &FieldValue) -> Value {
+        match value {
+            FieldValue::Str(s) | FieldValue::Date(s) => s.as_str().into(),
+            FieldValue::Text(_) => {
+                let html = page.md.text_fields.iter().find(|(n, _)| n == name).map(|(_, h)| h.clone());
+                html.unwrap_or_else(|| Value::safe_string(""))
+            }
+            FieldValue::Int(i) => (*i).into(),
+            FieldValue::Float(f) => (*f).into(),
+            FieldValue::Bool(b) => (*b).into(),
+            FieldValue::List(items) => {
+                Value::from(items.iter().map(|v| self.field_value(page, name, v)).collect::<Vec<_>>())
+            }
+            FieldValue::Ref(r) => self.stub(&r.to, &r.id.value),
+        }
+    }
+
+    /// The value every listing of a page shares. Every field its collection
+    /// declares is present (`none` when unset), so templates can test it plainly.
+    pub(super) fn card(&self, page: &Page) -> Value {
+        let site = self.site;
+        let declared = page.collection.as_deref().and_then(|c| site.config.collection(c));
+        let mut names: Vec<&String> = declared.map(|c| c.fields.keys().collect()).unwrap_or_default();
+        names.extend(page.fields.keys().filter(|k| declared.is_none_or(|c| !c.fields.contains_key(*k))));
+        let mut fields = tera::Map::with_capacity(names.len());
+        for name in names {
+            let value = page.fields.get(name).map_or_else(Value::none, |v| self.field_value(page, name, v));
+            fields.insert(self.key(name), value);
+        }
+        // Taxonomy terms with their URLs: `page.terms.route[0].url`.
+        let mut terms = tera::Map::new();
+        for (t, tax) in site.graph.taxonomies.iter().enumerate() {
+            if !declared.is_some_and(|c| c.fields.get(&tax.name).is_some_and(|f| f.taxonomy)) {
+                continue;
+            }
+            let names: Vec<&str> = match page.fields.get(&tax.name) {
+                Some(FieldValue::Str(s)) => vec![s.as_str()],
+                Some(FieldValue::List(items)) => items
+                    .iter()
+                    .filter_map(|v| match v {
+                        FieldValue::Str(s) => Some(s.as_str()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let list: Vec<Value> = names
+                .into_iter()
+                .filter_map(|n| tax.terms.binary_search_by(|t| t.name.as_str().cmp(n)).ok())
+                .map(|k| self.terms[t][k].clone())
+                .collect();
+            terms.insert(self.key(&tax.name), Value::from(list));
+        }
+        // An entry is described by the field its collection names, if set.
+        let described_by = declared.and_then(|c| c.description.as_deref());
+        let description = match (&page.description, described_by.and_then(|f| fields.get(&self.key(f)))) {
+            (Some(d), _) => d.as_str().into(),
+            (None, Some(v)) if !v.is_none() => v.clone(),
+            _ => Value::none(),
+        };
+        map([
+            ("id", page.id.as_str().into()),
+            ("kind", kind_name(&page.kind).into()),
+            ("collection", opt(page.collection.as_deref())),
+            ("url", page.url.as_str().into()),
+            ("path", format!("/{}", page.path).into()),
+            ("title", page.title.as_str().into()),
+            ("description", description),
+            ("citation", opt(page.citation.as_deref())),
+            ("draft", page.draft.into()),
+            ("summary", page.md.summary.clone().unwrap_or_else(|| Value::safe_string(""))),
+            ("fields", Value::from(fields)),
+            ("terms", Value::from(terms)),
+        ])
+    }
+}

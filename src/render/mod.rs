@@ -1,0 +1,464 @@
+//! The render stage: Tera over the frozen `Site`. Each page's template value
+//! (its "card") is built once and shared by reference count wherever the page
+//! is listed; the site-wide values live in Tera's global context, built once.
+//! Pages render in parallel with no locks.
+//!
+//! This file: which outputs there are (`jobs`), which of them must be
+//! rendered again (`Stale`), and rendering them. `templates`: loading
+//! templates, helpers and filters, errors. `cards`: the cards. `context`:
+//! the values templates see. `deps`: the fingerprints of what contexts list.
+
+// These imports are also the sub-modules' (`use super::*`).
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+
+use crate::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use tera::value::Key;
+use tera::{Context, Kwargs, State, Tera, TeraResult, Value};
+
+use crate::content::Kind;
+use crate::dependencies::{Global, TemplateDeps, template_deps};
+use crate::diagnostics::Diagnostic;
+use crate::output::{Output, Sink};
+use crate::schema::FieldValue;
+use crate::site::{Graph, Markdown, Page, Site, Taxonomy, Term};
+use crate::theme;
+
+mod cards;
+mod context;
+mod deps;
+mod templates;
+
+use cards::*;
+use context::*;
+use deps::*;
+use templates::*;
+pub use templates::{Targets, Templates};
+
+#[derive(Debug, Clone, Default)]
+pub struct RenderOptions {
+    /// HTML inserted before `</body>` of every page (the serve command's
+    /// live-reload script); `None` for `build`.
+    pub inject: Option<String>,
+}
+
+/// Template values, page dependencies and rendered bytes kept between
+/// builds, so that a rebuild renders only the outputs whose inputs changed.
+#[derive(Default)]
+pub struct RenderCache {
+    cards: HashMap<String, CachedCard>,
+    jobs: HashMap<String, CachedJob>,
+    /// Per global variable, the fingerprint of the pages its value lists.
+    globals: HashMap<Global, u64>,
+    /// Fingerprint of what `url_for` can resolve.
+    targets: u64,
+    /// The site's `landscape` and relations at the last render.
+    landscape: u64,
+    graph: Option<Arc<Graph>>,
+    search: crate::search::Cache,
+}
+
+struct CachedCard {
+    fields: Arc<BTreeMap<String, FieldValue>>,
+    md: Arc<Markdown>,
+    /// Fingerprint of everything else the card shows (see `card_key`).
+    key: u64,
+    value: Value,
+}
+
+struct CachedJob {
+    template: String,
+    fingerprint: u64,
+    /// Fingerprint of the pages the context lists (see `Job::deps`).
+    deps: u64,
+    /// For a page, the Markdown it was rendered with: its body is not in its
+    /// card, so a body edit shows here only.
+    md: Option<Arc<Markdown>>,
+    bytes: Arc<[u8]>,
+}
+
+/// Templates under this folder render once each, with the global context
+/// only, to the same path in the output: `files/sitemap.xml` → `sitemap.xml`.
+/// One whose output is blank is left out (a sitemap without an absolute
+/// `base_url`). Adding such an output is adding a template.
+const FILES_DIR: &str = "files/";
+
+/// RenderedSite once per collection to `data/<collection>.json`, with
+/// `collection` (`name`, `entries`) in its context.
+const COLLECTION_DATA: &str = "data/collection.json";
+
+/// What a render produced.
+pub struct RenderedSite {
+    /// Every output of the site (rendered now or reused), sorted by path;
+    /// empty when they were streamed to a staging folder instead.
+    pub outputs: Vec<Output>,
+    /// The path of every output, streamed or not.
+    pub paths: Vec<String>,
+    /// How many were rendered now.
+    pub rendered: usize,
+    pub errors: Vec<Diagnostic>,
+    /// The part of the time spent on the search index, for `--timings`.
+    pub search_time: std::time::Duration,
+}
+
+/// Renders every page of the site, the taxonomy pages and the 404 page,
+/// reusing from `cache` each output whose template and inputs are unchanged.
+/// With a `sink` (a one-off build), every output is rendered and written
+/// there at once instead of being kept: nothing is cached.
+pub fn render(
+    site: &Site,
+    templates: &mut Templates,
+    options: &RenderOptions,
+    cache: &mut RenderCache,
+    sink: Option<&dyn Sink>,
+) -> RenderedSite {
+    let same_landscape = std::mem::replace(&mut cache.landscape, site.landscape) == site.landscape;
+    let same_graph = cache.graph.as_ref().is_some_and(|g| Arc::ptr_eq(g, &site.graph));
+    cache.graph = Some(site.graph.clone());
+    let (cards, card_changed) = match sink {
+        Some(_) => {
+            let maker = CardMaker::new(site);
+            (site.pages.par_iter().map(|p| maker.card(p)).collect(), vec![true; site.pages.len()])
+        }
+        None => build_cards(site, cache, same_landscape),
+    };
+    let terms: Vec<Vec<Value>> = site
+        .graph
+        .taxonomies
+        .iter()
+        .map(|tax| tax.terms.iter().map(|term| term_value(term, &cards)).collect())
+        .collect();
+    let taxonomies: Vec<Value> =
+        site.graph.taxonomies.iter().zip(&terms).map(|(tax, terms)| taxonomy_value(tax, terms)).collect();
+    let shared = SiteValues { cards, taxonomies, terms, keep_html: sink.is_none() };
+    let mut errors = Vec::new();
+    let jobs = jobs(site, templates, &mut errors);
+    // `cited_by` is made only if an output reads it, as few do.
+    let cited_by = jobs.iter().any(|j| templates.globals_used(&j.template).any(|g| g == Global::CitedBy));
+    install_globals(site, &shared, templates, cited_by);
+    if let Some(sink) = sink {
+        let (mut paths, errs) = render_to_sink(site, &jobs, &shared, templates, options, sink);
+        errors.extend(errs);
+        let rendered = paths.len();
+        let started = std::time::Instant::now();
+        match crate::search::write_index(site, sink) {
+            Ok(written) => paths.extend(written),
+            Err(e) => errors.push(Diagnostic::file("search", format!("cannot write the search index: {e}"))),
+        }
+        let search_time = started.elapsed();
+        return RenderedSite { outputs: Vec::new(), rendered, paths, errors, search_time };
+    }
+    // The same relations, no page showing others anything new, and no card
+    // changed: every list that any output shows is as it was, and so is its
+    // fingerprint, which need not be worked out again.
+    let lists_unchanged = same_graph && same_landscape && !card_changed.contains(&true);
+    let global_changed: HashMap<Global, bool> = Global::ALL
+        .into_iter()
+        .map(|g| {
+            if lists_unchanged && cache.globals.contains_key(&g) {
+                return (g, false);
+            }
+            let mut deps = Deps::new(site, &card_changed);
+            global_deps(site, g, &mut deps);
+            let previous = cache.globals.insert(g, deps.hash());
+            let changed = deps.changed || previous != Some(deps.hash());
+            (g, changed)
+        })
+        .collect();
+    let targets = templates.targets_fingerprint;
+    let all_stale = std::mem::replace(&mut cache.targets, targets) != targets;
+
+    let templates = &*templates;
+    let cached = &cache.jobs;
+    let trace = std::env::var("ANNALS_TRACE").is_ok_and(|t| t.split(',').any(|t| t == "invalidation"));
+    let results: Vec<(usize, Result<Option<CachedJob>, Diagnostic>)> = jobs
+        .par_iter()
+        .enumerate()
+        .map(|(n, job)| {
+            let fingerprint = templates.fingerprint(&job.template);
+            let previous = cached.get(&job.path);
+            let (deps, deps_changed) = match previous {
+                Some(c) if lists_unchanged => (c.deps, false),
+                _ => {
+                    let mut dep_state = Deps::new(site, &card_changed);
+                    job.deps(site, &mut dep_state);
+                    (dep_state.hash(), dep_state.changed)
+                }
+            };
+            let md = match job.what {
+                Subject::Page(i) => Some(site.pages[i].md.clone()),
+                _ => None,
+            };
+            let same_text = |c: &CachedJob| match (&c.md, &md) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (a, b) => a.is_none() && b.is_none(),
+            };
+            let stale = match previous {
+                None => Some(Stale::New),
+                Some(_) if all_stale => Some(Stale::Targets),
+                Some(c) if c.template != job.template || c.fingerprint != fingerprint => Some(Stale::Template),
+                Some(c) if !same_text(c) => Some(Stale::Text),
+                Some(c) if c.deps != deps || deps_changed => Some(Stale::Lists),
+                Some(_) => templates.globals_used(&job.template).find(|g| global_changed[g]).map(Stale::Global),
+            };
+            let Some(stale) = stale else { return (n, Ok(None)) };
+            if trace {
+                eprintln!("annals: rendering {}: {stale}", job.path);
+            }
+            let result = render_job(job, site, &shared, templates, options).map(|bytes| {
+                Some(CachedJob { template: job.template.clone(), fingerprint, deps, md, bytes: bytes.into() })
+            });
+            (n, result)
+        })
+        .collect();
+
+    let mut rendered = 0;
+    for (n, result) in results {
+        let path = &jobs[n].path;
+        match result {
+            Ok(Some(job)) => {
+                // A blank output is left out (see `FILES_DIR`): not counted.
+                rendered += usize::from(!job.bytes.is_empty());
+                cache.jobs.insert(path.clone(), job);
+            }
+            Ok(None) => {}
+            Err(d) => {
+                cache.jobs.remove(path);
+                errors.push(d);
+            }
+        }
+    }
+    let live: HashSet<&str> = jobs.iter().map(|j| j.path.as_str()).collect();
+    cache.jobs.retain(|path, _| live.contains(path.as_str()));
+    // In the order of the jobs, which is nearly the order of their paths: the
+    // sort then has little to do.
+    let mut outputs: Vec<Output> = jobs
+        .iter()
+        .filter_map(|j| cache.jobs.get(&j.path).map(|c| Output { path: j.path.clone(), bytes: c.bytes.clone() }))
+        .filter(|o| !o.bytes.is_empty())
+        .collect();
+    let started = std::time::Instant::now();
+    outputs.extend(crate::search::index(site, &mut cache.search));
+    let search_time = started.elapsed();
+    outputs.sort_by(|a, b| a.path.cmp(&b.path));
+    let paths = outputs.iter().map(|o| o.path.clone()).collect();
+    RenderedSite { outputs, paths, rendered, errors, search_time }
+}
+
+/// Why an output is rendered again rather than reused: what
+/// `ANNALS_TRACE=invalidation` prints (see the model in `engine`).
+#[derive(Debug, Clone, Copy)]
+enum Stale {
+    New,
+    Targets,
+    Template,
+    Text,
+    Lists,
+    Global(Global),
+}
+
+impl std::fmt::Display for Stale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stale::New => f.write_str("not rendered before"),
+            Stale::Targets => f.write_str("what url_for can link to changed"),
+            Stale::Template => f.write_str("its template, or a template that it reaches, changed"),
+            Stale::Text => f.write_str("its page's text changed"),
+            Stale::Lists => f.write_str("a page it lists changed, or its lists did"),
+            Stale::Global(g) => write!(f, "`{}`, which its template reads, changed", g.name()),
+        }
+    }
+}
+
+fn render_to_sink(
+    site: &Site,
+    jobs: &[Job],
+    shared: &SiteValues,
+    templates: &Templates,
+    options: &RenderOptions,
+    sink: &dyn Sink,
+) -> (Vec<String>, Vec<Diagnostic>) {
+    if let Err(e) = sink.create_folders(&mut jobs.iter().map(|j| j.path.as_str())) {
+        return (Vec::new(), vec![Diagnostic::file("", format!("cannot create output folders: {e}"))]);
+    }
+    let results: Vec<Result<Option<&str>, Diagnostic>> = jobs
+        .par_iter()
+        .map(|job| {
+            let bytes = render_job(job, site, shared, templates, options)?;
+            if bytes.is_empty() {
+                return Ok(None);
+            }
+            match sink.write(&job.path, &bytes) {
+                Ok(()) => Ok(Some(job.path.as_str())),
+                Err(e) => Err(Diagnostic::file(&job.path, format!("cannot write: {e}"))),
+            }
+        })
+        .collect();
+    let mut written = Vec::with_capacity(results.len());
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(Some(path)) => written.push(path.to_string()),
+            Ok(None) => {}
+            Err(d) => errors.push(d),
+        }
+    }
+    (written, errors)
+}
+
+fn render_job(
+    job: &Job,
+    site: &Site,
+    shared: &SiteValues,
+    templates: &Templates,
+    options: &RenderOptions,
+) -> Result<Vec<u8>, Diagnostic> {
+    if !templates.has(&job.template) {
+        return Err(Diagnostic::file(
+            "templates",
+            format!("template `{}` not found in the theme or templates/", job.template),
+        ));
+    }
+    let context = job.context(site, shared);
+    let mut bytes = Vec::with_capacity(16 * 1024);
+    templates.tera.render_to(&job.template, &context, &mut bytes).map_err(|e| template_error(&e, &templates.files))?;
+    if matches!(job.what, Subject::File) && bytes.iter().all(u8::is_ascii_whitespace) {
+        // Left out: see `FILES_DIR`.
+        bytes.clear();
+        return Ok(bytes);
+    }
+    if let Some(script) = options.inject.as_ref().filter(|_| job.path.ends_with(".html")) {
+        inject(&mut bytes, script);
+    }
+    Ok(bytes)
+}
+
+fn jobs(site: &Site, templates: &Templates, errors: &mut Vec<Diagnostic>) -> Vec<Job> {
+    let mut jobs: Vec<Job> = Vec::with_capacity(site.pages.len() + 64);
+    for (i, page) in site.pages.iter().enumerate().filter(|(_, p)| !p.invalid) {
+        match page_template(page, templates) {
+            Ok(template) => {
+                jobs.push(Job { path: format!("{}index.html", page.path), template, what: Subject::Page(i) })
+            }
+            Err(d) => errors.push(d),
+        }
+    }
+    for (t, taxonomy) in site.graph.taxonomies.iter().enumerate() {
+        let path = format!("{}index.html", taxonomy.path);
+        jobs.push(Job { path, template: "taxonomy.html".into(), what: Subject::Taxonomy(t) });
+        for (k, term) in taxonomy.terms.iter().enumerate() {
+            let path = format!("{}index.html", term.path);
+            jobs.push(Job { path, template: "term.html".into(), what: Subject::Term(t, k) });
+        }
+    }
+    if templates.has("404.html") {
+        jobs.push(Job { path: "404.html".into(), template: "404.html".into(), what: Subject::NotFound });
+    }
+    if templates.has(COLLECTION_DATA) {
+        for name in site.graph.collections.keys() {
+            let path = format!("data/{name}.json");
+            jobs.push(Job { path, template: COLLECTION_DATA.into(), what: Subject::Collection(name.clone()) });
+        }
+    }
+    // A static file of the same path (the site's own `static/robots.txt`) wins.
+    let mut files: Vec<&String> = templates
+        .files
+        .keys()
+        .filter(|n| n.starts_with(FILES_DIR) && !templates.statics.contains(&n[FILES_DIR.len()..]))
+        .collect();
+    files.sort();
+    for name in files {
+        jobs.push(Job { path: name[FILES_DIR.len()..].to_string(), template: name.clone(), what: Subject::File });
+    }
+    jobs
+}
+
+struct Job {
+    path: String,
+    template: String,
+    what: Subject,
+}
+
+enum Subject {
+    Page(usize),
+    Taxonomy(usize),
+    Term(usize, usize),
+    NotFound,
+    /// A template of `files/`.
+    File,
+    /// The data file of the named collection.
+    Collection(String),
+}
+
+impl Job {
+    /// The pages whose cards this job's context includes, with markers
+    /// between lists, in a fixed order: if neither the lists nor any of those
+    /// cards changed, neither did the context.
+    fn deps(&self, site: &Site, deps: &mut Deps) {
+        match self.what {
+            Subject::Page(i) => {
+                deps.page(i);
+                page_lists(site, i, |list, pages| {
+                    deps.marker(list.name());
+                    deps.pages(pages);
+                });
+            }
+            Subject::Taxonomy(t) => term_deps(site, t, None, deps),
+            Subject::Term(t, k) => term_deps(site, t, Some(k), deps),
+            Subject::Collection(ref name) => deps.pages(site.graph.collections.get(name).map_or(&[], Vec::as_slice)),
+            Subject::NotFound | Subject::File => {}
+        }
+    }
+
+    fn context(&self, site: &Site, shared: &SiteValues) -> Context {
+        let mut ctx = Context::new();
+        match self.what {
+            Subject::Page(i) => ctx.insert_value("page", page_value(site, i, shared)),
+            Subject::Taxonomy(t) => ctx.insert_value("taxonomy", shared.taxonomies[t].clone()),
+            Subject::Term(t, k) => {
+                ctx.insert_value("taxonomy", shared.taxonomies[t].clone());
+                ctx.insert_value("term", shared.terms[t][k].clone());
+            }
+            Subject::Collection(ref name) => {
+                let entries = site.graph.collections.get(name).map_or(&[][..], Vec::as_slice);
+                ctx.insert_value(
+                    "collection",
+                    map([("name", name.as_str().into()), ("entries", cards_of(entries, &shared.cards))]),
+                );
+            }
+            Subject::NotFound | Subject::File => {}
+        }
+        ctx
+    }
+}
+
+fn page_template(page: &Page, templates: &Templates) -> Result<String, Diagnostic> {
+    if let Some(t) = &page.template {
+        return if templates.has(t) {
+            Ok(t.clone())
+        } else {
+            Err(Diagnostic::file(&page.file, format!("`template: {t}` names no template in the theme or templates/")))
+        };
+    }
+    let candidates: Vec<String> = match (&page.kind, &page.collection) {
+        (Kind::Entry { .. }, Some(c)) => vec![format!("{c}/entry.html"), "entry.html".into()],
+        (Kind::Section, _) if page.id.is_empty() => vec!["index.html".into()],
+        (Kind::Section, _) => vec![format!("{}/section.html", page.id), "section.html".into()],
+        _ => vec!["page.html".into()],
+    };
+    candidates.iter().find(|t| templates.has(t)).cloned().ok_or_else(|| {
+        Diagnostic::file(&page.file, format!("no template for this page: expected one of {}", candidates.join(", ")))
+    })
+}
+
+fn inject(bytes: &mut Vec<u8>, script: &str) {
+    let needle = b"</body>";
+    match bytes.windows(needle.len()).rposition(|w| w.eq_ignore_ascii_case(needle)) {
+        Some(at) => {
+            bytes.splice(at..at, script.bytes());
+        }
+        None => bytes.extend_from_slice(script.as_bytes()),
+    }
+}

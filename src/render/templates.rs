@@ -1,0 +1,323 @@
+//! Templates: loading them (every syntax error reported), the helpers and
+//! filters annals adds to Tera, what `url_for` resolves, and Tera's errors
+//! turned into diagnostics.
+
+use super::*;
+
+/// Loaded templates plus the file each came from, for error positions.
+pub struct Templates {
+    pub(super) tera: Tera,
+    pub(super) files: HashMap<String, PathBuf>,
+    /// Per template, what it reads (see `dependencies`).
+    pub(super) deps: HashMap<String, TemplateDeps>,
+    pub(super) targets_fingerprint: u64,
+    /// Static files by output path: one replaces a `files/` template's output.
+    pub(super) statics: HashSet<String>,
+}
+
+impl Templates {
+    /// Loads every template of `files`, reporting every syntax error.
+    /// `targets` are what `url_for` may link to.
+    pub fn load(root: &Path, files: &theme::Files, targets: Targets) -> Result<Templates, Vec<Diagnostic>> {
+        let mut sources = Vec::with_capacity(files.templates.len());
+        let mut errors = Vec::new();
+        let mut names = HashMap::default();
+        for (name, origin) in &files.templates {
+            let display = origin.display(root);
+            match origin.read().map(String::from_utf8) {
+                Ok(Ok(text)) => sources.push((name.clone(), text)),
+                Ok(Err(_)) => errors.push(Diagnostic::file(&display, "template is not valid UTF-8")),
+                Err(e) => errors.push(Diagnostic::file(&display, format!("cannot read template: {e}"))),
+            }
+            names.insert(name.clone(), display);
+        }
+        let mut tera = Tera::new();
+        tera.autoescape_on([".html", ".htm", ".xml"]);
+        register_helpers(&mut tera);
+        let targets_fingerprint = targets.fingerprint();
+        let statics = targets.statics.clone();
+        register_url_for(&mut tera, targets);
+        if let Err(e) = tera.add_raw_templates(sources.iter().map(|(n, t)| (n.as_str(), t.as_str()))) {
+            // Tera stops at the first error; parse each template alone to report them all.
+            for (name, text) in &sources {
+                let mut alone = Tera::new();
+                if let Err(e) = alone.add_raw_template(name, text)
+                    && matches!(e.kind(), tera::ErrorKind::SyntaxError(_))
+                {
+                    errors.push(template_error(&e, &names));
+                }
+            }
+            if errors.is_empty() {
+                match e.kind() {
+                    tera::ErrorKind::Msg(text) if !validation_errors(text, &names).is_empty() => {
+                        errors.extend(validation_errors(text, &names));
+                    }
+                    _ => errors.push(template_error(&e, &names)),
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let deps = template_deps(&sources);
+        Ok(Templates { tera, files: names, deps, targets_fingerprint, statics })
+    }
+
+    pub(super) fn fingerprint(&self, template: &str) -> u64 {
+        self.deps.get(template).map_or(0, |d| d.fingerprint)
+    }
+
+    pub(super) fn globals_used(&self, template: &str) -> impl Iterator<Item = Global> + '_ {
+        self.deps.get(template).into_iter().flat_map(|d| d.globals.iter().copied())
+    }
+
+    pub(super) fn has(&self, name: &str) -> bool {
+        self.tera.contains_template(name)
+    }
+}
+
+pub(super) fn register_helpers(tera: &mut Tera) {
+    // `items | filter(attribute="fields.era.id", value=era.id)`
+    tera.register_filter("filter", |items: &[Value], kwargs: Kwargs, _: &State| -> TeraResult<Vec<Value>> {
+        let attribute: &str = kwargs.must_get("attribute")?;
+        let value: Value = kwargs.must_get("value")?;
+        Ok(items.iter().filter(|v| v.get_from_path(attribute) == Some(&value)).cloned().collect())
+    });
+    // `collections.studies | concat(with=collections.works)`: one list of both.
+    tera.register_filter("concat", |items: &[Value], kwargs: Kwargs, _: &State| -> TeraResult<Vec<Value>> {
+        let with: Vec<Value> = kwargs.must_get("with")?;
+        Ok(items.iter().cloned().chain(with).collect())
+    });
+    // `items | map(attribute="title")`
+    tera.register_filter("map", |items: &[Value], kwargs: Kwargs, _: &State| -> TeraResult<Vec<Value>> {
+        let attribute: &str = kwargs.must_get("attribute")?;
+        Ok(items.iter().filter_map(|v| v.get_from_path(attribute).cloned()).collect())
+    });
+    // `"late 1980s" | first_year`: the first four-digit number of a text (1980),
+    // or none: where a period ("1970s", "late 1980s") sits on a year axis.
+    tera.register_filter("first_year", |text: &str, _: Kwargs, _: &State| -> Value {
+        first_year(text).map_or_else(Value::none, Value::from)
+    });
+    // `value | json`: any value as JSON, for data files and scripts.
+    tera.register_filter("json", |value: Value, _: Kwargs, _: &State| -> TeraResult<Value> {
+        let text = serde_json::to_string(&value).map_err(|e| tera::Error::message(format!("json: {e}")))?;
+        Ok(Value::safe_string(&text))
+    });
+    // `html | plain(length=160)`: the text of HTML, on one line, cut at a
+    // word boundary: for descriptions and feed summaries.
+    tera.register_filter("plain", |value: Value, kwargs: Kwargs, _: &State| -> TeraResult<String> {
+        let length: Option<usize> = kwargs.get("length")?;
+        // HTML (safe strings: summaries, text fields) loses its tags; plain
+        // text is kept as it is, to be escaped on output.
+        let text = match value.as_str() {
+            Some(s) if value.is_safe() => plain_text(s),
+            Some(s) => s.split_whitespace().collect::<Vec<_>>().join(" "),
+            None if value.is_none() || value.is_undefined() => String::new(),
+            None => value.to_string(),
+        };
+        Ok(match length {
+            Some(n) => shorten(&text, n),
+            None => text,
+        })
+    });
+    // `text | bibtex`: text with BibTeX's special characters escaped.
+    tera.register_filter("bibtex", |value: &str, _: Kwargs, _: &State| -> String { escape_bibtex(value) });
+}
+
+pub(super) fn first_year(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    (0..bytes.len().saturating_sub(3)).find_map(|i| {
+        let run = &bytes[i..i + 4];
+        let alone = |j: Option<&u8>| !j.is_some_and(u8::is_ascii_digit);
+        (run.iter().all(u8::is_ascii_digit) && alone(i.checked_sub(1).map(|j| &bytes[j])) && alone(bytes.get(i + 4)))
+            .then(|| text[i..i + 4].parse().ok())
+            .flatten()
+    })
+}
+
+/// The text of an HTML fragment: tags dropped, the entities that Markdown
+/// output uses decoded, whitespace collapsed.
+pub(super) fn plain_text(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                text.push(' ');
+            }
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let text = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        // No space before closing punctuation left by a dropped tag.
+        if !out.is_empty() && !word.starts_with(['.', ',', ';', ':', ')', '!', '?']) {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// At most `max` characters, cut after a whole word, with `…` if cut.
+pub(super) fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max).collect();
+    let kept = cut.rsplit_once(' ').map_or(cut.as_str(), |(head, _)| head);
+    format!("{}…", kept.trim_end_matches([',', ';', ':', '.']))
+}
+
+pub(super) fn escape_bibtex(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\textbackslash{}"),
+            '~' => out.push_str("\\textasciitilde{}"),
+            '^' => out.push_str("\\textasciicircum{}"),
+            '{' | '}' | '&' | '%' | '$' | '#' | '_' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// What `url_for` resolves: content pages by `@/` path, and static files.
+pub struct Targets {
+    pub base_url: String,
+    /// Path under `content/` → URL.
+    pub pages: HashMap<String, String>,
+    /// Paths of static files and content assets.
+    pub statics: HashSet<String>,
+}
+
+impl Targets {
+    /// Equal for equal sets of targets, whatever the maps' order: each
+    /// element is hashed alone and the hashes are summed, so a rebuild
+    /// needs no sort of every page.
+    pub(super) fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let one = |value: &dyn Fn(&mut ahash::AHasher)| {
+            let mut h = crate::fingerprint_hasher();
+            value(&mut h);
+            h.finish()
+        };
+        let pages = self.pages.iter().fold(0u64, |acc, p| acc.wrapping_add(one(&|h| p.hash(h))));
+        let statics = self.statics.iter().fold(0u64, |acc, s| acc.wrapping_add(one(&|h| (0u8, s).hash(h))));
+        one(&|h| (&self.base_url, pages, statics).hash(h))
+    }
+}
+
+/// `url_for(path="@/studies/x.md#anchor")` or `url_for(path="style.css")`;
+/// a missing target fails the build.
+pub(super) fn register_url_for(tera: &mut Tera, targets: Targets) {
+    let targets = Arc::new(targets);
+    tera.register_function("url_for", move |kwargs: Kwargs, _: &State| -> TeraResult<String> {
+        let path: &str = kwargs.must_get("path")?;
+        if let Some(rel) = path.strip_prefix(crate::markdown::INTERNAL_PREFIX) {
+            let (rel, anchor) = rel.split_once('#').unwrap_or((rel, ""));
+            return match targets.pages.get(rel) {
+                Some(url) if anchor.is_empty() => Ok(url.clone()),
+                Some(url) => Ok(format!("{url}#{anchor}")),
+                None => Err(tera::Error::message(format!("url_for: no page at `{path}`"))),
+            };
+        }
+        let file = path.trim_start_matches('/');
+        if targets.statics.contains(file) {
+            Ok(format!("{}{file}", targets.base_url))
+        } else {
+            Err(tera::Error::message(format!("url_for: no static file `{file}` in the theme or static/")))
+        }
+    });
+}
+
+/// Tera reports checks made after parsing (unknown functions, filters,
+/// blocks) as one message of several reports, each with a `--> name:line:col`
+/// line: split it into one diagnostic per report.
+pub(super) fn validation_errors(text: &str, files: &HashMap<String, PathBuf>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut message = None;
+    for line in text.lines() {
+        if let Some(m) = line.strip_prefix("error: ") {
+            message = Some(m.to_string());
+        } else if let (Some(loc), Some(m)) = (line.trim_start().strip_prefix("--> "), &message) {
+            let mut parts = loc.rsplitn(3, ':');
+            let col = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+            let line_no = parts.next().and_then(|l| l.parse().ok()).unwrap_or(0);
+            let name = parts.next().unwrap_or(loc);
+            let path = files.get(name).cloned().unwrap_or_else(|| PathBuf::from(name));
+            out.push(Diagnostic::new(path, line_no, col, format!("template error: {m}")));
+            message = None;
+        }
+    }
+    out
+}
+
+/// Converts a Tera error into a diagnostic at the template's line and column.
+pub(super) fn template_error(e: &tera::Error, files: &HashMap<String, PathBuf>) -> Diagnostic {
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        causes.push(s.to_string());
+        source = s.source();
+    }
+    let suffix = if causes.is_empty() { String::new() } else { format!(": {}", causes.join(": ")) };
+    match e.kind() {
+        tera::ErrorKind::SyntaxError(r) | tera::ErrorKind::RenderingError(r) => {
+            let path = files.get(r.filename()).cloned().unwrap_or_else(|| PathBuf::from(r.filename()));
+            let span = r.span();
+            Diagnostic::new(
+                path,
+                span.start_line,
+                span.start_col + 1,
+                format!("template error: {}{suffix}", r.message()),
+            )
+        }
+        _ => Diagnostic::file("templates", format!("template error: {e}{suffix}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_year_finds_the_year_of_a_period() {
+        assert_eq!(first_year("1970s"), Some(1970));
+        assert_eq!(first_year("late 1980s"), Some(1980));
+        assert_eq!(first_year("c. 12345 or 1066"), Some(1066));
+        assert_eq!(first_year("undated"), None);
+    }
+
+    #[test]
+    fn plain_text_drops_tags_and_decodes_what_markdown_escapes() {
+        assert_eq!(plain_text("<p>A <em>b</em>, c &amp; d &lt;e&gt;.</p>\n<p>Next</p>"), "A b, c & d <e>. Next");
+    }
+
+    #[test]
+    fn shorten_cuts_after_a_whole_word() {
+        assert_eq!(shorten("one two three", 20), "one two three");
+        assert_eq!(shorten("one two, three", 9), "one two…");
+    }
+
+    #[test]
+    fn bibtex_escapes_its_special_characters() {
+        assert_eq!(
+            escape_bibtex("50% of {x} & y_1 ~ \\"),
+            "50\\% of \\{x\\} \\& y\\_1 \\textasciitilde{} \\textbackslash{}"
+        );
+    }
+}
