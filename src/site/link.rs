@@ -1,0 +1,401 @@
+//! The link stage: one pass over the whole site. References, backlinks,
+//! taxonomies, previous and next, anchors, orphans and cited drafts; the
+//! relations of the last build are reused when no page's changed.
+
+use super::*;
+
+impl Skeleton {
+    /// Resolves references and anchors and builds every relation, or takes
+    /// them from `previous` (the last build's site) when no page's relations
+    /// changed, as after an edit of a page's prose.
+    pub fn link(self, previous: Option<&Site>) -> (Site, Vec<Diagnostic>) {
+        let Skeleton { config, mut pages, by_rel, drafts, assets } = self;
+        for page in &mut pages {
+            if page.title.is_empty() {
+                page.title = page.md.content.toc.first().map(|h| h.title.clone()).unwrap_or_else(|| page.id.clone());
+            }
+        }
+        let graph = match previous.filter(|p| same_relations(p, &pages, &drafts)) {
+            Some(p) => p.graph.clone(),
+            None => Arc::new(build_graph(&config, &pages, &by_rel, &drafts)),
+        };
+        let errors = graph.errors.clone();
+        let landscape = landscape(&pages, &drafts);
+        (Site { config, pages, by_rel, drafts, assets, graph, landscape }, errors)
+    }
+}
+
+/// Whether `pages` relate to each other as the pages of `previous` did:
+/// the same pages, fields, links, citations and anchors. Positions of links
+/// only matter for the errors they would be reported at.
+pub(super) fn same_relations(previous: &Site, pages: &[Page], drafts: &HashSet<String>) -> bool {
+    let positions_matter = previous.graph.errors.iter().any(Diagnostic::is_error);
+    previous.pages.len() == pages.len()
+        && previous.drafts == *drafts
+        && previous.pages.iter().zip(pages).all(|(a, b)| {
+            let (x, y) = (&a.md.content, &b.md.content);
+            a.rel == b.rel
+                && a.invalid == b.invalid
+                && a.draft == b.draft
+                && (Arc::ptr_eq(&a.fields, &b.fields) || a.fields == b.fields)
+                && (Arc::ptr_eq(&a.md, &b.md)
+                    || (x.citations == y.citations
+                        && x.anchors().eq(y.anchors())
+                        && x.links.len() == y.links.len()
+                        && x.links.iter().zip(&y.links).all(|(l, m)| {
+                            l.target == m.target
+                                && l.anchor == m.anchor
+                                && (!positions_matter || (l.line, l.col) == (m.line, m.col))
+                        })))
+        })
+}
+
+/// A fingerprint of what each page shows of itself to the pages that list,
+/// link to or cite it (URL, title, label, state), and of the drafts: while it
+/// is unchanged, only the pages that changed themselves need new cards.
+pub(super) fn landscape(pages: &[Page], drafts: &HashSet<String>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = crate::fingerprint_hasher();
+    for p in pages {
+        (&p.rel, &p.url, &p.title, &p.citation, p.draft, p.invalid).hash(&mut h);
+    }
+    sorted(drafts).hash(&mut h);
+    h.finish()
+}
+
+pub(super) fn sorted(set: &HashSet<String>) -> Vec<&String> {
+    let mut list: Vec<&String> = set.iter().collect();
+    list.sort_unstable();
+    list
+}
+
+/// The link stage proper: references, anchors, backlinks, collections,
+/// taxonomies and previous/next.
+pub(super) fn build_graph(
+    config: &Config,
+    pages: &[Page],
+    by_rel: &HashMap<String, usize>,
+    drafts: &HashSet<String>,
+) -> Graph {
+    let mut errors = Vec::new();
+    let collections = sort_collections(config, pages);
+    let mut rank = vec![usize::MAX; pages.len()];
+    for list in collections.values() {
+        for (r, &i) in list.iter().enumerate() {
+            rank[i] = r;
+        }
+    }
+    // One total order (collection, sort position, path), computed once:
+    // every backlink list is then sorted by an integer.
+    let collection_index =
+        |p: &Page| p.collection.as_ref().and_then(|c| config.collections.iter().position(|k| &k.name == c));
+    let mut by_order: Vec<(Option<usize>, usize, &str, usize)> =
+        pages.iter().enumerate().map(|(i, p)| (collection_index(p), rank[i], p.rel.as_str(), i)).collect();
+    by_order.sort_unstable();
+    let by_order: Vec<usize> = by_order.into_iter().map(|(_, _, _, i)| i).collect();
+    let mut position = vec![0; pages.len()];
+    for (p, &i) in by_order.iter().enumerate() {
+        position[i] = p;
+    }
+    // Entries by collection and id, so that resolving a reference allocates nothing.
+    let mut entries: HashMap<String, HashMap<String, usize>> = HashMap::default();
+    for (i, p) in pages.iter().enumerate() {
+        if let Some(c) = &p.collection {
+            entries.entry(c.clone()).or_default().insert(p.id.clone(), i);
+        }
+    }
+    let index_of_entry = |collection: &str, id: &str| -> Option<usize> { entries.get(collection)?.get(id).copied() };
+
+    let mut backlinks = vec![Backlinks::default(); pages.len()];
+    let mut cites = vec![Vec::new(); pages.len()];
+    for (i, page) in pages.iter().enumerate() {
+        for (field, value) in page.fields.iter() {
+            for_each_ref(value, &mut |to, id| match index_of_entry(to, &id.value) {
+                Some(t) => match backlinks[t].referenced_by.iter_mut().find(|(f, _)| f == field) {
+                    Some((_, list)) => list.push(i),
+                    None => backlinks[t].referenced_by.push((field.clone(), vec![i])),
+                },
+                None => errors.push(dangling_reference(config, pages, drafts, page, field, to, id)),
+            });
+        }
+        if let Some(c) = &config.citations {
+            for id in &page.md.content.citations {
+                if let Some(t) = c.collections.iter().find_map(|name| index_of_entry(name, id)) {
+                    backlinks[t].cited_by.push(i);
+                    cites[i].push(t);
+                }
+            }
+        }
+        for link in &page.md.content.links {
+            let Some(&t) = by_rel.get(&link.target) else { continue };
+            backlinks[t].linked_from.push(i);
+            if let Some(anchor) = &link.anchor
+                && !pages[t].md.content.anchors().any(|a| a == anchor)
+            {
+                let mut d = Diagnostic::new(
+                    &page.file,
+                    link.line,
+                    link.col,
+                    format!("missing anchor: `@/{}` has no heading or footnote `#{anchor}`", link.target),
+                );
+                if let Some(hint) = anchor_hint(anchor, &pages[t].md.content) {
+                    d = d.with_hint(hint);
+                }
+                errors.push(d);
+            }
+        }
+    }
+    for b in &mut backlinks {
+        b.referenced_by.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+        let by_field = b.referenced_by.iter_mut().map(|(_, list)| list);
+        for list in by_field.chain([&mut b.cited_by, &mut b.linked_from]) {
+            list.sort_unstable_by_key(|&i| position[i]);
+            list.dedup();
+        }
+    }
+
+    errors.extend(orphans(pages, &backlinks));
+    errors.extend(cited_drafts(config, pages, by_rel, drafts));
+
+    let mut prev = vec![None; pages.len()];
+    let mut next = vec![None; pages.len()];
+    for list in collections.values() {
+        for pair in list.windows(2) {
+            next[pair[0]] = Some(pair[1]);
+            prev[pair[1]] = Some(pair[0]);
+        }
+    }
+    let taxonomies = build_taxonomies(config, pages, &collections, &mut errors);
+    Graph { entries, collections, taxonomies, backlinks, cites, prev, next, errors }
+}
+
+/// "Did you mean" for a missing anchor, from the target's real anchors: the
+/// closest by spelling, else one that starts with or contains what was
+/// written (`#off-label-clinic` → `#off-label-clinics-and-the-name`), else
+/// the first few headings.
+pub(super) fn anchor_hint(anchor: &str, target: &Rendered) -> Option<String> {
+    if let Some(s) = suggest(anchor, target.anchors()) {
+        return Some(format!("did you mean `#{s}`?"));
+    }
+    let containing = target.anchors().filter(|a| a.contains(anchor)).min_by_key(|a| (!a.starts_with(anchor), a.len()));
+    if let Some(s) = containing {
+        return Some(format!("did you mean `#{s}`?"));
+    }
+    let ids: Vec<String> = target.toc.iter().take(5).map(|h| format!("`#{}`", h.id)).collect();
+    match ids.len() {
+        0 => Some("that page has no headings".into()),
+        n if n < target.toc.len() => Some(format!("its headings include {}", ids.join(", "))),
+        _ => Some(format!("its headings are {}", ids.join(", "))),
+    }
+}
+
+/// Entries that no other page links to, cites or refers to: a reader can
+/// reach them only through listings.
+pub(super) fn orphans(pages: &[Page], backlinks: &[Backlinks]) -> Vec<Diagnostic> {
+    let others = |list: &[usize], i: usize| list.iter().any(|&j| j != i);
+    pages
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| {
+            let b = &backlinks[*i];
+            p.collection.is_some()
+                && !p.invalid
+                && !others(&b.cited_by, *i)
+                && !others(&b.linked_from, *i)
+                && !b.referenced_by.iter().any(|(_, list)| others(list, *i))
+        })
+        .map(|(_, p)| {
+            Diagnostic::file(&p.file, "orphan: no other page links to, cites or refers to this entry")
+                .as_warning()
+                .with_hint(format!(
+                    "link to it from a related page (`[…](@/{})`), cite it, or name it in another entry's field",
+                    p.rel
+                ))
+        })
+        .collect()
+}
+
+/// One warning on each draft that published pages cite, link to or refer
+/// to: they fail to build without `--drafts` (each with its own error) until
+/// the draft is published.
+pub(super) fn cited_drafts(
+    config: &Config,
+    pages: &[Page],
+    by_rel: &HashMap<String, usize>,
+    drafts: &HashSet<String>,
+) -> Vec<Diagnostic> {
+    if drafts.is_empty() && !pages.iter().any(|p| p.draft) {
+        return Vec::new();
+    }
+    let is_draft = |rel: &str| drafts.contains(rel) || by_rel.get(rel).is_some_and(|&t| pages[t].draft);
+    let folder = |collection: &str| config.collection(collection).map_or(collection.to_string(), |c| c.folder.clone());
+    let mut citing: BTreeMap<String, Vec<&Page>> = BTreeMap::new();
+    for page in pages.iter().filter(|p| !p.draft) {
+        let mut targets: Vec<String> = page.md.content.links.iter().map(|l| l.target.clone()).collect();
+        if let Some(c) = &config.citations {
+            // A citation may name a draft of any citable collection.
+            let cited = page.md.content.citations.iter();
+            targets
+                .extend(cited.flat_map(|id| c.collections.iter().map(move |name| format!("{}/{id}.md", folder(name)))));
+        }
+        for value in page.fields.values() {
+            for_each_ref(value, &mut |to, id| targets.push(format!("{}/{}.md", folder(to), id.value)));
+        }
+        targets.sort();
+        targets.dedup();
+        for rel in targets.into_iter().filter(|r| is_draft(r)) {
+            citing.entry(rel).or_default().push(page);
+        }
+    }
+    citing
+        .into_iter()
+        .map(|(rel, by)| {
+            let names: Vec<String> = by.iter().take(3).map(|p| p.file.display().to_string()).collect();
+            let more = if by.len() > 3 { format!(" and {} more", by.len() - 3) } else { String::new() };
+            let n = by.len();
+            Diagnostic::file(
+                Path::new(crate::content::CONTENT_DIR).join(&rel),
+                format!(
+                    "this draft is cited or linked by {n} published page{} ({}{more})",
+                    if n == 1 { "" } else { "s" },
+                    names.join(", ")
+                ),
+            )
+            .as_warning()
+            .with_hint("publish it (remove `draft: true`), or remove what points at it: without --drafts those pages fail to build")
+        })
+        .collect()
+}
+
+pub(super) fn for_each_ref<'a>(value: &'a FieldValue, f: &mut dyn FnMut(&'a str, &'a crate::schema::Located<String>)) {
+    match value {
+        FieldValue::Ref(r) => f(&r.to, &r.id),
+        FieldValue::List(items) => items.iter().for_each(|v| for_each_ref(v, f)),
+        _ => {}
+    }
+}
+
+pub(super) fn dangling_reference(
+    config: &Config,
+    pages: &[Page],
+    drafts: &HashSet<String>,
+    page: &Page,
+    field: &str,
+    to: &str,
+    id: &crate::schema::Located<String>,
+) -> Diagnostic {
+    let folder = config.collection(to).map_or(to, |c| c.folder.as_str());
+    let message = format!("field `{field}` refers to `{}`, but collection `{to}` has no such entry", id.value);
+    let mut d = Diagnostic::new(&page.file, id.line, id.col, message);
+    if drafts.contains(&format!("{folder}/{}.md", id.value)) {
+        d = d.with_hint(format!("`{}` is a draft; build with --drafts or remove the reference", id.value));
+    } else {
+        let ids = pages.iter().filter(|p| p.collection.as_deref() == Some(to)).map(|p| p.id.as_str());
+        if let Some(s) = suggest(&id.value, ids) {
+            d = d.with_hint(format!("did you mean `{s}`?"));
+        }
+    }
+    d
+}
+
+/// A sortable view of a field: numbers before strings, missing values last.
+#[derive(PartialEq, PartialOrd)]
+pub(super) enum SortKey<'a> {
+    Number(f64),
+    Text(&'a str),
+    Missing,
+}
+
+pub(super) fn sort_key<'a>(page: &'a Page, field: Option<&str>) -> SortKey<'a> {
+    match field.and_then(|f| page.fields.get(f)) {
+        Some(FieldValue::Int(i)) => SortKey::Number(*i as f64),
+        Some(FieldValue::Float(f)) => SortKey::Number(*f),
+        Some(FieldValue::Str(s) | FieldValue::Date(s)) => SortKey::Text(s),
+        Some(FieldValue::Text(t)) => SortKey::Text(&t.value),
+        Some(FieldValue::Bool(b)) => SortKey::Number(f64::from(u8::from(*b))),
+        _ => SortKey::Missing,
+    }
+}
+
+pub(super) fn sort_collections(config: &Config, pages: &[Page]) -> BTreeMap<String, Vec<usize>> {
+    let mut out: BTreeMap<String, Vec<usize>> =
+        config.collections.iter().map(|c| (c.name.clone(), Vec::new())).collect();
+    for (i, p) in pages.iter().enumerate().filter(|(_, p)| !p.invalid) {
+        if let Some(c) = &p.collection {
+            out.entry(c.clone()).or_default().push(i);
+        }
+    }
+    for c in &config.collections {
+        let list = out.get_mut(&c.name).expect("inserted above");
+        let field = c.sort_by.as_deref();
+        // Keys looked up once, not at every comparison.
+        let mut keyed: Vec<(SortKey, &str, usize)> =
+            list.iter().map(|&i| (sort_key(&pages[i], field), pages[i].id.as_str(), i)).collect();
+        keyed.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(Ordering::Equal).then_with(|| a.1.cmp(b.1)));
+        *list = keyed.into_iter().map(|(_, _, i)| i).collect();
+    }
+    out
+}
+
+pub(super) fn build_taxonomies(
+    config: &Config,
+    pages: &[Page],
+    collections: &BTreeMap<String, Vec<usize>>,
+    errors: &mut Vec<Diagnostic>,
+) -> Vec<Taxonomy> {
+    let mut taxonomies = Vec::new();
+    for name in config.taxonomies() {
+        let path = format!("{}/", crate::slug::slugify(&name));
+        let mut terms: BTreeMap<String, Term> = BTreeMap::new();
+        let mut slugs: HashMap<String, String> = HashMap::default();
+        for c in &config.collections {
+            if !c.fields.get(&name).is_some_and(|f| f.taxonomy) {
+                continue;
+            }
+            for &i in &collections[&c.name] {
+                let values: Vec<&str> = match pages[i].fields.get(&name) {
+                    Some(FieldValue::Str(s)) => vec![s.as_str()],
+                    Some(FieldValue::List(items)) => items.iter().filter_map(as_str).collect(),
+                    _ => continue,
+                };
+                for value in values {
+                    if let Some(term) = terms.get_mut(value) {
+                        if term.pages.last() != Some(&i) {
+                            term.pages.push(i);
+                        }
+                        continue;
+                    }
+                    let slug = crate::slug::slugify(value);
+                    match slugs.get(&slug) {
+                        Some(other) if other != value => {
+                            errors.push(Diagnostic::file(
+                                &pages[i].file,
+                                format!("`{value}` and `{other}` of taxonomy `{name}` would share the URL /{path}{slug}/; spell them the same"),
+                            ));
+                            continue;
+                        }
+                        Some(_) => {}
+                        None => {
+                            slugs.insert(slug.clone(), value.to_string());
+                        }
+                    }
+                    let term = Term {
+                        name: value.to_string(),
+                        path: format!("{path}{slug}/"),
+                        url: format!("{}{path}{slug}/", config.base_url),
+                        slug,
+                        pages: vec![i],
+                    };
+                    terms.insert(value.to_string(), term);
+                }
+            }
+        }
+        taxonomies.push(Taxonomy {
+            url: format!("{}{path}", config.base_url),
+            path,
+            name,
+            terms: terms.into_values().collect(),
+        });
+    }
+    taxonomies
+}

@@ -1,0 +1,216 @@
+//! The markdown stage over the skeleton: each page's Markdown turned into
+//! facts (headings, summary, links, citations), with `@/` links and
+//! citations resolved against every page's URL and label.
+
+use super::*;
+
+impl Skeleton {
+    /// Renders the Markdown of every page whose cached rendering is stale
+    /// (its source changed, or a page it links to or cites changed URL or
+    /// label), in parallel; the rest comes from `cache`. Returns how many
+    /// pages were rendered.
+    pub fn render_markdown(&mut self, sources: &HashMap<&str, &Arc<Source>>, cache: &mut MarkdownCache) -> usize {
+        let base_url = self.config.base_url.clone();
+        let resolver = self.resolver();
+        // While no page's URL, label or draft state changed, no link or
+        // citation can resolve differently: skip asking each one.
+        let facts = self.facts_fingerprint();
+        let facts_changed = std::mem::replace(&mut cache.facts, facts) != facts;
+        let stale: Vec<usize> = (0..self.pages.len())
+            .filter(|&i| {
+                let page = &self.pages[i];
+                let Some(source) = sources.get(page.rel.as_str()) else { return false };
+                match cache.entries.get(&page.rel) {
+                    Some((cached, base, md)) => {
+                        !Arc::ptr_eq(cached, source)
+                            || *base != base_url
+                            || md.errors.iter().any(Diagnostic::is_error)
+                            || (facts_changed && resolver.facts(&md.deps) != md.facts)
+                    }
+                    None => true,
+                }
+            })
+            .collect();
+        let rendered: Vec<Markdown> = stale
+            .par_iter()
+            .map(|&i| render_page(&self.pages[i], sources[self.pages[i].rel.as_str()], &resolver))
+            .collect();
+        for (&i, md) in stale.iter().zip(rendered) {
+            let rel = self.pages[i].rel.clone();
+            cache.entries.insert(rel.clone(), ((*sources[rel.as_str()]).clone(), base_url.clone(), Arc::new(md)));
+        }
+        cache.entries.retain(|rel, _| sources.contains_key(rel.as_str()));
+        for page in &mut self.pages {
+            page.md = match cache.entries.get(&page.rel) {
+                Some((_, _, md)) => md.clone(),
+                None => cache.empty.clone(),
+            };
+        }
+        stale.len()
+    }
+
+    fn resolver(&self) -> Resolver<'_> {
+        Resolver {
+            config: &self.config,
+            pages: &self.pages,
+            by_rel: &self.by_rel,
+            drafts: &self.drafts,
+            assets: &self.assets,
+        }
+    }
+
+    /// A fingerprint of everything a link or citation can learn of a page
+    /// (see [`Resolver::facts`]), for every page.
+    fn facts_fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = crate::fingerprint_hasher();
+        for p in &self.pages {
+            (&p.rel, &p.url, &p.citation).hash(&mut h);
+        }
+        sorted(&self.drafts).hash(&mut h);
+        sorted(&self.assets).hash(&mut h);
+        h.finish()
+    }
+
+    /// Every error of the markdown stage, cached or fresh.
+    pub fn markdown_errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.pages.iter().flat_map(|p| &p.md.errors)
+    }
+}
+
+/// Links and citations resolved against the pages: by the markdown stage
+/// (over the skeleton) and when a page's body is written (over the site).
+pub struct Resolver<'a> {
+    pub(super) config: &'a Config,
+    pub(super) pages: &'a [Page],
+    pub(super) by_rel: &'a HashMap<String, usize>,
+    pub(super) drafts: &'a HashSet<String>,
+    pub(super) assets: &'a HashSet<String>,
+}
+
+impl Resolver<'_> {
+    /// The path under `content/` of citable entry `id`: where it is, else
+    /// where a draft of it is, else where the first citable collection
+    /// would hold it.
+    fn citation_rel(&self, id: &str) -> String {
+        let config = self.config;
+        let names = config.citations.as_ref().map_or(&[][..], |c| c.collections.as_slice());
+        let rels: Vec<String> =
+            names.iter().filter_map(|name| config.collection(name)).map(|c| format!("{}/{id}.md", c.folder)).collect();
+        let found = rels.iter().find(|rel| self.by_rel.contains_key(*rel));
+        let found = found.or_else(|| rels.iter().find(|rel| self.drafts.contains(*rel)));
+        found.or(rels.first()).cloned().unwrap_or_else(|| format!("/{id}.md"))
+    }
+
+    /// A fingerprint of what resolving a link or citation to each of `rels`
+    /// yields: the page's URL and label, or its absence (and whether it is a
+    /// draft, which changes the error).
+    fn facts(&self, rels: &[String]) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = crate::fingerprint_hasher();
+        for rel in rels {
+            match self.by_rel.get(rel) {
+                Some(&i) => (0u8, &self.pages[i].url, &self.pages[i].citation).hash(&mut h),
+                None => (1u8, self.drafts.contains(rel), self.assets.contains(rel)).hash(&mut h),
+            }
+        }
+        h.finish()
+    }
+}
+
+impl Resolve for Resolver<'_> {
+    fn cites(&self) -> bool {
+        self.config.citations.is_some()
+    }
+
+    fn external_links(&self) -> crate::config::ExternalLinks {
+        self.config.external_links
+    }
+
+    fn is_asset(&self, rel: &str) -> bool {
+        self.assets.contains(rel)
+    }
+
+    fn base_url(&self) -> &str {
+        &self.config.base_url
+    }
+
+    fn url(&self, rel: &str) -> Result<&str, Diagnostic> {
+        let s = self;
+        if let Some(&i) = s.by_rel.get(rel) {
+            return Ok(&s.pages[i].url);
+        }
+        let mut d = Diagnostic::file("", format!("broken link: no page at `@/{rel}`"));
+        if s.drafts.contains(rel) {
+            d = d.with_hint(format!("`@/{rel}` is a draft; build with --drafts or remove the link"));
+        } else if let Some(near) = suggest(rel, s.pages.iter().map(|p| p.rel.as_str())) {
+            d = d.with_hint(format!("did you mean `@/{near}`?"));
+        }
+        Err(d)
+    }
+
+    fn cite(&self, id: &str) -> Result<(&str, &str), Diagnostic> {
+        let s = self;
+        let Some(c) = &s.config.citations else {
+            return Err(Diagnostic::file("", format!("citation `[@{id}]`, but site.yaml declares no `citations`")));
+        };
+        let rel = self.citation_rel(id);
+        if let Some(page) = s.by_rel.get(&rel).map(|&i| &s.pages[i]) {
+            return match &page.citation {
+                Some(label) => Ok((label, &page.url)),
+                None => Err(Diagnostic::file(
+                    "",
+                    format!("cannot cite `@{id}`: the entry has neither authors nor year to make its label"),
+                )
+                .with_hint(format!("link to it instead: [text](@/{rel})"))),
+            };
+        }
+        let place = match c.collections.as_slice() {
+            [one] => format!("collection `{one}`"),
+            several => format!("collections {}", crate::config::quoted_list(several)),
+        };
+        let mut d = Diagnostic::file("", format!("unknown citation `@{id}`: no entry `{id}` in {place}"));
+        if s.drafts.contains(&rel) {
+            d = d.with_hint(format!("`{id}` is a draft; build with --drafts or remove the citation"));
+        } else {
+            let ids = s
+                .pages
+                .iter()
+                .filter(|p| p.citation.is_some() && p.collection.as_ref().is_some_and(|n| c.collections.contains(n)))
+                .map(|p| p.id.as_str());
+            if let Some(near) = suggest(id, ids) {
+                d = d.with_hint(format!("did you mean `@{near}`?"));
+            }
+        }
+        Err(d)
+    }
+}
+
+pub(super) fn render_page(page: &Page, source: &Arc<Source>, resolver: &Resolver) -> Markdown {
+    let mut errors = Vec::new();
+    let locate = |offset: usize| source.locate(offset);
+    let locator = Locator { file: &page.file, locate: &locate };
+    let mut content = markdown::render(&source.body, &locator, resolver, &mut errors, Produce::Facts);
+    let summary = Some(std::mem::take(&mut content.summary)).filter(|s| !s.is_empty()).map(|s| Value::safe_string(&s));
+    let mut text_fields = Vec::new();
+    let mut deps: Vec<String> = Vec::new();
+    for (name, value) in page.fields.iter() {
+        if let FieldValue::Text(t) = value {
+            let at = |_: usize| (t.line, t.col);
+            let locator = Locator { file: &page.file, locate: &at };
+            let field = markdown::render(&t.value, &locator, resolver, &mut errors, Produce::Html);
+            deps.extend(field.links.iter().map(|l| l.target.clone()));
+            deps.extend(field.citations.iter().map(|id| resolver.citation_rel(id)));
+            deps.extend(field.assets.iter().cloned());
+            text_fields.push((name.clone(), Value::safe_string(&field.html)));
+        }
+    }
+    deps.extend(content.links.iter().map(|l| l.target.clone()));
+    deps.extend(content.citations.iter().map(|id| resolver.citation_rel(id)));
+    deps.extend(content.assets.iter().cloned());
+    deps.sort();
+    deps.dedup();
+    let facts = resolver.facts(&deps);
+    let source = Some(source.clone());
+    Markdown { content, summary, text_fields, source, html: OnceLock::new(), errors, deps, facts }
+}
