@@ -533,3 +533,25 @@ pub fn build(options: &Options) -> Result<Built, Vec<Diagnostic>> {
     built.timings.stages.push(("write", started.elapsed()));
     Ok(built)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_things_written_to_one_path_are_each_reported_once() {
+        let copy = |p: &str| CopiedFile { path: p.into(), from: theme::Origin::Embedded("x", b"") };
+        let outputs = vec!["index.html".to_string(), "style.css".to_string()];
+        let found = path_collisions(&outputs, &[copy("style.css"), copy("a.png")]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].path, Path::new("style.css"));
+        assert!(path_collisions(&outputs, &[copy("a.png")]).is_empty());
+    }
+
+    #[test]
+    fn relative_paths_join_with_slashes() {
+        assert_eq!(rel_string(Path::new("studies/chart.png")), "studies/chart.png");
+        assert!(is_markdown_file_path(Path::new("/no/such/dir/a.md")));
+        assert!(!is_markdown_file_path(Path::new("/no/such/dir/a.png")));
+    }
+}

@@ -94,3 +94,42 @@ fn add_dir(dir: &Path, into: &mut BTreeMap<String, Origin>, inputs: &mut Inputs)
         into.insert(key, Origin::Disk(entry.path().to_path_buf()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, rel: &str) {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, rel).unwrap();
+    }
+
+    #[test]
+    fn site_files_override_the_themes_and_every_folder_read_is_recorded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        for rel in
+            ["themes/plain/templates/page.html", "themes/plain/templates/base.html", "themes/plain/static/style.css"]
+        {
+            write(root, rel);
+        }
+        write(root, "templates/page.html");
+        let mut inputs = Inputs::default();
+        let files = load(root, "plain", &mut inputs).unwrap();
+        assert!(matches!(&files.templates["page.html"], Origin::Disk(p) if p == &root.join("templates/page.html")));
+        assert!(matches!(&files.templates["base.html"], Origin::Disk(p) if p.starts_with(root.join("themes"))));
+        assert_eq!(files.statics.keys().collect::<Vec<_>>(), ["style.css"]);
+        assert!(inputs.folders.contains_key(&root.join("themes/plain/templates")));
+        assert!(inputs.files.contains(&root.join("static")), "an absent folder is looked for, so its creation is seen");
+    }
+
+    #[test]
+    fn the_default_theme_comes_from_the_binary_and_an_unknown_one_is_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let files = load(tmp.path(), "default", &mut Inputs::default()).unwrap();
+        assert!(matches!(files.templates["base.html"], Origin::Embedded(..)));
+        let e = load(tmp.path(), "nope", &mut Inputs::default()).unwrap_err();
+        assert!(e.message.contains("theme `nope` not found"), "{e}");
+    }
+}

@@ -203,6 +203,12 @@ fn a_stylesheet_change_swaps_css_without_a_reload() {
     p.save("static/extra.css", "body { color: teal }\n");
     events.wait_for("event: css");
     assert!(get(p.addr(), "/extra.css").body.contains("teal"));
+    // Events arrive in order: a later failed build's errors come after any
+    // reload the stylesheet change might have sent, and there is none.
+    let study = std::fs::read_to_string(p.site.root.join("content/studies/beta-2005.md")).unwrap();
+    p.save("content/studies/beta-2005.md", &study.replace("era: late", "era: nowhere"));
+    let between = events.wait_for("event: errors");
+    assert!(!between.contains("event: reload"), "a stylesheet change reloaded the page: {between}");
 }
 
 #[test]

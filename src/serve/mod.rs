@@ -224,3 +224,20 @@ pub fn watch(mut options: Options, stop: &AtomicBool, report: Reporter) -> Resul
     rebuild_loop(&mut engine, &mut watcher, stop, &report, write);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_stylesheets_of_static_folders_swap_without_a_reload() {
+        let root = Path::new("/site");
+        let css = |rels: &[&str]| is_css_only(root, &rels.iter().map(|r| root.join(r)).collect::<Vec<_>>());
+        assert!(css(&["static/extra.css"]));
+        assert!(css(&["themes/default/static/style.css", "static/a/b.css"]));
+        assert!(!css(&["static/extra.css", "content/about.md"]));
+        assert!(!css(&["content/studies/print.css"]), "a stylesheet beside the Markdown is content");
+        assert!(!css(&["templates/base.html"]));
+        assert!(!css(&[]));
+    }
+}
