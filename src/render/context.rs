@@ -179,7 +179,6 @@ pub(super) enum List<'a> {
     ReferencedBy(&'a str),
     CitedBy,
     LinkedFrom,
-    Backlinks,
     References,
     Entries,
     Prev,
@@ -192,7 +191,6 @@ impl List<'_> {
             List::ReferencedBy(field) => field,
             List::CitedBy => "cited_by",
             List::LinkedFrom => "linked_from",
-            List::Backlinks => "backlinks",
             List::References => "references",
             List::Entries => "entries",
             List::Prev => "prev",
@@ -201,31 +199,29 @@ impl List<'_> {
     }
 }
 
-/// Every list of pages that page `i`'s context shows, in a fixed order.
-/// The context and its dependency fingerprint (`Job::deps`) are both made
-/// from this one walk, so the fingerprint covers exactly what a template
-/// can see of other pages; how each is ordered (by title, by label) comes
-/// from those pages' cards, which the fingerprint follows too.
-pub(super) fn page_lists<'s>(site: &'s Site, i: usize, mut visit: impl FnMut(List<'s>, &[usize])) {
+/// Every list of pages that page `i`'s context shows, in a fixed order, as
+/// the link stage keeps it. The context and its dependency fingerprint
+/// (`Job::deps`) are both made from this one walk, so the fingerprint covers
+/// exactly what a template can see of other pages. How the context orders
+/// them (references by label, backlinks by title) comes from those pages'
+/// cards, which the fingerprint follows too: the walk itself allocates
+/// nothing, as it runs for every output when lists may have changed.
+pub(super) fn page_lists<'s>(site: &'s Site, i: usize, mut visit: impl FnMut(List<'s>, &'s [usize])) {
     let b = &site.graph.backlinks[i];
     for (field, list) in &b.referenced_by {
         visit(List::ReferencedBy(field), list);
     }
     visit(List::CitedBy, &b.cited_by);
     visit(List::LinkedFrom, &b.linked_from);
-    let mut all: Vec<usize> =
-        b.referenced_by.iter().flat_map(|(_, list)| list).chain(&b.cited_by).chain(&b.linked_from).copied().collect();
-    all.sort_by(|&x, &y| site.pages[x].title.cmp(&site.pages[y].title).then(x.cmp(&y)));
-    all.dedup();
-    visit(List::Backlinks, &all);
-    visit(List::References, &references(site, i));
+    visit(List::References, &site.graph.cites[i]);
     visit(List::Entries, section_entries(site, i));
     visit(List::Prev, site.graph.prev[i].as_slice());
     visit(List::Next, site.graph.next[i].as_slice());
 }
 
-/// The current page: its card plus content, contents, and the lists of
-/// `page_lists`.
+/// The current page: its card plus content, contents, the lists of
+/// `page_lists`, and `backlinks`, every page that refers to, cites or links
+/// to it once, by title.
 pub(super) fn page_value(site: &Site, i: usize, shared: &SiteValues) -> Value {
     let cards = &shared.cards;
     let page = &site.pages[i];
@@ -241,11 +237,16 @@ pub(super) fn page_value(site: &Site, i: usize, shared: &SiteValues) -> Value {
     m.insert("content".into(), Value::safe_string(&body));
     m.insert("toc".into(), Value::from(toc));
     let mut referenced_by = Vec::new();
+    let mut backlinks: Vec<usize> = Vec::new();
     page_lists(site, i, |list, pages| {
         let value = match list {
             List::Prev | List::Next => pages.first().map_or_else(Value::none, |&n| cards[n].clone()),
+            List::References => cards_of(&by_label(site, pages), cards),
             _ => cards_of(pages, cards),
         };
+        if matches!(list, List::ReferencedBy(_) | List::CitedBy | List::LinkedFrom) {
+            backlinks.extend(pages);
+        }
         match list {
             List::ReferencedBy(field) => referenced_by.push((field.to_string(), value)),
             other => {
@@ -253,13 +254,16 @@ pub(super) fn page_value(site: &Site, i: usize, shared: &SiteValues) -> Value {
             }
         }
     });
+    backlinks.sort_by(|&x, &y| site.pages[x].title.cmp(&site.pages[y].title).then(x.cmp(&y)));
+    backlinks.dedup();
+    m.insert("backlinks".into(), cards_of(&backlinks, cards));
     m.insert("referenced_by".into(), map_owned(referenced_by));
     Value::from(m)
 }
 
-/// The entries page `i` cites, by label.
-pub(super) fn references(site: &Site, i: usize) -> Vec<usize> {
-    let mut refs = site.graph.cites[i].clone();
+/// Cited pages by label, as a references list shows them.
+fn by_label(site: &Site, cites: &[usize]) -> Vec<usize> {
+    let mut refs = cites.to_vec();
     refs.sort_by(|&a, &b| site.pages[a].citation.cmp(&site.pages[b].citation).then(a.cmp(&b)));
     refs
 }
