@@ -169,8 +169,9 @@ impl FieldType {
     }
 }
 
-pub fn quoted_list(values: &[String]) -> String {
-    values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+/// `` `a`, `b`, `c` ``: names in a message.
+pub fn quoted_list<S: AsRef<str>>(values: &[S]) -> String {
+    values.iter().map(|v| format!("`{}`", v.as_ref())).collect::<Vec<_>>().join(", ")
 }
 
 #[derive(Deserialize)]

@@ -61,7 +61,7 @@ pub fn new_entry(root: &Path, collection: &str, id: &str, title: Option<&str>) -
         let names: Vec<&str> = config.collections.iter().map(|c| c.name.as_str()).collect();
         let hint = match suggest(collection, names.iter().copied()) {
             Some(s) => format!("did you mean `{s}`?"),
-            None => format!("site.yaml declares {}", quoted(&names)),
+            None => format!("site.yaml declares {}", config::quoted_list(&names)),
         };
         return Err(fail(format!("no collection `{collection}` in site.yaml"), Some(hint)));
     };
@@ -153,13 +153,9 @@ fn entry_ids(dir: &Path) -> Vec<String> {
     ids
 }
 
-fn quoted(names: &[&str]) -> String {
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-}
-
-/// A YAML double-quoted string.
+/// A YAML double-quoted string: a JSON string is one, escapes and all.
 fn yaml_string(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    serde_json::to_string(s).expect("a string always serializes")
 }
 
 #[cfg(test)]
