@@ -1,11 +1,15 @@
-//! Writing the site: everything goes into a fresh staging folder beside the
-//! output, which is swapped in only once complete. A failed build never
-//! touches the previous output, and files no longer produced do not linger.
+//! Writing the site: everything goes into a staging folder beside the
+//! output (the spare, see [`Staging`]), which is swapped in only once
+//! complete. A failed build never touches the previous output, and files no
+//! longer produced do not linger.
 
 use rayon::prelude::*;
 use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::HashSet;
 
 use crate::theme::Origin;
 
@@ -126,14 +130,43 @@ fn sibling(out: &Path, suffix: &str) -> PathBuf {
     out.with_file_name(format!(".{name}.{suffix}"))
 }
 
-/// A fresh folder beside the output that a build writes into; `commit`
-/// swaps it in place of the output. Dropped without `commit` (the build
-/// failed), it is removed and the output is left as it was. While it lives
-/// it holds a lock on the output's parent folder, so that a second build
-/// into the same place waits for the first instead of mixing with it.
+/// The folder a build writes into, beside the output, swapped in place of it
+/// once complete. It is the *spare*: the output of the build before last,
+/// kept in `.<name>.annals/spare/` between builds (the previous output is
+/// put there by the swap). A build brings the spare up to date, writing
+/// only the files whose bytes differ, and where the spare lacks a file that
+/// the output holds with the same bytes it hard-links it (so the two share
+/// storage). A rebuild with one page changed thus writes one page and
+/// creates no folder, on disk as on tmpfs.
+///
+/// Why this is safe:
+/// - a file is never written in place: a changed one is unlinked and
+///   created anew, since its inode may be shared with the output;
+/// - the spare's list of files is trusted only if the spare's mark names
+///   it, and the mark loses that name before anything in the spare changes
+///   (as does the output's when `watch` updates it in place): an
+///   interrupted build leaves a spare without one, which the next build
+///   lists by walking it;
+/// - files the spare holds that this build did not produce are removed
+///   before the swap, so nothing stale is published;
+/// - dropped without `commit` (the build failed), the output is untouched.
+///
+/// While it lives it holds a lock on the output's parent folder, so that a
+/// second build into the same place waits for the first instead of mixing
+/// with it.
 pub struct Staging {
     dir: PathBuf,
     out: PathBuf,
+    /// `.<name>.annals/`: the spare and its lists of files.
+    state: PathBuf,
+    /// The files the spare held when the build began.
+    existing: HashSet<String>,
+    /// The folders those files are in, which need not be created.
+    folders: HashSet<String>,
+    /// The output, if annals made it: where unchanged files can be linked from.
+    link_from: Option<PathBuf>,
+    /// Every file of this build, for the spare's list and for removing the rest.
+    written: Mutex<Vec<String>>,
     committed: bool,
     _lock: Option<std::fs::File>,
 }
@@ -144,43 +177,155 @@ impl Staging {
         let parent = out.parent().ok_or_else(|| io::Error::other("the output folder has no parent folder"))?;
         std::fs::create_dir_all(parent)?;
         let lock = lock(parent)?;
-        let dir = sibling(out, "annals-new");
-        remove_own(&dir)?;
-        std::fs::create_dir(&dir)?;
-        std::fs::write(dir.join(MARKER), MARKER_TEXT)?;
-        Ok(Staging { dir, out: out.to_path_buf(), committed: false, _lock: lock })
+        let state = sibling(out, "annals");
+        let dir = state.join("spare");
+        let existing = match std::fs::symlink_metadata(&state) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                std::fs::create_dir(&state)?;
+                HashSet::default()
+            }
+            Ok(m) if m.is_dir() && !m.file_type().is_symlink() => match std::fs::symlink_metadata(&dir) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => HashSet::default(),
+                Ok(m) if m.is_dir() && is_marked(&dir) => files_of(&state, &dir)?,
+                _ => return Err(in_the_way(&dir)),
+            },
+            _ => return Err(in_the_way(&state)),
+        };
+        if existing.is_empty() {
+            remove_own(&dir)?;
+            std::fs::create_dir(&dir)?;
+        }
+        // Before anything in the spare changes: its list no longer applies.
+        replace_file(&dir.join(MARKER), MARKER_TEXT.as_bytes())?;
+        let folders = existing.iter().filter_map(|p| p.rsplit_once('/').map(|(f, _)| f.to_string())).collect();
+        let link_from = is_marked(out).then(|| out.to_path_buf());
+        Ok(Staging {
+            dir,
+            out: out.to_path_buf(),
+            state,
+            existing,
+            folders,
+            link_from,
+            written: Mutex::new(vec![MARKER.to_string()]),
+            committed: false,
+            _lock: lock,
+        })
     }
 
     /// Creates every folder the given file paths need, each once, parents
     /// first, so that the parallel writes that follow need no checks.
     pub fn create_folders<'a>(&self, paths: impl Iterator<Item = &'a str>) -> io::Result<()> {
         let folders: BTreeSet<&str> = paths.filter_map(|p| p.rsplit_once('/').map(|(folder, _)| folder)).collect();
-        for folder in folders {
-            match std::fs::create_dir(self.dir.join(folder)) {
+        for folder in folders.into_iter().filter(|f| !self.folders.contains(*f)) {
+            let path = self.dir.join(folder);
+            match std::fs::create_dir(&path) {
+                // A file of the spare where this build wants a folder.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && !path.is_dir() => {
+                    std::fs::remove_file(&path)?;
+                    std::fs::create_dir(&path)?;
+                }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir_all(self.dir.join(folder))?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir_all(&path)?,
                 other => other?,
             }
         }
         Ok(())
     }
 
+    /// Writes one file, or keeps the spare's copy if its bytes are these, or
+    /// links the output's if its bytes are.
     pub fn write(&self, path: &str, bytes: &[u8]) -> io::Result<()> {
-        std::fs::write(self.dir.join(path), bytes)
+        self.record(path);
+        let dest = self.dir.join(path);
+        if self.existing.contains(path) && has_bytes(&dest, bytes) {
+            return Ok(());
+        }
+        if self.link_from.as_ref().is_some_and(|from| self.linked(&from.join(path), &dest, |f| has_bytes(f, bytes))) {
+            return Ok(());
+        }
+        self.put(&dest, |d| write_new(d, bytes))
     }
 
+    /// Copies static files and assets, keeping those whose copy is current
+    /// (same size, not older than the source).
     pub fn copy(&self, copies: &[CopiedFile]) -> io::Result<()> {
         self.create_folders(copies.iter().map(|c| c.path.as_str()))?;
         copies.par_iter().try_for_each(|c| match &c.from {
-            Origin::Disk(p) => std::fs::copy(p, self.dir.join(&c.path)).map(|_| ()),
-            Origin::Embedded(_, bytes) => std::fs::write(self.dir.join(&c.path), bytes),
+            Origin::Embedded(_, bytes) => self.write(&c.path, bytes),
+            Origin::Disk(src) => {
+                self.record(&c.path);
+                let dest = self.dir.join(&c.path);
+                if self.existing.contains(&c.path) && same_file_state(src, &dest) {
+                    return Ok(());
+                }
+                if self
+                    .link_from
+                    .as_ref()
+                    .is_some_and(|from| self.linked(&from.join(&c.path), &dest, |f| same_file_state(src, f)))
+                {
+                    return Ok(());
+                }
+                self.put(&dest, |d| std::fs::copy(src, d).map(|_| ()))
+            }
         })
     }
 
-    /// Puts the staging folder in place of the output.
+    fn record(&self, path: &str) {
+        self.written.lock().unwrap_or_else(|e| e.into_inner()).push(path.to_string());
+    }
+
+    /// Hard-links `from` to `dest` if `current(from)`; false where it is not,
+    /// or the file system cannot link.
+    fn linked(&self, from: &Path, dest: &Path, current: impl Fn(&Path) -> bool) -> bool {
+        current(from) && {
+            let _ = remove_entry(dest);
+            std::fs::hard_link(from, dest).is_ok()
+        }
+    }
+
+    /// Creates `dest` anew with `make`, after removing whatever the spare has
+    /// there: a file is never rewritten in place, as the output may share it.
+    fn put(&self, dest: &Path, make: impl Fn(&Path) -> io::Result<()>) -> io::Result<()> {
+        remove_entry(dest)?;
+        match make(dest) {
+            // A folder of the spare's list that is gone after all.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(dest.parent().unwrap_or(&self.dir))?;
+                make(dest)
+            }
+            other => other,
+        }
+    }
+
+    /// Removes what the spare holds and this build did not write, records
+    /// its list of files, and puts it in place of the output; the previous
+    /// output becomes the spare.
     pub fn commit(mut self) -> io::Result<()> {
+        let written: HashSet<String> =
+            std::mem::take(&mut *self.written.lock().unwrap_or_else(|e| e.into_inner())).into_iter().collect();
+        for stale in self.existing.iter().filter(|p| !written.contains(*p)) {
+            remove_with_empty_folders(&self.dir, stale)?;
+        }
+        let list = FileList::of(&self.dir, written)?;
+        if let Some(id) = folder_id(&self.dir) {
+            std::fs::write(self.state.join(list_name(id)), list.encode())?;
+        }
+        replace_file(&self.dir.join(MARKER), marker_text(&list.generation).as_bytes())?;
+        let replaces_foreign = std::fs::symlink_metadata(&self.out).is_ok() && !is_marked(&self.out);
         swap(&self.dir, &self.out)?;
         self.committed = true;
+        // A folder that was not annals's (replaced with --force) is not kept.
+        if replaces_foreign {
+            remove_tree(&self.dir)?;
+        }
+        // Only the lists of the output and of the spare are kept.
+        let keep = [folder_id(&self.out), folder_id(&self.dir)].map(|id| id.map(list_name));
+        for entry in std::fs::read_dir(&self.state)? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".files") && !keep.contains(&Some(name.clone())) {
+                std::fs::remove_file(self.state.join(&name))?;
+            }
+        }
         Ok(())
     }
 }
@@ -197,10 +342,196 @@ impl Sink for Staging {
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        if !self.committed {
+        // A failed build leaves the spare as it is: its mark names no list,
+        // so the next build walks it.
+        if !self.committed && self.existing.is_empty() {
             let _ = std::fs::remove_dir_all(&self.dir);
+            // Only if empty: it may hold the list of the output's files.
+            let _ = std::fs::remove_dir(&self.state);
         }
     }
+}
+
+fn in_the_way(path: &Path) -> io::Error {
+    io::Error::other(format!("{} is in the way of the build and was not made by annals; move it away", path.display()))
+}
+
+fn marker_text(generation: &str) -> String {
+    format!("{MARKER_TEXT}generation: {generation}\n")
+}
+
+/// What a folder of annals's held when its build finished: its files, and
+/// the modification time of each of its sub-folders, by which a file added
+/// or removed since (by hand, or by `watch`) shows. Kept in the state folder
+/// under the folder's inode number, which the swap does not change.
+struct FileList {
+    /// A hash of the file names, which the folder's mark also names: a mark
+    /// that does not (a build stopped half-way, `watch` writing) voids the list.
+    generation: String,
+    files: Vec<String>,
+    /// Each sub-folder and its modification time, in nanoseconds.
+    folders: Vec<(String, u128)>,
+}
+
+impl FileList {
+    fn of(dir: &Path, files: HashSet<String>) -> io::Result<FileList> {
+        let mut files: Vec<String> = files.into_iter().collect();
+        files.sort_unstable();
+        let generation = generation_of_files(&files);
+        let mut folders: BTreeSet<&str> = BTreeSet::new();
+        for file in &files {
+            let mut path = file.as_str();
+            while let Some((parent, _)) = path.rsplit_once('/') {
+                if !folders.insert(parent) {
+                    break;
+                }
+                path = parent;
+            }
+        }
+        let folders = folders
+            .into_par_iter()
+            .map(|f| Ok((f.to_string(), modified(&dir.join(f))?)))
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(FileList { generation, files, folders })
+    }
+
+    fn encode(&self) -> String {
+        let mut text = format!("{}\0", self.generation);
+        for (folder, time) in &self.folders {
+            text.push_str(&format!("d{time} {folder}\0"));
+        }
+        for file in &self.files {
+            text.push_str(&format!("f{file}\0"));
+        }
+        text
+    }
+
+    fn decode(text: &str) -> Option<FileList> {
+        let mut records = text.split('\0').filter(|r| !r.is_empty());
+        let generation = records.next()?.to_string();
+        let (mut files, mut folders) = (Vec::new(), Vec::new());
+        for record in records {
+            match record.split_at_checked(1)? {
+                ("f", file) => files.push(file.to_string()),
+                ("d", rest) => {
+                    let (time, folder) = rest.split_once(' ')?;
+                    folders.push((folder.to_string(), time.parse().ok()?));
+                }
+                _ => return None,
+            }
+        }
+        Some(FileList { generation, files, folders })
+    }
+
+    /// Whether `dir` still holds exactly these files: its mark names this
+    /// list, no sub-folder changed, and its top level has the same entries.
+    fn describes(&self, dir: &Path) -> bool {
+        let top: Option<HashSet<String>> = std::fs::read_dir(dir).ok().and_then(|entries| {
+            entries.map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned())).collect()
+        });
+        let listed_top: HashSet<&str> = self.files.iter().map(|f| f.split('/').next().unwrap_or(f)).collect();
+        generation_of(dir).as_deref() == Some(self.generation.as_str())
+            && top
+                .is_some_and(|top| top.len() == listed_top.len() && top.iter().all(|n| listed_top.contains(n.as_str())))
+            && self.folders.par_iter().all(|(f, time)| modified(&dir.join(f)).is_ok_and(|t| t == *time))
+    }
+}
+
+/// A hash of a sorted list of files: what the mark of the folder holding
+/// them names, the same for two builds of the same site.
+fn generation_of_files(sorted: &[String]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    sorted.hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+fn modified(path: &Path) -> io::Result<u128> {
+    let time = std::fs::symlink_metadata(path)?.modified()?;
+    Ok(time.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()))
+}
+
+/// What names a folder's list of files in the state folder: its inode
+/// number; `None` where there is none (the spare is then walked).
+fn folder_id(dir: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::symlink_metadata(dir).ok().map(|m| m.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
+}
+
+/// The generation a folder's mark names, if any.
+fn generation_of(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(MARKER)).ok()?;
+    text.lines().find_map(|l| l.strip_prefix("generation: ")).map(str::to_string)
+}
+
+fn list_name(id: u64) -> String {
+    format!("{id}.files")
+}
+
+/// The files of the spare: its list, if it still describes it, else a walk.
+fn files_of(state: &Path, spare: &Path) -> io::Result<HashSet<String>> {
+    let list = folder_id(spare)
+        .and_then(|id| std::fs::read_to_string(state.join(list_name(id))).ok())
+        .and_then(|text| FileList::decode(&text))
+        .filter(|list| list.describes(spare));
+    if let Some(list) = list {
+        return Ok(list.files.into_iter().collect());
+    }
+    let mut files = HashSet::default();
+    for entry in walkdir::WalkDir::new(spare).min_depth(1) {
+        let entry = entry.map_err(io::Error::other)?;
+        if !entry.file_type().is_dir() {
+            let rel = entry.path().strip_prefix(spare).map_err(io::Error::other)?;
+            files.insert(rel.to_string_lossy().replace('\\', "/"));
+        }
+    }
+    Ok(files)
+}
+
+/// Whether the file at `path` holds exactly `bytes`.
+fn has_bytes(path: &Path, bytes: &[u8]) -> bool {
+    use std::io::Read;
+    let Ok(mut file) = std::fs::File::open(path) else { return false };
+    if file.metadata().map_or(true, |m| m.len() != bytes.len() as u64) {
+        return false;
+    }
+    let mut found = Vec::with_capacity(bytes.len());
+    file.read_to_end(&mut found).is_ok() && found == bytes
+}
+
+/// Removes the file (or, where a folder is in the way, the folder) at `path`.
+fn remove_entry(path: &Path) -> io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(m) if m.is_dir() => remove_tree(path),
+        Ok(_) => std::fs::remove_file(path),
+    }
+}
+
+/// Removes file `rel` of `root`, then the folders it leaves empty.
+fn remove_with_empty_folders(root: &Path, rel: &str) -> io::Result<()> {
+    let file = root.join(rel);
+    match std::fs::remove_file(&file) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut dir = file.parent();
+    while let Some(d) = dir.filter(|d| *d != root) {
+        if std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to a new file at `path`: never through a file or symlink
@@ -248,6 +579,19 @@ pub fn update(
             out.display()
         )));
     }
+    // The output's list of files (see `Staging`) will no longer be right,
+    // and its mark names the files it is about to hold, as a build's would.
+    if let Some(id) = folder_id(out) {
+        remove_with_empty_folders(&sibling(out, "annals"), &list_name(id))?;
+    }
+    let mut files: Vec<String> =
+        outputs.iter().map(|o| o.path.clone()).chain(copies.iter().map(|c| c.path.clone())).collect();
+    files.push(MARKER.to_string());
+    files.sort_unstable();
+    let generation = generation_of_files(&files);
+    if generation_of(out).as_deref() != Some(generation.as_str()) {
+        replace_file(&out.join(MARKER), marker_text(&generation).as_bytes())?;
+    }
     let changed: BTreeSet<&str> = changed.iter().map(String::as_str).collect();
     for o in outputs.iter().filter(|o| changed.contains(o.path.as_str())) {
         let path = out.join(&o.path);
@@ -257,19 +601,7 @@ pub fn update(
         replace_file(&path, &o.bytes)?;
     }
     for path in removed {
-        let file = out.join(path);
-        match std::fs::remove_file(&file) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-        // Drop folders left empty, up to the output root.
-        let mut dir = file.parent();
-        while let Some(d) = dir.filter(|d| *d != out) {
-            if std::fs::remove_dir(d).is_err() {
-                break;
-            }
-            dir = d.parent();
-        }
+        remove_with_empty_folders(out, path)?;
     }
     copies.par_iter().try_for_each(|c| {
         let dest = out.join(&c.path);
@@ -320,16 +652,16 @@ fn remove_own(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// Puts `staging` in place of `out`. Where the platform can exchange two
-/// folders in one step, the output is never missing, not even for a moment;
-/// elsewhere it is missing between two renames. Then the old output, which
-/// `check_output_dir` let through, is removed.
+/// Puts `staging` in place of `out`, and `out` in place of `staging`. Where
+/// the platform can exchange two folders in one step, the output is never
+/// missing, not even for a moment; elsewhere it is missing between two
+/// renames.
 fn swap(staging: &Path, out: &Path) -> io::Result<()> {
     if std::fs::symlink_metadata(out).is_err() {
         return std::fs::rename(staging, out);
     }
     if exchange(staging, out).is_ok() {
-        return remove_tree(staging);
+        return Ok(());
     }
     let old = sibling(out, "annals-old");
     remove_own(&old)?;
@@ -338,7 +670,7 @@ fn swap(staging: &Path, out: &Path) -> io::Result<()> {
         std::fs::rename(&old, out)?;
         return Err(e);
     }
-    remove_tree(&old)
+    std::fs::rename(&old, staging)
 }
 
 /// Exchanges two folders atomically (Linux `renameat2` with `RENAME_EXCHANGE`).
@@ -412,7 +744,10 @@ mod tests {
         write(&out, &[page("b/c/index.html")], &[]).unwrap();
         assert!(!out.join("a").exists());
         assert!(out.join("b/c/index.html").is_file());
-        let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(leftovers, vec![std::ffi::OsString::from("public")]);
+        let mut beside: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        beside.sort();
+        assert_eq!(beside, [".public.annals", "public"]);
+        // The spare holds the previous output, and the list of its files.
+        assert!(tmp.path().join(".public.annals/spare/a/index.html").is_file());
     }
 }

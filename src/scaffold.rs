@@ -15,7 +15,7 @@ const INIT_FILES: &[(&str, &str)] = &[
     ("site.yaml", include_str!("scaffold/site.yaml")),
     ("content/_index.md", include_str!("scaffold/_index.md")),
     ("content/papers/example-2024.md", include_str!("scaffold/example-2024.md")),
-    (".gitignore", "/public/\n"),
+    (".gitignore", "/public/\n/.public.annals/\n"),
 ];
 
 /// Writes a new site into `dir` (created if missing), which must be empty.
