@@ -168,6 +168,8 @@ pub struct Engine {
     theme_inputs: Inputs,
     markdown: MarkdownCache,
     render: RenderCache,
+    /// The last build's templates, reused while their texts are unchanged.
+    templates: Option<Templates>,
     /// The last build's site, whose relations the next build may reuse.
     site: Option<Site>,
     last_good: HashMap<String, Arc<[u8]>>,
@@ -185,6 +187,7 @@ impl Engine {
             theme_inputs: Inputs::default(),
             markdown: MarkdownCache::default(),
             render: RenderCache::default(),
+            templates: None,
             site: None,
             last_good: HashMap::default(),
         }
@@ -387,12 +390,18 @@ impl Engine {
         };
         let render_options = render::RenderOptions { inject: self.options.inject.clone() };
         let render_cache = &mut self.render;
+        let previous = self.templates.take();
         let rendered = t.time("render", || {
-            Templates::load(root, &files, targets)
-                .map(|mut templates| render::render(site, &mut templates, &render_options, render_cache, sink))
+            Templates::load(root, &files, targets, previous).map(|mut templates| {
+                let rendered = render::render(site, &mut templates, &render_options, render_cache, sink);
+                (rendered, templates)
+            })
         });
         let rendered = match rendered {
-            Ok(rendered) => rendered,
+            Ok((rendered, templates)) => {
+                self.templates = Some(templates);
+                rendered
+            }
             Err(errs) => {
                 errors.extend(errs);
                 let mut errors = std::mem::take(errors);

@@ -13,12 +13,22 @@ pub struct Templates {
     pub(super) targets_fingerprint: u64,
     /// Static files by output path: one replaces a `files/` template's output.
     pub(super) statics: HashSet<String>,
+    /// Each template's name and text, in name order: the same as the next
+    /// build's, these templates are reused rather than parsed again.
+    sources: Vec<(String, String)>,
 }
 
 impl Templates {
     /// Loads every template of `files`, reporting every syntax error.
-    /// `targets` are what `url_for` may link to.
-    pub fn load(root: &Path, files: &theme::Files, targets: Targets) -> Result<Templates, Vec<Diagnostic>> {
+    /// `targets` are what `url_for` may link to. `previous`, the templates of
+    /// the last build, is reused if every template's text is the same: a
+    /// save in the preview then parses nothing.
+    pub fn load(
+        root: &Path,
+        files: &theme::Files,
+        targets: Targets,
+        previous: Option<Templates>,
+    ) -> Result<Templates, Vec<Diagnostic>> {
         let mut sources = Vec::with_capacity(files.templates.len());
         let mut errors = Vec::new();
         let mut names = HashMap::default();
@@ -30,6 +40,15 @@ impl Templates {
                 Err(e) => errors.push(Diagnostic::file(&display, format!("cannot read template: {e}"))),
             }
             names.insert(name.clone(), display);
+        }
+        if let Some(mut same) = previous.filter(|p| errors.is_empty() && p.sources == sources && p.files == names) {
+            let fingerprint = targets.fingerprint();
+            if fingerprint != same.targets_fingerprint {
+                same.targets_fingerprint = fingerprint;
+                same.statics = targets.statics.clone();
+                register_url_for(&mut same.tera, targets);
+            }
+            return Ok(same);
         }
         let mut tera = Tera::new();
         tera.autoescape_on([".html", ".htm", ".xml"]);
@@ -60,7 +79,7 @@ impl Templates {
             return Err(errors);
         }
         let deps = template_deps(&sources);
-        Ok(Templates { tera, files: names, deps, targets_fingerprint, statics })
+        Ok(Templates { tera, files: names, deps, targets_fingerprint, statics, sources })
     }
 
     pub(super) fn fingerprint(&self, template: &str) -> u64 {
