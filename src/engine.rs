@@ -384,9 +384,9 @@ impl Engine {
                 .map(|a| CopiedFile { path: rel_string(a), from: theme::Origin::Disk(content_dir.join(a)) }),
         );
         let targets = render::Targets {
-            base_url: site.config.base_url.clone(),
-            pages: site.pages.iter().map(|p| (p.rel.clone(), p.url.clone())).collect(),
-            statics: copies.iter().map(|c| c.path.clone()).collect(),
+            base_url: &site.config.base_url,
+            pages: &site.pages,
+            statics: copies.iter().map(|c| c.path.as_str()).collect(),
         };
         let render_options = render::RenderOptions { inject: self.options.inject.clone() };
         let render_cache = &mut self.render;
@@ -422,23 +422,23 @@ impl Engine {
     fn compare_with_last_good(&mut self, outputs: &[Output]) -> (Vec<String>, Vec<String>) {
         let mut changed = Vec::new();
         for o in outputs {
-            match self.last_good.get_mut(&o.path) {
+            match self.last_good.get_mut(&*o.path) {
                 Some(old) if Arc::ptr_eq(old, &o.bytes) => {}
                 Some(old) => {
                     if **old != *o.bytes {
-                        changed.push(o.path.clone());
+                        changed.push(o.path.to_string());
                     }
                     *old = o.bytes.clone();
                 }
                 None => {
-                    changed.push(o.path.clone());
-                    self.last_good.insert(o.path.clone(), o.bytes.clone());
+                    changed.push(o.path.to_string());
+                    self.last_good.insert(o.path.to_string(), o.bytes.clone());
                 }
             }
         }
         let mut removed = Vec::new();
         if self.last_good.len() > outputs.len() {
-            let live: HashSet<&str> = outputs.iter().map(|o| o.path.as_str()).collect();
+            let live: HashSet<&str> = outputs.iter().map(|o| &*o.path).collect();
             removed = self.last_good.keys().filter(|p| !live.contains(p.as_str())).cloned().collect();
             removed.sort();
             self.last_good.retain(|p, _| live.contains(p.as_str()));
@@ -509,11 +509,11 @@ impl<T: Send + 'static> Drop for FreeLater<T> {
 type ReadResult = Result<(Source, Vec<Diagnostic>), Diagnostic>;
 
 /// Two things written to one path: say which, rather than let one win.
-fn path_collisions(outputs: &[String], copies: &[CopiedFile]) -> Vec<Diagnostic> {
+fn path_collisions(outputs: &[Arc<str>], copies: &[CopiedFile]) -> Vec<Diagnostic> {
     let mut seen = HashSet::with_capacity_and_hasher(outputs.len() + copies.len(), Default::default());
     outputs
         .iter()
-        .map(String::as_str)
+        .map(|p| &**p)
         .chain(copies.iter().map(|c| c.path.as_str()))
         .filter(|p| !seen.insert(*p))
         .map(|p| Diagnostic::file(p, "two pages or files would be written to this output path"))
@@ -550,7 +550,7 @@ mod tests {
     #[test]
     fn two_things_written_to_one_path_are_each_reported_once() {
         let copy = |p: &str| CopiedFile { path: p.into(), from: theme::Origin::Embedded("x", b"") };
-        let outputs = vec!["index.html".to_string(), "style.css".to_string()];
+        let outputs: Vec<Arc<str>> = vec!["index.html".into(), "style.css".into()];
         let found = path_collisions(&outputs, &[copy("style.css"), copy("a.png")]);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].path, Path::new("style.css"));

@@ -16,7 +16,7 @@ use crate::theme::Origin;
 /// A file to write: path under the output folder, and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
-    pub path: String,
+    pub path: std::sync::Arc<str>,
     pub bytes: std::sync::Arc<[u8]>,
 }
 
@@ -554,7 +554,7 @@ fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// Writes `outputs` and `copies` under `out`, atomically replacing what was there.
 pub fn write(out: &Path, outputs: &[Output], copies: &[CopiedFile]) -> io::Result<()> {
     let staging = Staging::new(out)?;
-    staging.create_folders(outputs.iter().map(|o| o.path.as_str()))?;
+    staging.create_folders(outputs.iter().map(|o| &*o.path))?;
     outputs.par_iter().try_for_each(|o| staging.write(&o.path, &o.bytes))?;
     staging.copy(copies)?;
     staging.commit()
@@ -585,7 +585,7 @@ pub fn update(
         remove_with_empty_folders(&sibling(out, "annals"), &list_name(id))?;
     }
     let mut files: Vec<String> =
-        outputs.iter().map(|o| o.path.clone()).chain(copies.iter().map(|c| c.path.clone())).collect();
+        outputs.iter().map(|o| o.path.to_string()).chain(copies.iter().map(|c| c.path.clone())).collect();
     files.push(MARKER.to_string());
     files.sort_unstable();
     let generation = generation_of_files(&files);
@@ -593,8 +593,8 @@ pub fn update(
         replace_file(&out.join(MARKER), marker_text(&generation).as_bytes())?;
     }
     let changed: BTreeSet<&str> = changed.iter().map(String::as_str).collect();
-    for o in outputs.iter().filter(|o| changed.contains(o.path.as_str())) {
-        let path = out.join(&o.path);
+    for o in outputs.iter().filter(|o| changed.contains(&*o.path)) {
+        let path = out.join(&*o.path);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }

@@ -61,8 +61,8 @@ type Shards = BTreeMap<String, BTreeMap<String, Vec<(u32, u32)>>>;
 /// What the preview keeps between builds.
 #[derive(Default)]
 pub struct Cache {
-    /// Per document: its page's `rel` and what its Doc was made from.
-    keys: Vec<(String, DocKey)>,
+    /// Per document: a hash of its page's `rel`, and what its Doc was made from.
+    keys: Vec<(u64, DocKey)>,
     docs: Vec<Doc>,
     /// Per document, its terms (as numbers into `terms`): what to take out
     /// of the index when it changes.
@@ -71,19 +71,19 @@ pub struct Cache {
     ids: HashMap<String, u32>,
     index: Shards,
     /// Every output of the index, by path.
-    outputs: BTreeMap<String, Arc<[u8]>>,
+    outputs: BTreeMap<Arc<str>, Arc<[u8]>>,
     /// The taxonomy names when the index was made.
     taxonomies: Vec<String>,
 }
 
 /// A page's Doc is the same while these are. (Its Markdown is made again
-/// when a label it cites changes; it holds no other page's text.)
+/// when a label it cites changes; it holds no other page's text.) Made for
+/// every page on every save: pointers and a hash, no copies.
 struct DocKey {
     md: Arc<Markdown>,
     fields: Arc<BTreeMap<String, FieldValue>>,
-    title: String,
-    url: String,
-    collection: Option<String>,
+    /// A hash of the title, URL and collection.
+    shown: u64,
 }
 
 impl DocKey {
@@ -91,17 +91,20 @@ impl DocKey {
         DocKey {
             md: page.md.clone(),
             fields: page.fields.clone(),
-            title: page.title.clone(),
-            url: page.url.clone(),
-            collection: page.collection.clone(),
+            shown: hash(&(&page.title, &page.url, &page.collection)),
         }
     }
 
     fn same(&self, other: &DocKey) -> bool {
-        Arc::ptr_eq(&self.md, &other.md)
-            && Arc::ptr_eq(&self.fields, &other.fields)
-            && (&self.title, &self.url, &self.collection) == (&other.title, &other.url, &other.collection)
+        Arc::ptr_eq(&self.md, &other.md) && Arc::ptr_eq(&self.fields, &other.fields) && self.shown == other.shown
     }
+}
+
+fn hash(value: &impl std::hash::Hash) -> u64 {
+    use std::hash::Hasher;
+    let mut hasher = crate::fingerprint_hasher();
+    value.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The pages that are searched: every page written, in the order of their
@@ -112,12 +115,12 @@ fn searched(site: &Site) -> Vec<usize> {
 
 /// Writes the whole index into `sink` (a one-off build), each file as soon
 /// as it is made; returns the paths written.
-pub fn write_index(site: &Site, sink: &dyn Sink) -> std::io::Result<Vec<String>> {
+pub fn write_index(site: &Site, sink: &dyn Sink) -> std::io::Result<Vec<Arc<str>>> {
     sink.create_folders(&mut ["search/d/", "search/t/", "search/f/"].into_iter())?;
     let written = Mutex::new(Vec::new());
     let emit = |path: String, bytes: Arc<[u8]>| {
         sink.write(&path, &bytes)?;
-        written.lock().expect("no panics while held").push(path);
+        written.lock().expect("no panics while held").push(path.into());
         Ok(())
     };
     let (docs, postings) = gather(site, &searched(site), false, &emit)?;
@@ -130,8 +133,8 @@ pub fn write_index(site: &Site, sink: &dyn Sink) -> std::io::Result<Vec<String>>
 pub fn index(site: &Site, cache: &mut Cache) -> Vec<Output> {
     let pages = searched(site);
     let taxonomies: Vec<String> = site.graph.taxonomies.iter().map(|t| t.name.clone()).collect();
-    let keys: Vec<(String, DocKey)> =
-        pages.iter().map(|&i| (site.pages[i].rel.clone(), DocKey::of(&site.pages[i]))).collect();
+    let keys: Vec<(u64, DocKey)> =
+        pages.par_iter().map(|&i| (hash(&site.pages[i].rel), DocKey::of(&site.pages[i]))).collect();
     let same_numbering = cache.taxonomies == taxonomies
         && cache.keys.len() == keys.len()
         && cache.keys.iter().zip(&keys).all(|(a, b)| a.0 == b.0);
@@ -156,7 +159,8 @@ pub fn index(site: &Site, cache: &mut Cache) -> Vec<Output> {
         cache.docs = docs;
         cache.index = shards(postings);
         write_all(site, &cache.docs, &cache.index, &emit).expect("collecting cannot fail");
-        cache.outputs = made.into_inner().expect("no panics while held").into_iter().collect();
+        cache.outputs =
+            made.into_inner().expect("no panics while held").into_iter().map(|(p, b)| (p.into(), b)).collect();
     } else {
         let stale: Vec<usize> = (0..keys.len()).filter(|&n| !cache.keys[n].1.same(&keys[n].1)).collect();
         if !stale.is_empty() {
@@ -226,7 +230,7 @@ fn update(site: &Site, cache: &mut Cache, changed: impl Iterator<Item = (usize, 
     for chunk in dirty_chunks {
         let docs = cache.docs.chunks(CHUNK).nth(chunk).unwrap_or_default();
         let (path, bytes) = chunk_file(chunk, docs.iter().map(|d| d.fragment.as_str()));
-        cache.outputs.insert(path, bytes);
+        cache.outputs.insert(path.into(), bytes);
     }
     for key in &dirty {
         let shard = cache.index.get_mut(key).expect("made above");
@@ -234,9 +238,9 @@ fn update(site: &Site, cache: &mut Cache, changed: impl Iterator<Item = (usize, 
         let path = shard_path(key);
         if shard.is_empty() {
             cache.index.remove(key);
-            cache.outputs.remove(&path);
+            cache.outputs.remove(path.as_str());
         } else {
-            cache.outputs.insert(path.clone(), script(&path, &shard_json(shard)));
+            cache.outputs.insert(path.as_str().into(), script(&path, &shard_json(shard)));
         }
     }
     if facets_changed {
@@ -304,11 +308,11 @@ fn write_all(site: &Site, docs: &[Doc], index: &Shards, emit: &Emit) -> std::io:
         .try_for_each(|(key, shard)| emit(shard_path(key), script(&shard_path(key), &shard_json(shard))))?;
     let mut small = BTreeMap::new();
     write_small(site, docs, &mut small);
-    small.into_iter().try_for_each(|(path, bytes)| emit(path, bytes))
+    small.into_iter().try_for_each(|(path, bytes): (Arc<str>, _)| emit(path.to_string(), bytes))
 }
 
 /// The manifest and the filters: small, and made again on every change.
-fn write_small(site: &Site, docs: &[Doc], outputs: &mut BTreeMap<String, Arc<[u8]>>) {
+fn write_small(site: &Site, docs: &[Doc], outputs: &mut BTreeMap<Arc<str>, Arc<[u8]>>) {
     let mut filters = serde_json::Map::new();
     for (t, tax) in site.graph.taxonomies.iter().enumerate() {
         let mut terms: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
@@ -324,7 +328,7 @@ fn write_small(site: &Site, docs: &[Doc], outputs: &mut BTreeMap<String, Arc<[u8
         let path = format!("search/{file}.js");
         let lists: serde_json::Map<String, serde_json::Value> =
             terms.into_iter().map(|(term, list)| (term.to_string(), deltas(&list).into())).collect();
-        outputs.insert(path.clone(), script(&path, &serde_json::Value::from(lists).to_string()));
+        outputs.insert(path.as_str().into(), script(&path, &serde_json::Value::from(lists).to_string()));
     }
     let meta = serde_json::json!({
         "documents": docs.len(),

@@ -53,7 +53,7 @@ fn a_rebuild_updates_the_cited_by_global() {
     let incremental = engine.rebuild(&Change::Paths(vec![PathBuf::from("content/notes.md")])).unwrap();
     let full = generate(&site.options).unwrap();
     let page = |outputs: &[annals::output::Output]| {
-        let o = outputs.iter().find(|o| o.path == "bibliography/index.html").unwrap();
+        let o = outputs.iter().find(|o| &*o.path == "bibliography/index.html").unwrap();
         String::from_utf8(o.bytes.to_vec()).unwrap()
     };
     let expected = r#"<li>Omega et al., 2020, cited by: <a href="/more/">More</a></li>"#;

@@ -278,12 +278,12 @@ fn the_preview_serves_the_new_files_as_build_writes_them() {
     let served = annals::engine::generate(&preview).expect("builds");
     let mut compared = 0;
     for o in served.outputs.iter().filter(|o| !o.path.ends_with(".html")) {
-        let written = std::fs::read(site.out().join(&o.path)).unwrap();
+        let written = std::fs::read(site.out().join(&*o.path)).unwrap();
         assert!(written == *o.bytes, "{} differs between build and the preview", o.path);
         compared += 1;
     }
     for name in ["sitemap.xml", "atom.xml", "robots.txt", "data/studies.json", "bibliography.bib", "search/meta.js"] {
-        assert!(served.outputs.iter().any(|o| o.path == name), "{name} not served");
+        assert!(served.outputs.iter().any(|o| &*o.path == name), "{name} not served");
     }
     assert!(compared > 20, "{compared}");
 }

@@ -49,7 +49,7 @@ pub struct RenderOptions {
 #[derive(Default)]
 pub struct RenderCache {
     cards: HashMap<String, CachedCard>,
-    jobs: HashMap<String, CachedJob>,
+    jobs: HashMap<Arc<str>, CachedJob>,
     /// Per global variable, the fingerprint of the pages its value lists.
     globals: HashMap<Global, u64>,
     /// Fingerprint of what `url_for` can resolve.
@@ -69,7 +69,7 @@ struct CachedCard {
 }
 
 struct CachedJob {
-    template: String,
+    template: Arc<str>,
     fingerprint: u64,
     /// Fingerprint of the pages the context lists (see `Job::deps`).
     deps: u64,
@@ -95,7 +95,7 @@ pub struct RenderedSite {
     /// empty when they were streamed to a staging folder instead.
     pub outputs: Vec<Output>,
     /// The path of every output, streamed or not.
-    pub paths: Vec<String>,
+    pub paths: Vec<Arc<str>>,
     /// How many were rendered now.
     pub rendered: usize,
     pub errors: Vec<Diagnostic>,
@@ -230,8 +230,10 @@ pub fn render(
             }
         }
     }
-    let live: HashSet<&str> = jobs.iter().map(|j| j.path.as_str()).collect();
-    cache.jobs.retain(|path, _| live.contains(path.as_str()));
+    if cache.jobs.len() > jobs.len() {
+        let live: HashSet<&str> = jobs.iter().map(|j| &*j.path).collect();
+        cache.jobs.retain(|path, _| live.contains(&**path));
+    }
     // In the order of the jobs, which is nearly the order of their paths: the
     // sort then has little to do.
     let mut outputs: Vec<Output> = jobs
@@ -279,11 +281,11 @@ fn render_to_sink(
     templates: &Templates,
     options: &RenderOptions,
     sink: &dyn Sink,
-) -> (Vec<String>, Vec<Diagnostic>) {
-    if let Err(e) = sink.create_folders(&mut jobs.iter().map(|j| j.path.as_str())) {
+) -> (Vec<Arc<str>>, Vec<Diagnostic>) {
+    if let Err(e) = sink.create_folders(&mut jobs.iter().map(|j| &*j.path)) {
         return (Vec::new(), vec![Diagnostic::file("", format!("cannot create output folders: {e}"))]);
     }
-    let results: Vec<Result<Option<&str>, Diagnostic>> = jobs
+    let results: Vec<Result<Option<Arc<str>>, Diagnostic>> = jobs
         .par_iter()
         .map(|job| {
             let bytes = render_job(job, site, shared, templates, options)?;
@@ -291,8 +293,8 @@ fn render_to_sink(
                 return Ok(None);
             }
             match sink.write(&job.path, &bytes) {
-                Ok(()) => Ok(Some(job.path.as_str())),
-                Err(e) => Err(Diagnostic::file(&job.path, format!("cannot write: {e}"))),
+                Ok(()) => Ok(Some(job.path.clone())),
+                Err(e) => Err(Diagnostic::file(&*job.path, format!("cannot write: {e}"))),
             }
         })
         .collect();
@@ -300,7 +302,7 @@ fn render_to_sink(
     let mut errors = Vec::new();
     for r in results {
         match r {
-            Ok(Some(path)) => written.push(path.to_string()),
+            Ok(Some(path)) => written.push(path),
             Ok(None) => {}
             Err(d) => errors.push(d),
         }
@@ -337,19 +339,28 @@ fn render_job(
 
 fn jobs(site: &Site, templates: &Templates, errors: &mut Vec<Diagnostic>) -> Vec<Job> {
     let mut jobs: Vec<Job> = Vec::with_capacity(site.pages.len() + 64);
+    // An entry's template depends on its collection alone: found once each.
+    let mut entry_templates: HashMap<&str, Result<Arc<str>, Diagnostic>> = HashMap::default();
     for (i, page) in site.pages.iter().enumerate().filter(|(_, p)| !p.invalid) {
-        match page_template(page, templates) {
+        let template = match (&page.kind, &page.collection, &page.template) {
+            (Kind::Entry { .. }, Some(c), None) => {
+                entry_templates.entry(c).or_insert_with(|| page_template(page, templates)).clone()
+            }
+            _ => page_template(page, templates),
+        };
+        match template {
             Ok(template) => {
-                jobs.push(Job { path: format!("{}index.html", page.path), template, what: Subject::Page(i) })
+                let path = format!("{}index.html", page.path).into();
+                jobs.push(Job { path, template, what: Subject::Page(i) })
             }
             Err(d) => errors.push(d),
         }
     }
     for (t, taxonomy) in site.graph.taxonomies.iter().enumerate() {
-        let path = format!("{}index.html", taxonomy.path);
+        let path = format!("{}index.html", taxonomy.path).into();
         jobs.push(Job { path, template: "taxonomy.html".into(), what: Subject::Taxonomy(t) });
         for (k, term) in taxonomy.terms.iter().enumerate() {
-            let path = format!("{}index.html", term.path);
+            let path = format!("{}index.html", term.path).into();
             jobs.push(Job { path, template: "term.html".into(), what: Subject::Term(t, k) });
         }
     }
@@ -358,7 +369,7 @@ fn jobs(site: &Site, templates: &Templates, errors: &mut Vec<Diagnostic>) -> Vec
     }
     if templates.has(COLLECTION_DATA) {
         for name in site.graph.collections.keys() {
-            let path = format!("data/{name}.json");
+            let path = format!("data/{name}.json").into();
             jobs.push(Job { path, template: COLLECTION_DATA.into(), what: Subject::Collection(name.clone()) });
         }
     }
@@ -370,14 +381,14 @@ fn jobs(site: &Site, templates: &Templates, errors: &mut Vec<Diagnostic>) -> Vec
         .collect();
     files.sort();
     for name in files {
-        jobs.push(Job { path: name[FILES_DIR.len()..].to_string(), template: name.clone(), what: Subject::File });
+        jobs.push(Job { path: name[FILES_DIR.len()..].into(), template: name.as_str().into(), what: Subject::File });
     }
     jobs
 }
 
 struct Job {
-    path: String,
-    template: String,
+    path: Arc<str>,
+    template: Arc<str>,
     what: Subject,
 }
 
@@ -434,10 +445,10 @@ impl Job {
     }
 }
 
-fn page_template(page: &Page, templates: &Templates) -> Result<String, Diagnostic> {
+fn page_template(page: &Page, templates: &Templates) -> Result<Arc<str>, Diagnostic> {
     if let Some(t) = &page.template {
         return if templates.has(t) {
-            Ok(t.clone())
+            Ok(t.as_str().into())
         } else {
             Err(Diagnostic::file(&page.file, format!("`template: {t}` names no template in the theme or templates/")))
         };
@@ -448,7 +459,7 @@ fn page_template(page: &Page, templates: &Templates) -> Result<String, Diagnosti
         (Kind::Section, _) => vec![format!("{}/section.html", page.id), "section.html".into()],
         _ => vec!["page.html".into()],
     };
-    candidates.iter().find(|t| templates.has(t)).cloned().ok_or_else(|| {
+    candidates.iter().find(|t| templates.has(t)).map(|t| t.as_str().into()).ok_or_else(|| {
         Diagnostic::file(&page.file, format!("no template for this page: expected one of {}", candidates.join(", ")))
     })
 }

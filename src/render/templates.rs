@@ -45,8 +45,8 @@ impl Templates {
             let fingerprint = targets.fingerprint();
             if fingerprint != same.targets_fingerprint {
                 same.targets_fingerprint = fingerprint;
-                same.statics = targets.statics.clone();
-                register_url_for(&mut same.tera, targets);
+                same.statics = targets.statics.iter().map(|s| s.to_string()).collect();
+                register_url_for(&mut same.tera, &targets);
             }
             return Ok(same);
         }
@@ -54,8 +54,8 @@ impl Templates {
         tera.autoescape_on([".html", ".htm", ".xml"]);
         register_helpers(&mut tera);
         let targets_fingerprint = targets.fingerprint();
-        let statics = targets.statics.clone();
-        register_url_for(&mut tera, targets);
+        let statics = targets.statics.iter().map(|s| s.to_string()).collect();
+        register_url_for(&mut tera, &targets);
         if let Err(e) = tera.add_raw_templates(sources.iter().map(|(n, t)| (n.as_str(), t.as_str()))) {
             // Tera stops at the first error; parse each template alone to report them all.
             for (name, text) in &sources {
@@ -239,18 +239,20 @@ pub(super) fn escape_bibtex(text: &str) -> String {
 }
 
 /// What `url_for` resolves: content pages by `@/` path, and static files.
-pub struct Targets {
-    pub base_url: String,
-    /// Path under `content/` → URL.
-    pub pages: HashMap<String, String>,
+/// Borrowed from the site: the preview makes its own copy only when they
+/// change, not on every save.
+pub struct Targets<'a> {
+    pub base_url: &'a str,
+    /// Each page's path under `content/` and URL.
+    pub pages: &'a [Page],
     /// Paths of static files and content assets.
-    pub statics: HashSet<String>,
+    pub statics: Vec<&'a str>,
 }
 
-impl Targets {
-    /// Equal for equal sets of targets, whatever the maps' order: each
-    /// element is hashed alone and the hashes are summed, so a rebuild
-    /// needs no sort of every page.
+impl Targets<'_> {
+    /// Equal for equal sets of targets, whatever their order: each element
+    /// is hashed alone and the hashes are summed, so a rebuild needs no
+    /// sort, and no copy, of every page.
     pub(super) fn fingerprint(&self) -> u64 {
         use std::hash::{Hash, Hasher};
         let one = |value: &dyn Fn(&mut ahash::AHasher)| {
@@ -258,29 +260,31 @@ impl Targets {
             value(&mut h);
             h.finish()
         };
-        let pages = self.pages.iter().fold(0u64, |acc, p| acc.wrapping_add(one(&|h| p.hash(h))));
+        let pages = self.pages.iter().fold(0u64, |acc, p| acc.wrapping_add(one(&|h| (&p.rel, &p.url).hash(h))));
         let statics = self.statics.iter().fold(0u64, |acc, s| acc.wrapping_add(one(&|h| (0u8, s).hash(h))));
-        one(&|h| (&self.base_url, pages, statics).hash(h))
+        one(&|h| (self.base_url, pages, statics).hash(h))
     }
 }
 
 /// `url_for(path="@/studies/x.md#anchor")` or `url_for(path="style.css")`;
 /// a missing target fails the build.
-pub(super) fn register_url_for(tera: &mut Tera, targets: Targets) {
-    let targets = Arc::new(targets);
+pub(super) fn register_url_for(tera: &mut Tera, targets: &Targets) {
+    let base_url = targets.base_url.to_string();
+    let pages: HashMap<String, String> = targets.pages.iter().map(|p| (p.rel.clone(), p.url.clone())).collect();
+    let statics: HashSet<String> = targets.statics.iter().map(|s| s.to_string()).collect();
     tera.register_function("url_for", move |kwargs: Kwargs, _: &State| -> TeraResult<String> {
         let path: &str = kwargs.must_get("path")?;
         if let Some(rel) = path.strip_prefix(crate::markdown::INTERNAL_PREFIX) {
             let (rel, anchor) = rel.split_once('#').unwrap_or((rel, ""));
-            return match targets.pages.get(rel) {
+            return match pages.get(rel) {
                 Some(url) if anchor.is_empty() => Ok(url.clone()),
                 Some(url) => Ok(format!("{url}#{anchor}")),
                 None => Err(tera::Error::message(format!("url_for: no page at `{path}`"))),
             };
         }
         let file = path.trim_start_matches('/');
-        if targets.statics.contains(file) {
-            Ok(format!("{}{file}", targets.base_url))
+        if statics.contains(file) {
+            Ok(format!("{base_url}{file}"))
         } else {
             Err(tera::Error::message(format!("url_for: no static file `{file}` in the theme or static/")))
         }

@@ -55,7 +55,7 @@ impl Snapshot {
     /// not what the site holds.
     fn update(&mut self, built: &Built) {
         for path in &built.changed {
-            if let Ok(k) = built.outputs.binary_search_by(|o| o.path.as_str().cmp(path)) {
+            if let Ok(k) = built.outputs.binary_search_by(|o| (*o.path).cmp(path)) {
                 self.pages.insert(path.clone(), built.outputs[k].bytes.clone());
             }
         }
