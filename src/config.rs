@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::diagnostics::Diagnostic;
+pub use crate::field::FieldType;
 
 pub const CONFIG_FILE: &str = "site.yaml";
 
@@ -126,52 +127,6 @@ pub struct Field {
     /// Bounds of an integer or number field, inclusive.
     pub min: Option<f64>,
     pub max: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum FieldType {
-    String,
-    /// Markdown, rendered to HTML.
-    Text,
-    Integer,
-    Number,
-    Boolean,
-    /// `YYYY-MM-DD`.
-    Date,
-    Enum(Vec<String>),
-    List(Box<FieldType>),
-    /// The id of an entry of the named collection.
-    Reference(String),
-}
-
-impl FieldType {
-    /// How the type is named in error messages.
-    pub fn describe(&self) -> String {
-        match self {
-            FieldType::String => "a string".into(),
-            FieldType::Text => "a Markdown string".into(),
-            FieldType::Integer => "an integer".into(),
-            FieldType::Number => "a number".into(),
-            FieldType::Boolean => "a boolean (true or false)".into(),
-            FieldType::Date => "a date (YYYY-MM-DD)".into(),
-            FieldType::Enum(values) => format!("one of {}", quoted_list(values)),
-            FieldType::List(of) => format!("a list of {}", of.describe_plural()),
-            FieldType::Reference(to) => format!("the id of an entry in `{to}`"),
-        }
-    }
-
-    fn describe_plural(&self) -> String {
-        match self {
-            FieldType::Enum(values) => format!("values from {}", quoted_list(values)),
-            FieldType::Reference(to) => format!("ids of entries in `{to}`"),
-            other => other.describe().trim_start_matches("a ").trim_start_matches("an ").to_string() + "s",
-        }
-    }
-}
-
-/// `` `a`, `b`, `c` ``: names in a message.
-pub fn quoted_list<S: AsRef<str>>(values: &[S]) -> String {
-    values.iter().map(|v| format!("`{}`", v.as_ref())).collect::<Vec<_>>().join(", ")
 }
 
 #[derive(Deserialize)]
@@ -311,14 +266,14 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
         let mut fields = BTreeMap::new();
         for (fname, rf) in rc.fields {
             if let Some(ty) = field_type(&rf, &names, &mut errors) {
-                if rf.taxonomy && !is_taxonomy_type(&ty) {
+                if rf.taxonomy && !ty.can_be_taxonomy() {
                     errors.push(at(
                         &rf.ty,
                         format!("field `{fname}` is a taxonomy, so its type must be string, enum, or a list of those"),
                     ));
                 }
                 for bound in [&rf.min, &rf.max].into_iter().flatten() {
-                    if !matches!(ty, FieldType::Integer | FieldType::Number) {
+                    if !ty.is_numeric() {
                         errors.push(at(
                             bound,
                             format!("`min` and `max` apply to integer and number fields, not to `{fname}`"),
@@ -344,7 +299,7 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
         }
         if let Some(d) = &rc.description {
             match fields.get(&d.value).map(|f| &f.ty) {
-                Some(FieldType::String | FieldType::Text) => {}
+                Some(ty) if ty.can_describe() => {}
                 Some(_) => errors.push(at(d, format!("`description: {}` must name a string or text field", d.value))),
                 None => errors.push(at(d, format!("`description: {}` names no field of collection `{name}`", d.value))),
             }
@@ -455,7 +410,7 @@ fn resolve_feed(raw: Spanned<RawFeed>, collections: &[Collection], errors: &mut 
         };
         // Without `date`, the collection's own order dates its entries.
         let field = date.get_or_insert_with(|| col.sort_by.clone().unwrap_or_default()).clone();
-        let dated = matches!(col.fields.get(&field).map(|f| &f.ty), Some(FieldType::Date | FieldType::Integer));
+        let dated = col.fields.get(&field).is_some_and(|f| f.ty.can_date());
         if !dated {
             let what = if field.is_empty() { "no field".to_string() } else { format!("`{field}`") };
             errors.push(at(
@@ -478,24 +433,21 @@ fn resolve_feed(raw: Spanned<RawFeed>, collections: &[Collection], errors: &mut 
     })
 }
 
-fn is_taxonomy_type(ty: &FieldType) -> bool {
-    match ty {
-        FieldType::String | FieldType::Enum(_) => true,
-        FieldType::List(of) => matches!(**of, FieldType::String | FieldType::Enum(_)),
-        _ => false,
-    }
+/// Every type name `site.yaml` may write, for "expected one of".
+fn type_names() -> Vec<&'static str> {
+    let with_settings = [
+        FieldType::Enum(Vec::new()),
+        FieldType::List(Box::new(FieldType::String)),
+        FieldType::Reference(String::new()),
+    ];
+    FieldType::SIMPLE.iter().chain(&with_settings).map(FieldType::name).collect()
 }
 
-const TYPE_NAMES: &[&str] = &["string", "text", "integer", "number", "boolean", "date", "enum", "list", "reference"];
-
 fn field_type(rf: &RawField, collections: &[String], errors: &mut Vec<Diagnostic>) -> Option<FieldType> {
+    if let Some(simple) = FieldType::SIMPLE.iter().find(|t| t.name() == rf.ty.value) {
+        return Some(simple.clone());
+    }
     let ty = match rf.ty.value.as_str() {
-        "string" => FieldType::String,
-        "text" => FieldType::Text,
-        "integer" => FieldType::Integer,
-        "number" => FieldType::Number,
-        "boolean" => FieldType::Boolean,
-        "date" => FieldType::Date,
         "enum" => match &rf.values {
             Some(values) if !values.is_empty() => FieldType::Enum(values.clone()),
             _ => {
@@ -546,8 +498,9 @@ fn field_type(rf: &RawField, collections: &[String], errors: &mut Vec<Diagnostic
             }
         },
         other => {
-            let mut d = at(&rf.ty, format!("unknown field type `{other}`; expected one of {}", TYPE_NAMES.join(", ")));
-            if let Some(s) = crate::names::suggest(other, TYPE_NAMES.iter().copied()) {
+            let names = type_names();
+            let mut d = at(&rf.ty, format!("unknown field type `{other}`; expected one of {}", names.join(", ")));
+            if let Some(s) = crate::names::suggest(other, names.iter().copied()) {
                 d = d.with_hint(format!("did you mean `{s}`?"));
             }
             errors.push(d);

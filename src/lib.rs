@@ -8,6 +8,7 @@ pub mod content;
 pub mod dependencies;
 pub mod diagnostics;
 pub mod engine;
+pub mod field;
 pub mod highlight;
 pub mod inputs;
 pub mod markdown;

@@ -420,7 +420,7 @@ pub fn tokens(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
 fn make_doc(site: &Site, page: &Page) -> (Doc, Vec<(String, u32)>) {
     let mut field_text = Vec::new();
     for value in page.fields.values() {
-        field_strings(value, &mut field_text);
+        value.strings(&mut field_text);
     }
     let body = page.md.body().map(|b| body_text(site, b)).unwrap_or_default();
     // Per word: the best of title and fields, and the count in the body.
@@ -447,7 +447,7 @@ fn make_doc(site: &Site, page: &Page) -> (Doc, Vec<(String, u32)>) {
         .map(|tax| {
             let mut values = Vec::new();
             if let Some(v) = page.fields.get(&tax.name) {
-                field_strings(v, &mut values);
+                v.strings(&mut values);
             }
             values
         })
@@ -486,18 +486,6 @@ fn make_doc(site: &Site, page: &Page) -> (Doc, Vec<(String, u32)>) {
     })
     .to_string();
     (Doc { facets, fragment }, terms)
-}
-
-/// The strings of a field value. References are left out: they name other
-/// pages, which are found by their own words (and a page's terms then
-/// depend on the page alone).
-fn field_strings(value: &FieldValue, out: &mut Vec<String>) {
-    match value {
-        FieldValue::Str(s) | FieldValue::Date(s) => out.push(s.clone()),
-        FieldValue::Text(t) => out.push(t.value.clone()),
-        FieldValue::List(items) => items.iter().for_each(|v| field_strings(v, out)),
-        FieldValue::Ref(_) | FieldValue::Int(_) | FieldValue::Float(_) | FieldValue::Bool(_) => {}
-    }
 }
 
 /// The text of a Markdown body, without markup, on one line; citations

@@ -110,12 +110,12 @@ pub(super) fn build_graph(
     let mut cites = vec![Vec::new(); pages.len()];
     for (i, page) in pages.iter().enumerate() {
         for (field, value) in page.fields.iter() {
-            for_each_ref(value, &mut |to, id| match index_of_entry(to, &id.value) {
+            value.references(&mut |r| match index_of_entry(&r.to, &r.id.value) {
                 Some(t) => match backlinks[t].referenced_by.iter_mut().find(|(f, _)| f == field) {
                     Some((_, list)) => list.push(i),
                     None => backlinks[t].referenced_by.push((field.clone(), vec![i])),
                 },
-                None => errors.push(dangling_reference(config, pages, drafts, page, field, to, id)),
+                None => errors.push(dangling_reference(config, pages, drafts, page, field, r)),
             });
         }
         if let Some(c) = &config.citations {
@@ -239,7 +239,7 @@ pub(super) fn cited_drafts(
                 .extend(cited.flat_map(|id| c.collections.iter().map(move |name| format!("{}/{id}.md", folder(name)))));
         }
         for value in page.fields.values() {
-            for_each_ref(value, &mut |to, id| targets.push(format!("{}/{}.md", folder(to), id.value)));
+            value.references(&mut |r| targets.push(format!("{}/{}.md", folder(&r.to), r.id.value)));
         }
         targets.sort();
         targets.dedup();
@@ -267,23 +267,15 @@ pub(super) fn cited_drafts(
         .collect()
 }
 
-pub(super) fn for_each_ref<'a>(value: &'a FieldValue, f: &mut dyn FnMut(&'a str, &'a crate::schema::Located<String>)) {
-    match value {
-        FieldValue::Ref(r) => f(&r.to, &r.id),
-        FieldValue::List(items) => items.iter().for_each(|v| for_each_ref(v, f)),
-        _ => {}
-    }
-}
-
 pub(super) fn dangling_reference(
     config: &Config,
     pages: &[Page],
     drafts: &HashSet<String>,
     page: &Page,
     field: &str,
-    to: &str,
-    id: &crate::schema::Located<String>,
+    reference: &Reference,
 ) -> Diagnostic {
+    let (to, id) = (reference.to.as_str(), &reference.id);
     let folder = config.collection(to).map_or(to, |c| c.folder.as_str());
     let message = format!("field `{field}` refers to `{}`, but collection `{to}` has no such entry", id.value);
     let mut d = Diagnostic::new(&page.file, id.line, id.col, message);
@@ -298,23 +290,8 @@ pub(super) fn dangling_reference(
     d
 }
 
-/// A sortable view of a field: numbers before strings, missing values last.
-#[derive(PartialEq, PartialOrd)]
-pub(super) enum SortKey<'a> {
-    Number(f64),
-    Text(&'a str),
-    Missing,
-}
-
-pub(super) fn sort_key<'a>(page: &'a Page, field: Option<&str>) -> SortKey<'a> {
-    match field.and_then(|f| page.fields.get(f)) {
-        Some(FieldValue::Int(i)) => SortKey::Number(*i as f64),
-        Some(FieldValue::Float(f)) => SortKey::Number(*f),
-        Some(FieldValue::Str(s) | FieldValue::Date(s)) => SortKey::Text(s),
-        Some(FieldValue::Text(t)) => SortKey::Text(&t.value),
-        Some(FieldValue::Bool(b)) => SortKey::Number(f64::from(u8::from(*b))),
-        _ => SortKey::Missing,
-    }
+fn sort_key<'a>(page: &'a Page, field: Option<&str>) -> SortKey<'a> {
+    field.and_then(|f| page.fields.get(f)).map_or(SortKey::Missing, FieldValue::sort_key)
 }
 
 pub(super) fn sort_collections(config: &Config, pages: &[Page]) -> BTreeMap<String, Vec<usize>> {
@@ -353,12 +330,8 @@ pub(super) fn build_taxonomies(
                 continue;
             }
             for &i in &collections[&c.name] {
-                let values: Vec<&str> = match pages[i].fields.get(&name) {
-                    Some(FieldValue::Str(s)) => vec![s.as_str()],
-                    Some(FieldValue::List(items)) => items.iter().filter_map(as_str).collect(),
-                    _ => continue,
-                };
-                for value in values {
+                let Some(field) = pages[i].fields.get(&name) else { continue };
+                for value in field.terms() {
                     if let Some(term) = terms.get_mut(value) {
                         if term.pages.last() != Some(&i) {
                             term.pages.push(i);

@@ -20,9 +20,10 @@ use std::sync::{Arc, OnceLock};
 use crate::config::Config;
 use crate::content::{Kind, Source, section_rel};
 use crate::diagnostics::Diagnostic;
+use crate::field::{FieldValue, Reference, SortKey};
 use crate::markdown::{self, Locator, Produce, Rendered, Resolve};
 use crate::names::suggest;
-use crate::schema::{FieldValue, Meta};
+use crate::schema::Meta;
 use tera::Value;
 
 mod link;
@@ -232,11 +233,7 @@ impl Skeleton {
         let Some(c) = self.config.citations.clone() else { return Vec::new() };
         let citable = |p: &Page| p.collection.as_ref().is_some_and(|name| c.collections.contains(name));
         self.pages.par_iter_mut().filter(|p| citable(p)).for_each(|page| {
-            let authors: Vec<&str> = match page.fields.get(&c.authors) {
-                Some(FieldValue::List(items)) => items.iter().filter_map(as_str).collect(),
-                Some(FieldValue::Str(s)) => vec![s.as_str()],
-                _ => Vec::new(),
-            };
+            let authors: Vec<&str> = page.fields.get(&c.authors).map(FieldValue::terms).unwrap_or_default();
             let year = match page.fields.get(&c.year) {
                 Some(FieldValue::Int(y)) => Some(y.to_string()),
                 Some(FieldValue::Str(s) | FieldValue::Date(s)) => Some(s.clone()),
@@ -276,7 +273,7 @@ impl Skeleton {
                             p.id,
                             first.file.display(),
                             p.id,
-                            crate::config::quoted_list(&c.collections)
+                            crate::names::quoted_list(&c.collections)
                         ),
                     )
                     .with_hint("rename one of the two files"),
@@ -383,13 +380,6 @@ fn section_path(folder: &str) -> String {
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
-}
-
-fn as_str(v: &FieldValue) -> Option<&str> {
-    match v {
-        FieldValue::Str(s) => Some(s),
-        _ => None,
-    }
 }
 
 /// The letter that tells apart works with the same author-year label, by

@@ -167,7 +167,7 @@ impl Resolve for Resolver<'_> {
         }
         let place = match c.collections.as_slice() {
             [one] => format!("collection `{one}`"),
-            several => format!("collections {}", crate::config::quoted_list(several)),
+            several => format!("collections {}", crate::names::quoted_list(several)),
         };
         let mut d = Diagnostic::file("", format!("unknown citation `@{id}`: no entry `{id}` in {place}"));
         if s.drafts.contains(&rel) {
