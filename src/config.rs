@@ -239,13 +239,18 @@ pub fn load(root: &Path) -> Result<Config, Vec<Diagnostic>> {
 
 /// Parses and resolves the text of a `site.yaml`.
 pub fn parse(text: &str) -> Result<Config, Vec<Diagnostic>> {
-    let raw: RawConfig = serde_saphyr::from_str(text).map_err(|e| {
+    let raw = serde_saphyr::from_str::<RawConfig>(text).map_err(|e| {
         let (line, col) = e.location().map_or((0, 0), |l| (l.line() as usize, l.column() as usize));
         let message = e.without_snippet().to_string();
         let message = message.lines().next().unwrap_or("").to_string();
         vec![Diagnostic::new(CONFIG_FILE, line, col, format!("invalid site configuration: {message}"))]
-    })?;
-    resolve(raw)
+    });
+    raw.and_then(resolve).map_err(|mut errors| {
+        for d in &mut errors {
+            d.quote(Path::new(CONFIG_FILE), &|n| crate::diagnostics::nth_line(text, 1, n));
+        }
+        errors
+    })
 }
 
 fn at<T>(s: &Spanned<T>, message: impl Into<String>) -> Diagnostic {

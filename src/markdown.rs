@@ -3,12 +3,12 @@
 //! summary, every `@/` link with its position, and every `[@citation]`.
 
 use pulldown_cmark::{BrokenLink, CodeBlockKind, CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 
 use crate::config::ExternalLinks;
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Diagnostic, Note};
 use crate::slug::slugify;
 
 /// Internal links are written `@/path/under/content.md#anchor`.
@@ -122,8 +122,13 @@ pub fn render(
     let parser = Parser::new_with_broken_link_callback(text, options(), Some(callback));
     let mut events: Vec<(Event, Range<usize>)> = parser.into_offset_iter().collect();
     let mut out = Rendered::default();
-    assign_heading_ids(&mut events, &mut out, &mut |range, message, hint| {
-        errors.push(at(range, message).as_warning().with_hint(hint))
+    assign_heading_ids(&mut events, &mut out, &mut |shared| {
+        let first = at(&shared.first, String::new());
+        let note = Note::new(first.path, first.line, first.col, "the heading that has it");
+        let message =
+            format!("two headings would share the anchor `#{}`; this one gets `#{}`", shared.id, shared.given);
+        let hint = format!("reword one of them, or give this one its own id: `{{#{}}}`", shared.given);
+        errors.push(at(&shared.heading, message).as_warning().with_hint(hint).with_note(note))
     });
 
     let mut html_events: Vec<Event> = Vec::with_capacity(events.len());
@@ -567,15 +572,22 @@ fn path_to_url(path: &str) -> String {
     out
 }
 
+/// A heading whose id another heading has already.
+struct SharedAnchor {
+    heading: Range<usize>,
+    /// The heading that has the id.
+    first: Range<usize>,
+    id: String,
+    /// The id this heading gets instead.
+    given: String,
+}
+
 /// Gives every heading an id (its own `{#id}` or a slug of its text, made
 /// unique with `-1`, `-2`, …) and records the table of contents. A heading
 /// whose id was taken is reported: a link to it reaches the first one.
-fn assign_heading_ids(
-    events: &mut [(Event, Range<usize>)],
-    out: &mut Rendered,
-    warn: &mut dyn FnMut(&Range<usize>, String, String),
-) {
-    let mut used: HashSet<String> = HashSet::new();
+fn assign_heading_ids(events: &mut [(Event, Range<usize>)], out: &mut Rendered, warn: &mut dyn FnMut(SharedAnchor)) {
+    // Each id given, with the heading that has it.
+    let mut used: HashMap<String, Range<usize>> = HashMap::new();
     let mut i = 0;
     while i < events.len() {
         if let Event::Start(Tag::Heading { level, id, .. }) = &events[i].0 {
@@ -595,18 +607,15 @@ fn assign_heading_ids(
             });
             let mut unique = base.clone();
             let mut n = 1;
-            while used.contains(&unique) {
+            while used.contains_key(&unique) {
                 unique = format!("{base}-{n}");
                 n += 1;
             }
-            if unique != base {
-                warn(
-                    &events[i].1,
-                    format!("two headings would share the anchor `#{base}`; this one gets `#{unique}`"),
-                    format!("reword one of them, or give this one its own id: `{{#{unique}}}`"),
-                );
+            if let Some(first) = used.get(&base).filter(|_| unique != base) {
+                let (heading, first) = (events[i].1.clone(), first.clone());
+                warn(SharedAnchor { heading, first, id: base.clone(), given: unique.clone() });
             }
-            used.insert(unique.clone());
+            used.insert(unique.clone(), events[i].1.clone());
             if let Event::Start(Tag::Heading { id, .. }) = &mut events[i].0 {
                 *id = Some(CowStr::from(unique.clone()));
             }

@@ -41,6 +41,7 @@ pub fn validate(source: &Source, config: &Config) -> (Meta, Vec<Diagnostic>) {
         Kind::Section | Kind::Page => v.page(),
     };
     let meta = Meta { invalid: source.front_failed || !v.errors.is_empty(), ..meta };
+    source.quote(&mut v.errors);
     (meta, v.errors)
 }
 

@@ -115,7 +115,7 @@ pub(super) fn build_graph(
                     Some((_, list)) => list.push(i),
                     None => backlinks[t].referenced_by.push((field.clone(), vec![i])),
                 },
-                None => errors.push(dangling_reference(config, pages, drafts, page, field, r)),
+                None => errors.push(page.quoted(dangling_reference(config, pages, drafts, page, field, r))),
             });
         }
         if let Some(c) = &config.citations {
@@ -141,7 +141,7 @@ pub(super) fn build_graph(
                 if let Some(hint) = anchor_hint(anchor, &pages[t].md.content) {
                     d = d.with_hint(hint);
                 }
-                errors.push(d);
+                errors.push(page.quoted(d));
             }
         }
     }
@@ -324,7 +324,8 @@ pub(super) fn build_taxonomies(
     for name in config.taxonomies() {
         let path = format!("{}/", crate::slug::slugify(&name));
         let mut terms: BTreeMap<String, Term> = BTreeMap::new();
-        let mut slugs: HashMap<String, String> = HashMap::default();
+        // Each slug's term as first written, and the page that wrote it.
+        let mut slugs: HashMap<String, (String, usize)> = HashMap::default();
         for c in &config.collections {
             if !c.fields.get(&name).is_some_and(|f| f.taxonomy) {
                 continue;
@@ -340,16 +341,19 @@ pub(super) fn build_taxonomies(
                     }
                     let slug = crate::slug::slugify(value);
                     match slugs.get(&slug) {
-                        Some(other) if other != value => {
-                            errors.push(Diagnostic::file(
-                                &pages[i].file,
-                                format!("`{value}` and `{other}` of taxonomy `{name}` would share the URL /{path}{slug}/; spell them the same"),
-                            ));
+                        Some((other, j)) if other != value => {
+                            errors.push(
+                                Diagnostic::file(
+                                    &pages[i].file,
+                                    format!("`{value}` and `{other}` of taxonomy `{name}` would share the URL /{path}{slug}/; spell them the same"),
+                                )
+                                .with_note(Note::new(&pages[*j].file, 0, 0, format!("`{other}` is written here"))),
+                            );
                             continue;
                         }
                         Some(_) => {}
                         None => {
-                            slugs.insert(slug.clone(), value.to_string());
+                            slugs.insert(slug.clone(), (value.to_string(), i));
                         }
                     }
                     let term = Term {

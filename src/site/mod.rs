@@ -19,7 +19,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::config::Config;
 use crate::content::{Kind, Source, section_rel};
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Diagnostic, Note};
 use crate::field::{FieldValue, Reference, SortKey};
 use crate::markdown::{self, Locator, Produce, Rendered, Resolve};
 use crate::names::suggest;
@@ -211,10 +211,14 @@ impl Skeleton {
         for (i, p) in pages.iter().enumerate() {
             by_rel.insert(p.rel.clone(), i);
             if let Some(&j) = by_path.get(p.path.as_str()) {
-                errors.push(Diagnostic::file(
-                    &p.file,
-                    format!("this page's URL `/{}` is also the URL of {}", p.path, pages[j].file.display()),
-                ));
+                let other = &pages[j].file;
+                errors.push(
+                    Diagnostic::file(
+                        &p.file,
+                        format!("this page's URL `/{}` is also the URL of {}", p.path, other.display()),
+                    )
+                    .with_note(Note::new(other, 0, 0, "the other page with this URL")),
+                );
             } else {
                 by_path.insert(&p.path, i);
             }
@@ -276,6 +280,7 @@ impl Skeleton {
                             crate::names::quoted_list(&c.collections)
                         ),
                     )
+                    .with_note(Note::new(&first.file, 0, 0, format!("the other entry with id `{}`", p.id)))
                     .with_hint("rename one of the two files"),
                 );
             } else {
@@ -297,6 +302,16 @@ impl Skeleton {
             }
         }
         errors
+    }
+}
+
+impl Page {
+    /// `d` with the lines it points at in this page's file quoted.
+    fn quoted(&self, mut d: Diagnostic) -> Diagnostic {
+        if let Some(source) = &self.md.source {
+            source.quote(std::slice::from_mut(&mut d));
+        }
+        d
     }
 }
 
