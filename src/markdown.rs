@@ -746,7 +746,8 @@ mod tests {
 
     #[test]
     fn images_without_alt_text_and_external_links_are_warned_about() {
-        let (_, errs) = md("![](a.png) ![A chart](b.png)\n\n[site](https://example.org)\n");
+        let (_, errs) =
+            md("![](a.png) ![A chart](b.png)\n\n[site](https://example.org)\n\n![A map](https://example.org/m.png)\n");
         // (a.png and b.png are files of the site: see `Fake::is_asset`.)
         let found: Vec<(usize, usize, bool, &str)> =
             errs.iter().map(|d| (d.line, d.col, d.is_error(), d.message.as_str())).collect();
@@ -754,7 +755,13 @@ mod tests {
             found,
             [
                 (1, 1, false, "image without alt text"),
-                (3, 1, false, "external link to `https://example.org`: site.yaml sets `links: { external: warn }`")
+                (3, 1, false, "external link to `https://example.org`: site.yaml sets `links: { external: warn }`"),
+                (
+                    5,
+                    1,
+                    false,
+                    "external image to `https://example.org/m.png`: site.yaml sets `links: { external: warn }`"
+                )
             ]
         );
     }

@@ -215,7 +215,7 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    const SITE: &str = "title: T\ncollections:\n  studies:\n    fields:\n      title: {type: string, required: true}\n      year: {type: integer, required: true}\n      design: {type: enum, values: [crossover, review]}\n      published: {type: date}\n      tags: {type: list, of: string}\n";
+    const SITE: &str = "title: T\ncollections:\n  studies:\n    fields:\n      title: {type: string, required: true}\n      year: {type: integer, required: true}\n      design: {type: enum, values: [crossover, review]}\n      published: {type: date}\n      tags: {type: list, of: string}\n      dose: {type: number, min: 0.5, max: 2}\n";
 
     fn check(text: &str) -> (Meta, Vec<Diagnostic>) {
         let config = crate::config::parse(SITE).unwrap();
@@ -250,6 +250,15 @@ mod tests {
             "{errs:?}"
         );
         assert!(errs[3].message.contains("missing required field `year`"));
+    }
+
+    #[test]
+    fn numbers_are_bounded_both_ways() {
+        let (_, errs) = check("---\ntitle: A\nyear: 2006\ndose: 2.5\n---\n");
+        let found: Vec<(usize, usize, &str)> = errs.iter().map(|d| (d.line, d.col, d.message.as_str())).collect();
+        assert_eq!(found, [(4, 7, "field `dose` must be at most 2")]);
+        let (_, errs) = check("---\ntitle: A\nyear: 2006\ndose: 0.25\n---\n");
+        assert_eq!(errs[0].message, "field `dose` must be at least 0.5");
     }
 
     #[test]
