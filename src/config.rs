@@ -257,101 +257,13 @@ fn at<T>(s: &Spanned<T>, message: impl Into<String>) -> Diagnostic {
     Diagnostic::new(CONFIG_FILE, s.referenced.line() as usize, s.referenced.column() as usize, message)
 }
 
+/// Checks what serde cannot, step by step, reporting every error at once.
 fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let names: Vec<String> = raw.collections.keys().cloned().collect();
-    let mut collections = Vec::new();
-    for (name, rc) in raw.collections {
-        if !crate::names::is_valid_id(&name) {
-            errors.push(Diagnostic::file(
-                CONFIG_FILE,
-                format!("collection name `{name}` must use lowercase letters, digits and hyphens only"),
-            ));
-        }
-        let mut fields = BTreeMap::new();
-        for (fname, rf) in rc.fields {
-            if let Some(ty) = field_type(&rf, &names, &mut errors) {
-                if rf.taxonomy && !ty.can_be_taxonomy() {
-                    errors.push(at(
-                        &rf.ty,
-                        format!("field `{fname}` is a taxonomy, so its type must be string, enum, or a list of those"),
-                    ));
-                }
-                for bound in [&rf.min, &rf.max].into_iter().flatten() {
-                    if !ty.is_numeric() {
-                        errors.push(at(
-                            bound,
-                            format!("`min` and `max` apply to integer and number fields, not to `{fname}`"),
-                        ));
-                    }
-                }
-                if let (Some(min), Some(max)) = (&rf.min, &rf.max)
-                    && min.value > max.value
-                {
-                    errors.push(at(max, format!("`max` of `{fname}` is below its `min`")));
-                }
-                let (min, max) = (rf.min.as_ref().map(|m| m.value), rf.max.as_ref().map(|m| m.value));
-                fields.insert(
-                    fname.clone(),
-                    Field { name: fname, ty, required: rf.required, taxonomy: rf.taxonomy, min, max },
-                );
-            }
-        }
-        if let Some(sort_by) = &rc.sort_by
-            && !fields.contains_key(&sort_by.value)
-        {
-            errors.push(at(sort_by, format!("`sort_by: {}` names no field of collection `{name}`", sort_by.value)));
-        }
-        if let Some(d) = &rc.description {
-            match fields.get(&d.value).map(|f| &f.ty) {
-                Some(ty) if ty.can_describe() => {}
-                Some(_) => errors.push(at(d, format!("`description: {}` must name a string or text field", d.value))),
-                None => errors.push(at(d, format!("`description: {}` names no field of collection `{name}`", d.value))),
-            }
-        }
-        collections.push(Collection {
-            folder: rc.folder.unwrap_or_else(|| name.clone()),
-            name,
-            sort_by: rc.sort_by.map(|s| s.value),
-            description: rc.description.map(|s| s.value),
-            fields,
-        });
-    }
-    let citations = raw.citations.map(|c| {
-        let names = match &c.collection.value {
-            OneOrMany::One(name) => vec![name.clone()],
-            OneOrMany::Many(names) => names.clone(),
-        };
-        if names.is_empty() {
-            errors.push(at(&c.collection, "citations name no collection: give one, or a list"));
-        }
-        for (n, name) in names.iter().enumerate() {
-            if names[..n].contains(name) {
-                errors.push(at(&c.collection, format!("citations name collection `{name}` twice")));
-                continue;
-            }
-            let Some(col) = collections.iter().find(|col| &col.name == name) else {
-                let mut d = at(&c.collection, format!("citations name an unknown collection `{name}`"));
-                if let Some(s) = crate::names::suggest(name, collections.iter().map(|c| c.name.as_str())) {
-                    d = d.with_hint(format!("did you mean `{s}`?"));
-                }
-                errors.push(d);
-                continue;
-            };
-            for f in [Some(&c.authors), Some(&c.year), c.et_al.as_ref(), c.title.as_ref()].into_iter().flatten() {
-                if !col.fields.contains_key(&f.value) {
-                    errors.push(at(f, format!("citations name `{}`, which is not a field of `{}`", f.value, col.name)));
-                }
-            }
-        }
-        Citations {
-            collections: names,
-            authors: c.authors.value,
-            year: c.year.value,
-            et_al: c.et_al.map(|s| s.value),
-            title: c.title.map(|s| s.value),
-        }
-    });
+    let collections: Vec<Collection> =
+        raw.collections.into_iter().map(|(name, rc)| resolve_collection(name, rc, &names, &mut errors)).collect();
+    let citations = raw.citations.map(|c| resolve_citations(c, &collections, &mut errors));
     let feed = raw.feed.and_then(|f| resolve_feed(f, &collections, &mut errors));
     let base_url = match &raw.base_url {
         None => "/".to_string(),
@@ -382,6 +294,103 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
         feed,
         extra: raw.extra,
     })
+}
+
+/// One collection: its name, its fields, and the fields that order and
+/// describe its entries. `names` are every collection's, for references.
+fn resolve_collection(name: String, rc: RawCollection, names: &[String], errors: &mut Vec<Diagnostic>) -> Collection {
+    if !crate::names::is_valid_id(&name) {
+        errors.push(Diagnostic::file(
+            CONFIG_FILE,
+            format!("collection name `{name}` must use lowercase letters, digits and hyphens only"),
+        ));
+    }
+    let fields: BTreeMap<String, Field> = rc
+        .fields
+        .into_iter()
+        .filter_map(|(fname, rf)| Some((fname.clone(), resolve_field(fname, &rf, names, errors)?)))
+        .collect();
+    if let Some(sort_by) = &rc.sort_by
+        && !fields.contains_key(&sort_by.value)
+    {
+        errors.push(at(sort_by, format!("`sort_by: {}` names no field of collection `{name}`", sort_by.value)));
+    }
+    if let Some(d) = &rc.description {
+        match fields.get(&d.value).map(|f| &f.ty) {
+            Some(ty) if ty.can_describe() => {}
+            Some(_) => errors.push(at(d, format!("`description: {}` must name a string or text field", d.value))),
+            None => errors.push(at(d, format!("`description: {}` names no field of collection `{name}`", d.value))),
+        }
+    }
+    Collection {
+        folder: rc.folder.unwrap_or_else(|| name.clone()),
+        name,
+        sort_by: rc.sort_by.map(|s| s.value),
+        description: rc.description.map(|s| s.value),
+        fields,
+    }
+}
+
+/// One field: its type, and what it declares beyond (taxonomy, bounds),
+/// which must suit the type. `None` when the type itself is wrong.
+fn resolve_field(name: String, rf: &RawField, collections: &[String], errors: &mut Vec<Diagnostic>) -> Option<Field> {
+    let ty = field_type(rf, collections, errors)?;
+    if rf.taxonomy && !ty.can_be_taxonomy() {
+        errors.push(at(
+            &rf.ty,
+            format!("field `{name}` is a taxonomy, so its type must be string, enum, or a list of those"),
+        ));
+    }
+    for bound in [&rf.min, &rf.max].into_iter().flatten() {
+        if !ty.is_numeric() {
+            errors.push(at(bound, format!("`min` and `max` apply to integer and number fields, not to `{name}`")));
+        }
+    }
+    if let (Some(min), Some(max)) = (&rf.min, &rf.max)
+        && min.value > max.value
+    {
+        errors.push(at(max, format!("`max` of `{name}` is below its `min`")));
+    }
+    let (min, max) = (rf.min.as_ref().map(|m| m.value), rf.max.as_ref().map(|m| m.value));
+    Some(Field { name, ty, required: rf.required, taxonomy: rf.taxonomy, min, max })
+}
+
+/// `citations:`: collections that exist, each named once, each with the
+/// fields that make a label.
+fn resolve_citations(c: RawCitations, collections: &[Collection], errors: &mut Vec<Diagnostic>) -> Citations {
+    let names = match &c.collection.value {
+        OneOrMany::One(name) => vec![name.clone()],
+        OneOrMany::Many(names) => names.clone(),
+    };
+    if names.is_empty() {
+        errors.push(at(&c.collection, "citations name no collection: give one, or a list"));
+    }
+    for (n, name) in names.iter().enumerate() {
+        if names[..n].contains(name) {
+            errors.push(at(&c.collection, format!("citations name collection `{name}` twice")));
+            continue;
+        }
+        let Some(col) = collections.iter().find(|col| &col.name == name) else {
+            let mut d = at(&c.collection, format!("citations name an unknown collection `{name}`"));
+            if let Some(s) = crate::names::suggest(name, collections.iter().map(|c| c.name.as_str())) {
+                d = d.with_hint(format!("did you mean `{s}`?"));
+            }
+            errors.push(d);
+            continue;
+        };
+        for f in [Some(&c.authors), Some(&c.year), c.et_al.as_ref(), c.title.as_ref()].into_iter().flatten() {
+            if !col.fields.contains_key(&f.value) {
+                errors.push(at(f, format!("citations name `{}`, which is not a field of `{}`", f.value, col.name)));
+            }
+        }
+    }
+    Citations {
+        collections: names,
+        authors: c.authors.value,
+        year: c.year.value,
+        et_al: c.et_al.map(|s| s.value),
+        title: c.title.map(|s| s.value),
+    }
 }
 
 /// `http://` or `https://` with a host.
@@ -460,48 +469,8 @@ fn field_type(rf: &RawField, collections: &[String], errors: &mut Vec<Diagnostic
                 return None;
             }
         },
-        "list" => {
-            let of = match &rf.of {
-                None => {
-                    errors.push(at(&rf.ty, "a list field needs `of`, the type of its items"));
-                    return None;
-                }
-                Some(RawOf::Name(name)) => {
-                    let spec = RawField {
-                        ty: name.clone(),
-                        required: false,
-                        taxonomy: false,
-                        min: None,
-                        max: None,
-                        values: None,
-                        of: None,
-                        to: None,
-                    };
-                    field_type(&spec, collections, errors)?
-                }
-                Some(RawOf::Spec(spec)) => field_type(spec, collections, errors)?,
-            };
-            if matches!(of, FieldType::List(_)) {
-                errors.push(at(&rf.ty, "lists of lists are not supported"));
-                return None;
-            }
-            FieldType::List(Box::new(of))
-        }
-        "reference" => match &rf.to {
-            Some(to) if collections.contains(&to.value) => FieldType::Reference(to.value.clone()),
-            Some(to) => {
-                let mut d = at(to, format!("`to: {}` names no collection", to.value));
-                if let Some(s) = crate::names::suggest(&to.value, collections.iter().map(String::as_str)) {
-                    d = d.with_hint(format!("did you mean `{s}`?"));
-                }
-                errors.push(d);
-                return None;
-            }
-            None => {
-                errors.push(at(&rf.ty, "a reference field needs `to`, the collection it points into"));
-                return None;
-            }
-        },
+        "list" => list_type(rf, collections, errors)?,
+        "reference" => reference_type(rf, collections, errors)?,
         other => {
             let names = type_names();
             let mut d = at(&rf.ty, format!("unknown field type `{other}`; expected one of {}", names.join(", ")));
@@ -513,6 +482,54 @@ fn field_type(rf: &RawField, collections: &[String], errors: &mut Vec<Diagnostic
         }
     };
     Some(ty)
+}
+
+/// `type: list`, with `of` a type name or a field spec (not a list).
+fn list_type(rf: &RawField, collections: &[String], errors: &mut Vec<Diagnostic>) -> Option<FieldType> {
+    let of = match &rf.of {
+        None => {
+            errors.push(at(&rf.ty, "a list field needs `of`, the type of its items"));
+            return None;
+        }
+        Some(RawOf::Name(name)) => {
+            let spec = RawField {
+                ty: name.clone(),
+                required: false,
+                taxonomy: false,
+                min: None,
+                max: None,
+                values: None,
+                of: None,
+                to: None,
+            };
+            field_type(&spec, collections, errors)?
+        }
+        Some(RawOf::Spec(spec)) => field_type(spec, collections, errors)?,
+    };
+    if matches!(of, FieldType::List(_)) {
+        errors.push(at(&rf.ty, "lists of lists are not supported"));
+        return None;
+    }
+    Some(FieldType::List(Box::new(of)))
+}
+
+/// `type: reference`, with `to` a collection of the site.
+fn reference_type(rf: &RawField, collections: &[String], errors: &mut Vec<Diagnostic>) -> Option<FieldType> {
+    match &rf.to {
+        Some(to) if collections.contains(&to.value) => Some(FieldType::Reference(to.value.clone())),
+        Some(to) => {
+            let mut d = at(to, format!("`to: {}` names no collection", to.value));
+            if let Some(s) = crate::names::suggest(&to.value, collections.iter().map(String::as_str)) {
+                d = d.with_hint(format!("did you mean `{s}`?"));
+            }
+            errors.push(d);
+            None
+        }
+        None => {
+            errors.push(at(&rf.ty, "a reference field needs `to`, the collection it points into"));
+            None
+        }
+    }
 }
 
 #[cfg(test)]
