@@ -10,7 +10,7 @@
 //!   [`FieldType::can_date`], [`FieldType::can_describe`],
 //!   [`FieldType::target`], and for a new
 //!   value [`FieldValue::is_blank`], [`FieldValue::number`],
-//!   [`FieldValue::sort_key`], [`FieldValue::terms`],
+//!   [`FieldValue::sort_key`], [`FieldValue::terms`], [`FieldValue::year`],
 //!   [`FieldValue::references`], [`FieldValue::strings`] and
 //!   [`FieldValue::to_template`];
 //! - [`FieldType::SIMPLE`] (a type without settings) or the parsing of its
@@ -370,6 +370,19 @@ impl FieldValue {
             | FieldValue::Float(_)
             | FieldValue::Bool(_)
             | FieldValue::Date(_)
+            | FieldValue::List(_)
+            | FieldValue::Ref(_) => None,
+        }
+    }
+
+    /// The year a citation label shows: a year, or a date or text as written.
+    pub fn year(&self) -> Option<String> {
+        match self {
+            FieldValue::Int(y) => Some(y.to_string()),
+            FieldValue::Str(s) | FieldValue::Date(s) => Some(s.clone()),
+            FieldValue::Text(_)
+            | FieldValue::Float(_)
+            | FieldValue::Bool(_)
             | FieldValue::List(_)
             | FieldValue::Ref(_) => None,
         }

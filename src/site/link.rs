@@ -17,7 +17,11 @@ impl Skeleton {
         }
         let graph = match previous.filter(|p| same_relations(p, &pages, &drafts)) {
             Some(p) => p.graph.clone(),
-            None => Arc::new(build_graph(&config, &pages, &by_rel, &drafts)),
+            None => {
+                let site =
+                    Resolver { config: &config, pages: &pages, by_rel: &by_rel, drafts: &drafts, assets: &assets };
+                Arc::new(build_graph(&site))
+            }
         };
         let errors = graph.errors.clone();
         let landscape = landscape(&pages, &drafts);
@@ -71,80 +75,13 @@ pub(super) fn sorted(set: &HashSet<String>) -> Vec<&String> {
 
 /// The link stage proper: references, anchors, backlinks, collections,
 /// taxonomies and previous/next.
-pub(super) fn build_graph(
-    config: &Config,
-    pages: &[Page],
-    by_rel: &HashMap<String, usize>,
-    drafts: &HashSet<String>,
-) -> Graph {
+pub(super) fn build_graph(site: &Resolver) -> Graph {
+    let (config, pages) = (site.config, site.pages);
     let mut errors = Vec::new();
     let collections = sort_collections(config, pages);
-    let mut rank = vec![usize::MAX; pages.len()];
-    for list in collections.values() {
-        for (r, &i) in list.iter().enumerate() {
-            rank[i] = r;
-        }
-    }
-    // One total order (collection, sort position, path), computed once:
-    // every backlink list is then sorted by an integer.
-    let collection_index =
-        |p: &Page| p.collection.as_ref().and_then(|c| config.collections.iter().position(|k| &k.name == c));
-    let mut by_order: Vec<(Option<usize>, usize, &str, usize)> =
-        pages.iter().enumerate().map(|(i, p)| (collection_index(p), rank[i], p.rel.as_str(), i)).collect();
-    by_order.sort_unstable();
-    let by_order: Vec<usize> = by_order.into_iter().map(|(_, _, _, i)| i).collect();
-    let mut position = vec![0; pages.len()];
-    for (p, &i) in by_order.iter().enumerate() {
-        position[i] = p;
-    }
-    // Entries by collection and id, so that resolving a reference allocates nothing.
-    let mut entries: HashMap<String, HashMap<String, usize>> = HashMap::default();
-    for (i, p) in pages.iter().enumerate() {
-        if let Some(c) = &p.collection {
-            entries.entry(c.clone()).or_default().insert(p.id.clone(), i);
-        }
-    }
-    let index_of_entry = |collection: &str, id: &str| -> Option<usize> { entries.get(collection)?.get(id).copied() };
-
-    let mut backlinks = vec![Backlinks::default(); pages.len()];
-    let mut cites = vec![Vec::new(); pages.len()];
-    for (i, page) in pages.iter().enumerate() {
-        for (field, value) in page.fields.iter() {
-            value.references(&mut |r| match index_of_entry(&r.to, &r.id.value) {
-                Some(t) => match backlinks[t].referenced_by.iter_mut().find(|(f, _)| f == field) {
-                    Some((_, list)) => list.push(i),
-                    None => backlinks[t].referenced_by.push((field.clone(), vec![i])),
-                },
-                None => errors.push(page.quoted(dangling_reference(config, pages, drafts, page, field, r))),
-            });
-        }
-        if let Some(c) = &config.citations {
-            for id in &page.md.content.citations {
-                if let Some(t) = c.collections.iter().find_map(|name| index_of_entry(name, id)) {
-                    backlinks[t].cited_by.push(i);
-                    cites[i].push(t);
-                }
-            }
-        }
-        for link in &page.md.content.links {
-            let Some(&t) = by_rel.get(&link.target) else { continue };
-            backlinks[t].linked_from.push(i);
-            if let Some(anchor) = &link.anchor
-                && !pages[t].md.content.anchors().any(|a| a == anchor)
-            {
-                let mut d = Diagnostic::new(
-                    &page.file,
-                    link.line,
-                    link.col,
-                    format!("missing anchor: `@/{}` has no heading or footnote `#{anchor}`", link.target),
-                );
-                if let Some(hint) = anchor_hint(anchor, &pages[t].md.content) {
-                    d = d.with_hint(hint);
-                }
-                errors.push(page.quoted(d));
-            }
-        }
-    }
+    let entries = entries_by_id(pages);
+    let (mut backlinks, cites) = gather_backlinks(site, &entries, &mut errors);
+    let position = listing_positions(config, pages, &collections);
     for b in &mut backlinks {
         b.referenced_by.sort_unstable_by(|x, y| x.0.cmp(&y.0));
         let by_field = b.referenced_by.iter_mut().map(|(_, list)| list);
@@ -153,10 +90,8 @@ pub(super) fn build_graph(
             list.dedup();
         }
     }
-
     errors.extend(orphans(pages, &backlinks));
-    errors.extend(cited_drafts(config, pages, by_rel, drafts));
-
+    errors.extend(cited_drafts(site));
     let mut prev = vec![None; pages.len()];
     let mut next = vec![None; pages.len()];
     for list in collections.values() {
@@ -167,6 +102,90 @@ pub(super) fn build_graph(
     }
     let taxonomies = build_taxonomies(config, pages, &collections, &mut errors);
     Graph { entries, collections, taxonomies, backlinks, cites, prev, next, errors }
+}
+
+/// Each page's place in one total order (collection, sort position, path),
+/// computed once: every backlink list is then sorted by an integer.
+fn listing_positions(config: &Config, pages: &[Page], collections: &BTreeMap<String, Vec<usize>>) -> Vec<usize> {
+    let mut rank = vec![usize::MAX; pages.len()];
+    for list in collections.values() {
+        for (r, &i) in list.iter().enumerate() {
+            rank[i] = r;
+        }
+    }
+    let collection_index =
+        |p: &Page| p.collection.as_ref().and_then(|c| config.collections.iter().position(|k| &k.name == c));
+    let mut by_order: Vec<(Option<usize>, usize, &str, usize)> =
+        pages.iter().enumerate().map(|(i, p)| (collection_index(p), rank[i], p.rel.as_str(), i)).collect();
+    by_order.sort_unstable();
+    let mut position = vec![0; pages.len()];
+    for (p, &(_, _, _, i)) in by_order.iter().enumerate() {
+        position[i] = p;
+    }
+    position
+}
+
+/// Entries by collection and id, so that resolving a reference allocates nothing.
+fn entries_by_id(pages: &[Page]) -> HashMap<String, HashMap<String, usize>> {
+    let mut entries: HashMap<String, HashMap<String, usize>> = HashMap::default();
+    for (i, p) in pages.iter().enumerate() {
+        if let Some(c) = &p.collection {
+            entries.entry(c.clone()).or_default().insert(p.id.clone(), i);
+        }
+    }
+    entries
+}
+
+/// Who points at whom, unsorted: references (each checked), citations and
+/// `@/` links (each anchor checked); and the entries each page cites.
+fn gather_backlinks(
+    site: &Resolver,
+    entries: &HashMap<String, HashMap<String, usize>>,
+    errors: &mut Vec<Diagnostic>,
+) -> (Vec<Backlinks>, Vec<Vec<usize>>) {
+    let pages = site.pages;
+    let index_of_entry = |collection: &str, id: &str| -> Option<usize> { entries.get(collection)?.get(id).copied() };
+    let mut backlinks = vec![Backlinks::default(); pages.len()];
+    let mut cites = vec![Vec::new(); pages.len()];
+    for (i, page) in pages.iter().enumerate() {
+        for (field, value) in page.fields.iter() {
+            value.references(&mut |r| match index_of_entry(&r.to, &r.id.value) {
+                Some(t) => match backlinks[t].referenced_by.iter_mut().find(|(f, _)| f == field) {
+                    Some((_, list)) => list.push(i),
+                    None => backlinks[t].referenced_by.push((field.clone(), vec![i])),
+                },
+                None => errors.push(page.quoted(dangling_reference(site, page, field, r))),
+            });
+        }
+        if let Some(c) = &site.config.citations {
+            for id in &page.md.content.citations {
+                if let Some(t) = c.collections.iter().find_map(|name| index_of_entry(name, id)) {
+                    backlinks[t].cited_by.push(i);
+                    cites[i].push(t);
+                }
+            }
+        }
+        for link in &page.md.content.links {
+            let Some(&t) = site.by_rel.get(&link.target) else { continue };
+            backlinks[t].linked_from.push(i);
+            errors.extend(missing_anchor(page, link, &pages[t]).map(|d| page.quoted(d)));
+        }
+    }
+    (backlinks, cites)
+}
+
+/// The error of a link whose `#anchor` the target does not have.
+fn missing_anchor(page: &Page, link: &markdown::Link, target: &Page) -> Option<Diagnostic> {
+    let anchor = link.anchor.as_ref()?;
+    if target.md.content.anchors().any(|a| a == anchor) {
+        return None;
+    }
+    let message = format!("missing anchor: `@/{}` has no heading or footnote `#{anchor}`", link.target);
+    let d = Diagnostic::new(&page.file, link.line, link.col, message);
+    Some(match anchor_hint(anchor, &target.md.content) {
+        Some(hint) => d.with_hint(hint),
+        None => d,
+    })
 }
 
 /// "Did you mean" for a missing anchor, from the target's real anchors: the
@@ -218,12 +237,8 @@ pub(super) fn orphans(pages: &[Page], backlinks: &[Backlinks]) -> Vec<Diagnostic
 /// One warning on each draft that published pages cite, link to or refer
 /// to: they fail to build without `--drafts` (each with its own error) until
 /// the draft is published.
-pub(super) fn cited_drafts(
-    config: &Config,
-    pages: &[Page],
-    by_rel: &HashMap<String, usize>,
-    drafts: &HashSet<String>,
-) -> Vec<Diagnostic> {
+pub(super) fn cited_drafts(site: &Resolver) -> Vec<Diagnostic> {
+    let (config, pages, by_rel, drafts) = (site.config, site.pages, site.by_rel, site.drafts);
     if drafts.is_empty() && !pages.iter().any(|p| p.draft) {
         return Vec::new();
     }
@@ -267,14 +282,8 @@ pub(super) fn cited_drafts(
         .collect()
 }
 
-pub(super) fn dangling_reference(
-    config: &Config,
-    pages: &[Page],
-    drafts: &HashSet<String>,
-    page: &Page,
-    field: &str,
-    reference: &Reference,
-) -> Diagnostic {
+pub(super) fn dangling_reference(site: &Resolver, page: &Page, field: &str, reference: &Reference) -> Diagnostic {
+    let (config, pages, drafts) = (site.config, site.pages, site.drafts);
     let (to, id) = (reference.to.as_str(), &reference.id);
     let folder = config.collection(to).map_or(to, |c| c.folder.as_str());
     let message = format!("field `{field}` refers to `{}`, but collection `{to}` has no such entry", id.value);

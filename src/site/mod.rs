@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use crate::config::Config;
+use crate::config::{Citations, Config};
 use crate::content::{Kind, Source, section_rel};
 use crate::diagnostics::{Diagnostic, Note};
 use crate::field::{FieldValue, Reference, SortKey};
@@ -235,56 +235,54 @@ impl Skeleton {
     /// the citable collections, or `[@id]` would be ambiguous.
     fn label_citations(&mut self) -> Vec<Diagnostic> {
         let Some(c) = self.config.citations.clone() else { return Vec::new() };
-        let citable = |p: &Page| p.collection.as_ref().is_some_and(|name| c.collections.contains(name));
-        self.pages.par_iter_mut().filter(|p| citable(p)).for_each(|page| {
-            let authors: Vec<&str> = page.fields.get(&c.authors).map(FieldValue::terms).unwrap_or_default();
-            let year = match page.fields.get(&c.year) {
-                Some(FieldValue::Int(y)) => Some(y.to_string()),
-                Some(FieldValue::Str(s) | FieldValue::Date(s)) => Some(s.clone()),
-                _ => None,
-            };
-            if authors.is_empty() && year.is_none() {
-                return;
-            }
-            let et_al = c.et_al.as_ref().is_some_and(|f| page.fields.get(f) == Some(&FieldValue::Bool(true)));
-            let names = match (authors.as_slice(), et_al) {
-                ([], _) if page.title.is_empty() => page.id.clone(),
-                ([], _) => page.title.clone(),
-                ([one], false) => one.to_string(),
-                ([a, b], false) => format!("{a} and {b}"),
-                ([first, ..], _) => format!("{first} et al."),
-            };
-            page.citation = Some(format!("{names}, {}", year.as_deref().unwrap_or("n.d.")));
+        self.pages.par_iter_mut().filter(|p| is_citable(p, &c)).for_each(|page| {
+            page.citation = citation_label(page, &c);
         });
-        // Same label for two works: suffix the year by id order, as author-year styles do (2010a, 2010b).
-        let mut by_label: HashMap<&str, Vec<usize>> = HashMap::default();
+        let errors = self.shared_citable_ids(&c);
+        self.suffix_shared_labels();
+        for page in self.pages.iter_mut().filter(|p| p.title.is_empty()) {
+            if let Some(label) = &page.citation {
+                page.title = label.clone();
+            }
+        }
+        errors
+    }
+
+    /// An error for each citable entry whose id another citable entry has.
+    fn shared_citable_ids(&self, c: &Citations) -> Vec<Diagnostic> {
         let mut by_id: HashMap<&str, usize> = HashMap::default();
         let mut errors = Vec::new();
+        for (i, p) in self.pages.iter().enumerate().filter(|(_, p)| is_citable(p, c)) {
+            let Some(&j) = by_id.get(p.id.as_str()) else {
+                by_id.insert(&p.id, i);
+                continue;
+            };
+            let first = &self.pages[j];
+            errors.push(
+                Diagnostic::file(
+                    &p.file,
+                    format!(
+                        "`{}` is also the id of {}: `[@{}]` could cite either, so ids must be unique across the citable collections ({})",
+                        p.id,
+                        first.file.display(),
+                        p.id,
+                        crate::names::quoted_list(&c.collections)
+                    ),
+                )
+                .with_note(Note::new(&first.file, 0, 0, format!("the other entry with id `{}`", p.id)))
+                .with_hint("rename one of the two files"),
+            );
+        }
+        errors
+    }
+
+    /// Same label for several works: their years get `a`, `b`, … by id
+    /// order, as author-year styles do (2010a, 2010b).
+    fn suffix_shared_labels(&mut self) {
+        let mut by_label: HashMap<&str, Vec<usize>> = HashMap::default();
         for (i, p) in self.pages.iter().enumerate() {
             if let Some(label) = &p.citation {
                 by_label.entry(label.as_str()).or_default().push(i);
-            }
-            if !citable(p) {
-                continue;
-            }
-            if let Some(&j) = by_id.get(p.id.as_str()) {
-                let (first, second) = (&self.pages[j], p);
-                errors.push(
-                    Diagnostic::file(
-                        &second.file,
-                        format!(
-                            "`{}` is also the id of {}: `[@{}]` could cite either, so ids must be unique across the citable collections ({})",
-                            p.id,
-                            first.file.display(),
-                            p.id,
-                            crate::names::quoted_list(&c.collections)
-                        ),
-                    )
-                    .with_note(Note::new(&first.file, 0, 0, format!("the other entry with id `{}`", p.id)))
-                    .with_hint("rename one of the two files"),
-                );
-            } else {
-                by_id.insert(&p.id, i);
             }
         }
         let groups: Vec<Vec<usize>> = by_label.into_values().filter(|g| g.len() > 1).collect();
@@ -296,12 +294,35 @@ impl Skeleton {
                 }
             }
         }
-        for page in self.pages.iter_mut().filter(|p| p.title.is_empty()) {
-            if let Some(label) = &page.citation {
-                page.title = label.clone();
-            }
-        }
-        errors
+    }
+}
+
+fn is_citable(page: &Page, c: &Citations) -> bool {
+    page.collection.as_ref().is_some_and(|name| c.collections.contains(name))
+}
+
+/// `Zarate et al., 2006` from the entry's fields, before any `a`/`b`
+/// suffix; `None` for an entry with neither authors nor year.
+fn citation_label(page: &Page, c: &Citations) -> Option<String> {
+    let authors: Vec<&str> = page.fields.get(&c.authors).map(FieldValue::terms).unwrap_or_default();
+    let year = page.fields.get(&c.year).and_then(FieldValue::year);
+    if authors.is_empty() && year.is_none() {
+        return None;
+    }
+    let et_al = c.et_al.as_ref().is_some_and(|f| page.fields.get(f) == Some(&FieldValue::Bool(true)));
+    let fallback = if page.title.is_empty() { &page.id } else { &page.title };
+    Some(format!("{}, {}", author_names(&authors, et_al, fallback), year.as_deref().unwrap_or("n.d.")))
+}
+
+/// The authors as a label names them: one, two joined by "and", else the
+/// first "et al." (also when the list is marked incomplete); without
+/// authors, `fallback` (the work's title, else its id).
+fn author_names(authors: &[&str], et_al: bool, fallback: &str) -> String {
+    match (authors, et_al) {
+        ([], _) => fallback.to_string(),
+        ([one], false) => one.to_string(),
+        ([a, b], false) => format!("{a} and {b}"),
+        ([first, ..], _) => format!("{first} et al."),
     }
 }
 
