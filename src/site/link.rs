@@ -331,57 +331,77 @@ pub(super) fn build_taxonomies(
 ) -> Vec<Taxonomy> {
     let mut taxonomies = Vec::new();
     for name in config.taxonomies() {
-        let path = format!("{}/", crate::slug::slugify(&name));
-        let mut terms: BTreeMap<String, Term> = BTreeMap::new();
-        // Each slug's term as first written, and the page that wrote it.
-        let mut slugs: HashMap<String, (String, usize)> = HashMap::default();
-        for c in &config.collections {
-            if !c.fields.get(&name).is_some_and(|f| f.taxonomy) {
-                continue;
-            }
-            for &i in &collections[&c.name] {
-                let Some(field) = pages[i].fields.get(&name) else { continue };
-                for value in field.terms() {
-                    if let Some(term) = terms.get_mut(value) {
-                        if term.pages.last() != Some(&i) {
-                            term.pages.push(i);
-                        }
-                        continue;
-                    }
-                    let slug = crate::slug::slugify(value);
-                    match slugs.get(&slug) {
-                        Some((other, j)) if other != value => {
-                            errors.push(
-                                Diagnostic::file(
-                                    &pages[i].file,
-                                    format!("`{value}` and `{other}` of taxonomy `{name}` would share the URL /{path}{slug}/; spell them the same"),
-                                )
-                                .with_note(Note::new(&pages[*j].file, 0, 0, format!("`{other}` is written here"))),
-                            );
-                            continue;
-                        }
-                        Some(_) => {}
-                        None => {
-                            slugs.insert(slug.clone(), (value.to_string(), i));
-                        }
-                    }
-                    let term = Term {
-                        name: value.to_string(),
-                        path: format!("{path}{slug}/"),
-                        url: format!("{}{path}{slug}/", config.base_url),
-                        slug,
-                        pages: vec![i],
-                    };
-                    terms.insert(value.to_string(), term);
-                }
+        let using = config.collections.iter().filter(|c| c.fields.get(&name).is_some_and(|f| f.taxonomy));
+        let entries: Vec<usize> = using.flat_map(|c| collections[&c.name].iter().copied()).collect();
+        let mut terms = Terms::new(name, &config.base_url);
+        for i in entries {
+            let Some(field) = pages[i].fields.get(&terms.name) else { continue };
+            for value in field.terms() {
+                errors.extend(terms.add(value, i, pages));
             }
         }
-        taxonomies.push(Taxonomy {
-            url: format!("{}{path}", config.base_url),
-            path,
-            name,
-            terms: terms.into_values().collect(),
-        });
+        taxonomies.push(terms.finish());
     }
     taxonomies
+}
+
+/// One taxonomy's terms, as the pages that use them are gathered.
+struct Terms<'a> {
+    name: String,
+    /// `<taxonomy>/`, under which each term has its page.
+    path: String,
+    base_url: &'a str,
+    terms: BTreeMap<String, Term>,
+    /// Each slug's term as first written, and the page that wrote it.
+    slugs: HashMap<String, (String, usize)>,
+}
+
+impl<'a> Terms<'a> {
+    fn new(name: String, base_url: &'a str) -> Self {
+        let path = format!("{}/", crate::slug::slugify(&name));
+        Terms { name, path, base_url, terms: BTreeMap::new(), slugs: HashMap::default() }
+    }
+
+    /// Page `i` uses term `value`; an error if another spelling has its URL.
+    fn add(&mut self, value: &str, i: usize, pages: &[Page]) -> Option<Diagnostic> {
+        if let Some(term) = self.terms.get_mut(value) {
+            if term.pages.last() != Some(&i) {
+                term.pages.push(i);
+            }
+            return None;
+        }
+        let (name, path) = (&self.name, &self.path);
+        let slug = crate::slug::slugify(value);
+        match self.slugs.get(&slug) {
+            Some((other, j)) if other != value => {
+                let message = format!(
+                    "`{value}` and `{other}` of taxonomy `{name}` would share the URL /{path}{slug}/; spell them the same"
+                );
+                let note = Note::new(&pages[*j].file, 0, 0, format!("`{other}` is written here"));
+                return Some(Diagnostic::file(&pages[i].file, message).with_note(note));
+            }
+            Some(_) => {}
+            None => {
+                self.slugs.insert(slug.clone(), (value.to_string(), i));
+            }
+        }
+        let term = Term {
+            name: value.to_string(),
+            path: format!("{path}{slug}/"),
+            url: format!("{}{path}{slug}/", self.base_url),
+            slug,
+            pages: vec![i],
+        };
+        self.terms.insert(value.to_string(), term);
+        None
+    }
+
+    fn finish(self) -> Taxonomy {
+        Taxonomy {
+            url: format!("{}{}", self.base_url, self.path),
+            path: self.path,
+            name: self.name,
+            terms: self.terms.into_values().collect(),
+        }
+    }
 }
