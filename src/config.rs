@@ -317,7 +317,7 @@ fn resolve_collection(name: String, rc: RawCollection, names: &[String], errors:
     }
     if let Some(d) = &rc.description {
         match fields.get(&d.value).map(|f| &f.ty) {
-            Some(ty) if ty.can_describe() => {}
+            Some(ty) if ty.roles().describes => {}
             Some(_) => errors.push(at(d, format!("`description: {}` must name a string or text field", d.value))),
             None => errors.push(at(d, format!("`description: {}` names no field of collection `{name}`", d.value))),
         }
@@ -335,14 +335,14 @@ fn resolve_collection(name: String, rc: RawCollection, names: &[String], errors:
 /// which must suit the type. `None` when the type itself is wrong.
 fn resolve_field(name: String, rf: &RawField, collections: &[String], errors: &mut Vec<Diagnostic>) -> Option<Field> {
     let ty = field_type(rf, collections, errors)?;
-    if rf.taxonomy && !ty.can_be_taxonomy() {
+    if rf.taxonomy && !ty.roles().taxonomy {
         errors.push(at(
             &rf.ty,
             format!("field `{name}` is a taxonomy, so its type must be string, enum, or a list of those"),
         ));
     }
     for bound in [&rf.min, &rf.max].into_iter().flatten() {
-        if !ty.is_numeric() {
+        if !ty.roles().bounded {
             errors.push(at(bound, format!("`min` and `max` apply to integer and number fields, not to `{name}`")));
         }
     }
@@ -424,7 +424,7 @@ fn resolve_feed(raw: Spanned<RawFeed>, collections: &[Collection], errors: &mut 
         };
         // Without `date`, the collection's own order dates its entries.
         let field = date.get_or_insert_with(|| col.sort_by.clone().unwrap_or_default()).clone();
-        let dated = col.fields.get(&field).is_some_and(|f| f.ty.can_date());
+        let dated = col.fields.get(&field).is_some_and(|f| f.ty.roles().dates);
         if !dated {
             let what = if field.is_empty() { "no field".to_string() } else { format!("`{field}`") };
             errors.push(at(

@@ -6,9 +6,8 @@
 //! - a variant of [`FieldType`] and, if its values need their own form, of
 //!   [`FieldValue`]; the compiler then lists every method below to fill in:
 //!   [`FieldType::name`], [`FieldType::describe`], [`FieldType::read`]
-//!   (validation), [`FieldType::can_be_taxonomy`], [`FieldType::is_numeric`],
-//!   [`FieldType::can_date`], [`FieldType::can_describe`],
-//!   [`FieldType::target`], and for a new
+//!   (validation), [`FieldType::roles`] (taxonomy, bounds, feed date,
+//!   description), [`FieldType::target`], and for a new
 //!   value [`FieldValue::is_blank`], [`FieldValue::number`],
 //!   [`FieldValue::sort_key`], [`FieldValue::terms`], [`FieldValue::year`],
 //!   [`FieldValue::references`], [`FieldValue::strings`] and
@@ -110,6 +109,19 @@ impl Mismatch<'_> {
     }
 }
 
+/// What a field can be used for in `site.yaml`, by its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Roles {
+    /// `taxonomy: true`: its values are terms (strings, chosen or free), one or a list.
+    pub taxonomy: bool,
+    /// `min` and `max` apply.
+    pub bounded: bool,
+    /// `feed.date`: it can date entries (a date, or an integer year).
+    pub dates: bool,
+    /// A collection's `description`: prose, plain or Markdown.
+    pub describes: bool,
+}
+
 /// A sortable view of a field: numbers before strings, missing values last.
 #[derive(Debug, PartialEq, PartialOrd)]
 pub enum SortKey<'a> {
@@ -174,62 +186,19 @@ impl FieldType {
         }
     }
 
-    /// Whether a field of this type can be a taxonomy: its values are
-    /// terms (strings, chosen or free), one or a list.
-    pub fn can_be_taxonomy(&self) -> bool {
+    /// What `site.yaml` may ask of a field of this type besides values.
+    pub fn roles(&self) -> Roles {
+        let none = Roles::default();
         match self {
-            FieldType::String | FieldType::Enum(_) => true,
-            FieldType::List(of) => matches!(**of, FieldType::String | FieldType::Enum(_)),
-            FieldType::Text
-            | FieldType::Integer
-            | FieldType::Number
-            | FieldType::Boolean
-            | FieldType::Date
-            | FieldType::Reference(_) => false,
-        }
-    }
-
-    /// Whether `min` and `max` apply.
-    pub fn is_numeric(&self) -> bool {
-        match self {
-            FieldType::Integer | FieldType::Number => true,
-            FieldType::String
-            | FieldType::Text
-            | FieldType::Boolean
-            | FieldType::Date
-            | FieldType::Enum(_)
-            | FieldType::List(_)
-            | FieldType::Reference(_) => false,
-        }
-    }
-
-    /// Whether a field of this type can date a feed's entries (a date, or
-    /// an integer year).
-    pub fn can_date(&self) -> bool {
-        match self {
-            FieldType::Date | FieldType::Integer => true,
-            FieldType::String
-            | FieldType::Text
-            | FieldType::Number
-            | FieldType::Boolean
-            | FieldType::Enum(_)
-            | FieldType::List(_)
-            | FieldType::Reference(_) => false,
-        }
-    }
-
-    /// Whether a field of this type can describe an entry (its
-    /// `<meta name=description>`): prose, plain or Markdown.
-    pub fn can_describe(&self) -> bool {
-        match self {
-            FieldType::String | FieldType::Text => true,
-            FieldType::Integer
-            | FieldType::Number
-            | FieldType::Boolean
-            | FieldType::Date
-            | FieldType::Enum(_)
-            | FieldType::List(_)
-            | FieldType::Reference(_) => false,
+            FieldType::String => Roles { taxonomy: true, describes: true, ..none },
+            FieldType::Text => Roles { describes: true, ..none },
+            FieldType::Integer => Roles { bounded: true, dates: true, ..none },
+            FieldType::Number => Roles { bounded: true, ..none },
+            FieldType::Date => Roles { dates: true, ..none },
+            FieldType::Enum(_) => Roles { taxonomy: true, ..none },
+            // A list of terms is a taxonomy; lists hold no lists.
+            FieldType::List(of) => Roles { taxonomy: matches!(**of, FieldType::String | FieldType::Enum(_)), ..none },
+            FieldType::Boolean | FieldType::Reference(_) => none,
         }
     }
 
@@ -350,18 +319,12 @@ impl FieldValue {
     /// and the authors of a citation label.
     pub fn terms(&self) -> Vec<&str> {
         match self {
-            FieldValue::Str(s) => vec![s.as_str()],
-            FieldValue::List(items) => items.iter().flat_map(FieldValue::term).collect(),
-            FieldValue::Text(_)
-            | FieldValue::Int(_)
-            | FieldValue::Float(_)
-            | FieldValue::Bool(_)
-            | FieldValue::Date(_)
-            | FieldValue::Ref(_) => Vec::new(),
+            FieldValue::List(items) => items.iter().filter_map(FieldValue::term).collect(),
+            single => single.term().into_iter().collect(),
         }
     }
 
-    /// A list item's term: lists hold no lists, so no recursion.
+    /// The value as one term: a plain string, not a list (lists hold no lists).
     fn term(&self) -> Option<&str> {
         match self {
             FieldValue::Str(s) => Some(s),
@@ -513,7 +476,8 @@ mod tests {
     #[test]
     fn taxonomies_take_strings_and_enums_one_or_listed() {
         let list = |t: FieldType| FieldType::List(Box::new(t));
-        assert!(FieldType::String.can_be_taxonomy() && list(FieldType::Enum(vec![])).can_be_taxonomy());
-        assert!(!FieldType::Integer.can_be_taxonomy() && !list(FieldType::Reference("a".into())).can_be_taxonomy());
+        assert!(FieldType::String.roles().taxonomy && list(FieldType::Enum(vec![])).roles().taxonomy);
+        assert!(!FieldType::Integer.roles().taxonomy && !list(FieldType::Reference("a".into())).roles().taxonomy);
+        assert_eq!(FieldType::Integer.roles(), Roles { bounded: true, dates: true, ..Roles::default() });
     }
 }
