@@ -622,6 +622,26 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_type_lists_every_type_name() {
+        let errs = parse("title: T\ncollections:\n  a:\n    fields:\n      x: {type: strng}\n").unwrap_err();
+        assert_eq!(
+            errs[0].message,
+            "unknown field type `strng`; expected one of string, text, integer, number, boolean, date, enum, list, reference"
+        );
+        assert_eq!((errs[0].line, errs[0].col), (5, 17));
+    }
+
+    #[test]
+    fn a_list_of_a_named_type_or_a_spec() {
+        let c = parse("title: T\ncollections:\n  a:\n    fields:\n      x: {type: list, of: {type: enum, values: [p, q]}}\n      y: {type: list, of: integer}\n").unwrap();
+        let fields = &c.collection("a").unwrap().fields;
+        assert_eq!(fields["x"].ty, FieldType::List(Box::new(FieldType::Enum(vec!["p".into(), "q".into()]))));
+        assert_eq!(fields["y"].ty, FieldType::List(Box::new(FieldType::Integer)));
+        let errs = parse("title: T\ncollections:\n  a:\n    fields:\n      x: {type: list, of: nope}\n").unwrap_err();
+        assert!(errs[0].message.starts_with("unknown field type `nope`"), "{errs:?}");
+    }
+
+    #[test]
     fn unknown_keys_are_errors() {
         let errs = parse("title: T\nbase_ur: /x/\n").unwrap_err();
         assert_eq!(errs[0].line, 2, "{errs:?}");

@@ -904,4 +904,38 @@ mod tests {
         assert!(errs.is_empty(), "{errs:?}");
         assert!(r.html.contains("[@nope]"));
     }
+
+    #[test]
+    fn local_links_are_paths_not_schemes_fragments_or_citations() {
+        for local in ["a.md", "../eras/", "/about/", "chart%20one.png", "dir/x.csv?raw"] {
+            assert!(is_local(local), "{local}");
+        }
+        for other in ["", "#top", "//cdn.org/x", "https://x.org", "mailto:a@b.org", "annals-cite:x"] {
+            assert!(!is_local(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn file_names_round_trip_through_percent_escapes() {
+        assert_eq!(percent_decode("chart%20one.png"), "chart one.png");
+        assert_eq!(percent_decode("caf%C3%A9"), "café");
+        // A `%` not followed by two hex digits is itself.
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(path_to_url("a b/café.png"), "a%20b/caf%C3%A9.png");
+    }
+
+    #[test]
+    fn citation_ids_end_where_the_id_characters_end() {
+        assert_eq!(id_at("zarate-2006, p. 3"), Some("zarate-2006"));
+        assert_eq!(id_at("zarate-2006."), Some("zarate-2006"));
+        assert_eq!(id_at("a-"), Some("a"));
+        // An email address or a word running on is not a citation.
+        assert_eq!(id_at("example.org"), None);
+        assert_eq!(id_at("x_y"), None);
+        assert_eq!(id_at("-x"), None);
+        assert_eq!(citation_key("see @a"), Some((4, "a")));
+        assert_eq!(citation_key("name@a"), None);
+        assert_eq!(names_and_year("Berman et al., 2000"), ("Berman et al.", "2000"));
+    }
 }

@@ -405,3 +405,74 @@ impl<'a> Terms<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::markdown::Heading;
+    use crate::site::tests::entry;
+
+    fn headings(ids: &[&str]) -> Rendered {
+        let toc = ids.iter().map(|id| Heading { level: 2, id: id.to_string(), title: id.to_string() }).collect();
+        Rendered { toc, ..Rendered::default() }
+    }
+
+    #[test]
+    fn an_anchor_hint_tries_spelling_then_containment_then_lists_headings() {
+        let target = headings(&["methods", "off-label-clinics-and-the-name", "results"]);
+        assert_eq!(anchor_hint("method", &target).as_deref(), Some("did you mean `#methods`?"));
+        assert_eq!(
+            anchor_hint("off-label-clinic", &target).as_deref(),
+            Some("did you mean `#off-label-clinics-and-the-name`?")
+        );
+        assert_eq!(
+            anchor_hint("discussion", &target).as_deref(),
+            Some("its headings are `#methods`, `#off-label-clinics-and-the-name`, `#results`")
+        );
+        let many = headings(&["h-one", "h-two", "h-three", "h-four", "h-five", "h-six"]);
+        assert_eq!(
+            anchor_hint("zzzzzzzz", &many).as_deref(),
+            Some("its headings include `#h-one`, `#h-two`, `#h-three`, `#h-four`, `#h-five`")
+        );
+        assert_eq!(anchor_hint("x", &Rendered::default()).as_deref(), Some("that page has no headings"));
+    }
+
+    #[test]
+    fn entries_sort_numbers_first_then_strings_then_missing_and_ties_by_id() {
+        let config = crate::config::parse(
+            "title: T\ncollections:\n  s:\n    sort_by: year\n    fields:\n      year: {type: integer}\n",
+        )
+        .unwrap();
+        let year = |y: i64| vec![("year", FieldValue::Int(y))];
+        let pages = vec![
+            entry("s", "a", Vec::new()),
+            entry("s", "b", vec![("year", FieldValue::Str("unknown".into()))]),
+            entry("s", "c", year(2006)),
+            entry("s", "d", year(1999)),
+            entry("s", "e", year(2006)),
+            Page { invalid: true, ..entry("s", "f", year(1990)) },
+        ];
+        let sorted = sort_collections(&config, &pages);
+        let ids: Vec<&str> = sorted["s"].iter().map(|&i| pages[i].id.as_str()).collect();
+        // An invalid entry is not listed.
+        assert_eq!(ids, ["d", "c", "e", "b", "a"]);
+    }
+
+    #[test]
+    fn a_link_to_a_missing_anchor_is_located_at_the_link() {
+        let mut target = entry("s", "t", Vec::new());
+        target.md = Arc::new(Markdown { content: headings(&["methods"]), ..Markdown::default() });
+        let page = entry("s", "p", Vec::new());
+        let link = |anchor: Option<&str>| markdown::Link {
+            target: "s/t.md".into(),
+            anchor: anchor.map(String::from),
+            line: 4,
+            col: 9,
+        };
+        assert!(missing_anchor(&page, &link(None), &target).is_none());
+        assert!(missing_anchor(&page, &link(Some("methods")), &target).is_none());
+        let d = missing_anchor(&page, &link(Some("method")), &target).unwrap();
+        assert_eq!((d.path.as_path(), d.line, d.col), (Path::new("content/s/p.md"), 4, 9));
+        assert_eq!(d.message, "missing anchor: `@/s/t.md` has no heading or footnote `#method`");
+    }
+}

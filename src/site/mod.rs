@@ -432,8 +432,102 @@ fn year_suffix(n: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+
+    const SITE: &str = "title: T\ncitations: {collection: [studies, works], authors: authors, year: year, et_al: et_al}\ncollections:\n  studies:\n    sort_by: year\n    fields:\n      authors: {type: list, of: string}\n      year: {type: integer}\n      et_al: {type: boolean}\n  works:\n    fields:\n      authors: {type: list, of: string}\n      year: {type: integer}\n      et_al: {type: boolean}\n";
+
+    /// An entry of `collection` with `fields`, as the skeleton makes it.
+    pub(in crate::site) fn entry(collection: &str, id: &str, fields: Vec<(&str, FieldValue)>) -> Page {
+        Page {
+            kind: Kind::Entry { collection: collection.into() },
+            file: format!("content/{collection}/{id}.md").into(),
+            rel: format!("{collection}/{id}.md"),
+            id: id.into(),
+            collection: Some(collection.into()),
+            path: format!("{collection}/{id}/"),
+            url: format!("/{collection}/{id}/"),
+            title: String::new(),
+            description: None,
+            template: None,
+            draft: false,
+            invalid: false,
+            fields: Arc::new(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
+            citation: None,
+            md: Arc::default(),
+        }
+    }
+
+    fn work(collection: &str, id: &str, authors: &[&str], year: Option<i64>) -> Page {
+        let mut fields =
+            vec![("authors", FieldValue::List(authors.iter().map(|a| FieldValue::Str(a.to_string())).collect()))];
+        fields.extend(year.map(|y| ("year", FieldValue::Int(y))));
+        entry(collection, id, fields)
+    }
+
+    fn labelled(pages: Vec<Page>) -> (Vec<Page>, Vec<Diagnostic>) {
+        let config = crate::config::parse(SITE).unwrap();
+        let mut skeleton =
+            Skeleton { config, pages, by_rel: HashMap::default(), drafts: HashSet::default(), assets: Arc::default() };
+        let errors = skeleton.label_citations();
+        (skeleton.pages, errors)
+    }
+
+    #[test]
+    fn labels_name_one_two_or_the_first_author_and_the_year() {
+        let mut flagged = work("studies", "d", &["Dee"], Some(2004));
+        Arc::make_mut(&mut flagged.fields).insert("et_al".into(), FieldValue::Bool(true));
+        let (pages, errors) = labelled(vec![
+            work("studies", "a", &["Ay"], Some(2001)),
+            work("studies", "b", &["Ay", "Bee"], Some(2002)),
+            work("studies", "c", &["Ay", "Bee", "Cee"], Some(2003)),
+            flagged,
+            work("works", "e", &[], Some(2005)),
+            work("works", "f", &["Eff"], None),
+            work("works", "g", &[], None),
+        ]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let labels: Vec<Option<&str>> = pages.iter().map(|p| p.citation.as_deref()).collect();
+        assert_eq!(
+            labels,
+            [
+                Some("Ay, 2001"),
+                Some("Ay and Bee, 2002"),
+                Some("Ay et al., 2003"),
+                Some("Dee et al., 2004"),
+                Some("e, 2005"),
+                Some("Eff, n.d."),
+                None,
+            ]
+        );
+        // An entry without a title is titled by its label.
+        assert_eq!(pages[0].title, "Ay, 2001");
+        assert_eq!(pages[6].title, "");
+    }
+
+    #[test]
+    fn equal_labels_get_letters_by_id_past_z() {
+        let ids: Vec<String> = (0..28).map(|n| format!("w-{n:02}")).collect();
+        let mut pages: Vec<Page> = ids.iter().rev().map(|id| work("works", id, &["Same"], Some(2010))).collect();
+        pages.push(work("studies", "other", &["Same"], Some(2011)));
+        let (pages, _) = labelled(pages);
+        let label = |id: &str| pages.iter().find(|p| p.id == id).and_then(|p| p.citation.clone()).unwrap();
+        assert_eq!(label("w-00"), "Same, 2010a");
+        assert_eq!(label("w-25"), "Same, 2010z");
+        assert_eq!(label("w-26"), "Same, 2010aa");
+        assert_eq!(label("w-27"), "Same, 2010ab");
+        assert_eq!(label("other"), "Same, 2011");
+    }
+
+    #[test]
+    fn an_id_in_two_citable_collections_is_an_error_naming_both() {
+        let (_, errors) =
+            labelled(vec![work("studies", "x", &["A"], Some(2000)), work("works", "x", &["B"], Some(2001))]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, Path::new("content/works/x.md"));
+        assert!(errors[0].message.starts_with("`x` is also the id of content/studies/x.md"), "{}", errors[0]);
+        assert_eq!(errors[0].notes()[0].path, Path::new("content/studies/x.md"));
+    }
 
     #[test]
     fn year_suffixes_go_on_past_z() {
