@@ -10,6 +10,7 @@
 //!   description), [`FieldType::target`], and for a new
 //!   value [`FieldValue::is_blank`], [`FieldValue::number`],
 //!   [`FieldValue::sort_key`], [`FieldValue::terms`], [`FieldValue::year`],
+//!   [`FieldValue::prose`], [`FieldValue::when`],
 //!   [`FieldValue::references`], [`FieldValue::strings`] and
 //!   [`FieldValue::to_template`];
 //! - [`FieldType::SIMPLE`] (a type without settings) or the parsing of its
@@ -120,6 +121,13 @@ pub struct Roles {
     pub dates: bool,
     /// A collection's `description`: prose, plain or Markdown.
     pub describes: bool,
+}
+
+/// A date as a field gives it: a year, or a day (`YYYY-MM-DD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When<'a> {
+    Year(i64),
+    Day(&'a str),
 }
 
 /// A sortable view of a field: numbers before strings, missing values last.
@@ -325,7 +333,7 @@ impl FieldValue {
     }
 
     /// The value as one term: a plain string, not a list (lists hold no lists).
-    fn term(&self) -> Option<&str> {
+    pub fn term(&self) -> Option<&str> {
         match self {
             FieldValue::Str(s) => Some(s),
             FieldValue::Text(_)
@@ -333,6 +341,34 @@ impl FieldValue {
             | FieldValue::Float(_)
             | FieldValue::Bool(_)
             | FieldValue::Date(_)
+            | FieldValue::List(_)
+            | FieldValue::Ref(_) => None,
+        }
+    }
+
+    /// The text of a value that can describe an entry (see [`Roles::describes`]).
+    pub fn prose(&self) -> Option<&str> {
+        match self {
+            FieldValue::Str(s) => Some(s),
+            FieldValue::Text(t) => Some(&t.value),
+            FieldValue::Int(_)
+            | FieldValue::Float(_)
+            | FieldValue::Bool(_)
+            | FieldValue::Date(_)
+            | FieldValue::List(_)
+            | FieldValue::Ref(_) => None,
+        }
+    }
+
+    /// When a value that can date an entry (see [`Roles::dates`]) says it was.
+    pub fn when(&self) -> Option<When<'_>> {
+        match self {
+            FieldValue::Int(year) => Some(When::Year(*year)),
+            FieldValue::Date(day) => Some(When::Day(day)),
+            FieldValue::Str(_)
+            | FieldValue::Text(_)
+            | FieldValue::Float(_)
+            | FieldValue::Bool(_)
             | FieldValue::List(_)
             | FieldValue::Ref(_) => None,
         }

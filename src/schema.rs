@@ -189,10 +189,7 @@ impl<'a> Validator<'a> {
     }
 
     fn string(&mut self, name: &str, value: &Node) -> Option<String> {
-        match self.value(name, &FieldType::String, value)? {
-            FieldValue::Str(s) => Some(s),
-            _ => None,
-        }
+        self.value(name, &FieldType::String, value)?.term().map(str::to_string)
     }
 
     /// The value of `node` as type `ty`, or `None` with every mismatch reported.

@@ -28,8 +28,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use crate::HashMap;
+use crate::field::{FieldValue, When};
 use crate::output::{Output, Sink};
-use crate::schema::FieldValue;
 use crate::site::{Markdown, Page, Site};
 
 /// The weight of a word in a title, a field, the body.
@@ -453,19 +453,15 @@ fn make_doc(site: &Site, page: &Page) -> (Doc, Vec<(String, u32)>) {
         })
         .collect();
     let year = site.config.citations.as_ref().map_or("year", |c| c.year.as_str()).to_string();
-    let year = match page.fields.get(&year) {
-        Some(FieldValue::Int(y)) => serde_json::Value::from(*y),
-        Some(FieldValue::Date(d)) => d.get(..4).unwrap_or(d).into(),
-        _ => serde_json::Value::Null,
+    let year = match page.fields.get(&year).and_then(FieldValue::when) {
+        Some(When::Year(y)) => serde_json::Value::from(y),
+        Some(When::Day(d)) => d.get(..4).unwrap_or(d).into(),
+        None => serde_json::Value::Null,
     };
     // The text a snippet is cut from: the field that describes the page (a
     // study's finding), then the body.
     let described_by = page.collection.as_deref().and_then(|c| site.config.collection(c)?.description.as_deref());
-    let mut text = match described_by.and_then(|f| page.fields.get(f)) {
-        Some(FieldValue::Str(s)) => s.clone(),
-        Some(FieldValue::Text(t)) => t.value.clone(),
-        _ => String::new(),
-    };
+    let mut text = described_by.and_then(|f| page.fields.get(f)?.prose()).unwrap_or_default().to_string();
     if !text.is_empty() && !body.is_empty() {
         text.push_str(" · ");
     }

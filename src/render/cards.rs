@@ -60,14 +60,10 @@ pub(super) fn card_key(site: &Site, page: &Page) -> u64 {
 
 pub(super) fn hash_stubs(site: &Site, value: &FieldValue, h: &mut impl std::hash::Hasher) {
     use std::hash::Hash;
-    match value {
-        FieldValue::Ref(r) => {
-            let target = site.entry_index(&r.to, &r.id.value).map(|i| &site.pages[i]);
-            (&r.id.value, target.map(|p| (&p.url, &p.title, &p.citation))).hash(h);
-        }
-        FieldValue::List(items) => items.iter().for_each(|v| hash_stubs(site, v, h)),
-        _ => {}
-    }
+    value.references(&mut |r| {
+        let target = site.entry_index(&r.to, &r.id.value).map(|i| &site.pages[i]);
+        (&r.id.value, target.map(|p| (&p.url, &p.title, &p.citation))).hash(h);
+    });
 }
 
 pub(super) fn opt(s: Option<&str>) -> Value {
