@@ -4,22 +4,23 @@
 //!
 //! Adding a field type (say `url`) touches:
 //! - a variant of [`FieldType`] and, if its values need their own form, of
-//!   [`FieldValue`]; the compiler then lists every method below to fill in:
-//!   [`FieldType::name`], [`FieldType::describe`], [`FieldType::read`]
-//!   (validation), [`FieldType::roles`] (taxonomy, bounds, feed date,
-//!   description), [`FieldType::target`], and for a new
-//!   value [`FieldValue::is_blank`], [`FieldValue::number`],
-//!   [`FieldValue::sort_key`], [`FieldValue::terms`], [`FieldValue::year`],
+//!   [`FieldValue`]. The compiler then lists every method below to fill in:
+//!   on the type [`FieldType::name`], [`FieldType::describe`] (and its
+//!   plural), [`FieldType::read`] (validation), [`FieldType::roles`]
+//!   (taxonomy, bounds, feed date, description) and [`FieldType::target`];
+//!   on a new value [`FieldValue::is_blank`], [`FieldValue::number`],
+//!   [`FieldValue::sort_key`], [`FieldValue::term`], [`FieldValue::year`],
 //!   [`FieldValue::prose`], [`FieldValue::when`],
-//!   [`FieldValue::references`], [`FieldValue::strings`] and
+//!   [`FieldValue::references`], [`FieldValue::strings`] (search) and
 //!   [`FieldValue::to_template`];
-//! - [`FieldType::SIMPLE`] (a type without settings) or the parsing of its
-//!   settings in `config::field_type` (a type with some, like `to:`), so
-//!   that `site.yaml` can name it;
+//! - [`FieldType::SIMPLE`] (a type without settings) or `config::field_type`
+//!   (a type with some, like `to:`), so that `site.yaml` can name it: the
+//!   one place the compiler cannot point at (a test checks the names);
 //! - the list of field types in the README (`site.yaml` section).
 //!
-//! Nothing else matches on field types: the schema, the link stage, the
-//! search index and the templates all go through these methods.
+//! Nothing else matches on field types or values: the schema, the link
+//! stage, the search index, the feed and the templates all go through these
+//! methods.
 
 use crate::names::{quoted_list, suggest};
 use crate::yaml::{Node, Value};

@@ -1,6 +1,6 @@
 //! annals: a static site generator for cross-linked research histories.
 //!
-//! The build is a pipeline of stages (see [`pipeline`]); each module is one
+//! The build is a pipeline of stages (see [`engine`]); each module is one
 //! stage or one piece of data the stages share.
 
 pub mod config;

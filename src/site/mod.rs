@@ -164,7 +164,7 @@ pub struct Site {
     drafts: HashSet<String>,
     assets: Arc<HashSet<String>>,
     pub graph: Arc<Graph>,
-    /// A fingerprint of what pages show of each other (see [`landscape`]).
+    /// A fingerprint of what pages show of each other (see `link::landscape`).
     pub landscape: u64,
 }
 
