@@ -507,3 +507,27 @@ fn a_collection_name_must_be_an_id() {
         "collection name `Bad_Name` must use lowercase letters, digits and hyphens only",
     );
 }
+
+#[test]
+fn an_entry_in_a_subfolder_of_its_collection() {
+    let d = only_error("entry-in-subfolder");
+    assert_at(
+        &d,
+        "content/studies/old/epsilon-2015.md",
+        0,
+        0,
+        "entries of `studies` must sit directly in content/studies/, not in a subfolder",
+    );
+}
+
+#[test]
+fn a_link_that_climbs_out_of_content() {
+    let d = only_error("link-outside-content");
+    assert_at(&d, "content/notes.md", 4, 5, "link `../../etc/passwd` points outside content/");
+}
+
+#[test]
+fn an_integer_too_large_for_a_field() {
+    let d = only_error("integer-too-large");
+    assert_at(&d, "content/studies/epsilon-2015.md", 4, 7, "integer out of range");
+}
