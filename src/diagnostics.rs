@@ -156,11 +156,11 @@ impl std::hash::Hash for Quote {
 }
 
 impl Quote {
-    /// Line `line` of `file` from `lines`, unless already quoted, or the
-    /// place is another file or a whole file.
+    /// Line `line` of `file` from `lines` (the latest text read wins),
+    /// unless the place is in another file or is a whole file.
     fn fill<'t>(&mut self, at: (&Path, usize), file: &Path, lines: &dyn Fn(usize) -> Option<&'t str>) {
         let (path, line) = at;
-        if self.0.is_none() && line > 0 && path == file {
+        if line > 0 && path == file {
             self.0 = lines(line).map(Arc::from);
         }
     }

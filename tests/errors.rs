@@ -531,3 +531,21 @@ fn an_integer_too_large_for_a_field() {
     let d = only_error("integer-too-large");
     assert_at(&d, "content/studies/epsilon-2015.md", 4, 7, "integer out of range");
 }
+
+/// A rebuild that reuses the last build's relations (the link did not
+/// change) still quotes the line as the build read it now, not as before.
+#[test]
+fn a_rebuild_quotes_the_line_as_it_now_reads() {
+    use annals::engine::{Change, Engine};
+    let site = TestSite::with_error("missing-anchor");
+    let mut engine = Engine::new(site.options.clone());
+    engine.rebuild(&Change::Everything).expect_err("a missing anchor");
+    let rel = "content/studies/epsilon-2015.md";
+    let text = std::fs::read_to_string(site.root.join(rel)).unwrap();
+    site.write(rel, &text.replace("(@/studies/beta-2005.md#methods).", "(@/studies/beta-2005.md#methods), reworded."));
+    let mut errors = engine.rebuild(&Change::Paths(vec![rel.into()])).expect_err("still a missing anchor");
+    errors.retain(Diagnostic::is_error);
+    assert_at(&errors[0], rel, 8, 7, "has no heading or footnote `#methods`");
+    let report = annals::diagnostics::report(Path::new("/nowhere"), &errors);
+    assert!(report.contains("8 | As in [the method](@/studies/beta-2005.md#methods), reworded.\n"), "{report}");
+}

@@ -23,10 +23,27 @@ impl Skeleton {
                 Arc::new(build_graph(&site))
             }
         };
-        let errors = graph.errors.clone();
+        let errors = quoted(&pages, &graph.errors);
         let landscape = landscape(&pages, &drafts);
         (Site { config, pages, by_rel, drafts, assets, graph, landscape }, errors)
     }
+}
+
+/// The link stage's errors with the lines they point at quoted from this
+/// build's text: a graph reused from the last build holds that build's
+/// quotes, and a line can change without changing any relation.
+fn quoted(pages: &[Page], errors: &[Diagnostic]) -> Vec<Diagnostic> {
+    if errors.is_empty() {
+        return Vec::new();
+    }
+    let by_file: HashMap<&Path, &Page> = pages.iter().map(|p| (p.file.as_path(), p)).collect();
+    errors
+        .iter()
+        .map(|d| match by_file.get(d.path.as_path()) {
+            Some(page) => page.quoted(d.clone()),
+            None => d.clone(),
+        })
+        .collect()
 }
 
 /// Whether `pages` relate to each other as the pages of `previous` did:
@@ -154,7 +171,7 @@ fn gather_backlinks(
                     Some((_, list)) => list.push(i),
                     None => backlinks[t].referenced_by.push((field.clone(), vec![i])),
                 },
-                None => errors.push(page.quoted(dangling_reference(site, page, field, r))),
+                None => errors.push(dangling_reference(site, page, field, r)),
             });
         }
         if let Some(c) = &site.config.citations {
@@ -168,7 +185,7 @@ fn gather_backlinks(
         for link in &page.md.content.links {
             let Some(&t) = site.by_rel.get(&link.target) else { continue };
             backlinks[t].linked_from.push(i);
-            errors.extend(missing_anchor(page, link, &pages[t]).map(|d| page.quoted(d)));
+            errors.extend(missing_anchor(page, link, &pages[t]));
         }
     }
     (backlinks, cites)
