@@ -19,9 +19,9 @@ const SUMMARY_MARK: &str = "<!-- more -->";
 /// What the markdown stage asks of the rest of the site.
 pub trait Resolve: Sync {
     /// URL of the page at `rel` (path under `content/`), or why not.
-    fn url(&self, rel: &str) -> Result<&str, Diagnostic>;
+    fn url(&self, rel: &str) -> Result<&str, Unresolved>;
     /// Label and URL of the citable entry `id`, or why not.
-    fn cite(&self, id: &str) -> Result<(&str, &str), Diagnostic>;
+    fn cite(&self, id: &str) -> Result<(&str, &str), Unresolved>;
     /// Whether the site cites at all: without a citation collection, `@word`
     /// in running text is just text.
     fn cites(&self) -> bool;
@@ -31,6 +31,32 @@ pub trait Resolve: Sync {
     fn is_asset(&self, rel: &str) -> bool;
     /// The site's `base_url`.
     fn base_url(&self) -> &str;
+}
+
+/// Why a link or citation does not resolve: a diagnostic but for its
+/// place, which only the markdown stage knows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unresolved {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Unresolved {
+    pub fn new(message: impl Into<String>) -> Self {
+        Unresolved { message: message.into(), hint: None }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// The diagnostic at `place` (a diagnostic whose message is replaced).
+    fn at(self, mut place: Diagnostic) -> Diagnostic {
+        place.message = self.message;
+        place.hint = self.hint;
+        place
+    }
 }
 
 /// A `@/` link as written, for anchor checks and backlinks.
@@ -275,9 +301,9 @@ impl<'t, 'a> Walk<'t, 'a> {
         let cites = parse_citations(label).unwrap_or_default();
         let written = &self.text[range.clone()];
         let (locator, errors) = (self.locator, &mut *self.errors);
-        let html = citation_html(&cites, self.resolver, |id, d| {
+        let html = citation_html(&cites, self.resolver, |id, u| {
             let offset = range.start + written.find(&format!("@{id}")).unwrap_or(0);
-            errors.push(located(d, at(locator, &(offset..offset), String::new())).with_len(id.len() + 1))
+            errors.push(u.at(at(locator, &(offset..offset), String::new())).with_len(id.len() + 1))
         });
         for c in &cites {
             self.cite(c.id);
@@ -298,8 +324,8 @@ impl<'t, 'a> Walk<'t, 'a> {
                 _ => range.start + self.text[range.clone()].find(&key).unwrap_or(0),
             };
             let (locator, errors) = (self.locator, &mut *self.errors);
-            let html = narrative_html(id, self.resolver, |d| {
-                errors.push(located(d, at(locator, &(offset..offset), String::new())).with_len(id.len() + 1))
+            let html = narrative_html(id, self.resolver, |u| {
+                errors.push(u.at(at(locator, &(offset..offset), String::new())).with_len(id.len() + 1))
             });
             self.cite(id);
             self.html.push(Event::InlineHtml(html.into()));
@@ -358,14 +384,6 @@ impl<'t, 'a> Walk<'t, 'a> {
 /// Whether a link's destination is rewritten: `@/…` and relative paths.
 fn is_rewritten(dest: &str) -> bool {
     dest.starts_with(INTERNAL_PREFIX) || is_local(dest)
-}
-
-/// `d` (from the resolver, which knows no position) at `place`.
-fn located(mut d: Diagnostic, place: Diagnostic) -> Diagnostic {
-    d.path = place.path;
-    d.line = place.line;
-    d.col = place.col;
-    d
 }
 
 /// One work cited in brackets, Pandoc style: `[see @id, p. 3]`, `[-@id]`.
@@ -456,7 +474,7 @@ fn unresolved(id: &str) -> String {
 }
 
 /// `(see Zarate et al., 2006, p. 3; 2010)`, each work a link.
-fn citation_html(cites: &[Cite], resolver: &dyn Resolve, mut error: impl FnMut(&str, Diagnostic)) -> String {
+fn citation_html(cites: &[Cite], resolver: &dyn Resolve, mut error: impl FnMut(&str, Unresolved)) -> String {
     let mut parts = Vec::new();
     for c in cites {
         let mut part = String::new();
@@ -469,8 +487,8 @@ fn citation_html(cites: &[Cite], resolver: &dyn Resolve, mut error: impl FnMut(&
                 let shown = if c.suppress_author { names_and_year(label).1 } else { label };
                 part.push_str(&citation_link(url, if shown.is_empty() { label } else { shown }));
             }
-            Err(d) => {
-                error(c.id, d);
+            Err(u) => {
+                error(c.id, u);
                 part.push_str(&unresolved(c.id));
             }
         }
@@ -484,14 +502,14 @@ fn citation_html(cites: &[Cite], resolver: &dyn Resolve, mut error: impl FnMut(&
 }
 
 /// `Zarate et al. (2006)`, a link.
-fn narrative_html(id: &str, resolver: &dyn Resolve, error: impl FnOnce(Diagnostic)) -> String {
+fn narrative_html(id: &str, resolver: &dyn Resolve, error: impl FnOnce(Unresolved)) -> String {
     match resolver.cite(id) {
         Ok((label, url)) => match names_and_year(label) {
             (names, "") => citation_link(url, names),
             (names, year) => citation_link(url, &format!("{names} ({year})")),
         },
-        Err(d) => {
-            error(d);
+        Err(u) => {
+            error(u);
             unresolved(id)
         }
     }
@@ -542,9 +560,9 @@ impl Walk<'_, '_> {
                 Some(a) => format!("{url}#{a}"),
                 None => url.to_string(),
             },
-            Err(d) => {
+            Err(u) => {
                 // The whole link is at fault (the printer stops at the end of its line).
-                self.errors.push(located(d, self.at(range, String::new())).with_len(range.len()));
+                self.errors.push(u.at(self.at(range, String::new())).with_len(range.len()));
                 "#".to_string()
             }
         }
@@ -706,10 +724,10 @@ mod tests {
 
     struct Fake;
     impl Resolve for Fake {
-        fn url(&self, rel: &str) -> Result<&str, Diagnostic> {
+        fn url(&self, rel: &str) -> Result<&str, Unresolved> {
             match rel {
                 "studies/a.md" => Ok("/studies/a/"),
-                _ => Err(Diagnostic::file("", format!("broken link: no page at `@/{rel}`"))),
+                _ => Err(Unresolved::new(format!("broken link: no page at `@/{rel}`"))),
             }
         }
         fn is_asset(&self, rel: &str) -> bool {
@@ -718,11 +736,11 @@ mod tests {
         fn base_url(&self) -> &str {
             "/sub/"
         }
-        fn cite(&self, id: &str) -> Result<(&str, &str), Diagnostic> {
+        fn cite(&self, id: &str) -> Result<(&str, &str), Unresolved> {
             match id {
                 "a" => Ok(("Smith et al., 2006", "/studies/a/")),
                 "b" => Ok(("Jones and Li, 2000", "/studies/b/")),
-                _ => Err(Diagnostic::file("", format!("unknown citation `@{id}`"))),
+                _ => Err(Unresolved::new(format!("unknown citation `@{id}`"))),
             }
         }
         fn cites(&self) -> bool {

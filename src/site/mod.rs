@@ -21,7 +21,7 @@ use crate::config::{Citations, Config};
 use crate::content::{Kind, Source, section_rel};
 use crate::diagnostics::{Diagnostic, Note};
 use crate::field::{FieldValue, Reference, SortKey};
-use crate::markdown::{self, Locator, Produce, Rendered, Resolve};
+use crate::markdown::{self, Locator, Produce, Rendered, Resolve, Unresolved};
 use crate::names::suggest;
 use crate::schema::Meta;
 use tera::Value;
