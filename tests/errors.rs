@@ -549,3 +549,32 @@ fn a_rebuild_quotes_the_line_as_it_now_reads() {
     let report = annals::diagnostics::report(Path::new("/nowhere"), &errors);
     assert!(report.contains("8 | As in [the method](@/studies/beta-2005.md#methods), reworded.\n"), "{report}");
 }
+
+#[test]
+fn a_template_file_must_be_utf8() {
+    let d = only_error("template-not-utf8");
+    assert_at(&d, "templates/page.html", 0, 0, "template is not valid UTF-8");
+}
+
+/// A theme without the templates a page kind needs: each entry says which
+/// templates it looked for, and each generated listing which one it needs.
+#[test]
+fn a_theme_missing_templates_names_what_each_page_needs() {
+    let site = TestSite::with_error("bare-theme");
+    let config = std::fs::read_to_string(site.root.join("site.yaml")).unwrap();
+    site.write("site.yaml", &config.replace("theme: default", "theme: bare"));
+    let errors = site.build_err();
+    let entry = errors
+        .iter()
+        .find(|d| d.path == Path::new("content/studies/alpha-2000.md"))
+        .unwrap_or_else(|| panic!("{errors:#?}"));
+    assert_at(
+        entry,
+        "content/studies/alpha-2000.md",
+        0,
+        0,
+        "no template for this page: expected one of studies/entry.html, entry.html",
+    );
+    let listing = errors.iter().find(|d| d.message.contains("taxonomy.html")).unwrap_or_else(|| panic!("{errors:#?}"));
+    assert_at(listing, "templates", 0, 0, "template `taxonomy.html` not found in the theme or templates/");
+}
