@@ -51,11 +51,11 @@ impl Unresolved {
         self
     }
 
-    /// The diagnostic at `place` (a diagnostic whose message is replaced).
-    fn at(self, mut place: Diagnostic) -> Diagnostic {
-        place.message = self.message;
-        place.hint = self.hint;
-        place
+    /// The diagnostic at byte `offset` of the text `locator` locates.
+    fn at(self, locator: &Locator, offset: usize) -> Diagnostic {
+        let mut d = locator.at(offset, self.message);
+        d.hint = self.hint;
+        d
     }
 }
 
@@ -106,6 +106,14 @@ pub struct Locator<'a> {
     pub locate: &'a dyn Fn(usize) -> (usize, usize),
 }
 
+impl Locator<'_> {
+    /// A diagnostic at byte `offset` of the rendered text.
+    fn at(&self, offset: usize, message: impl Into<String>) -> Diagnostic {
+        let (line, col) = (self.locate)(offset);
+        Diagnostic::new(self.file, line, col, message)
+    }
+}
+
 /// The Markdown extensions annals turns on (the floor benchmark uses the same).
 pub fn options() -> Options {
     Options::ENABLE_TABLES
@@ -145,24 +153,18 @@ pub fn render(
     let mut events: Vec<(Event, Range<usize>)> = parser.into_offset_iter().collect();
     let mut walk = Walk::new(text, locator, resolver, errors, events.len());
     assign_heading_ids(&mut events, &mut walk.out, &mut |shared| {
-        let first = at(locator, &shared.first, String::new());
-        let note = Note::new(first.path, first.line, first.col, "the heading that has it");
+        let (line, col) = (locator.locate)(shared.first.start);
+        let note = Note::new(locator.file, line, col, "the heading that has it");
         let message =
             format!("two headings would share the anchor `#{}`; this one gets `#{}`", shared.id, shared.given);
         let hint = format!("reword one of them, or give this one its own id: `{{#{}}}`", shared.given);
-        walk.errors.push(at(locator, &shared.heading, message).as_warning().with_hint(hint).with_note(note))
+        walk.errors.push(locator.at(shared.heading.start, message).as_warning().with_hint(hint).with_note(note))
     });
     let mut iter = events.into_iter().peekable();
     while let Some((event, range)) = iter.next() {
         walk.event(event, range, &mut iter);
     }
     walk.finish(produce)
-}
-
-/// A diagnostic at the start of `range` of the rendered text.
-fn at(locator: &Locator, range: &Range<usize>, message: String) -> Diagnostic {
-    let (line, col) = (locator.locate)(range.start);
-    Diagnostic::new(locator.file, line, col, message)
 }
 
 /// The events still to walk.
@@ -214,10 +216,6 @@ impl<'t, 'a> Walk<'t, 'a> {
             link_depth: 0,
             previous_char: None,
         }
-    }
-
-    fn at(&self, range: &Range<usize>, message: String) -> Diagnostic {
-        at(self.locator, range, message)
     }
 
     fn event(&mut self, event: Event<'t>, range: Range<usize>, rest: &mut Events<'t>) {
@@ -275,13 +273,13 @@ impl<'t, 'a> Walk<'t, 'a> {
         match event {
             Event::Start(Tag::Link { dest_url, .. }) if !dest_url.starts_with(CITE_MARK) => {
                 self.link_depth += 1;
-                self.errors.extend(external(dest_url, "link", self.resolver, self.at(range, String::new())));
+                self.external(dest_url, "link", range);
             }
             Event::Start(Tag::Image { dest_url, .. }) => {
                 self.link_depth += 1;
-                self.errors.extend(external(dest_url, "image", self.resolver, self.at(range, String::new())));
+                self.external(dest_url, "image", range);
                 if matches!(rest.peek(), Some((Event::End(TagEnd::Image), _))) {
-                    let d = self.at(range, "image without alt text".into()).as_warning();
+                    let d = self.locator.at(range.start, "image without alt text").as_warning();
                     self.errors.push(d.with_hint("describe it for readers who cannot see it: `![what it shows](…)`"));
                 }
             }
@@ -303,7 +301,7 @@ impl<'t, 'a> Walk<'t, 'a> {
         let (locator, errors) = (self.locator, &mut *self.errors);
         let html = citation_html(&cites, self.resolver, |id, u| {
             let offset = range.start + written.find(&format!("@{id}")).unwrap_or(0);
-            errors.push(u.at(at(locator, &(offset..offset), String::new())).with_len(id.len() + 1))
+            errors.push(u.at(locator, offset).with_len(id.len() + 1))
         });
         for c in &cites {
             self.cite(c.id);
@@ -324,9 +322,7 @@ impl<'t, 'a> Walk<'t, 'a> {
                 _ => range.start + self.text[range.clone()].find(&key).unwrap_or(0),
             };
             let (locator, errors) = (self.locator, &mut *self.errors);
-            let html = narrative_html(id, self.resolver, |u| {
-                errors.push(u.at(at(locator, &(offset..offset), String::new())).with_len(id.len() + 1))
-            });
+            let html = narrative_html(id, self.resolver, |u| errors.push(u.at(locator, offset).with_len(id.len() + 1)));
             self.cite(id);
             self.html.push(Event::InlineHtml(html.into()));
         }
@@ -515,24 +511,6 @@ fn narrative_html(id: &str, resolver: &dyn Resolve, error: impl FnOnce(Unresolve
     }
 }
 
-/// A link or image to another site, under the site's `links.external`.
-fn external(dest: &str, what: &str, resolver: &dyn Resolve, place: Diagnostic) -> Option<Diagnostic> {
-    let lower = dest.trim_start().to_ascii_lowercase();
-    if !(lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("//")) {
-        return None;
-    }
-    let policy = resolver.external_links();
-    let message = format!("external {what} to `{dest}`: site.yaml sets `links: {{ external: {} }}`", policy.name());
-    let mut d = place;
-    d.message = message;
-    let d = d.with_hint("link to a page of this site with `@/…`, or name the source in plain text");
-    match policy {
-        ExternalLinks::Allow => None,
-        ExternalLinks::Warn => Some(d.as_warning()),
-        ExternalLinks::Deny => Some(d),
-    }
-}
-
 /// A link into the site or the source tree, rather than elsewhere on the
 /// web (`https:`, `mailto:`, `//host`) or on the same page (`#x`).
 fn is_local(dest: &str) -> bool {
@@ -562,7 +540,7 @@ impl Walk<'_, '_> {
             },
             Err(u) => {
                 // The whole link is at fault (the printer stops at the end of its line).
-                self.errors.push(u.at(self.at(range, String::new())).with_len(range.len()));
+                self.errors.push(u.at(self.locator, range.start).with_len(range.len()));
                 "#".to_string()
             }
         }
@@ -612,9 +590,26 @@ impl Walk<'_, '_> {
         format!("{}{}{suffix}", self.resolver.base_url(), path_to_url(&rel))
     }
 
+    /// A link or image to another site, under the site's `links.external`.
+    fn external(&mut self, dest: &str, what: &str, range: &Range<usize>) {
+        let lower = dest.trim_start().to_ascii_lowercase();
+        if !(lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("//")) {
+            return;
+        }
+        let policy = self.resolver.external_links();
+        let message = format!("external {what} to `{dest}`: site.yaml sets `links: {{ external: {} }}`", policy.name());
+        let d = self.locator.at(range.start, message);
+        let d = d.with_hint("link to a page of this site with `@/…`, or name the source in plain text");
+        match policy {
+            ExternalLinks::Allow => {}
+            ExternalLinks::Warn => self.errors.push(d.as_warning()),
+            ExternalLinks::Deny => self.errors.push(d),
+        }
+    }
+
     /// Reports a link that leads nowhere; its URL becomes `#`.
     fn broken(&mut self, range: &Range<usize>, message: String) -> String {
-        self.errors.push(self.at(range, message));
+        self.errors.push(self.locator.at(range.start, message));
         "#".to_string()
     }
 }
