@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::diagnostics::Diagnostic;
+pub use crate::field::FieldType;
 
 pub const CONFIG_FILE: &str = "site.yaml";
 
@@ -128,52 +129,6 @@ pub struct Field {
     pub max: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum FieldType {
-    String,
-    /// Markdown, rendered to HTML.
-    Text,
-    Integer,
-    Number,
-    Boolean,
-    /// `YYYY-MM-DD`.
-    Date,
-    Enum(Vec<String>),
-    List(Box<FieldType>),
-    /// The id of an entry of the named collection.
-    Reference(String),
-}
-
-impl FieldType {
-    /// How the type is named in error messages.
-    pub fn describe(&self) -> String {
-        match self {
-            FieldType::String => "a string".into(),
-            FieldType::Text => "a Markdown string".into(),
-            FieldType::Integer => "an integer".into(),
-            FieldType::Number => "a number".into(),
-            FieldType::Boolean => "a boolean (true or false)".into(),
-            FieldType::Date => "a date (YYYY-MM-DD)".into(),
-            FieldType::Enum(values) => format!("one of {}", quoted_list(values)),
-            FieldType::List(of) => format!("a list of {}", of.describe_plural()),
-            FieldType::Reference(to) => format!("the id of an entry in `{to}`"),
-        }
-    }
-
-    fn describe_plural(&self) -> String {
-        match self {
-            FieldType::Enum(values) => format!("values from {}", quoted_list(values)),
-            FieldType::Reference(to) => format!("ids of entries in `{to}`"),
-            other => other.describe().trim_start_matches("a ").trim_start_matches("an ").to_string() + "s",
-        }
-    }
-}
-
-/// `` `a`, `b`, `c` ``: names in a message.
-pub fn quoted_list<S: AsRef<str>>(values: &[S]) -> String {
-    values.iter().map(|v| format!("`{}`", v.as_ref())).collect::<Vec<_>>().join(", ")
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -284,114 +239,31 @@ pub fn load(root: &Path) -> Result<Config, Vec<Diagnostic>> {
 
 /// Parses and resolves the text of a `site.yaml`.
 pub fn parse(text: &str) -> Result<Config, Vec<Diagnostic>> {
-    let raw: RawConfig = serde_saphyr::from_str(text).map_err(|e| {
+    let raw = serde_saphyr::from_str::<RawConfig>(text).map_err(|e| {
         let (line, col) = e.location().map_or((0, 0), |l| (l.line() as usize, l.column() as usize));
         let message = e.without_snippet().to_string();
         let message = message.lines().next().unwrap_or("").to_string();
         vec![Diagnostic::new(CONFIG_FILE, line, col, format!("invalid site configuration: {message}"))]
-    })?;
-    resolve(raw)
+    });
+    raw.and_then(resolve).map_err(|mut errors| {
+        for d in &mut errors {
+            d.quote(Path::new(CONFIG_FILE), &|n| crate::diagnostics::nth_line(text, 1, n));
+        }
+        errors
+    })
 }
 
 fn at<T>(s: &Spanned<T>, message: impl Into<String>) -> Diagnostic {
     Diagnostic::new(CONFIG_FILE, s.referenced.line() as usize, s.referenced.column() as usize, message)
 }
 
+/// Checks what serde cannot, step by step, reporting every error at once.
 fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let names: Vec<String> = raw.collections.keys().cloned().collect();
-    let mut collections = Vec::new();
-    for (name, rc) in raw.collections {
-        if !crate::names::is_valid_id(&name) {
-            errors.push(Diagnostic::file(
-                CONFIG_FILE,
-                format!("collection name `{name}` must use lowercase letters, digits and hyphens only"),
-            ));
-        }
-        let mut fields = BTreeMap::new();
-        for (fname, rf) in rc.fields {
-            if let Some(ty) = field_type(&rf, &names, &mut errors) {
-                if rf.taxonomy && !is_taxonomy_type(&ty) {
-                    errors.push(at(
-                        &rf.ty,
-                        format!("field `{fname}` is a taxonomy, so its type must be string, enum, or a list of those"),
-                    ));
-                }
-                for bound in [&rf.min, &rf.max].into_iter().flatten() {
-                    if !matches!(ty, FieldType::Integer | FieldType::Number) {
-                        errors.push(at(
-                            bound,
-                            format!("`min` and `max` apply to integer and number fields, not to `{fname}`"),
-                        ));
-                    }
-                }
-                if let (Some(min), Some(max)) = (&rf.min, &rf.max)
-                    && min.value > max.value
-                {
-                    errors.push(at(max, format!("`max` of `{fname}` is below its `min`")));
-                }
-                let (min, max) = (rf.min.as_ref().map(|m| m.value), rf.max.as_ref().map(|m| m.value));
-                fields.insert(
-                    fname.clone(),
-                    Field { name: fname, ty, required: rf.required, taxonomy: rf.taxonomy, min, max },
-                );
-            }
-        }
-        if let Some(sort_by) = &rc.sort_by
-            && !fields.contains_key(&sort_by.value)
-        {
-            errors.push(at(sort_by, format!("`sort_by: {}` names no field of collection `{name}`", sort_by.value)));
-        }
-        if let Some(d) = &rc.description {
-            match fields.get(&d.value).map(|f| &f.ty) {
-                Some(FieldType::String | FieldType::Text) => {}
-                Some(_) => errors.push(at(d, format!("`description: {}` must name a string or text field", d.value))),
-                None => errors.push(at(d, format!("`description: {}` names no field of collection `{name}`", d.value))),
-            }
-        }
-        collections.push(Collection {
-            folder: rc.folder.unwrap_or_else(|| name.clone()),
-            name,
-            sort_by: rc.sort_by.map(|s| s.value),
-            description: rc.description.map(|s| s.value),
-            fields,
-        });
-    }
-    let citations = raw.citations.map(|c| {
-        let names = match &c.collection.value {
-            OneOrMany::One(name) => vec![name.clone()],
-            OneOrMany::Many(names) => names.clone(),
-        };
-        if names.is_empty() {
-            errors.push(at(&c.collection, "citations name no collection: give one, or a list"));
-        }
-        for (n, name) in names.iter().enumerate() {
-            if names[..n].contains(name) {
-                errors.push(at(&c.collection, format!("citations name collection `{name}` twice")));
-                continue;
-            }
-            let Some(col) = collections.iter().find(|col| &col.name == name) else {
-                let mut d = at(&c.collection, format!("citations name an unknown collection `{name}`"));
-                if let Some(s) = crate::names::suggest(name, collections.iter().map(|c| c.name.as_str())) {
-                    d = d.with_hint(format!("did you mean `{s}`?"));
-                }
-                errors.push(d);
-                continue;
-            };
-            for f in [Some(&c.authors), Some(&c.year), c.et_al.as_ref(), c.title.as_ref()].into_iter().flatten() {
-                if !col.fields.contains_key(&f.value) {
-                    errors.push(at(f, format!("citations name `{}`, which is not a field of `{}`", f.value, col.name)));
-                }
-            }
-        }
-        Citations {
-            collections: names,
-            authors: c.authors.value,
-            year: c.year.value,
-            et_al: c.et_al.map(|s| s.value),
-            title: c.title.map(|s| s.value),
-        }
-    });
+    let collections: Vec<Collection> =
+        raw.collections.into_iter().map(|(name, rc)| resolve_collection(name, rc, &names, &mut errors)).collect();
+    let citations = raw.citations.map(|c| resolve_citations(c, &collections, &mut errors));
     let feed = raw.feed.and_then(|f| resolve_feed(f, &collections, &mut errors));
     let base_url = match &raw.base_url {
         None => "/".to_string(),
@@ -422,6 +294,103 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
         feed,
         extra: raw.extra,
     })
+}
+
+/// One collection: its name, its fields, and the fields that order and
+/// describe its entries. `names` are every collection's, for references.
+fn resolve_collection(name: String, rc: RawCollection, names: &[String], errors: &mut Vec<Diagnostic>) -> Collection {
+    if !crate::names::is_valid_id(&name) {
+        errors.push(Diagnostic::file(
+            CONFIG_FILE,
+            format!("collection name `{name}` must use lowercase letters, digits and hyphens only"),
+        ));
+    }
+    let fields: BTreeMap<String, Field> = rc
+        .fields
+        .into_iter()
+        .filter_map(|(fname, rf)| Some((fname.clone(), resolve_field(fname, &rf, names, errors)?)))
+        .collect();
+    if let Some(sort_by) = &rc.sort_by
+        && !fields.contains_key(&sort_by.value)
+    {
+        errors.push(at(sort_by, format!("`sort_by: {}` names no field of collection `{name}`", sort_by.value)));
+    }
+    if let Some(d) = &rc.description {
+        match fields.get(&d.value).map(|f| &f.ty) {
+            Some(ty) if ty.roles().describes => {}
+            Some(_) => errors.push(at(d, format!("`description: {}` must name a string or text field", d.value))),
+            None => errors.push(at(d, format!("`description: {}` names no field of collection `{name}`", d.value))),
+        }
+    }
+    Collection {
+        folder: rc.folder.unwrap_or_else(|| name.clone()),
+        name,
+        sort_by: rc.sort_by.map(|s| s.value),
+        description: rc.description.map(|s| s.value),
+        fields,
+    }
+}
+
+/// One field: its type, and what it declares beyond (taxonomy, bounds),
+/// which must suit the type. `None` when the type itself is wrong.
+fn resolve_field(name: String, rf: &RawField, collections: &[String], errors: &mut Vec<Diagnostic>) -> Option<Field> {
+    let ty = field_type(rf, collections, errors)?;
+    if rf.taxonomy && !ty.roles().taxonomy {
+        errors.push(at(
+            &rf.ty,
+            format!("field `{name}` is a taxonomy, so its type must be string, enum, or a list of those"),
+        ));
+    }
+    for bound in [&rf.min, &rf.max].into_iter().flatten() {
+        if !ty.roles().bounded {
+            errors.push(at(bound, format!("`min` and `max` apply to integer and number fields, not to `{name}`")));
+        }
+    }
+    if let (Some(min), Some(max)) = (&rf.min, &rf.max)
+        && min.value > max.value
+    {
+        errors.push(at(max, format!("`max` of `{name}` is below its `min`")));
+    }
+    let (min, max) = (rf.min.as_ref().map(|m| m.value), rf.max.as_ref().map(|m| m.value));
+    Some(Field { name, ty, required: rf.required, taxonomy: rf.taxonomy, min, max })
+}
+
+/// `citations:`: collections that exist, each named once, each with the
+/// fields that make a label.
+fn resolve_citations(c: RawCitations, collections: &[Collection], errors: &mut Vec<Diagnostic>) -> Citations {
+    let names = match &c.collection.value {
+        OneOrMany::One(name) => vec![name.clone()],
+        OneOrMany::Many(names) => names.clone(),
+    };
+    if names.is_empty() {
+        errors.push(at(&c.collection, "citations name no collection: give one, or a list"));
+    }
+    for (n, name) in names.iter().enumerate() {
+        if names[..n].contains(name) {
+            errors.push(at(&c.collection, format!("citations name collection `{name}` twice")));
+            continue;
+        }
+        let Some(col) = collections.iter().find(|col| &col.name == name) else {
+            let mut d = at(&c.collection, format!("citations name an unknown collection `{name}`"));
+            if let Some(s) = crate::names::suggest(name, collections.iter().map(|c| c.name.as_str())) {
+                d = d.with_hint(format!("did you mean `{s}`?"));
+            }
+            errors.push(d);
+            continue;
+        };
+        for f in [Some(&c.authors), Some(&c.year), c.et_al.as_ref(), c.title.as_ref()].into_iter().flatten() {
+            if !col.fields.contains_key(&f.value) {
+                errors.push(at(f, format!("citations name `{}`, which is not a field of `{}`", f.value, col.name)));
+            }
+        }
+    }
+    Citations {
+        collections: names,
+        authors: c.authors.value,
+        year: c.year.value,
+        et_al: c.et_al.map(|s| s.value),
+        title: c.title.map(|s| s.value),
+    }
 }
 
 /// `http://` or `https://` with a host.
@@ -455,7 +424,7 @@ fn resolve_feed(raw: Spanned<RawFeed>, collections: &[Collection], errors: &mut 
         };
         // Without `date`, the collection's own order dates its entries.
         let field = date.get_or_insert_with(|| col.sort_by.clone().unwrap_or_default()).clone();
-        let dated = matches!(col.fields.get(&field).map(|f| &f.ty), Some(FieldType::Date | FieldType::Integer));
+        let dated = col.fields.get(&field).is_some_and(|f| f.ty.roles().dates);
         if !dated {
             let what = if field.is_empty() { "no field".to_string() } else { format!("`{field}`") };
             errors.push(at(
@@ -478,24 +447,21 @@ fn resolve_feed(raw: Spanned<RawFeed>, collections: &[Collection], errors: &mut 
     })
 }
 
-fn is_taxonomy_type(ty: &FieldType) -> bool {
-    match ty {
-        FieldType::String | FieldType::Enum(_) => true,
-        FieldType::List(of) => matches!(**of, FieldType::String | FieldType::Enum(_)),
-        _ => false,
-    }
+/// Every type name `site.yaml` may write, for "expected one of".
+fn type_names() -> Vec<&'static str> {
+    let with_settings = [
+        FieldType::Enum(Vec::new()),
+        FieldType::List(Box::new(FieldType::String)),
+        FieldType::Reference(String::new()),
+    ];
+    FieldType::SIMPLE.iter().chain(&with_settings).map(FieldType::name).collect()
 }
 
-const TYPE_NAMES: &[&str] = &["string", "text", "integer", "number", "boolean", "date", "enum", "list", "reference"];
-
 fn field_type(rf: &RawField, collections: &[String], errors: &mut Vec<Diagnostic>) -> Option<FieldType> {
+    if let Some(simple) = FieldType::SIMPLE.iter().find(|t| t.name() == rf.ty.value) {
+        return Some(simple.clone());
+    }
     let ty = match rf.ty.value.as_str() {
-        "string" => FieldType::String,
-        "text" => FieldType::Text,
-        "integer" => FieldType::Integer,
-        "number" => FieldType::Number,
-        "boolean" => FieldType::Boolean,
-        "date" => FieldType::Date,
         "enum" => match &rf.values {
             Some(values) if !values.is_empty() => FieldType::Enum(values.clone()),
             _ => {
@@ -503,51 +469,12 @@ fn field_type(rf: &RawField, collections: &[String], errors: &mut Vec<Diagnostic
                 return None;
             }
         },
-        "list" => {
-            let of = match &rf.of {
-                None => {
-                    errors.push(at(&rf.ty, "a list field needs `of`, the type of its items"));
-                    return None;
-                }
-                Some(RawOf::Name(name)) => {
-                    let spec = RawField {
-                        ty: name.clone(),
-                        required: false,
-                        taxonomy: false,
-                        min: None,
-                        max: None,
-                        values: None,
-                        of: None,
-                        to: None,
-                    };
-                    field_type(&spec, collections, errors)?
-                }
-                Some(RawOf::Spec(spec)) => field_type(spec, collections, errors)?,
-            };
-            if matches!(of, FieldType::List(_)) {
-                errors.push(at(&rf.ty, "lists of lists are not supported"));
-                return None;
-            }
-            FieldType::List(Box::new(of))
-        }
-        "reference" => match &rf.to {
-            Some(to) if collections.contains(&to.value) => FieldType::Reference(to.value.clone()),
-            Some(to) => {
-                let mut d = at(to, format!("`to: {}` names no collection", to.value));
-                if let Some(s) = crate::names::suggest(&to.value, collections.iter().map(String::as_str)) {
-                    d = d.with_hint(format!("did you mean `{s}`?"));
-                }
-                errors.push(d);
-                return None;
-            }
-            None => {
-                errors.push(at(&rf.ty, "a reference field needs `to`, the collection it points into"));
-                return None;
-            }
-        },
+        "list" => list_type(rf, collections, errors)?,
+        "reference" => reference_type(rf, collections, errors)?,
         other => {
-            let mut d = at(&rf.ty, format!("unknown field type `{other}`; expected one of {}", TYPE_NAMES.join(", ")));
-            if let Some(s) = crate::names::suggest(other, TYPE_NAMES.iter().copied()) {
+            let names = type_names();
+            let mut d = at(&rf.ty, format!("unknown field type `{other}`; expected one of {}", names.join(", ")));
+            if let Some(s) = crate::names::suggest(other, names.iter().copied()) {
                 d = d.with_hint(format!("did you mean `{s}`?"));
             }
             errors.push(d);
@@ -555,6 +482,54 @@ fn field_type(rf: &RawField, collections: &[String], errors: &mut Vec<Diagnostic
         }
     };
     Some(ty)
+}
+
+/// `type: list`, with `of` a type name or a field spec (not a list).
+fn list_type(rf: &RawField, collections: &[String], errors: &mut Vec<Diagnostic>) -> Option<FieldType> {
+    let of = match &rf.of {
+        None => {
+            errors.push(at(&rf.ty, "a list field needs `of`, the type of its items"));
+            return None;
+        }
+        Some(RawOf::Name(name)) => {
+            let spec = RawField {
+                ty: name.clone(),
+                required: false,
+                taxonomy: false,
+                min: None,
+                max: None,
+                values: None,
+                of: None,
+                to: None,
+            };
+            field_type(&spec, collections, errors)?
+        }
+        Some(RawOf::Spec(spec)) => field_type(spec, collections, errors)?,
+    };
+    if matches!(of, FieldType::List(_)) {
+        errors.push(at(&rf.ty, "lists of lists are not supported"));
+        return None;
+    }
+    Some(FieldType::List(Box::new(of)))
+}
+
+/// `type: reference`, with `to` a collection of the site.
+fn reference_type(rf: &RawField, collections: &[String], errors: &mut Vec<Diagnostic>) -> Option<FieldType> {
+    match &rf.to {
+        Some(to) if collections.contains(&to.value) => Some(FieldType::Reference(to.value.clone())),
+        Some(to) => {
+            let mut d = at(to, format!("`to: {}` names no collection", to.value));
+            if let Some(s) = crate::names::suggest(&to.value, collections.iter().map(String::as_str)) {
+                d = d.with_hint(format!("did you mean `{s}`?"));
+            }
+            errors.push(d);
+            None
+        }
+        None => {
+            errors.push(at(&rf.ty, "a reference field needs `to`, the collection it points into"));
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -644,6 +619,26 @@ mod tests {
         assert!(matches!(c.extra.map(|e| e.value), Some(crate::yaml::Value::Map(_))));
         let errs = parse("title: T\nextra: [a]\n").unwrap_err();
         assert_eq!((errs[0].line, errs[0].message.contains("mapping")), (2, true), "{errs:?}");
+    }
+
+    #[test]
+    fn an_unknown_type_lists_every_type_name() {
+        let errs = parse("title: T\ncollections:\n  a:\n    fields:\n      x: {type: strng}\n").unwrap_err();
+        assert_eq!(
+            errs[0].message,
+            "unknown field type `strng`; expected one of string, text, integer, number, boolean, date, enum, list, reference"
+        );
+        assert_eq!((errs[0].line, errs[0].col), (5, 17));
+    }
+
+    #[test]
+    fn a_list_of_a_named_type_or_a_spec() {
+        let c = parse("title: T\ncollections:\n  a:\n    fields:\n      x: {type: list, of: {type: enum, values: [p, q]}}\n      y: {type: list, of: integer}\n").unwrap();
+        let fields = &c.collection("a").unwrap().fields;
+        assert_eq!(fields["x"].ty, FieldType::List(Box::new(FieldType::Enum(vec!["p".into(), "q".into()]))));
+        assert_eq!(fields["y"].ty, FieldType::List(Box::new(FieldType::Integer)));
+        let errs = parse("title: T\ncollections:\n  a:\n    fields:\n      x: {type: list, of: nope}\n").unwrap_err();
+        assert!(errs[0].message.starts_with("unknown field type `nope`"), "{errs:?}");
     }
 
     #[test]

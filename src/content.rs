@@ -34,6 +34,9 @@ pub struct Source {
     pub id: String,
     /// The Markdown body: the file without its front matter.
     pub body: String,
+    /// The file before the body (the front matter and its `---` lines), as
+    /// read: diagnostics quote it.
+    head: String,
     /// The line of the file where the body starts (1-based).
     pub body_line: usize,
     /// The front matter, or `None` when the file has none.
@@ -48,6 +51,21 @@ impl Source {
     pub fn locate(&self, offset: usize) -> (usize, usize) {
         let (line, col) = crate::diagnostics::line_col(&self.body, offset);
         (line + self.body_line - 1, col)
+    }
+
+    /// Line `n` (1-based) of the file, as it was read.
+    pub fn line(&self, n: usize) -> Option<&str> {
+        match n.checked_sub(self.body_line) {
+            Some(in_body) => self.body.lines().nth(in_body),
+            None => crate::diagnostics::nth_line(&self.head, 1, n),
+        }
+    }
+
+    /// Quotes, in each diagnostic about this file, the lines it points at.
+    pub fn quote(&self, diagnostics: &mut [Diagnostic]) {
+        for d in diagnostics {
+            d.quote(&self.file, &|n| self.line(n));
+        }
     }
 }
 
@@ -148,8 +166,11 @@ pub fn read_source(root: &Path, rel: &Path, config: &Config) -> Result<(Source, 
                 "this file is not valid UTF-8: the first bad byte is here; save it as UTF-8",
             );
             let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            parse_source(rel, &file, text, config)
-                .map(|(source, _)| (Source { front_failed: true, ..source }, vec![error]))
+            parse_source(rel, &file, text, config).map(|(source, _)| {
+                let mut errors = vec![error];
+                source.quote(&mut errors);
+                (Source { front_failed: true, ..source }, errors)
+            })
         }
     }
 }
@@ -178,8 +199,9 @@ pub fn parse_source(
         diagnostics.extend(front_matter_continues(file, &text, body_start, &kind, config));
     }
     let body_line = text[..body_start].matches('\n').count() + 1;
-    // Only the body is kept: the front matter lives on as `front`.
+    // The front matter lives on as `front`, and as text for quotes.
     let body = text[body_start..].to_string();
+    let head = text[..body_start].to_string();
     let source = Source {
         rel: rel_str,
         file: file.to_path_buf(),
@@ -187,9 +209,11 @@ pub fn parse_source(
         id,
         front_failed: diagnostics.iter().any(Diagnostic::is_error),
         body,
+        head,
         body_line,
         front,
     };
+    source.quote(&mut diagnostics);
     Ok((source, diagnostics))
 }
 

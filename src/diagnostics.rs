@@ -1,10 +1,26 @@
 //! Diagnostics are data: every stage returns them beside its result, and only
 //! the CLI decides how to print them. A build reports all of them at once.
+//!
+//! **Positions.** `line` and `col` are 1-based; `col` counts characters
+//! (Unicode scalar values) from the start of the line, as rustc and most
+//! editors' "go to line:column" do, so `日本語 [@x]` puts `[` at column 5
+//! whatever the encoding or the width of the characters. `len` is in bytes.
+//! The printer turns the column into a byte offset in the line and leaves
+//! the display width of wide characters to annotate-snippets, which puts
+//! the underline under the right characters.
+//!
+//! **Source text.** A stage that reads a file quotes the lines its
+//! diagnostics point at ([`Diagnostic::quote`]) from the text it read, so
+//! that what is printed is what the build saw, even if the file has changed
+//! on disk since (as it may while `serve` runs). Only a diagnostic that no
+//! stage quoted (a template's, whose text the template loader keeps) is
+//! quoted from disk when printed.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+use annotate_snippets::{Annotation, AnnotationKind, Group, Level, Renderer, Snippet};
 
 /// Whether a diagnostic fails the build. Errors sort before warnings at
 /// the same place.
@@ -41,6 +57,128 @@ pub struct Diagnostic {
     pub message: String,
     /// What the user can do about it, e.g. "did you mean `year`?".
     pub hint: Option<String>,
+    /// Other places involved (see [`Diagnostic::notes`]), and the line at
+    /// fault as the build read it.
+    extra: Extra,
+}
+
+/// What few diagnostics have, boxed: a diagnostic is returned by value on
+/// every stage's path, so it is kept small. Only the notes count in
+/// comparisons: two reports of one problem are equal, quoted or not.
+#[derive(Debug, Clone, Default)]
+struct Extra(Option<Box<(Vec<Note>, Quote)>>);
+
+impl Extra {
+    fn notes(&self) -> &[Note] {
+        self.0.as_ref().map_or(&[], |e| &e.0)
+    }
+
+    fn get(&mut self) -> &mut (Vec<Note>, Quote) {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl PartialEq for Extra {
+    fn eq(&self, other: &Self) -> bool {
+        self.notes() == other.notes()
+    }
+}
+impl Eq for Extra {}
+impl PartialOrd for Extra {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Extra {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.notes().cmp(other.notes())
+    }
+}
+impl std::hash::Hash for Extra {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.notes().hash(h);
+    }
+}
+
+/// A second place a diagnostic involves, with what it is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Note {
+    pub path: PathBuf,
+    /// 1-based line; 0 when the note is about a whole file.
+    pub line: usize,
+    /// 1-based column in characters; 0 when unknown.
+    pub col: usize,
+    /// Bytes at fault from the column; 0 for a single caret.
+    pub len: usize,
+    pub message: String,
+    quote: Quote,
+}
+
+impl Note {
+    pub fn new(path: impl Into<PathBuf>, line: usize, col: usize, message: impl Into<String>) -> Self {
+        Note { path: path.into(), line, col, len: 0, message: message.into(), quote: Quote::default() }
+    }
+
+    pub fn with_len(mut self, len: usize) -> Self {
+        self.len = len;
+        self
+    }
+
+    /// `path:line:col`, `path:line` or `path`.
+    pub fn location(&self) -> String {
+        location(&self.path, self.line, self.col)
+    }
+}
+
+/// A line of source as the build read it. Not part of a diagnostic's
+/// identity: two reports of one problem are equal whether quoted or not.
+#[derive(Debug, Clone, Default)]
+struct Quote(Option<Arc<str>>);
+
+impl PartialEq for Quote {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for Quote {}
+impl PartialOrd for Quote {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Quote {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
+impl std::hash::Hash for Quote {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
+impl Quote {
+    /// Line `line` of `file` from `lines` (the latest text read wins),
+    /// unless the place is in another file or is a whole file.
+    fn fill<'t>(&mut self, at: (&Path, usize), file: &Path, lines: &dyn Fn(usize) -> Option<&'t str>) {
+        let (path, line) = at;
+        if line > 0 && path == file {
+            self.0 = lines(line).map(Arc::from);
+        }
+    }
+}
+
+/// `path:line:col`, `path:line` or `path`.
+fn location(path: &Path, line: usize, col: usize) -> String {
+    let path = path.display();
+    match (line, col) {
+        (0, _) => format!("{path}"),
+        (line, 0) => format!("{path}:{line}"),
+        (line, col) => format!("{path}:{line}:{col}"),
+    }
+}
+
+/// Line `n` (1-based) of `text`, whose first line is line `first` of its file.
+pub fn nth_line(text: &str, first: usize, n: usize) -> Option<&str> {
+    text.lines().nth(n.checked_sub(first)?)
 }
 
 impl Diagnostic {
@@ -53,6 +191,7 @@ impl Diagnostic {
             severity: Severity::Error,
             message: message.into(),
             hint: None,
+            extra: Extra::default(),
         }
     }
 
@@ -83,18 +222,46 @@ impl Diagnostic {
         self
     }
 
+    /// Adds another place the problem involves.
+    pub fn with_note(mut self, note: Note) -> Self {
+        self.extra.get().0.push(note);
+        self
+    }
+
+    /// Other places the problem involves: the first of two headings with
+    /// one anchor, the other file with the same URL.
+    pub fn notes(&self) -> &[Note] {
+        self.extra.notes()
+    }
+
+    pub fn notes_mut(&mut self) -> &mut [Note] {
+        match &mut self.extra.0 {
+            Some(extra) => &mut extra.0,
+            None => &mut [],
+        }
+    }
+
+    /// Keeps the lines of `file` this diagnostic and its notes point at,
+    /// from `lines` (line number → text, as the build read it).
+    pub fn quote<'t>(&mut self, file: &Path, lines: &dyn Fn(usize) -> Option<&'t str>) {
+        let here = |path: &Path, line: usize| line > 0 && path == file;
+        if !here(&self.path, self.line) && !self.notes().iter().any(|n| here(&n.path, n.line)) {
+            return;
+        }
+        let (notes, quote) = self.extra.get();
+        quote.fill((&self.path, self.line), file, lines);
+        for note in notes {
+            note.quote.fill((&note.path, note.line), file, lines);
+        }
+    }
+
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
 
     /// The location prefix: `path:line:col`, `path:line` or `path`.
     pub fn location(&self) -> String {
-        let path = self.path.display();
-        match (self.line, self.col) {
-            (0, _) => format!("{path}"),
-            (line, 0) => format!("{path}:{line}"),
-            (line, col) => format!("{path}:{line}:{col}"),
-        }
+        location(&self.path, self.line, self.col)
     }
 }
 
@@ -105,6 +272,9 @@ impl fmt::Display for Diagnostic {
             write!(f, "warning: ")?;
         }
         write!(f, "{}", self.message)?;
+        for note in self.notes() {
+            write!(f, "\n  note: {}: {}", note.location(), note.message)?;
+        }
         if let Some(hint) = &self.hint {
             write!(f, "\n  help: {hint}")?;
         }
@@ -170,14 +340,23 @@ pub fn render(root: &Path, diagnostics: &[Diagnostic], style: Style) -> String {
         };
         let bold = annotate_snippets::renderer::DEFAULT_EMPHASIS_STYLE;
         out.push_str(&format!("{}: {}: {}\n", d.location(), paint(colour, d.severity.name()), paint(bold, &d.message)));
-        let source = source_line(root, d);
         let mut group = Group::with_level(level);
-        if let Some((line, span)) = &source {
-            let snippet = Snippet::source(line.as_str())
-                .line_start(d.line)
-                .fold(false)
-                .annotation(AnnotationKind::Primary.span(span.clone()));
+        let quote = d.extra.0.as_ref().map(|e| &e.1);
+        let place = Place { path: &d.path, line: d.line, col: d.col, len: d.len, quote };
+        if let Some(snippet) = place.snippet(root, AnnotationKind::Primary, None) {
             group = group.element(snippet);
+        }
+        for note in d.notes() {
+            // A note with a line is its own snippet under its path, the note
+            // as the label of its underline; one about a whole file is a line.
+            let place =
+                Place { path: &note.path, line: note.line, col: note.col, len: note.len, quote: Some(&note.quote) };
+            let element: annotate_snippets::Element =
+                match place.snippet(root, AnnotationKind::Context, Some(&note.message)) {
+                    Some(snippet) => snippet.path(note.path.to_string_lossy()).into(),
+                    None => Level::NOTE.message(format!("{}: {}", note.location(), note.message)).into(),
+                };
+            group = group.element(element);
         }
         if let Some(hint) = &d.hint {
             group = group.element(Level::HELP.message(hint.as_str()));
@@ -200,26 +379,53 @@ pub fn render(root: &Path, diagnostics: &[Diagnostic], style: Style) -> String {
     out
 }
 
-/// The diagnostic's line of source and the byte range in it to underline,
-/// when the file can be read and the position lies in it.
-fn source_line(root: &Path, d: &Diagnostic) -> Option<(String, std::ops::Range<usize>)> {
-    if d.line == 0 {
-        return None;
+/// A place in a file that a diagnostic or a note points at.
+struct Place<'a> {
+    path: &'a Path,
+    line: usize,
+    col: usize,
+    len: usize,
+    quote: Option<&'a Quote>,
+}
+
+impl Place<'_> {
+    /// The place's line of source with the place underlined, when its line
+    /// is known and lies in the text.
+    fn snippet<'a>(
+        &self,
+        root: &Path,
+        kind: AnnotationKind,
+        label: Option<&'a str>,
+    ) -> Option<Snippet<'a, Annotation<'a>>> {
+        let (line, span) = self.source_line(root)?;
+        Some(Snippet::source(line).line_start(self.line).fold(false).annotation(kind.span(span).label(label)))
     }
-    let path = if d.path.is_absolute() { d.path.clone() } else { root.join(&d.path) };
-    let text = std::fs::read_to_string(path).ok()?;
-    let line = text.lines().nth(d.line - 1)?.to_string();
-    if d.col == 0 {
-        // A line without a column: the whole line is at fault.
-        let len = line.len();
-        return Some((line, 0..len));
+
+    /// The line as the build read it (from disk only if no stage quoted
+    /// it), and the byte range in it to underline.
+    fn source_line(&self, root: &Path) -> Option<(String, std::ops::Range<usize>)> {
+        if self.line == 0 {
+            return None;
+        }
+        let line = match self.quote.and_then(|q| q.0.as_ref()) {
+            Some(text) => text.to_string(),
+            None => {
+                let path = if self.path.is_absolute() { self.path.to_path_buf() } else { root.join(self.path) };
+                std::fs::read_to_string(path).ok()?.lines().nth(self.line - 1)?.to_string()
+            }
+        };
+        if self.col == 0 {
+            // A line without a column: the whole line is at fault.
+            let len = line.len();
+            return Some((line, 0..len));
+        }
+        let start = line.char_indices().nth(self.col - 1).map_or(line.len(), |(i, _)| i);
+        let end = match self.len {
+            0 => line[start..].chars().next().map_or(start, |c| start + c.len_utf8()),
+            n => floor_char_boundary(&line, (start + n).min(line.len())),
+        };
+        Some((line, start..end))
     }
-    let start = line.char_indices().nth(d.col - 1).map_or(line.len(), |(i, _)| i);
-    let end = match d.len {
-        0 => line[start..].chars().next().map_or(start, |c| start + c.len_utf8()),
-        n => floor_char_boundary(&line, (start + n).min(line.len())),
-    };
-    Some((line, start..end))
 }
 
 /// Machine-readable forms of diagnostics, for CI.
@@ -228,7 +434,7 @@ pub enum Format {
     Human,
     /// GitHub Actions workflow commands: annotations on the pull request's diff.
     Github,
-    /// One JSON array of `{path, line, column, severity, message, hint}`.
+    /// One JSON array of `{path, line, column, severity, message, hint, notes}`.
     Json,
 }
 
@@ -244,7 +450,11 @@ pub fn github(diagnostics: &[Diagnostic]) -> String {
                 props.push(format!("col={}", d.col));
             }
         }
+        // An annotation has one place: the others go into its text.
         let mut message = d.message.clone();
+        for note in d.notes() {
+            message.push_str(&format!("\nnote: {}: {}", note.location(), note.message));
+        }
         if let Some(hint) = &d.hint {
             message.push_str(&format!("\nhelp: {hint}"));
         }
@@ -262,7 +472,9 @@ fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// One JSON array, an object per diagnostic; `line` and `column` are 0 when unknown.
+/// One JSON array, an object per diagnostic, each with its `notes` (other
+/// places involved, as `{path, line, column, message}`); `line` and
+/// `column` are 0 when unknown.
 pub fn json(diagnostics: &[Diagnostic]) -> String {
     #[derive(serde::Serialize)]
     struct Item<'a> {
@@ -272,6 +484,14 @@ pub fn json(diagnostics: &[Diagnostic]) -> String {
         severity: &'static str,
         message: &'a str,
         hint: Option<&'a str>,
+        notes: Vec<NoteItem<'a>>,
+    }
+    #[derive(serde::Serialize)]
+    struct NoteItem<'a> {
+        path: std::borrow::Cow<'a, str>,
+        line: usize,
+        column: usize,
+        message: &'a str,
     }
     let items: Vec<String> = diagnostics
         .iter()
@@ -283,6 +503,16 @@ pub fn json(diagnostics: &[Diagnostic]) -> String {
                 severity: d.severity.name(),
                 message: &d.message,
                 hint: d.hint.as_deref(),
+                notes: d
+                    .notes()
+                    .iter()
+                    .map(|n| NoteItem {
+                        path: n.path.to_string_lossy(),
+                        line: n.line,
+                        column: n.col,
+                        message: &n.message,
+                    })
+                    .collect(),
             };
             serde_json::to_string(&item).expect("strings and numbers always serialize")
         })
@@ -351,9 +581,63 @@ mod tests {
         );
         assert_eq!(
             json(&[d]),
-            "[{\"path\":\"a,b:c.md\",\"line\":2,\"column\":3,\"severity\":\"error\",\"message\":\"50% \\\"off\\\"\\nnow\",\"hint\":\"h\"}]\n"
+            "[{\"path\":\"a,b:c.md\",\"line\":2,\"column\":3,\"severity\":\"error\",\"message\":\"50% \\\"off\\\"\\nnow\",\"hint\":\"h\",\"notes\":[]}]\n"
         );
         assert_eq!(json(&[]), "[]\n");
+    }
+
+    #[test]
+    fn snippets_quote_the_text_the_build_read_not_the_file_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.md"), "changed since\nthe build read it\n").unwrap();
+        let read = "title: x\nyaer: 2006\n";
+        let mut d = Diagnostic::new("a.md", 2, 1, "unknown field `yaer`").with_len(4);
+        d.quote(Path::new("a.md"), &|n| nth_line(read, 1, n));
+        let out = render(dir.path(), &[d], Style::PLAIN);
+        assert_eq!(out, "a.md:2:1: error: unknown field `yaer`\n  |\n2 | yaer: 2006\n  | ^^^^\n1 error\n");
+    }
+
+    #[test]
+    fn a_quote_is_not_part_of_a_diagnostics_identity() {
+        let mut quoted = Diagnostic::new("a.md", 1, 1, "x");
+        quoted.quote(Path::new("a.md"), &|_| Some("text"));
+        let mut list = vec![quoted, Diagnostic::new("a.md", 1, 1, "x")];
+        normalize(&mut list);
+        assert_eq!(list.len(), 1);
+    }
+
+    fn with_notes() -> Diagnostic {
+        let text = "## Methods\n\nText.\n\n## Methods\n";
+        let mut d = Diagnostic::warning("a.md", 5, 1, "two headings would share the anchor `#methods`")
+            .with_note(Note::new("a.md", 1, 1, "the heading that has it").with_len(10))
+            .with_note(Note::new("b.md", 0, 0, "another file"));
+        d.quote(Path::new("a.md"), &|n| nth_line(text, 1, n));
+        d
+    }
+
+    #[test]
+    fn notes_are_shown_with_their_own_snippets() {
+        let out = render(Path::new("/nonexistent"), &[with_notes()], Style::PLAIN);
+        assert_eq!(
+            out,
+            "a.md:5:1: warning: two headings would share the anchor `#methods`\n  |\n5 | ## Methods\n  | ^\n  |\n ::: a.md:1:1\n  |\n1 | ## Methods\n  | ---------- the heading that has it\n  |\n  = note: b.md: another file\n1 warning\n"
+        );
+        assert_eq!(
+            with_notes().to_string(),
+            "a.md:5:1: warning: two headings would share the anchor `#methods`\n  note: a.md:1:1: the heading that has it\n  note: b.md: another file"
+        );
+    }
+
+    #[test]
+    fn machine_formats_carry_the_notes() {
+        let d = with_notes();
+        assert_eq!(
+            github(std::slice::from_ref(&d)),
+            "::warning file=a.md,line=5,col=1::two headings would share the anchor `#methods`%0Anote: a.md:1:1: the heading that has it%0Anote: b.md: another file\n"
+        );
+        assert!(
+            json(&[d]).contains(r#""notes":[{"path":"a.md","line":1,"column":1,"message":"the heading that has it"},{"path":"b.md","line":0,"column":0,"message":"another file"}]"#)
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! annals: a static site generator for cross-linked research histories.
 //!
-//! The build is a pipeline of stages (see [`pipeline`]); each module is one
+//! The build is a pipeline of stages (see [`engine`]); each module is one
 //! stage or one piece of data the stages share.
 
 pub mod config;
@@ -8,6 +8,7 @@ pub mod content;
 pub mod dependencies;
 pub mod diagnostics;
 pub mod engine;
+pub mod field;
 pub mod highlight;
 pub mod inputs;
 pub mod markdown;

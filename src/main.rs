@@ -96,7 +96,7 @@ enum Format {
     Human,
     /// GitHub Actions workflow commands: annotations on the pull request's diff.
     Github,
-    /// One JSON array of {path, line, column, severity, message, hint}.
+    /// One JSON array of {path, line, column, severity, message, hint, notes}.
     Json,
 }
 
@@ -234,6 +234,9 @@ fn check(root: &Path, options: &Options, format: Format, deny_warnings: bool, st
         // For CI, paths from where annals runs (the repository root), not the site root.
         for d in &mut found {
             d.path = root.join(&d.path);
+            for note in d.notes_mut() {
+                note.path = root.join(&note.path);
+            }
         }
     }
     match format {

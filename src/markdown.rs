@@ -3,12 +3,12 @@
 //! summary, every `@/` link with its position, and every `[@citation]`.
 
 use pulldown_cmark::{BrokenLink, CodeBlockKind, CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 
 use crate::config::ExternalLinks;
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Diagnostic, Note};
 use crate::slug::slugify;
 
 /// Internal links are written `@/path/under/content.md#anchor`.
@@ -19,9 +19,9 @@ const SUMMARY_MARK: &str = "<!-- more -->";
 /// What the markdown stage asks of the rest of the site.
 pub trait Resolve: Sync {
     /// URL of the page at `rel` (path under `content/`), or why not.
-    fn url(&self, rel: &str) -> Result<&str, Diagnostic>;
+    fn url(&self, rel: &str) -> Result<&str, Unresolved>;
     /// Label and URL of the citable entry `id`, or why not.
-    fn cite(&self, id: &str) -> Result<(&str, &str), Diagnostic>;
+    fn cite(&self, id: &str) -> Result<(&str, &str), Unresolved>;
     /// Whether the site cites at all: without a citation collection, `@word`
     /// in running text is just text.
     fn cites(&self) -> bool;
@@ -31,6 +31,32 @@ pub trait Resolve: Sync {
     fn is_asset(&self, rel: &str) -> bool;
     /// The site's `base_url`.
     fn base_url(&self) -> &str;
+}
+
+/// Why a link or citation does not resolve: a diagnostic but for its
+/// place, which only the markdown stage knows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unresolved {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Unresolved {
+    pub fn new(message: impl Into<String>) -> Self {
+        Unresolved { message: message.into(), hint: None }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// The diagnostic at byte `offset` of the text `locator` locates.
+    fn at(self, locator: &Locator, offset: usize) -> Diagnostic {
+        let mut d = locator.at(offset, self.message);
+        d.hint = self.hint;
+        d
+    }
 }
 
 /// A `@/` link as written, for anchor checks and backlinks.
@@ -80,6 +106,14 @@ pub struct Locator<'a> {
     pub locate: &'a dyn Fn(usize) -> (usize, usize),
 }
 
+impl Locator<'_> {
+    /// A diagnostic at byte `offset` of the rendered text.
+    fn at(&self, offset: usize, message: impl Into<String>) -> Diagnostic {
+        let (line, col) = (self.locate)(offset);
+        Diagnostic::new(self.file, line, col, message)
+    }
+}
+
 /// The Markdown extensions annals turns on (the floor benchmark uses the same).
 pub fn options() -> Options {
     Options::ENABLE_TABLES
@@ -112,176 +146,240 @@ pub fn render(
     errors: &mut Vec<Diagnostic>,
     produce: Produce,
 ) -> Rendered {
-    let at = |range: &Range<usize>, message: String| {
-        let (line, col) = (locator.locate)(range.start);
-        Diagnostic::new(locator.file, line, col, message)
-    };
     let callback = |link: BrokenLink| {
         parse_citations(&link.reference).map(|_| (format!("{CITE_MARK}{}", link.reference).into(), "".into()))
     };
     let parser = Parser::new_with_broken_link_callback(text, options(), Some(callback));
     let mut events: Vec<(Event, Range<usize>)> = parser.into_offset_iter().collect();
-    let mut out = Rendered::default();
-    assign_heading_ids(&mut events, &mut out, &mut |range, message, hint| {
-        errors.push(at(range, message).as_warning().with_hint(hint))
+    let mut walk = Walk::new(text, locator, resolver, errors, events.len());
+    assign_heading_ids(&mut events, &mut walk.out, &mut |shared| {
+        let (line, col) = (locator.locate)(shared.first.start);
+        let note = Note::new(locator.file, line, col, "the heading that has it");
+        let message =
+            format!("two headings would share the anchor `#{}`; this one gets `#{}`", shared.id, shared.given);
+        let hint = format!("reword one of them, or give this one its own id: `{{#{}}}`", shared.given);
+        walk.errors.push(locator.at(shared.heading.start, message).as_warning().with_hint(hint).with_note(note))
     });
-
-    let mut html_events: Vec<Event> = Vec::with_capacity(events.len());
-    let mut summary_end: Option<usize> = None;
-    let mut first_paragraph: Option<Range<usize>> = None;
-    let mut paragraph_start = None;
-    let mut cited: HashSet<String> = HashSet::new();
-    // Code blocks are highlighted after the walk, once it is known which
-    // ones the output needs: with `Produce::Facts`, only the summary's.
-    let mut code_blocks: Vec<(usize, String, CowStr)> = Vec::new();
-    // Inside a link or image, `@word` is text: links do not nest.
-    let mut link_depth = 0usize;
-    let mut previous_char: Option<char> = None;
     let mut iter = events.into_iter().peekable();
     while let Some((event, range)) = iter.next() {
-        // The character before this event's text, when it continues text.
-        let before_text = previous_char.take();
-        match &event {
-            Event::Start(Tag::Link { dest_url, .. }) if !dest_url.starts_with(CITE_MARK) => {
-                link_depth += 1;
-                errors.extend(external(dest_url, "link", resolver, &range, &at));
-            }
-            Event::Start(Tag::Image { dest_url, .. }) => {
-                link_depth += 1;
-                errors.extend(external(dest_url, "image", resolver, &range, &at));
-                if matches!(iter.peek(), Some((Event::End(TagEnd::Image), _))) {
-                    let d = at(&range, "image without alt text".into()).as_warning();
-                    errors.push(d.with_hint("describe it for readers who cannot see it: `![what it shows](…)`"));
-                }
-            }
-            Event::End(TagEnd::Link | TagEnd::Image) => link_depth = link_depth.saturating_sub(1),
-            _ => {}
+        walk.event(event, range, &mut iter);
+    }
+    walk.finish(produce)
+}
+
+/// The events still to walk.
+type Events<'t> = std::iter::Peekable<std::vec::IntoIter<(Event<'t>, Range<usize>)>>;
+
+/// One walk over a text's events: what resolves and locates its links,
+/// and what it has found so far.
+struct Walk<'t, 'a> {
+    text: &'t str,
+    locator: &'a Locator<'a>,
+    resolver: &'a dyn Resolve,
+    errors: &'a mut Vec<Diagnostic>,
+    out: Rendered,
+    /// The events to turn into HTML, links rewritten and citations rendered.
+    html: Vec<Event<'t>>,
+    summary_end: Option<usize>,
+    first_paragraph: Option<Range<usize>>,
+    paragraph_start: Option<usize>,
+    cited: HashSet<String>,
+    /// Code blocks are highlighted after the walk, once it is known which
+    /// ones the output needs: with `Produce::Facts`, only the summary's.
+    code_blocks: Vec<(usize, String, CowStr<'t>)>,
+    /// Inside a link or image, `@word` is text: links do not nest.
+    link_depth: usize,
+    /// The last character of the text event before, when text continues.
+    previous_char: Option<char>,
+}
+
+impl<'t, 'a> Walk<'t, 'a> {
+    fn new(
+        text: &'t str,
+        locator: &'a Locator<'a>,
+        resolver: &'a dyn Resolve,
+        errors: &'a mut Vec<Diagnostic>,
+        events: usize,
+    ) -> Self {
+        Walk {
+            text,
+            locator,
+            resolver,
+            errors,
+            out: Rendered::default(),
+            html: Vec::with_capacity(events),
+            summary_end: None,
+            first_paragraph: None,
+            paragraph_start: None,
+            cited: HashSet::new(),
+            code_blocks: Vec::new(),
+            link_depth: 0,
+            previous_char: None,
         }
+    }
+
+    fn event(&mut self, event: Event<'t>, range: Range<usize>, rest: &mut Events<'t>) {
+        let before_text = self.previous_char.take();
+        self.track_links(&event, &range, rest);
         match event {
             Event::Start(Tag::Link { dest_url, .. }) if dest_url.starts_with(CITE_MARK) => {
                 // The link's text is the raw label; skip it, the citation replaces it.
-                for (e, _) in iter.by_ref() {
+                for (e, _) in rest.by_ref() {
                     if matches!(e, Event::End(TagEnd::Link)) {
                         break;
                     }
                 }
-                let cites = parse_citations(&dest_url[CITE_MARK.len()..]).unwrap_or_default();
-                let written = &text[range.clone()];
-                let html = citation_html(&cites, resolver, |id, d| {
-                    let offset = range.start + written.find(&format!("@{id}")).unwrap_or(0);
-                    errors.push(located(d, &(offset..offset), &at).with_len(id.len() + 1))
-                });
-                for c in &cites {
-                    if cited.insert(c.id.to_string()) {
-                        out.citations.push(c.id.to_string());
-                    }
-                }
-                html_events.push(Event::InlineHtml(html.into()));
+                self.bracketed_citation(&dest_url[CITE_MARK.len()..], &range);
             }
-            Event::Text(t) if link_depth == 0 && resolver.cites() && t.contains('@') => {
-                previous_char = t.chars().next_back();
-                let mut rest = 0;
-                for (i, id) in narrative_citations(&t, before_text) {
-                    html_events.push(Event::Text(t[rest..i].to_string().into()));
-                    rest = i + 1 + id.len();
-                    let key = format!("@{id}");
-                    // The text is the source unless it held escapes: then search.
-                    let offset = match text.get(range.start + i..) {
-                        Some(s) if s.starts_with(&key) => range.start + i,
-                        _ => range.start + text[range.clone()].find(&key).unwrap_or(0),
-                    };
-                    let html = narrative_html(id, resolver, |d| {
-                        errors.push(located(d, &(offset..offset), &at).with_len(id.len() + 1))
-                    });
-                    if cited.insert(id.to_string()) {
-                        out.citations.push(id.to_string());
-                    }
-                    html_events.push(Event::InlineHtml(html.into()));
-                }
-                html_events.push(Event::Text(t[rest..].to_string().into()));
+            Event::Text(t) if self.link_depth == 0 && self.resolver.cites() && t.contains('@') => {
+                self.previous_char = t.chars().next_back();
+                self.narrative_citations(&t, &range, before_text);
             }
             Event::Text(t) => {
-                previous_char = t.chars().next_back();
-                html_events.push(Event::Text(t));
+                self.previous_char = t.chars().next_back();
+                self.html.push(Event::Text(t));
             }
-            Event::Start(Tag::Link { link_type, dest_url, title, id }) if dest_url.starts_with(INTERNAL_PREFIX) => {
-                let dest = internal_link(&dest_url, &range, locator, resolver, &mut out.links, errors);
-                html_events.push(Event::Start(Tag::Link { link_type, dest_url: dest.into(), title, id }));
+            Event::Start(Tag::Link { link_type, dest_url, title, id }) if is_rewritten(&dest_url) => {
+                let dest = self.rewrite(&dest_url, &range);
+                self.html.push(Event::Start(Tag::Link { link_type, dest_url: dest.into(), title, id }));
             }
-            Event::Start(Tag::Image { link_type, dest_url, title, id }) if dest_url.starts_with(INTERNAL_PREFIX) => {
-                let dest = internal_link(&dest_url, &range, locator, resolver, &mut out.links, errors);
-                html_events.push(Event::Start(Tag::Image { link_type, dest_url: dest.into(), title, id }));
+            Event::Start(Tag::Image { link_type, dest_url, title, id }) if is_rewritten(&dest_url) => {
+                let dest = self.rewrite(&dest_url, &range);
+                self.html.push(Event::Start(Tag::Image { link_type, dest_url: dest.into(), title, id }));
             }
-            Event::Start(Tag::Link { link_type, dest_url, title, id }) if is_local(&dest_url) => {
-                let dest = local_link(&dest_url, &range, locator, resolver, &mut out, errors);
-                html_events.push(Event::Start(Tag::Link { link_type, dest_url: dest.into(), title, id }));
+            Event::Start(Tag::CodeBlock(kind)) => self.code_block(kind, rest),
+            Event::Html(ref h) | Event::InlineHtml(ref h) if self.summary_end.is_none() && h.trim() == SUMMARY_MARK => {
+                self.summary_end = Some(self.html.len());
             }
-            Event::Start(Tag::Image { link_type, dest_url, title, id }) if is_local(&dest_url) => {
-                let dest = local_link(&dest_url, &range, locator, resolver, &mut out, errors);
-                html_events.push(Event::Start(Tag::Image { link_type, dest_url: dest.into(), title, id }));
+            Event::Start(Tag::Paragraph) if self.first_paragraph.is_none() && self.paragraph_start.is_none() => {
+                self.paragraph_start = Some(self.html.len());
+                self.html.push(event);
             }
-            Event::Start(Tag::CodeBlock(kind)) => {
-                let mut code = String::new();
-                for (e, _) in iter.by_ref() {
-                    match e {
-                        Event::Text(t) => code.push_str(&t),
-                        Event::End(TagEnd::CodeBlock) => break,
-                        _ => {}
-                    }
-                }
-                let lang = match kind {
-                    CodeBlockKind::Fenced(lang) => lang,
-                    CodeBlockKind::Indented => CowStr::Borrowed(""),
-                };
-                code_blocks.push((html_events.len(), code, lang));
-                html_events.push(Event::Html(CowStr::Borrowed("")));
-            }
-            Event::Html(ref h) | Event::InlineHtml(ref h) if summary_end.is_none() && h.trim() == SUMMARY_MARK => {
-                summary_end = Some(html_events.len());
-            }
-            Event::Start(Tag::Paragraph) if first_paragraph.is_none() && paragraph_start.is_none() => {
-                paragraph_start = Some(html_events.len());
-                html_events.push(event);
-            }
-            Event::End(TagEnd::Paragraph) if first_paragraph.is_none() && paragraph_start.is_some() => {
-                html_events.push(event);
-                first_paragraph = paragraph_start.map(|s| s..html_events.len());
+            Event::End(TagEnd::Paragraph) if self.first_paragraph.is_none() && self.paragraph_start.is_some() => {
+                self.html.push(event);
+                self.first_paragraph = self.paragraph_start.map(|s| s..self.html.len());
             }
             Event::Start(Tag::FootnoteDefinition(ref name)) => {
-                out.footnotes.push(name.to_string());
-                html_events.push(event);
+                self.out.footnotes.push(name.to_string());
+                self.html.push(event);
             }
-            other => html_events.push(other),
+            other => self.html.push(other),
         }
     }
-    let summary_range = summary_end.map(|end| 0..end).or(first_paragraph).unwrap_or(0..0);
-    for (at, code, lang) in code_blocks {
-        if produce == Produce::Html || summary_range.contains(&at) {
-            html_events[at] = Event::Html(crate::highlight::highlight(&code, &lang).into());
+
+    /// Whether the walk is inside a link, and what links and images to
+    /// other sites or without alt text deserve.
+    fn track_links(&mut self, event: &Event, range: &Range<usize>, rest: &mut Events<'t>) {
+        match event {
+            Event::Start(Tag::Link { dest_url, .. }) if !dest_url.starts_with(CITE_MARK) => {
+                self.link_depth += 1;
+                self.external(dest_url, "link", range);
+            }
+            Event::Start(Tag::Image { dest_url, .. }) => {
+                self.link_depth += 1;
+                self.external(dest_url, "image", range);
+                if matches!(rest.peek(), Some((Event::End(TagEnd::Image), _))) {
+                    let d = self.locator.at(range.start, "image without alt text").as_warning();
+                    self.errors.push(d.with_hint("describe it for readers who cannot see it: `![what it shows](…)`"));
+                }
+            }
+            Event::End(TagEnd::Link | TagEnd::Image) => self.link_depth = self.link_depth.saturating_sub(1),
+            _ => {}
         }
     }
-    pulldown_cmark::html::push_html(&mut out.summary, html_events[summary_range].iter().cloned());
-    if produce == Produce::Html {
-        out.html.reserve(text.len() * 3 / 2);
-        pulldown_cmark::html::push_html(&mut out.html, html_events.into_iter());
-    } else {
-        // Facts are kept for every page of the site at once: no spare capacity.
-        out.summary.shrink_to_fit();
-        out.toc.shrink_to_fit();
-        out.links.shrink_to_fit();
-        out.citations.shrink_to_fit();
-        out.assets.shrink_to_fit();
-        out.footnotes.shrink_to_fit();
+
+    fn cite(&mut self, id: &str) {
+        if self.cited.insert(id.to_string()) {
+            self.out.citations.push(id.to_string());
+        }
     }
-    out
+
+    /// `[see @id, p. 3; @other]`, written at `range`.
+    fn bracketed_citation(&mut self, label: &str, range: &Range<usize>) {
+        let cites = parse_citations(label).unwrap_or_default();
+        let written = &self.text[range.clone()];
+        let (locator, errors) = (self.locator, &mut *self.errors);
+        let html = citation_html(&cites, self.resolver, |id, u| {
+            let offset = range.start + written.find(&format!("@{id}")).unwrap_or(0);
+            errors.push(u.at(locator, offset).with_len(id.len() + 1))
+        });
+        for c in &cites {
+            self.cite(c.id);
+        }
+        self.html.push(Event::InlineHtml(html.into()));
+    }
+
+    /// Text holding `@id` narrative citations, written at `range`.
+    fn narrative_citations(&mut self, t: &str, range: &Range<usize>, before_text: Option<char>) {
+        let mut rest = 0;
+        for (i, id) in narrative_citations(t, before_text) {
+            self.html.push(Event::Text(t[rest..i].to_string().into()));
+            rest = i + 1 + id.len();
+            let key = format!("@{id}");
+            // The text is the source unless it held escapes: then search.
+            let offset = match self.text.get(range.start + i..) {
+                Some(s) if s.starts_with(&key) => range.start + i,
+                _ => range.start + self.text[range.clone()].find(&key).unwrap_or(0),
+            };
+            let (locator, errors) = (self.locator, &mut *self.errors);
+            let html = narrative_html(id, self.resolver, |u| errors.push(u.at(locator, offset).with_len(id.len() + 1)));
+            self.cite(id);
+            self.html.push(Event::InlineHtml(html.into()));
+        }
+        self.html.push(Event::Text(t[rest..].to_string().into()));
+    }
+
+    /// The URL a `@/` or relative link or image points at, as written in the output.
+    fn rewrite(&mut self, dest: &str, range: &Range<usize>) -> String {
+        if dest.starts_with(INTERNAL_PREFIX) { self.internal_link(dest, range) } else { self.local_link(dest, range) }
+    }
+
+    fn code_block(&mut self, kind: CodeBlockKind<'t>, rest: &mut Events<'t>) {
+        let mut code = String::new();
+        for (e, _) in rest.by_ref() {
+            match e {
+                Event::Text(t) => code.push_str(&t),
+                Event::End(TagEnd::CodeBlock) => break,
+                _ => {}
+            }
+        }
+        let lang = match kind {
+            CodeBlockKind::Fenced(lang) => lang,
+            CodeBlockKind::Indented => CowStr::Borrowed(""),
+        };
+        self.code_blocks.push((self.html.len(), code, lang));
+        self.html.push(Event::Html(CowStr::Borrowed("")));
+    }
+
+    /// The summary, the HTML if asked for, and the facts.
+    fn finish(self, produce: Produce) -> Rendered {
+        let Walk { text, mut out, mut html, summary_end, first_paragraph, code_blocks, .. } = self;
+        let summary_range = summary_end.map(|end| 0..end).or(first_paragraph).unwrap_or(0..0);
+        for (at, code, lang) in code_blocks {
+            if produce == Produce::Html || summary_range.contains(&at) {
+                html[at] = Event::Html(crate::highlight::highlight(&code, &lang).into());
+            }
+        }
+        pulldown_cmark::html::push_html(&mut out.summary, html[summary_range].iter().cloned());
+        if produce == Produce::Html {
+            out.html.reserve(text.len() * 3 / 2);
+            pulldown_cmark::html::push_html(&mut out.html, html.into_iter());
+        } else {
+            // Facts are kept for every page of the site at once: no spare capacity.
+            out.summary.shrink_to_fit();
+            out.toc.shrink_to_fit();
+            out.links.shrink_to_fit();
+            out.citations.shrink_to_fit();
+            out.assets.shrink_to_fit();
+            out.footnotes.shrink_to_fit();
+        }
+        out
+    }
 }
 
-fn located(mut d: Diagnostic, range: &Range<usize>, at: &dyn Fn(&Range<usize>, String) -> Diagnostic) -> Diagnostic {
-    let positioned = at(range, String::new());
-    d.path = positioned.path;
-    d.line = positioned.line;
-    d.col = positioned.col;
-    d
+/// Whether a link's destination is rewritten: `@/…` and relative paths.
+fn is_rewritten(dest: &str) -> bool {
+    dest.starts_with(INTERNAL_PREFIX) || is_local(dest)
 }
 
 /// One work cited in brackets, Pandoc style: `[see @id, p. 3]`, `[-@id]`.
@@ -372,7 +470,7 @@ fn unresolved(id: &str) -> String {
 }
 
 /// `(see Zarate et al., 2006, p. 3; 2010)`, each work a link.
-fn citation_html(cites: &[Cite], resolver: &dyn Resolve, mut error: impl FnMut(&str, Diagnostic)) -> String {
+fn citation_html(cites: &[Cite], resolver: &dyn Resolve, mut error: impl FnMut(&str, Unresolved)) -> String {
     let mut parts = Vec::new();
     for c in cites {
         let mut part = String::new();
@@ -385,8 +483,8 @@ fn citation_html(cites: &[Cite], resolver: &dyn Resolve, mut error: impl FnMut(&
                 let shown = if c.suppress_author { names_and_year(label).1 } else { label };
                 part.push_str(&citation_link(url, if shown.is_empty() { label } else { shown }));
             }
-            Err(d) => {
-                error(c.id, d);
+            Err(u) => {
+                error(c.id, u);
                 part.push_str(&unresolved(c.id));
             }
         }
@@ -400,70 +498,15 @@ fn citation_html(cites: &[Cite], resolver: &dyn Resolve, mut error: impl FnMut(&
 }
 
 /// `Zarate et al. (2006)`, a link.
-fn narrative_html(id: &str, resolver: &dyn Resolve, error: impl FnOnce(Diagnostic)) -> String {
+fn narrative_html(id: &str, resolver: &dyn Resolve, error: impl FnOnce(Unresolved)) -> String {
     match resolver.cite(id) {
         Ok((label, url)) => match names_and_year(label) {
             (names, "") => citation_link(url, names),
             (names, year) => citation_link(url, &format!("{names} ({year})")),
         },
-        Err(d) => {
-            error(d);
+        Err(u) => {
+            error(u);
             unresolved(id)
-        }
-    }
-}
-
-/// A link or image to another site, under the site's `links.external`.
-fn external(
-    dest: &str,
-    what: &str,
-    resolver: &dyn Resolve,
-    range: &Range<usize>,
-    at: &dyn Fn(&Range<usize>, String) -> Diagnostic,
-) -> Option<Diagnostic> {
-    let lower = dest.trim_start().to_ascii_lowercase();
-    if !(lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("//")) {
-        return None;
-    }
-    let policy = resolver.external_links();
-    let d =
-        at(range, format!("external {what} to `{dest}`: site.yaml sets `links: {{ external: {} }}`", policy.name()));
-    let d = d.with_hint("link to a page of this site with `@/…`, or name the source in plain text");
-    match policy {
-        ExternalLinks::Allow => None,
-        ExternalLinks::Warn => Some(d.as_warning()),
-        ExternalLinks::Deny => Some(d),
-    }
-}
-
-fn internal_link(
-    dest: &str,
-    range: &Range<usize>,
-    locator: &Locator,
-    resolver: &dyn Resolve,
-    links: &mut Vec<Link>,
-    errors: &mut Vec<Diagnostic>,
-) -> String {
-    let (line, col) = (locator.locate)(range.start);
-    let spec = &dest[INTERNAL_PREFIX.len()..];
-    let (target, anchor) = match spec.split_once('#') {
-        Some((t, a)) => (t, Some(a.to_string())),
-        None => (spec, None),
-    };
-    links.push(Link { target: target.to_string(), anchor: anchor.clone(), line, col });
-    match resolver.url(target) {
-        Ok(url) => match anchor {
-            Some(a) => format!("{url}#{a}"),
-            None => url.to_string(),
-        },
-        Err(mut d) => {
-            d.path = locator.file.to_path_buf();
-            d.line = line;
-            d.col = col;
-            // The whole link is at fault (the printer stops at the end of its line).
-            d.len = range.len();
-            errors.push(d);
-            "#".to_string()
         }
     }
 }
@@ -479,58 +522,96 @@ fn is_local(dest: &str) -> bool {
     !(dest.is_empty() || dest.starts_with('#') || dest.starts_with("//") || scheme || dest.starts_with(CITE_MARK))
 }
 
-/// A link written as GitHub shows it: `/x` from the site's root (given the
-/// `base_url` prefix), anything else from the Markdown file's folder. A
-/// `.md` file becomes its page's URL, checked like an `@/` link; any other
-/// file becomes its URL in the output, and must exist.
-fn local_link(
-    dest: &str,
-    range: &Range<usize>,
-    locator: &Locator,
-    resolver: &dyn Resolve,
-    out: &mut Rendered,
-    errors: &mut Vec<Diagnostic>,
-) -> String {
-    if let Some(rooted) = dest.strip_prefix('/') {
-        return format!("{}{rooted}", resolver.base_url());
-    }
-    let (path, suffix) = dest.split_at(dest.find(['#', '?']).unwrap_or(dest.len()));
-    let folder = locator
-        .file
-        .strip_prefix(crate::content::CONTENT_DIR)
-        .ok()
-        .and_then(Path::parent)
-        .map(|p| p.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>())
-        .unwrap_or_default();
-    let error = |message: String, errors: &mut Vec<Diagnostic>| {
-        let (line, col) = (locator.locate)(range.start);
-        errors.push(Diagnostic::new(locator.file, line, col, message));
-        "#".to_string()
-    };
-    let mut parts: Vec<String> = folder.into_iter().map(|c| c.into_owned()).collect();
-    for segment in percent_decode(path).split('/') {
-        match segment {
-            "" | "." => {}
-            ".." if parts.pop().is_some() => {}
-            ".." => return error(format!("link `{dest}` points outside content/"), errors),
-            s => parts.push(s.to_string()),
+impl Walk<'_, '_> {
+    /// An `@/path.md#anchor` link: recorded for the link stage (which checks
+    /// the anchor), and its URL, or `#` with an error.
+    fn internal_link(&mut self, dest: &str, range: &Range<usize>) -> String {
+        let (line, col) = (self.locator.locate)(range.start);
+        let spec = &dest[INTERNAL_PREFIX.len()..];
+        let (target, anchor) = match spec.split_once('#') {
+            Some((t, a)) => (t, Some(a.to_string())),
+            None => (spec, None),
+        };
+        self.out.links.push(Link { target: target.to_string(), anchor: anchor.clone(), line, col });
+        match self.resolver.url(target) {
+            Ok(url) => match anchor {
+                Some(a) => format!("{url}#{a}"),
+                None => url.to_string(),
+            },
+            Err(u) => {
+                // The whole link is at fault (the printer stops at the end of its line).
+                self.errors.push(u.at(self.locator, range.start).with_len(range.len()));
+                "#".to_string()
+            }
         }
     }
-    let rel = parts.join("/");
-    let is_folder = path.is_empty() || path.ends_with('/') || rel.is_empty();
-    if rel.ends_with(".md") || is_folder {
-        // A folder is its section page: `../eras/` is `eras/_index.md`.
-        let page = if is_folder { crate::content::section_rel(&rel) } else { rel };
-        let spec = format!("{INTERNAL_PREFIX}{page}{}", suffix.strip_prefix('?').map_or(suffix, |_| ""));
-        return internal_link(&spec, range, locator, resolver, &mut out.links, errors);
+
+    /// A link written as GitHub shows it: `/x` from the site's root (given the
+    /// `base_url` prefix), anything else from the Markdown file's folder. A
+    /// `.md` file becomes its page's URL, checked like an `@/` link; any other
+    /// file becomes its URL in the output, and must exist.
+    fn local_link(&mut self, dest: &str, range: &Range<usize>) -> String {
+        if let Some(rooted) = dest.strip_prefix('/') {
+            return format!("{}{rooted}", self.resolver.base_url());
+        }
+        let (path, suffix) = dest.split_at(dest.find(['#', '?']).unwrap_or(dest.len()));
+        let folder = self
+            .locator
+            .file
+            .strip_prefix(crate::content::CONTENT_DIR)
+            .ok()
+            .and_then(Path::parent)
+            .map(|p| p.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let mut parts: Vec<String> = folder.into_iter().map(|c| c.into_owned()).collect();
+        for segment in percent_decode(path).split('/') {
+            match segment {
+                "" | "." => {}
+                ".." if parts.pop().is_some() => {}
+                ".." => return self.broken(range, format!("link `{dest}` points outside content/")),
+                s => parts.push(s.to_string()),
+            }
+        }
+        let rel = parts.join("/");
+        let is_folder = path.is_empty() || path.ends_with('/') || rel.is_empty();
+        if rel.ends_with(".md") || is_folder {
+            // A folder is its section page: `../eras/` is `eras/_index.md`.
+            let page = if is_folder { crate::content::section_rel(&rel) } else { rel };
+            let spec = format!("{INTERNAL_PREFIX}{page}{}", suffix.strip_prefix('?').map_or(suffix, |_| ""));
+            return self.internal_link(&spec, range);
+        }
+        if !self.out.assets.contains(&rel) {
+            self.out.assets.push(rel.clone());
+        }
+        if !self.resolver.is_asset(&rel) {
+            let message = format!("missing file: `{dest}` is not a file in content/ (looked for `content/{rel}`)");
+            return self.broken(range, message);
+        }
+        format!("{}{}{suffix}", self.resolver.base_url(), path_to_url(&rel))
     }
-    if !out.assets.contains(&rel) {
-        out.assets.push(rel.clone());
+
+    /// A link or image to another site, under the site's `links.external`.
+    fn external(&mut self, dest: &str, what: &str, range: &Range<usize>) {
+        let lower = dest.trim_start().to_ascii_lowercase();
+        if !(lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("//")) {
+            return;
+        }
+        let policy = self.resolver.external_links();
+        let message = format!("external {what} to `{dest}`: site.yaml sets `links: {{ external: {} }}`", policy.name());
+        let d = self.locator.at(range.start, message);
+        let d = d.with_hint("link to a page of this site with `@/…`, or name the source in plain text");
+        match policy {
+            ExternalLinks::Allow => {}
+            ExternalLinks::Warn => self.errors.push(d.as_warning()),
+            ExternalLinks::Deny => self.errors.push(d),
+        }
     }
-    if !resolver.is_asset(&rel) {
-        return error(format!("missing file: `{dest}` is not a file in content/ (looked for `content/{rel}`)"), errors);
+
+    /// Reports a link that leads nowhere; its URL becomes `#`.
+    fn broken(&mut self, range: &Range<usize>, message: String) -> String {
+        self.errors.push(self.locator.at(range.start, message));
+        "#".to_string()
     }
-    format!("{}{}{suffix}", resolver.base_url(), path_to_url(&rel))
 }
 
 /// `%20` and the like, as a file name.
@@ -567,15 +648,22 @@ fn path_to_url(path: &str) -> String {
     out
 }
 
+/// A heading whose id another heading has already.
+struct SharedAnchor {
+    heading: Range<usize>,
+    /// The heading that has the id.
+    first: Range<usize>,
+    id: String,
+    /// The id this heading gets instead.
+    given: String,
+}
+
 /// Gives every heading an id (its own `{#id}` or a slug of its text, made
 /// unique with `-1`, `-2`, …) and records the table of contents. A heading
 /// whose id was taken is reported: a link to it reaches the first one.
-fn assign_heading_ids(
-    events: &mut [(Event, Range<usize>)],
-    out: &mut Rendered,
-    warn: &mut dyn FnMut(&Range<usize>, String, String),
-) {
-    let mut used: HashSet<String> = HashSet::new();
+fn assign_heading_ids(events: &mut [(Event, Range<usize>)], out: &mut Rendered, warn: &mut dyn FnMut(SharedAnchor)) {
+    // Each id given, with the heading that has it.
+    let mut used: HashMap<String, Range<usize>> = HashMap::new();
     let mut i = 0;
     while i < events.len() {
         if let Event::Start(Tag::Heading { level, id, .. }) = &events[i].0 {
@@ -595,18 +683,15 @@ fn assign_heading_ids(
             });
             let mut unique = base.clone();
             let mut n = 1;
-            while used.contains(&unique) {
+            while used.contains_key(&unique) {
                 unique = format!("{base}-{n}");
                 n += 1;
             }
-            if unique != base {
-                warn(
-                    &events[i].1,
-                    format!("two headings would share the anchor `#{base}`; this one gets `#{unique}`"),
-                    format!("reword one of them, or give this one its own id: `{{#{unique}}}`"),
-                );
+            if let Some(first) = used.get(&base).filter(|_| unique != base) {
+                let (heading, first) = (events[i].1.clone(), first.clone());
+                warn(SharedAnchor { heading, first, id: base.clone(), given: unique.clone() });
             }
-            used.insert(unique.clone());
+            used.insert(unique.clone(), events[i].1.clone());
             if let Event::Start(Tag::Heading { id, .. }) = &mut events[i].0 {
                 *id = Some(CowStr::from(unique.clone()));
             }
@@ -634,10 +719,10 @@ mod tests {
 
     struct Fake;
     impl Resolve for Fake {
-        fn url(&self, rel: &str) -> Result<&str, Diagnostic> {
+        fn url(&self, rel: &str) -> Result<&str, Unresolved> {
             match rel {
                 "studies/a.md" => Ok("/studies/a/"),
-                _ => Err(Diagnostic::file("", format!("broken link: no page at `@/{rel}`"))),
+                _ => Err(Unresolved::new(format!("broken link: no page at `@/{rel}`"))),
             }
         }
         fn is_asset(&self, rel: &str) -> bool {
@@ -646,11 +731,11 @@ mod tests {
         fn base_url(&self) -> &str {
             "/sub/"
         }
-        fn cite(&self, id: &str) -> Result<(&str, &str), Diagnostic> {
+        fn cite(&self, id: &str) -> Result<(&str, &str), Unresolved> {
             match id {
                 "a" => Ok(("Smith et al., 2006", "/studies/a/")),
                 "b" => Ok(("Jones and Li, 2000", "/studies/b/")),
-                _ => Err(Diagnostic::file("", format!("unknown citation `@{id}`"))),
+                _ => Err(Unresolved::new(format!("unknown citation `@{id}`"))),
             }
         }
         fn cites(&self) -> bool {
@@ -737,7 +822,8 @@ mod tests {
 
     #[test]
     fn images_without_alt_text_and_external_links_are_warned_about() {
-        let (_, errs) = md("![](a.png) ![A chart](b.png)\n\n[site](https://example.org)\n");
+        let (_, errs) =
+            md("![](a.png) ![A chart](b.png)\n\n[site](https://example.org)\n\n![A map](https://example.org/m.png)\n");
         // (a.png and b.png are files of the site: see `Fake::is_asset`.)
         let found: Vec<(usize, usize, bool, &str)> =
             errs.iter().map(|d| (d.line, d.col, d.is_error(), d.message.as_str())).collect();
@@ -745,7 +831,13 @@ mod tests {
             found,
             [
                 (1, 1, false, "image without alt text"),
-                (3, 1, false, "external link to `https://example.org`: site.yaml sets `links: { external: warn }`")
+                (3, 1, false, "external link to `https://example.org`: site.yaml sets `links: { external: warn }`"),
+                (
+                    5,
+                    1,
+                    false,
+                    "external image to `https://example.org/m.png`: site.yaml sets `links: { external: warn }`"
+                )
             ]
         );
     }
@@ -824,5 +916,39 @@ mod tests {
         let (r, errs) = md("`[@nope]`\n\n```\n[@nope]\n```\n");
         assert!(errs.is_empty(), "{errs:?}");
         assert!(r.html.contains("[@nope]"));
+    }
+
+    #[test]
+    fn local_links_are_paths_not_schemes_fragments_or_citations() {
+        for local in ["a.md", "../eras/", "/about/", "chart%20one.png", "dir/x.csv?raw"] {
+            assert!(is_local(local), "{local}");
+        }
+        for other in ["", "#top", "//cdn.org/x", "https://x.org", "mailto:a@b.org", "annals-cite:x"] {
+            assert!(!is_local(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn file_names_round_trip_through_percent_escapes() {
+        assert_eq!(percent_decode("chart%20one.png"), "chart one.png");
+        assert_eq!(percent_decode("caf%C3%A9"), "café");
+        // A `%` not followed by two hex digits is itself.
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(path_to_url("a b/café.png"), "a%20b/caf%C3%A9.png");
+    }
+
+    #[test]
+    fn citation_ids_end_where_the_id_characters_end() {
+        assert_eq!(id_at("zarate-2006, p. 3"), Some("zarate-2006"));
+        assert_eq!(id_at("zarate-2006."), Some("zarate-2006"));
+        assert_eq!(id_at("a-"), Some("a"));
+        // An email address or a word running on is not a citation.
+        assert_eq!(id_at("example.org"), None);
+        assert_eq!(id_at("x_y"), None);
+        assert_eq!(id_at("-x"), None);
+        assert_eq!(citation_key("see @a"), Some((4, "a")));
+        assert_eq!(citation_key("name@a"), None);
+        assert_eq!(names_and_year("Berman et al., 2000"), ("Berman et al.", "2000"));
     }
 }

@@ -18,6 +18,11 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// `` `a`, `b`, `c` ``: names in a message.
+pub fn quoted_list<S: AsRef<str>>(values: &[S]) -> String {
+    values.iter().map(|v| format!("`{}`", v.as_ref())).collect::<Vec<_>>().join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

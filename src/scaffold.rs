@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{self, Config, FieldType};
 use crate::content::CONTENT_DIR;
 use crate::diagnostics::Diagnostic;
-use crate::names::suggest;
+use crate::names::{quoted_list, suggest};
 
 /// The files of a new site, path and text: one documented collection, a
 /// home page that cites its one entry, and the theme built into the binary.
@@ -61,7 +61,7 @@ pub fn new_entry(root: &Path, collection: &str, id: &str, title: Option<&str>) -
         let names: Vec<&str> = config.collections.iter().map(|c| c.name.as_str()).collect();
         let hint = match suggest(collection, names.iter().copied()) {
             Some(s) => format!("did you mean `{s}`?"),
-            None => format!("site.yaml declares {}", config::quoted_list(&names)),
+            None => format!("site.yaml declares {}", quoted_list(&names)),
         };
         return Err(fail(format!("no collection `{collection}` in site.yaml"), Some(hint)));
     };
@@ -122,15 +122,8 @@ fn front_matter(root: &Path, config: &Config, c: &config::Collection, title: Opt
 
 /// A field's type for a comment; a reference also lists ids to choose from.
 fn describe(root: &Path, config: &Config, ty: &FieldType) -> String {
-    let to = match ty {
-        FieldType::Reference(to) => to,
-        FieldType::List(of) => match &**of {
-            FieldType::Reference(to) => to,
-            _ => return ty.describe(),
-        },
-        _ => return ty.describe(),
-    };
-    let folder = config.collection(to).map_or(to.as_str(), |c| c.folder.as_str());
+    let Some(to) = ty.target() else { return ty.describe() };
+    let folder = config.collection(to).map_or(to, |c| c.folder.as_str());
     let ids = entry_ids(&root.join(CONTENT_DIR).join(folder));
     let shown: Vec<&str> = ids.iter().take(IDS_SHOWN).map(String::as_str).collect();
     match ids.len() {

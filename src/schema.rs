@@ -8,39 +8,9 @@ use std::sync::Arc;
 use crate::config::{Collection, Config, Field, FieldType};
 use crate::content::{Kind, Source};
 use crate::diagnostics::Diagnostic;
+pub use crate::field::{FieldValue, Located, Reference};
 use crate::names::suggest;
 use crate::yaml::{Node, Value};
-
-/// A validated front matter value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FieldValue {
-    Str(String),
-    /// Markdown source, rendered by the markdown stage. (Boxed, as is `Ref`,
-    /// to keep the common values small: a site holds thousands of them.)
-    Text(Box<Located<String>>),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    Date(String),
-    List(Vec<FieldValue>),
-    /// An entry id of another collection, resolved by the link stage.
-    Ref(Box<Reference>),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reference {
-    /// The collection named.
-    pub to: String,
-    pub id: Located<String>,
-}
-
-/// A value with the place it was written, for errors found in later stages.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Located<T> {
-    pub value: T,
-    pub line: usize,
-    pub col: usize,
-}
 
 /// The validated front matter of one source.
 #[derive(Debug, Clone, Default)]
@@ -71,6 +41,7 @@ pub fn validate(source: &Source, config: &Config) -> (Meta, Vec<Diagnostic>) {
         Kind::Section | Kind::Page => v.page(),
     };
     let meta = Meta { invalid: source.front_failed || !v.errors.is_empty(), ..meta };
+    source.quote(&mut v.errors);
     (meta, v.errors)
 }
 
@@ -165,14 +136,10 @@ impl<'a> Validator<'a> {
     /// (`title: ""`, `authors: []` or `authors: [""]` are missing values, not
     /// values), and `min`/`max` bound a number.
     fn constraints(&mut self, field: &Field, typed: &FieldValue, node: &Node) {
-        if field.required && is_empty(typed) {
+        if field.required && typed.is_blank() {
             self.error(node.line, node.col, format!("field `{}` is required, so it must not be empty", field.name));
         }
-        let number = match typed {
-            FieldValue::Int(i) => *i as f64,
-            FieldValue::Float(f) => *f,
-            _ => return,
-        };
+        let Some(number) = typed.number() else { return };
         let shown = |b: f64| if b.fract() == 0.0 { format!("{b:.0}") } else { b.to_string() };
         if let Some(min) = field.min.filter(|m| number < *m) {
             self.error(node.line, node.col, format!("field `{}` must be at least {}", field.name, shown(min)));
@@ -222,88 +189,22 @@ impl<'a> Validator<'a> {
     }
 
     fn string(&mut self, name: &str, value: &Node) -> Option<String> {
-        match self.value(name, &FieldType::String, value)? {
-            FieldValue::Str(s) => Some(s),
-            _ => None,
-        }
+        self.value(name, &FieldType::String, value)?.term().map(str::to_string)
     }
 
-    fn mismatch(&mut self, name: &str, ty: &FieldType, node: &Node) -> Option<FieldValue> {
-        let found = match &node.value {
-            Value::Str(s) => format!("`{s}`"),
-            Value::Int(i) => format!("`{i}`"),
-            Value::Null => {
-                self.error(node.line, node.col, format!("field `{name}` is empty: fill in {}", ty.describe()));
-                return None;
-            }
-            other => other.kind().to_string(),
-        };
-        self.error(node.line, node.col, format!("field `{name}` expects {}, found {found}", ty.describe()));
-        None
-    }
-
+    /// The value of `node` as type `ty`, or `None` with every mismatch reported.
     fn value(&mut self, name: &str, ty: &FieldType, node: &Node) -> Option<FieldValue> {
-        let located = |s: &str| Located { value: s.to_string(), line: node.line, col: node.col };
-        match (ty, &node.value) {
-            (FieldType::String, Value::Str(s)) => Some(FieldValue::Str(s.clone())),
-            (FieldType::Text, Value::Str(s)) => Some(FieldValue::Text(Box::new(located(s)))),
-            (FieldType::Integer, Value::Int(i)) => Some(FieldValue::Int(*i)),
-            (FieldType::Number, Value::Int(i)) => Some(FieldValue::Float(*i as f64)),
-            (FieldType::Number, Value::Float(f)) if f.is_finite() => Some(FieldValue::Float(*f)),
-            (FieldType::Boolean, Value::Bool(b)) => Some(FieldValue::Bool(*b)),
-            (FieldType::Date, Value::Str(s)) if is_date(s) => Some(FieldValue::Date(s.clone())),
-            (FieldType::Enum(values), Value::Str(s)) if values.contains(s) => Some(FieldValue::Str(s.clone())),
-            (FieldType::Enum(values), Value::Str(s)) => {
-                let hint = suggest(s, values.iter().map(String::as_str)).map(|v| format!("did you mean `{v}`?"));
-                let d =
-                    self.error(node.line, node.col, format!("field `{name}` expects {}, found `{s}`", ty.describe()));
-                d.hint = hint;
+        match ty.read(node) {
+            Ok(value) => Some(value),
+            Err(mismatches) => {
+                for m in mismatches {
+                    let d = self.error(m.line, m.col, m.message(name));
+                    d.hint = m.hint();
+                }
                 None
             }
-            (FieldType::Reference(to), Value::Str(s)) => {
-                Some(FieldValue::Ref(Box::new(Reference { to: to.clone(), id: located(s) })))
-            }
-            (FieldType::List(of), Value::List(items)) => {
-                let before = self.errors.len();
-                let values: Vec<FieldValue> = items.iter().filter_map(|item| self.value(name, of, item)).collect();
-                (self.errors.len() == before).then_some(FieldValue::List(values))
-            }
-            // A single value where a list is expected is a list of one: `indications: depression`.
-            (FieldType::List(of), Value::Str(_) | Value::Int(_)) => {
-                self.value(name, of, node).map(|v| FieldValue::List(vec![v]))
-            }
-            _ => self.mismatch(name, ty, node),
         }
     }
-}
-
-fn is_empty(value: &FieldValue) -> bool {
-    match value {
-        FieldValue::Str(s) => s.trim().is_empty(),
-        FieldValue::Text(t) => t.value.trim().is_empty(),
-        FieldValue::Ref(r) => r.id.value.trim().is_empty(),
-        FieldValue::List(items) => items.is_empty() || items.iter().any(is_empty),
-        _ => false,
-    }
-}
-
-fn is_date(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    let [y, m, d] = parts[..] else { return false };
-    let all_digits = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_digit());
-    if !(all_digits(y, 4) && all_digits(m, 2) && all_digits(d, 2)) {
-        return false;
-    }
-    let (y, m, d): (u32, u32, u32) = (y.parse().unwrap_or(0), m.parse().unwrap_or(0), d.parse().unwrap_or(0));
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    (1..=days).contains(&d)
 }
 
 #[cfg(test)]
@@ -311,7 +212,7 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    const SITE: &str = "title: T\ncollections:\n  studies:\n    fields:\n      title: {type: string, required: true}\n      year: {type: integer, required: true}\n      design: {type: enum, values: [crossover, review]}\n      published: {type: date}\n      tags: {type: list, of: string}\n";
+    const SITE: &str = "title: T\ncollections:\n  studies:\n    fields:\n      title: {type: string, required: true}\n      year: {type: integer, required: true}\n      design: {type: enum, values: [crossover, review]}\n      published: {type: date}\n      tags: {type: list, of: string}\n      dose: {type: number, min: 0.5, max: 2}\n";
 
     fn check(text: &str) -> (Meta, Vec<Diagnostic>) {
         let config = crate::config::parse(SITE).unwrap();
@@ -349,16 +250,17 @@ mod tests {
     }
 
     #[test]
-    fn no_front_matter_in_a_collection_with_required_fields_is_an_error() {
-        let (_, errs) = check("Just text\n");
-        assert!(errs[0].message.starts_with("no front matter"), "{errs:?}");
+    fn numbers_are_bounded_both_ways() {
+        let (_, errs) = check("---\ntitle: A\nyear: 2006\ndose: 2.5\n---\n");
+        let found: Vec<(usize, usize, &str)> = errs.iter().map(|d| (d.line, d.col, d.message.as_str())).collect();
+        assert_eq!(found, [(4, 7, "field `dose` must be at most 2")]);
+        let (_, errs) = check("---\ntitle: A\nyear: 2006\ndose: 0.25\n---\n");
+        assert_eq!(errs[0].message, "field `dose` must be at least 0.5");
     }
 
     #[test]
-    fn dates_are_checked() {
-        assert!(is_date("2024-02-29"));
-        assert!(!is_date("2023-02-29"));
-        assert!(!is_date("2023-13-01"));
-        assert!(!is_date("23-1-1"));
+    fn no_front_matter_in_a_collection_with_required_fields_is_an_error() {
+        let (_, errs) = check("Just text\n");
+        assert!(errs[0].message.starts_with("no front matter"), "{errs:?}");
     }
 }

@@ -28,8 +28,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use crate::HashMap;
+use crate::field::{FieldValue, When};
 use crate::output::{Output, Sink};
-use crate::schema::FieldValue;
 use crate::site::{Markdown, Page, Site};
 
 /// The weight of a word in a title, a field, the body.
@@ -424,7 +424,7 @@ pub fn tokens(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
 fn make_doc(site: &Site, page: &Page) -> (Doc, Vec<(String, u32)>) {
     let mut field_text = Vec::new();
     for value in page.fields.values() {
-        field_strings(value, &mut field_text);
+        value.strings(&mut field_text);
     }
     let body = page.md.body().map(|b| body_text(site, b)).unwrap_or_default();
     // Per word: the best of title and fields, and the count in the body.
@@ -451,25 +451,21 @@ fn make_doc(site: &Site, page: &Page) -> (Doc, Vec<(String, u32)>) {
         .map(|tax| {
             let mut values = Vec::new();
             if let Some(v) = page.fields.get(&tax.name) {
-                field_strings(v, &mut values);
+                v.strings(&mut values);
             }
             values
         })
         .collect();
     let year = site.config.citations.as_ref().map_or("year", |c| c.year.as_str()).to_string();
-    let year = match page.fields.get(&year) {
-        Some(FieldValue::Int(y)) => serde_json::Value::from(*y),
-        Some(FieldValue::Date(d)) => d.get(..4).unwrap_or(d).into(),
-        _ => serde_json::Value::Null,
+    let year = match page.fields.get(&year).and_then(FieldValue::when) {
+        Some(When::Year(y)) => serde_json::Value::from(y),
+        Some(When::Day(d)) => d.get(..4).unwrap_or(d).into(),
+        None => serde_json::Value::Null,
     };
     // The text a snippet is cut from: the field that describes the page (a
     // study's finding), then the body.
     let described_by = page.collection.as_deref().and_then(|c| site.config.collection(c)?.description.as_deref());
-    let mut text = match described_by.and_then(|f| page.fields.get(f)) {
-        Some(FieldValue::Str(s)) => s.clone(),
-        Some(FieldValue::Text(t)) => t.value.clone(),
-        _ => String::new(),
-    };
+    let mut text = described_by.and_then(|f| page.fields.get(f)?.prose()).unwrap_or_default().to_string();
     if !text.is_empty() && !body.is_empty() {
         text.push_str(" · ");
     }
@@ -490,18 +486,6 @@ fn make_doc(site: &Site, page: &Page) -> (Doc, Vec<(String, u32)>) {
     })
     .to_string();
     (Doc { facets, fragment }, terms)
-}
-
-/// The strings of a field value. References are left out: they name other
-/// pages, which are found by their own words (and a page's terms then
-/// depend on the page alone).
-fn field_strings(value: &FieldValue, out: &mut Vec<String>) {
-    match value {
-        FieldValue::Str(s) | FieldValue::Date(s) => out.push(s.clone()),
-        FieldValue::Text(t) => out.push(t.value.clone()),
-        FieldValue::List(items) => items.iter().for_each(|v| field_strings(v, out)),
-        FieldValue::Ref(_) | FieldValue::Int(_) | FieldValue::Float(_) | FieldValue::Bool(_) => {}
-    }
 }
 
 /// The text of a Markdown body, without markup, on one line; citations

@@ -199,11 +199,11 @@ Write the entry here, in your own words.
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stdout),
-        r#"[{"path":"content/things/lamp.md","line":3,"column":6,"severity":"error","message":"field `count` is empty: fill in an integer","hint":null},
- {"path":"content/things/lamp.md","line":4,"column":5,"severity":"error","message":"field `kind` is empty: fill in one of `big`, `small`","hint":null},
- {"path":"content/things/lamp.md","line":5,"column":6,"severity":"error","message":"field `place` is empty: fill in the id of an entry in `places`","hint":null},
- {"path":"content/things/lamp.md","line":6,"column":8,"severity":"error","message":"field `summary` is empty: fill in a Markdown string","hint":null},
- {"path":"content/things/lamp.md","line":7,"column":9,"severity":"error","message":"field `verified` is empty: fill in a boolean (true or false)","hint":null}]
+        r#"[{"path":"content/things/lamp.md","line":3,"column":6,"severity":"error","message":"field `count` is empty: fill in an integer","hint":null,"notes":[]},
+ {"path":"content/things/lamp.md","line":4,"column":5,"severity":"error","message":"field `kind` is empty: fill in one of `big`, `small`","hint":null,"notes":[]},
+ {"path":"content/things/lamp.md","line":5,"column":6,"severity":"error","message":"field `place` is empty: fill in the id of an entry in `places`","hint":null,"notes":[]},
+ {"path":"content/things/lamp.md","line":6,"column":8,"severity":"error","message":"field `summary` is empty: fill in a Markdown string","hint":null,"notes":[]},
+ {"path":"content/things/lamp.md","line":7,"column":9,"severity":"error","message":"field `verified` is empty: fill in a boolean (true or false)","hint":null,"notes":[]}]
 "#
     );
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
@@ -242,8 +242,8 @@ fn check_speaks_github_annotations_and_json_with_warnings() {
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
-        "[{\"path\":\"content/studies/epsilon-2015.md\",\"line\":0,\"column\":0,\"severity\":\"warning\",\"message\":\"orphan: no other page links to, cites or refers to this entry\",\"hint\":\"link to it from a related page (`[…](@/studies/epsilon-2015.md)`), cite it, or name it in another entry's field\"},\n \
-         {\"path\":\"content/studies/epsilon-2015.md\",\"line\":8,\"column\":5,\"severity\":\"error\",\"message\":\"broken link: no page at `@/studies/gamma-2011.md`\",\"hint\":\"did you mean `@/studies/gamma-2010.md`?\"}]\n"
+        "[{\"path\":\"content/studies/epsilon-2015.md\",\"line\":0,\"column\":0,\"severity\":\"warning\",\"message\":\"orphan: no other page links to, cites or refers to this entry\",\"hint\":\"link to it from a related page (`[…](@/studies/epsilon-2015.md)`), cite it, or name it in another entry's field\",\"notes\":[]},\n \
+         {\"path\":\"content/studies/epsilon-2015.md\",\"line\":8,\"column\":5,\"severity\":\"error\",\"message\":\"broken link: no page at `@/studies/gamma-2011.md`\",\"hint\":\"did you mean `@/studies/gamma-2010.md`?\",\"notes\":[]}]\n"
     );
 }
 

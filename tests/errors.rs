@@ -314,3 +314,284 @@ fn an_unknown_filter_is_located_in_its_template() {
     assert_eq!(d.line, 3, "{d}");
     assert!(d.message.contains("shout"), "{d}");
 }
+
+#[test]
+fn two_pages_with_one_url_point_at_each_other() {
+    let site = TestSite::with_error("duplicate-url");
+    let errors = site.build_err();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    let d = &errors[0];
+    assert_at(d, "content/eras/_index.md", 0, 0, "this page's URL `/eras/` is also the URL of content/eras.md");
+    let note = &d.notes()[0];
+    assert_eq!(
+        (note.path.as_path(), note.line, note.message.as_str()),
+        (Path::new("content/eras.md"), 0, "the other page with this URL")
+    );
+    // And the output path they would both be written to.
+    assert_at(&errors[1], "eras/index.html", 0, 0, "two pages or files would be written to this output path");
+}
+
+#[test]
+fn an_id_shared_by_two_citable_collections_names_both_files() {
+    let d = only_error("duplicate-citable-id");
+    assert_at(&d, "content/works/beta-2005.md", 0, 0, "`beta-2005` is also the id of content/studies/beta-2005.md");
+    assert_eq!(d.notes()[0].path, Path::new("content/studies/beta-2005.md"), "{d}");
+    assert_eq!(d.hint.as_deref(), Some("rename one of the two files"));
+}
+
+#[test]
+fn two_spellings_of_a_taxonomy_term_point_at_each_other() {
+    let d = only_error("taxonomy-spelling");
+    assert_at(
+        &d,
+        "content/studies/epsilon-2015.md",
+        0,
+        0,
+        "`Mood` and `mood` of taxonomy `topics` would share the URL /topics/mood/; spell them the same",
+    );
+    let note = &d.notes()[0];
+    assert_eq!(
+        (note.path.as_path(), note.message.as_str()),
+        (Path::new("content/studies/alpha-2000.md"), "`mood` is written here")
+    );
+}
+
+#[test]
+fn a_field_name_that_is_not_a_string() {
+    let d = only_error("field-name-not-string");
+    assert_at(&d, "content/notes.md", 3, 1, "field names must be strings, found an integer");
+}
+
+#[test]
+fn front_matter_that_is_not_a_mapping() {
+    let d = only_error("front-matter-not-mapping");
+    assert_at(&d, "content/notes.md", 2, 1, "front matter must be a mapping of fields, found a list");
+}
+
+#[test]
+fn a_template_named_in_front_matter_must_exist() {
+    let d = only_error("unknown-template");
+    // The whole file: the check is made when templates are chosen, after the front matter.
+    assert_at(&d, "content/notes.md", 0, 0, "`template: nope.html` names no template in the theme or templates/");
+}
+
+#[test]
+fn the_content_folder_must_exist() {
+    let site = TestSite::fixture("basic");
+    std::fs::remove_dir_all(site.root.join("content")).unwrap();
+    let errors = site.build_err();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_at(&errors[0], "content", 0, 0, "the content folder is missing");
+}
+
+#[test]
+fn a_citation_needs_citations_in_site_yaml() {
+    let site = TestSite::fixture("basic");
+    let config = std::fs::read_to_string(site.root.join("site.yaml")).unwrap();
+    let start = config.find("citations:").unwrap();
+    let end = config.find("feed:").unwrap();
+    site.write("site.yaml", &format!("{}{}", &config[..start], &config[end..]));
+    let errors = site.build_err();
+    assert!(errors.iter().all(|d| d.message.contains("but site.yaml declares no `citations`")), "{errors:#?}");
+    assert_at(&errors[0], "content/about.md", 7, 8, "citation `[@alpha-2000]`, but site.yaml declares no `citations`");
+}
+
+/// Columns count characters: wide (CJK) and multi-byte (emoji) text before
+/// an error moves it by one column a character, whatever its bytes or width.
+#[test]
+fn columns_count_characters_before_the_error() {
+    let site = TestSite::with_error("wide-characters");
+    let errors = site.build_err();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert_at(&errors[0], "content/studies/epsilon-2015.md", 6, 15, "field `topics` expects a string, found `3`");
+    assert_at(&errors[1], "content/studies/epsilon-2015.md", 9, 8, "unknown citation `@alpha-2001`");
+    // The underline sits under the id: after 6 characters, 11 display cells.
+    let report = annals::diagnostics::report(&site.root, &errors[1..]);
+    assert!(report.contains("9 | 日本語の文 [@alpha-2001] 😀.\n  |             ^^^^^^^^^^^\n"), "{report}");
+}
+
+/// Every check of `site.yaml` that serde cannot make, each at its place.
+#[test]
+fn each_schema_error_points_at_its_place_in_site_yaml() {
+    let cases: &[(&str, &str, usize, usize, &str)] = &[
+        (
+            "participants: { type: integer, min: 1 }",
+            "participants: { type: integer, min: 1, taxonomy: true }",
+            32,
+            29,
+            "field `participants` is a taxonomy, so its type must be string, enum, or a list of those",
+        ),
+        (
+            "published: { type: date }",
+            "published: { type: date, min: 1 }",
+            33,
+            37,
+            "`min` and `max` apply to integer and number fields, not to `published`",
+        ),
+        (
+            "participants: { type: integer, min: 1 }",
+            "participants: { type: integer, min: 5, max: 2 }",
+            32,
+            51,
+            "`max` of `participants` is below its `min`",
+        ),
+        ("sort_by: order", "sort_by: rank", 14, 14, "`sort_by: rank` names no field of collection `eras`"),
+        (
+            "description: key_finding",
+            "description: gist",
+            23,
+            18,
+            "`description: gist` names no field of collection `studies`",
+        ),
+        ("collection: studies", "collection: []", 6, 15, "citations name no collection: give one, or a list"),
+        ("collection: studies", "collection: [studies, studies]", 6, 15, "citations name collection `studies` twice"),
+        (
+            "feed: { collections: [studies], limit: 3 }",
+            "feed: { collections: [] }",
+            11,
+            7,
+            "`feed.collections` must name at least one collection",
+        ),
+        (
+            "design: { type: enum, values: [randomised controlled trial, crossover trial, review], taxonomy: true }",
+            "design: { type: enum, taxonomy: true }",
+            30,
+            23,
+            "an enum field needs `values`, a non-empty list of the allowed values",
+        ),
+        (
+            "topics: { type: list, of: string, taxonomy: true }",
+            "topics: { type: list, taxonomy: true }",
+            31,
+            23,
+            "a list field needs `of`, the type of its items",
+        ),
+        (
+            "related: { type: list, of: { type: reference, to: studies } }",
+            "related: { type: list, of: { type: list, of: string } }",
+            36,
+            24,
+            "lists of lists are not supported",
+        ),
+        (
+            "era: { type: reference, to: eras, required: true }",
+            "era: { type: reference, required: true }",
+            29,
+            20,
+            "a reference field needs `to`, the collection it points into",
+        ),
+    ];
+    for (from, to, line, col, message) in cases {
+        let site = TestSite::fixture("basic");
+        let config = std::fs::read_to_string(site.root.join("site.yaml")).unwrap();
+        assert!(config.contains(from), "{from}");
+        site.write("site.yaml", &config.replacen(from, to, 1));
+        let errors = site.build_err();
+        assert_eq!(errors.len(), 1, "{to}: {errors:#?}");
+        assert_at(&errors[0], "site.yaml", *line, *col, message);
+    }
+}
+
+#[test]
+fn a_collection_name_must_be_an_id() {
+    let site = TestSite::fixture("basic");
+    let config = std::fs::read_to_string(site.root.join("site.yaml")).unwrap();
+    site.write("site.yaml", &format!("{config}  Bad_Name:\n    fields: {{}}\n"));
+    let errors = site.build_err();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_at(
+        &errors[0],
+        "site.yaml",
+        0,
+        0,
+        "collection name `Bad_Name` must use lowercase letters, digits and hyphens only",
+    );
+}
+
+#[test]
+fn an_entry_in_a_subfolder_of_its_collection() {
+    let d = only_error("entry-in-subfolder");
+    assert_at(
+        &d,
+        "content/studies/old/epsilon-2015.md",
+        0,
+        0,
+        "entries of `studies` must sit directly in content/studies/, not in a subfolder",
+    );
+}
+
+#[test]
+fn a_link_that_climbs_out_of_content() {
+    let d = only_error("link-outside-content");
+    assert_at(&d, "content/notes.md", 4, 5, "link `../../etc/passwd` points outside content/");
+}
+
+#[test]
+fn an_integer_too_large_for_a_field() {
+    let d = only_error("integer-too-large");
+    assert_at(&d, "content/studies/epsilon-2015.md", 4, 7, "integer out of range");
+}
+
+/// A rebuild that reuses the last build's relations (the link did not
+/// change) still quotes the line as the build read it now, not as before.
+#[test]
+fn a_rebuild_quotes_the_line_as_it_now_reads() {
+    use annals::engine::{Change, Engine};
+    let site = TestSite::with_error("missing-anchor");
+    let mut engine = Engine::new(site.options.clone());
+    engine.rebuild(&Change::Everything).expect_err("a missing anchor");
+    let rel = "content/studies/epsilon-2015.md";
+    let text = std::fs::read_to_string(site.root.join(rel)).unwrap();
+    site.write(rel, &text.replace("(@/studies/beta-2005.md#methods).", "(@/studies/beta-2005.md#methods), reworded."));
+    let mut errors = engine.rebuild(&Change::Paths(vec![rel.into()])).expect_err("still a missing anchor");
+    errors.retain(Diagnostic::is_error);
+    assert_at(&errors[0], rel, 8, 7, "has no heading or footnote `#methods`");
+    let report = annals::diagnostics::report(Path::new("/nowhere"), &errors);
+    assert!(report.contains("8 | As in [the method](@/studies/beta-2005.md#methods), reworded.\n"), "{report}");
+}
+
+#[test]
+fn a_template_file_must_be_utf8() {
+    let d = only_error("template-not-utf8");
+    assert_at(&d, "templates/page.html", 0, 0, "template is not valid UTF-8");
+}
+
+/// A theme without the templates a page kind needs: each entry says which
+/// templates it looked for, and each generated listing which one it needs.
+#[test]
+fn a_theme_missing_templates_names_what_each_page_needs() {
+    let site = TestSite::with_error("bare-theme");
+    let config = std::fs::read_to_string(site.root.join("site.yaml")).unwrap();
+    site.write("site.yaml", &config.replace("theme: default", "theme: bare"));
+    let errors = site.build_err();
+    let entry = errors
+        .iter()
+        .find(|d| d.path == Path::new("content/studies/alpha-2000.md"))
+        .unwrap_or_else(|| panic!("{errors:#?}"));
+    assert_at(
+        entry,
+        "content/studies/alpha-2000.md",
+        0,
+        0,
+        "no template for this page: expected one of studies/entry.html, entry.html",
+    );
+    let listing = errors.iter().find(|d| d.message.contains("taxonomy.html")).unwrap_or_else(|| panic!("{errors:#?}"));
+    assert_at(listing, "templates", 0, 0, "template `taxonomy.html` not found in the theme or templates/");
+}
+
+/// Both of Tera's error paths end at the template's line, shown and
+/// underlined like any other.
+#[test]
+fn template_errors_are_shown_at_their_line() {
+    for (kind, line, shown) in [
+        ("template-error", 4, "4 | {{ page.fields.missing.deeper }}\n  |                ^\n"),
+        ("template-syntax", 3, "3 | <h1>{{ page.title }</h1>\n"),
+    ] {
+        let site = TestSite::with_error(kind);
+        let errors = site.build_err();
+        assert_eq!((errors.len(), errors[0].line), (1, line), "{kind}: {errors:#?}");
+        let report = annals::diagnostics::report(&site.root, &errors);
+        assert!(report.starts_with(&format!("templates/page.html:{line}:")), "{report}");
+        assert!(report.contains(shown), "{kind}: {report}");
+    }
+}

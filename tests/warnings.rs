@@ -64,6 +64,15 @@ fn two_headings_that_would_share_an_anchor() {
         1,
         "two headings would share the anchor `#results`; this one gets `#results-1`",
     );
+    // The note points at the heading that has the anchor, and quotes it.
+    let note = &d.notes()[0];
+    assert_eq!((note.path.as_path(), note.line, note.col), (Path::new("content/notes.md"), 6, 1), "{d}");
+    assert_eq!(note.message, "the heading that has it");
+    let report = annals::diagnostics::report(Path::new("/nowhere"), &[d]);
+    assert!(
+        report.contains("::: content/notes.md:6:1\n   |\n 6 | ## Results\n   | - the heading that has it\n"),
+        "{report}"
+    );
 }
 
 #[test]

@@ -60,14 +60,10 @@ pub(super) fn card_key(site: &Site, page: &Page) -> u64 {
 
 pub(super) fn hash_stubs(site: &Site, value: &FieldValue, h: &mut impl std::hash::Hasher) {
     use std::hash::Hash;
-    match value {
-        FieldValue::Ref(r) => {
-            let target = site.entry_index(&r.to, &r.id.value).map(|i| &site.pages[i]);
-            (&r.id.value, target.map(|p| (&p.url, &p.title, &p.citation))).hash(h);
-        }
-        FieldValue::List(items) => items.iter().for_each(|v| hash_stubs(site, v, h)),
-        _ => {}
-    }
+    value.references(&mut |r| {
+        let target = site.entry_index(&r.to, &r.id.value).map(|i| &site.pages[i]);
+        (&r.id.value, target.map(|p| (&p.url, &p.title, &p.citation))).hash(h);
+    });
 }
 
 pub(super) fn opt(s: Option<&str>) -> Value {
@@ -141,20 +137,11 @@ impl<'a> CardMaker<'a> {
     }
 
     pub(super) fn field_value(&self, page: &Page, name: &str, value: &FieldValue) -> Value {
-        match value {
-            FieldValue::Str(s) | FieldValue::Date(s) => s.as_str().into(),
-            FieldValue::Text(_) => {
-                let html = page.md.text_fields.iter().find(|(n, _)| n == name).map(|(_, h)| h.clone());
-                html.unwrap_or_else(|| Value::safe_string(""))
-            }
-            FieldValue::Int(i) => (*i).into(),
-            FieldValue::Float(f) => (*f).into(),
-            FieldValue::Bool(b) => (*b).into(),
-            FieldValue::List(items) => {
-                Value::from(items.iter().map(|v| self.field_value(page, name, v)).collect::<Vec<_>>())
-            }
-            FieldValue::Ref(r) => self.stub(&r.to, &r.id.value),
-        }
+        let html = || {
+            let html = page.md.text_fields.iter().find(|(n, _)| n == name).map(|(_, h)| h.clone());
+            html.unwrap_or_else(|| Value::safe_string(""))
+        };
+        value.to_template(&html, &|r| self.stub(&r.to, &r.id.value))
     }
 
     /// The value every listing of a page shares. Every field its collection
@@ -175,17 +162,7 @@ impl<'a> CardMaker<'a> {
             if !declared.is_some_and(|c| c.fields.get(&tax.name).is_some_and(|f| f.taxonomy)) {
                 continue;
             }
-            let names: Vec<&str> = match page.fields.get(&tax.name) {
-                Some(FieldValue::Str(s)) => vec![s.as_str()],
-                Some(FieldValue::List(items)) => items
-                    .iter()
-                    .filter_map(|v| match v {
-                        FieldValue::Str(s) => Some(s.as_str()),
-                        _ => None,
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let names = page.fields.get(&tax.name).map(FieldValue::terms).unwrap_or_default();
             let list: Vec<Value> = names
                 .into_iter()
                 .filter_map(|n| tax.terms.binary_search_by(|t| t.name.as_str().cmp(n)).ok())

@@ -85,10 +85,9 @@ pub(super) fn feed_entries(site: &Site) -> Vec<(usize, String)> {
         .flatten()
         .filter(|&&i| !site.pages[i].draft)
         .filter_map(|&i| {
-            let date = match site.pages[i].fields.get(&feed.date)? {
-                FieldValue::Int(year) => format!("{year:04}-01-01T00:00:00Z"),
-                FieldValue::Date(day) => format!("{day}T00:00:00Z"),
-                _ => return None,
+            let date = match site.pages[i].fields.get(&feed.date)?.when()? {
+                crate::field::When::Year(year) => format!("{year:04}-01-01T00:00:00Z"),
+                crate::field::When::Day(day) => format!("{day}T00:00:00Z"),
             };
             Some((i, date))
         })

@@ -17,12 +17,33 @@ impl Skeleton {
         }
         let graph = match previous.filter(|p| same_relations(p, &pages, &drafts)) {
             Some(p) => p.graph.clone(),
-            None => Arc::new(build_graph(&config, &pages, &by_rel, &drafts)),
+            None => {
+                let site =
+                    Resolver { config: &config, pages: &pages, by_rel: &by_rel, drafts: &drafts, assets: &assets };
+                Arc::new(build_graph(&site))
+            }
         };
-        let errors = graph.errors.clone();
+        let errors = quoted(&pages, &graph.errors);
         let landscape = landscape(&pages, &drafts);
         (Site { config, pages, by_rel, drafts, assets, graph, landscape }, errors)
     }
+}
+
+/// The link stage's errors with the lines they point at quoted from this
+/// build's text: a graph reused from the last build holds that build's
+/// quotes, and a line can change without changing any relation.
+fn quoted(pages: &[Page], errors: &[Diagnostic]) -> Vec<Diagnostic> {
+    if errors.is_empty() {
+        return Vec::new();
+    }
+    let by_file: HashMap<&Path, &Page> = pages.iter().map(|p| (p.file.as_path(), p)).collect();
+    errors
+        .iter()
+        .map(|d| match by_file.get(d.path.as_path()) {
+            Some(page) => page.quoted(d.clone()),
+            None => d.clone(),
+        })
+        .collect()
 }
 
 /// Whether `pages` relate to each other as the pages of `previous` did:
@@ -71,80 +92,13 @@ pub(super) fn sorted(set: &HashSet<String>) -> Vec<&String> {
 
 /// The link stage proper: references, anchors, backlinks, collections,
 /// taxonomies and previous/next.
-pub(super) fn build_graph(
-    config: &Config,
-    pages: &[Page],
-    by_rel: &HashMap<String, usize>,
-    drafts: &HashSet<String>,
-) -> Graph {
+pub(super) fn build_graph(site: &Resolver) -> Graph {
+    let (config, pages) = (site.config, site.pages);
     let mut errors = Vec::new();
     let collections = sort_collections(config, pages);
-    let mut rank = vec![usize::MAX; pages.len()];
-    for list in collections.values() {
-        for (r, &i) in list.iter().enumerate() {
-            rank[i] = r;
-        }
-    }
-    // One total order (collection, sort position, path), computed once:
-    // every backlink list is then sorted by an integer.
-    let collection_index =
-        |p: &Page| p.collection.as_ref().and_then(|c| config.collections.iter().position(|k| &k.name == c));
-    let mut by_order: Vec<(Option<usize>, usize, &str, usize)> =
-        pages.iter().enumerate().map(|(i, p)| (collection_index(p), rank[i], p.rel.as_str(), i)).collect();
-    by_order.sort_unstable();
-    let by_order: Vec<usize> = by_order.into_iter().map(|(_, _, _, i)| i).collect();
-    let mut position = vec![0; pages.len()];
-    for (p, &i) in by_order.iter().enumerate() {
-        position[i] = p;
-    }
-    // Entries by collection and id, so that resolving a reference allocates nothing.
-    let mut entries: HashMap<String, HashMap<String, usize>> = HashMap::default();
-    for (i, p) in pages.iter().enumerate() {
-        if let Some(c) = &p.collection {
-            entries.entry(c.clone()).or_default().insert(p.id.clone(), i);
-        }
-    }
-    let index_of_entry = |collection: &str, id: &str| -> Option<usize> { entries.get(collection)?.get(id).copied() };
-
-    let mut backlinks = vec![Backlinks::default(); pages.len()];
-    let mut cites = vec![Vec::new(); pages.len()];
-    for (i, page) in pages.iter().enumerate() {
-        for (field, value) in page.fields.iter() {
-            for_each_ref(value, &mut |to, id| match index_of_entry(to, &id.value) {
-                Some(t) => match backlinks[t].referenced_by.iter_mut().find(|(f, _)| f == field) {
-                    Some((_, list)) => list.push(i),
-                    None => backlinks[t].referenced_by.push((field.clone(), vec![i])),
-                },
-                None => errors.push(dangling_reference(config, pages, drafts, page, field, to, id)),
-            });
-        }
-        if let Some(c) = &config.citations {
-            for id in &page.md.content.citations {
-                if let Some(t) = c.collections.iter().find_map(|name| index_of_entry(name, id)) {
-                    backlinks[t].cited_by.push(i);
-                    cites[i].push(t);
-                }
-            }
-        }
-        for link in &page.md.content.links {
-            let Some(&t) = by_rel.get(&link.target) else { continue };
-            backlinks[t].linked_from.push(i);
-            if let Some(anchor) = &link.anchor
-                && !pages[t].md.content.anchors().any(|a| a == anchor)
-            {
-                let mut d = Diagnostic::new(
-                    &page.file,
-                    link.line,
-                    link.col,
-                    format!("missing anchor: `@/{}` has no heading or footnote `#{anchor}`", link.target),
-                );
-                if let Some(hint) = anchor_hint(anchor, &pages[t].md.content) {
-                    d = d.with_hint(hint);
-                }
-                errors.push(d);
-            }
-        }
-    }
+    let entries = entries_by_id(pages);
+    let (mut backlinks, cites) = gather_backlinks(site, &entries, &mut errors);
+    let position = listing_positions(config, pages, &collections);
     for b in &mut backlinks {
         b.referenced_by.sort_unstable_by(|x, y| x.0.cmp(&y.0));
         let by_field = b.referenced_by.iter_mut().map(|(_, list)| list);
@@ -153,10 +107,8 @@ pub(super) fn build_graph(
             list.dedup();
         }
     }
-
     errors.extend(orphans(pages, &backlinks));
-    errors.extend(cited_drafts(config, pages, by_rel, drafts));
-
+    errors.extend(cited_drafts(site));
     let mut prev = vec![None; pages.len()];
     let mut next = vec![None; pages.len()];
     for list in collections.values() {
@@ -167,6 +119,90 @@ pub(super) fn build_graph(
     }
     let taxonomies = build_taxonomies(config, pages, &collections, &mut errors);
     Graph { entries, collections, taxonomies, backlinks, cites, prev, next, errors }
+}
+
+/// Each page's place in one total order (collection, sort position, path),
+/// computed once: every backlink list is then sorted by an integer.
+fn listing_positions(config: &Config, pages: &[Page], collections: &BTreeMap<String, Vec<usize>>) -> Vec<usize> {
+    let mut rank = vec![usize::MAX; pages.len()];
+    for list in collections.values() {
+        for (r, &i) in list.iter().enumerate() {
+            rank[i] = r;
+        }
+    }
+    let collection_index =
+        |p: &Page| p.collection.as_ref().and_then(|c| config.collections.iter().position(|k| &k.name == c));
+    let mut by_order: Vec<(Option<usize>, usize, &str, usize)> =
+        pages.iter().enumerate().map(|(i, p)| (collection_index(p), rank[i], p.rel.as_str(), i)).collect();
+    by_order.sort_unstable();
+    let mut position = vec![0; pages.len()];
+    for (p, &(_, _, _, i)) in by_order.iter().enumerate() {
+        position[i] = p;
+    }
+    position
+}
+
+/// Entries by collection and id, so that resolving a reference allocates nothing.
+fn entries_by_id(pages: &[Page]) -> HashMap<String, HashMap<String, usize>> {
+    let mut entries: HashMap<String, HashMap<String, usize>> = HashMap::default();
+    for (i, p) in pages.iter().enumerate() {
+        if let Some(c) = &p.collection {
+            entries.entry(c.clone()).or_default().insert(p.id.clone(), i);
+        }
+    }
+    entries
+}
+
+/// Who points at whom, unsorted: references (each checked), citations and
+/// `@/` links (each anchor checked); and the entries each page cites.
+fn gather_backlinks(
+    site: &Resolver,
+    entries: &HashMap<String, HashMap<String, usize>>,
+    errors: &mut Vec<Diagnostic>,
+) -> (Vec<Backlinks>, Vec<Vec<usize>>) {
+    let pages = site.pages;
+    let index_of_entry = |collection: &str, id: &str| -> Option<usize> { entries.get(collection)?.get(id).copied() };
+    let mut backlinks = vec![Backlinks::default(); pages.len()];
+    let mut cites = vec![Vec::new(); pages.len()];
+    for (i, page) in pages.iter().enumerate() {
+        for (field, value) in page.fields.iter() {
+            value.references(&mut |r| match index_of_entry(&r.to, &r.id.value) {
+                Some(t) => match backlinks[t].referenced_by.iter_mut().find(|(f, _)| f == field) {
+                    Some((_, list)) => list.push(i),
+                    None => backlinks[t].referenced_by.push((field.clone(), vec![i])),
+                },
+                None => errors.push(dangling_reference(site, page, field, r)),
+            });
+        }
+        if let Some(c) = &site.config.citations {
+            for id in &page.md.content.citations {
+                if let Some(t) = c.collections.iter().find_map(|name| index_of_entry(name, id)) {
+                    backlinks[t].cited_by.push(i);
+                    cites[i].push(t);
+                }
+            }
+        }
+        for link in &page.md.content.links {
+            let Some(&t) = site.by_rel.get(&link.target) else { continue };
+            backlinks[t].linked_from.push(i);
+            errors.extend(missing_anchor(page, link, &pages[t]));
+        }
+    }
+    (backlinks, cites)
+}
+
+/// The error of a link whose `#anchor` the target does not have.
+fn missing_anchor(page: &Page, link: &markdown::Link, target: &Page) -> Option<Diagnostic> {
+    let anchor = link.anchor.as_ref()?;
+    if target.md.content.anchors().any(|a| a == anchor) {
+        return None;
+    }
+    let message = format!("missing anchor: `@/{}` has no heading or footnote `#{anchor}`", link.target);
+    let d = Diagnostic::new(&page.file, link.line, link.col, message);
+    Some(match anchor_hint(anchor, &target.md.content) {
+        Some(hint) => d.with_hint(hint),
+        None => d,
+    })
 }
 
 /// "Did you mean" for a missing anchor, from the target's real anchors: the
@@ -218,12 +254,8 @@ pub(super) fn orphans(pages: &[Page], backlinks: &[Backlinks]) -> Vec<Diagnostic
 /// One warning on each draft that published pages cite, link to or refer
 /// to: they fail to build without `--drafts` (each with its own error) until
 /// the draft is published.
-pub(super) fn cited_drafts(
-    config: &Config,
-    pages: &[Page],
-    by_rel: &HashMap<String, usize>,
-    drafts: &HashSet<String>,
-) -> Vec<Diagnostic> {
+pub(super) fn cited_drafts(site: &Resolver) -> Vec<Diagnostic> {
+    let (config, pages, by_rel, drafts) = (site.config, site.pages, site.by_rel, site.drafts);
     if drafts.is_empty() && !pages.iter().any(|p| p.draft) {
         return Vec::new();
     }
@@ -239,7 +271,7 @@ pub(super) fn cited_drafts(
                 .extend(cited.flat_map(|id| c.collections.iter().map(move |name| format!("{}/{id}.md", folder(name)))));
         }
         for value in page.fields.values() {
-            for_each_ref(value, &mut |to, id| targets.push(format!("{}/{}.md", folder(to), id.value)));
+            value.references(&mut |r| targets.push(format!("{}/{}.md", folder(&r.to), r.id.value)));
         }
         targets.sort();
         targets.dedup();
@@ -267,23 +299,9 @@ pub(super) fn cited_drafts(
         .collect()
 }
 
-pub(super) fn for_each_ref<'a>(value: &'a FieldValue, f: &mut dyn FnMut(&'a str, &'a crate::schema::Located<String>)) {
-    match value {
-        FieldValue::Ref(r) => f(&r.to, &r.id),
-        FieldValue::List(items) => items.iter().for_each(|v| for_each_ref(v, f)),
-        _ => {}
-    }
-}
-
-pub(super) fn dangling_reference(
-    config: &Config,
-    pages: &[Page],
-    drafts: &HashSet<String>,
-    page: &Page,
-    field: &str,
-    to: &str,
-    id: &crate::schema::Located<String>,
-) -> Diagnostic {
+pub(super) fn dangling_reference(site: &Resolver, page: &Page, field: &str, reference: &Reference) -> Diagnostic {
+    let (config, pages, drafts) = (site.config, site.pages, site.drafts);
+    let (to, id) = (reference.to.as_str(), &reference.id);
     let folder = config.collection(to).map_or(to, |c| c.folder.as_str());
     let message = format!("field `{field}` refers to `{}`, but collection `{to}` has no such entry", id.value);
     let mut d = Diagnostic::new(&page.file, id.line, id.col, message);
@@ -298,23 +316,8 @@ pub(super) fn dangling_reference(
     d
 }
 
-/// A sortable view of a field: numbers before strings, missing values last.
-#[derive(PartialEq, PartialOrd)]
-pub(super) enum SortKey<'a> {
-    Number(f64),
-    Text(&'a str),
-    Missing,
-}
-
-pub(super) fn sort_key<'a>(page: &'a Page, field: Option<&str>) -> SortKey<'a> {
-    match field.and_then(|f| page.fields.get(f)) {
-        Some(FieldValue::Int(i)) => SortKey::Number(*i as f64),
-        Some(FieldValue::Float(f)) => SortKey::Number(*f),
-        Some(FieldValue::Str(s) | FieldValue::Date(s)) => SortKey::Text(s),
-        Some(FieldValue::Text(t)) => SortKey::Text(&t.value),
-        Some(FieldValue::Bool(b)) => SortKey::Number(f64::from(u8::from(*b))),
-        _ => SortKey::Missing,
-    }
+fn sort_key<'a>(page: &'a Page, field: Option<&str>) -> SortKey<'a> {
+    field.and_then(|f| page.fields.get(f)).map_or(SortKey::Missing, FieldValue::sort_key)
 }
 
 pub(super) fn sort_collections(config: &Config, pages: &[Page]) -> BTreeMap<String, Vec<usize>> {
@@ -345,57 +348,148 @@ pub(super) fn build_taxonomies(
 ) -> Vec<Taxonomy> {
     let mut taxonomies = Vec::new();
     for name in config.taxonomies() {
-        let path = format!("{}/", crate::slug::slugify(&name));
-        let mut terms: BTreeMap<String, Term> = BTreeMap::new();
-        let mut slugs: HashMap<String, String> = HashMap::default();
-        for c in &config.collections {
-            if !c.fields.get(&name).is_some_and(|f| f.taxonomy) {
-                continue;
-            }
-            for &i in &collections[&c.name] {
-                let values: Vec<&str> = match pages[i].fields.get(&name) {
-                    Some(FieldValue::Str(s)) => vec![s.as_str()],
-                    Some(FieldValue::List(items)) => items.iter().filter_map(as_str).collect(),
-                    _ => continue,
-                };
-                for value in values {
-                    if let Some(term) = terms.get_mut(value) {
-                        if term.pages.last() != Some(&i) {
-                            term.pages.push(i);
-                        }
-                        continue;
-                    }
-                    let slug = crate::slug::slugify(value);
-                    match slugs.get(&slug) {
-                        Some(other) if other != value => {
-                            errors.push(Diagnostic::file(
-                                &pages[i].file,
-                                format!("`{value}` and `{other}` of taxonomy `{name}` would share the URL /{path}{slug}/; spell them the same"),
-                            ));
-                            continue;
-                        }
-                        Some(_) => {}
-                        None => {
-                            slugs.insert(slug.clone(), value.to_string());
-                        }
-                    }
-                    let term = Term {
-                        name: value.to_string(),
-                        path: format!("{path}{slug}/"),
-                        url: format!("{}{path}{slug}/", config.base_url),
-                        slug,
-                        pages: vec![i],
-                    };
-                    terms.insert(value.to_string(), term);
-                }
+        let using = config.collections.iter().filter(|c| c.fields.get(&name).is_some_and(|f| f.taxonomy));
+        let entries: Vec<usize> = using.flat_map(|c| collections[&c.name].iter().copied()).collect();
+        let mut terms = Terms::new(name, &config.base_url);
+        for i in entries {
+            let Some(field) = pages[i].fields.get(&terms.name) else { continue };
+            for value in field.terms() {
+                errors.extend(terms.add(value, i, pages));
             }
         }
-        taxonomies.push(Taxonomy {
-            url: format!("{}{path}", config.base_url),
-            path,
-            name,
-            terms: terms.into_values().collect(),
-        });
+        taxonomies.push(terms.finish());
     }
     taxonomies
+}
+
+/// One taxonomy's terms, as the pages that use them are gathered.
+struct Terms<'a> {
+    name: String,
+    /// `<taxonomy>/`, under which each term has its page.
+    path: String,
+    base_url: &'a str,
+    terms: BTreeMap<String, Term>,
+    /// Each slug's term as first written, and the page that wrote it.
+    slugs: HashMap<String, (String, usize)>,
+}
+
+impl<'a> Terms<'a> {
+    fn new(name: String, base_url: &'a str) -> Self {
+        let path = format!("{}/", crate::slug::slugify(&name));
+        Terms { name, path, base_url, terms: BTreeMap::new(), slugs: HashMap::default() }
+    }
+
+    /// Page `i` uses term `value`; an error if another spelling has its URL.
+    fn add(&mut self, value: &str, i: usize, pages: &[Page]) -> Option<Diagnostic> {
+        if let Some(term) = self.terms.get_mut(value) {
+            if term.pages.last() != Some(&i) {
+                term.pages.push(i);
+            }
+            return None;
+        }
+        let (name, path) = (&self.name, &self.path);
+        let slug = crate::slug::slugify(value);
+        match self.slugs.get(&slug) {
+            Some((other, j)) if other != value => {
+                let message = format!(
+                    "`{value}` and `{other}` of taxonomy `{name}` would share the URL /{path}{slug}/; spell them the same"
+                );
+                let note = Note::new(&pages[*j].file, 0, 0, format!("`{other}` is written here"));
+                return Some(Diagnostic::file(&pages[i].file, message).with_note(note));
+            }
+            Some(_) => {}
+            None => {
+                self.slugs.insert(slug.clone(), (value.to_string(), i));
+            }
+        }
+        let term = Term {
+            name: value.to_string(),
+            path: format!("{path}{slug}/"),
+            url: format!("{}{path}{slug}/", self.base_url),
+            slug,
+            pages: vec![i],
+        };
+        self.terms.insert(value.to_string(), term);
+        None
+    }
+
+    fn finish(self) -> Taxonomy {
+        Taxonomy {
+            url: format!("{}{}", self.base_url, self.path),
+            path: self.path,
+            name: self.name,
+            terms: self.terms.into_values().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::markdown::Heading;
+    use crate::site::tests::entry;
+
+    fn headings(ids: &[&str]) -> Rendered {
+        let toc = ids.iter().map(|id| Heading { level: 2, id: id.to_string(), title: id.to_string() }).collect();
+        Rendered { toc, ..Rendered::default() }
+    }
+
+    #[test]
+    fn an_anchor_hint_tries_spelling_then_containment_then_lists_headings() {
+        let target = headings(&["methods", "off-label-clinics-and-the-name", "results"]);
+        assert_eq!(anchor_hint("method", &target).as_deref(), Some("did you mean `#methods`?"));
+        assert_eq!(
+            anchor_hint("off-label-clinic", &target).as_deref(),
+            Some("did you mean `#off-label-clinics-and-the-name`?")
+        );
+        assert_eq!(
+            anchor_hint("discussion", &target).as_deref(),
+            Some("its headings are `#methods`, `#off-label-clinics-and-the-name`, `#results`")
+        );
+        let many = headings(&["h-one", "h-two", "h-three", "h-four", "h-five", "h-six"]);
+        assert_eq!(
+            anchor_hint("zzzzzzzz", &many).as_deref(),
+            Some("its headings include `#h-one`, `#h-two`, `#h-three`, `#h-four`, `#h-five`")
+        );
+        assert_eq!(anchor_hint("x", &Rendered::default()).as_deref(), Some("that page has no headings"));
+    }
+
+    #[test]
+    fn entries_sort_numbers_first_then_strings_then_missing_and_ties_by_id() {
+        let config = crate::config::parse(
+            "title: T\ncollections:\n  s:\n    sort_by: year\n    fields:\n      year: {type: integer}\n",
+        )
+        .unwrap();
+        let year = |y: i64| vec![("year", FieldValue::Int(y))];
+        let pages = vec![
+            entry("s", "a", Vec::new()),
+            entry("s", "b", vec![("year", FieldValue::Str("unknown".into()))]),
+            entry("s", "c", year(2006)),
+            entry("s", "d", year(1999)),
+            entry("s", "e", year(2006)),
+            Page { invalid: true, ..entry("s", "f", year(1990)) },
+        ];
+        let sorted = sort_collections(&config, &pages);
+        let ids: Vec<&str> = sorted["s"].iter().map(|&i| pages[i].id.as_str()).collect();
+        // An invalid entry is not listed.
+        assert_eq!(ids, ["d", "c", "e", "b", "a"]);
+    }
+
+    #[test]
+    fn a_link_to_a_missing_anchor_is_located_at_the_link() {
+        let mut target = entry("s", "t", Vec::new());
+        target.md = Arc::new(Markdown { content: headings(&["methods"]), ..Markdown::default() });
+        let page = entry("s", "p", Vec::new());
+        let link = |anchor: Option<&str>| markdown::Link {
+            target: "s/t.md".into(),
+            anchor: anchor.map(String::from),
+            line: 4,
+            col: 9,
+        };
+        assert!(missing_anchor(&page, &link(None), &target).is_none());
+        assert!(missing_anchor(&page, &link(Some("methods")), &target).is_none());
+        let d = missing_anchor(&page, &link(Some("method")), &target).unwrap();
+        assert_eq!((d.path.as_path(), d.line, d.col), (Path::new("content/s/p.md"), 4, 9));
+        assert_eq!(d.message, "missing anchor: `@/s/t.md` has no heading or footnote `#method`");
+    }
 }

@@ -17,12 +17,13 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use crate::config::Config;
+use crate::config::{Citations, Config};
 use crate::content::{Kind, Source, section_rel};
-use crate::diagnostics::Diagnostic;
-use crate::markdown::{self, Locator, Produce, Rendered, Resolve};
+use crate::diagnostics::{Diagnostic, Note};
+use crate::field::{FieldValue, Reference, SortKey};
+use crate::markdown::{self, Locator, Produce, Rendered, Resolve, Unresolved};
 use crate::names::suggest;
-use crate::schema::{FieldValue, Meta};
+use crate::schema::Meta;
 use tera::Value;
 
 mod link;
@@ -163,7 +164,7 @@ pub struct Site {
     drafts: HashSet<String>,
     assets: Arc<HashSet<String>>,
     pub graph: Arc<Graph>,
-    /// A fingerprint of what pages show of each other (see [`landscape`]).
+    /// A fingerprint of what pages show of each other (see `link::landscape`).
     pub landscape: u64,
 }
 
@@ -210,10 +211,14 @@ impl Skeleton {
         for (i, p) in pages.iter().enumerate() {
             by_rel.insert(p.rel.clone(), i);
             if let Some(&j) = by_path.get(p.path.as_str()) {
-                errors.push(Diagnostic::file(
-                    &p.file,
-                    format!("this page's URL `/{}` is also the URL of {}", p.path, pages[j].file.display()),
-                ));
+                let other = &pages[j].file;
+                errors.push(
+                    Diagnostic::file(
+                        &p.file,
+                        format!("this page's URL `/{}` is also the URL of {}", p.path, other.display()),
+                    )
+                    .with_note(Note::new(other, 0, 0, "the other page with this URL")),
+                );
             } else {
                 by_path.insert(&p.path, i);
             }
@@ -230,59 +235,54 @@ impl Skeleton {
     /// the citable collections, or `[@id]` would be ambiguous.
     fn label_citations(&mut self) -> Vec<Diagnostic> {
         let Some(c) = self.config.citations.clone() else { return Vec::new() };
-        let citable = |p: &Page| p.collection.as_ref().is_some_and(|name| c.collections.contains(name));
-        self.pages.par_iter_mut().filter(|p| citable(p)).for_each(|page| {
-            let authors: Vec<&str> = match page.fields.get(&c.authors) {
-                Some(FieldValue::List(items)) => items.iter().filter_map(as_str).collect(),
-                Some(FieldValue::Str(s)) => vec![s.as_str()],
-                _ => Vec::new(),
-            };
-            let year = match page.fields.get(&c.year) {
-                Some(FieldValue::Int(y)) => Some(y.to_string()),
-                Some(FieldValue::Str(s) | FieldValue::Date(s)) => Some(s.clone()),
-                _ => None,
-            };
-            if authors.is_empty() && year.is_none() {
-                return;
-            }
-            let et_al = c.et_al.as_ref().is_some_and(|f| page.fields.get(f) == Some(&FieldValue::Bool(true)));
-            let names = match (authors.as_slice(), et_al) {
-                ([], _) if page.title.is_empty() => page.id.clone(),
-                ([], _) => page.title.clone(),
-                ([one], false) => one.to_string(),
-                ([a, b], false) => format!("{a} and {b}"),
-                ([first, ..], _) => format!("{first} et al."),
-            };
-            page.citation = Some(format!("{names}, {}", year.as_deref().unwrap_or("n.d.")));
+        self.pages.par_iter_mut().filter(|p| is_citable(p, &c)).for_each(|page| {
+            page.citation = citation_label(page, &c);
         });
-        // Same label for two works: suffix the year by id order, as author-year styles do (2010a, 2010b).
-        let mut by_label: HashMap<&str, Vec<usize>> = HashMap::default();
+        let errors = self.shared_citable_ids(&c);
+        self.suffix_shared_labels();
+        for page in self.pages.iter_mut().filter(|p| p.title.is_empty()) {
+            if let Some(label) = &page.citation {
+                page.title = label.clone();
+            }
+        }
+        errors
+    }
+
+    /// An error for each citable entry whose id another citable entry has.
+    fn shared_citable_ids(&self, c: &Citations) -> Vec<Diagnostic> {
         let mut by_id: HashMap<&str, usize> = HashMap::default();
         let mut errors = Vec::new();
+        for (i, p) in self.pages.iter().enumerate().filter(|(_, p)| is_citable(p, c)) {
+            let Some(&j) = by_id.get(p.id.as_str()) else {
+                by_id.insert(&p.id, i);
+                continue;
+            };
+            let first = &self.pages[j];
+            errors.push(
+                Diagnostic::file(
+                    &p.file,
+                    format!(
+                        "`{}` is also the id of {}: `[@{}]` could cite either, so ids must be unique across the citable collections ({})",
+                        p.id,
+                        first.file.display(),
+                        p.id,
+                        crate::names::quoted_list(&c.collections)
+                    ),
+                )
+                .with_note(Note::new(&first.file, 0, 0, format!("the other entry with id `{}`", p.id)))
+                .with_hint("rename one of the two files"),
+            );
+        }
+        errors
+    }
+
+    /// Same label for several works: their years get `a`, `b`, … by id
+    /// order, as author-year styles do (2010a, 2010b).
+    fn suffix_shared_labels(&mut self) {
+        let mut by_label: HashMap<&str, Vec<usize>> = HashMap::default();
         for (i, p) in self.pages.iter().enumerate() {
             if let Some(label) = &p.citation {
                 by_label.entry(label.as_str()).or_default().push(i);
-            }
-            if !citable(p) {
-                continue;
-            }
-            if let Some(&j) = by_id.get(p.id.as_str()) {
-                let (first, second) = (&self.pages[j], p);
-                errors.push(
-                    Diagnostic::file(
-                        &second.file,
-                        format!(
-                            "`{}` is also the id of {}: `[@{}]` could cite either, so ids must be unique across the citable collections ({})",
-                            p.id,
-                            first.file.display(),
-                            p.id,
-                            crate::config::quoted_list(&c.collections)
-                        ),
-                    )
-                    .with_hint("rename one of the two files"),
-                );
-            } else {
-                by_id.insert(&p.id, i);
             }
         }
         let groups: Vec<Vec<usize>> = by_label.into_values().filter(|g| g.len() > 1).collect();
@@ -294,12 +294,45 @@ impl Skeleton {
                 }
             }
         }
-        for page in self.pages.iter_mut().filter(|p| p.title.is_empty()) {
-            if let Some(label) = &page.citation {
-                page.title = label.clone();
-            }
+    }
+}
+
+fn is_citable(page: &Page, c: &Citations) -> bool {
+    page.collection.as_ref().is_some_and(|name| c.collections.contains(name))
+}
+
+/// `Zarate et al., 2006` from the entry's fields, before any `a`/`b`
+/// suffix; `None` for an entry with neither authors nor year.
+fn citation_label(page: &Page, c: &Citations) -> Option<String> {
+    let authors: Vec<&str> = page.fields.get(&c.authors).map(FieldValue::terms).unwrap_or_default();
+    let year = page.fields.get(&c.year).and_then(FieldValue::year);
+    if authors.is_empty() && year.is_none() {
+        return None;
+    }
+    let et_al = c.et_al.as_ref().is_some_and(|f| page.fields.get(f) == Some(&FieldValue::Bool(true)));
+    let fallback = if page.title.is_empty() { &page.id } else { &page.title };
+    Some(format!("{}, {}", author_names(&authors, et_al, fallback), year.as_deref().unwrap_or("n.d.")))
+}
+
+/// The authors as a label names them: one, two joined by "and", else the
+/// first "et al." (also when the list is marked incomplete); without
+/// authors, `fallback` (the work's title, else its id).
+fn author_names(authors: &[&str], et_al: bool, fallback: &str) -> String {
+    match (authors, et_al) {
+        ([], _) => fallback.to_string(),
+        ([one], false) => one.to_string(),
+        ([a, b], false) => format!("{a} and {b}"),
+        ([first, ..], _) => format!("{first} et al."),
+    }
+}
+
+impl Page {
+    /// `d` with the lines it points at in this page's file quoted.
+    fn quoted(&self, mut d: Diagnostic) -> Diagnostic {
+        if let Some(source) = &self.md.source {
+            source.quote(std::slice::from_mut(&mut d));
         }
-        errors
+        d
     }
 }
 
@@ -385,13 +418,6 @@ fn capitalize(s: &str) -> String {
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
-fn as_str(v: &FieldValue) -> Option<&str> {
-    match v {
-        FieldValue::Str(s) => Some(s),
-        _ => None,
-    }
-}
-
 /// The letter that tells apart works with the same author-year label, by
 /// position: `a` to `z`, then `aa`, `ab`, … as author-year styles continue.
 fn year_suffix(n: usize) -> String {
@@ -406,8 +432,102 @@ fn year_suffix(n: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+
+    const SITE: &str = "title: T\ncitations: {collection: [studies, works], authors: authors, year: year, et_al: et_al}\ncollections:\n  studies:\n    sort_by: year\n    fields:\n      authors: {type: list, of: string}\n      year: {type: integer}\n      et_al: {type: boolean}\n  works:\n    fields:\n      authors: {type: list, of: string}\n      year: {type: integer}\n      et_al: {type: boolean}\n";
+
+    /// An entry of `collection` with `fields`, as the skeleton makes it.
+    pub(in crate::site) fn entry(collection: &str, id: &str, fields: Vec<(&str, FieldValue)>) -> Page {
+        Page {
+            kind: Kind::Entry { collection: collection.into() },
+            file: format!("content/{collection}/{id}.md").into(),
+            rel: format!("{collection}/{id}.md"),
+            id: id.into(),
+            collection: Some(collection.into()),
+            path: format!("{collection}/{id}/"),
+            url: format!("/{collection}/{id}/"),
+            title: String::new(),
+            description: None,
+            template: None,
+            draft: false,
+            invalid: false,
+            fields: Arc::new(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
+            citation: None,
+            md: Arc::default(),
+        }
+    }
+
+    fn work(collection: &str, id: &str, authors: &[&str], year: Option<i64>) -> Page {
+        let mut fields =
+            vec![("authors", FieldValue::List(authors.iter().map(|a| FieldValue::Str(a.to_string())).collect()))];
+        fields.extend(year.map(|y| ("year", FieldValue::Int(y))));
+        entry(collection, id, fields)
+    }
+
+    fn labelled(pages: Vec<Page>) -> (Vec<Page>, Vec<Diagnostic>) {
+        let config = crate::config::parse(SITE).unwrap();
+        let mut skeleton =
+            Skeleton { config, pages, by_rel: HashMap::default(), drafts: HashSet::default(), assets: Arc::default() };
+        let errors = skeleton.label_citations();
+        (skeleton.pages, errors)
+    }
+
+    #[test]
+    fn labels_name_one_two_or_the_first_author_and_the_year() {
+        let mut flagged = work("studies", "d", &["Dee"], Some(2004));
+        Arc::make_mut(&mut flagged.fields).insert("et_al".into(), FieldValue::Bool(true));
+        let (pages, errors) = labelled(vec![
+            work("studies", "a", &["Ay"], Some(2001)),
+            work("studies", "b", &["Ay", "Bee"], Some(2002)),
+            work("studies", "c", &["Ay", "Bee", "Cee"], Some(2003)),
+            flagged,
+            work("works", "e", &[], Some(2005)),
+            work("works", "f", &["Eff"], None),
+            work("works", "g", &[], None),
+        ]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let labels: Vec<Option<&str>> = pages.iter().map(|p| p.citation.as_deref()).collect();
+        assert_eq!(
+            labels,
+            [
+                Some("Ay, 2001"),
+                Some("Ay and Bee, 2002"),
+                Some("Ay et al., 2003"),
+                Some("Dee et al., 2004"),
+                Some("e, 2005"),
+                Some("Eff, n.d."),
+                None,
+            ]
+        );
+        // An entry without a title is titled by its label.
+        assert_eq!(pages[0].title, "Ay, 2001");
+        assert_eq!(pages[6].title, "");
+    }
+
+    #[test]
+    fn equal_labels_get_letters_by_id_past_z() {
+        let ids: Vec<String> = (0..28).map(|n| format!("w-{n:02}")).collect();
+        let mut pages: Vec<Page> = ids.iter().rev().map(|id| work("works", id, &["Same"], Some(2010))).collect();
+        pages.push(work("studies", "other", &["Same"], Some(2011)));
+        let (pages, _) = labelled(pages);
+        let label = |id: &str| pages.iter().find(|p| p.id == id).and_then(|p| p.citation.clone()).unwrap();
+        assert_eq!(label("w-00"), "Same, 2010a");
+        assert_eq!(label("w-25"), "Same, 2010z");
+        assert_eq!(label("w-26"), "Same, 2010aa");
+        assert_eq!(label("w-27"), "Same, 2010ab");
+        assert_eq!(label("other"), "Same, 2011");
+    }
+
+    #[test]
+    fn an_id_in_two_citable_collections_is_an_error_naming_both() {
+        let (_, errors) =
+            labelled(vec![work("studies", "x", &["A"], Some(2000)), work("works", "x", &["B"], Some(2001))]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, Path::new("content/works/x.md"));
+        assert!(errors[0].message.starts_with("`x` is also the id of content/studies/x.md"), "{}", errors[0]);
+        assert_eq!(errors[0].notes()[0].path, Path::new("content/studies/x.md"));
+    }
 
     #[test]
     fn year_suffixes_go_on_past_z() {

@@ -135,12 +135,12 @@ impl Resolve for Resolver<'_> {
         &self.config.base_url
     }
 
-    fn url(&self, rel: &str) -> Result<&str, Diagnostic> {
+    fn url(&self, rel: &str) -> Result<&str, Unresolved> {
         let s = self;
         if let Some(&i) = s.by_rel.get(rel) {
             return Ok(&s.pages[i].url);
         }
-        let mut d = Diagnostic::file("", format!("broken link: no page at `@/{rel}`"));
+        let mut d = Unresolved::new(format!("broken link: no page at `@/{rel}`"));
         if s.drafts.contains(rel) {
             d = d.with_hint(format!("`@/{rel}` is a draft; build with --drafts or remove the link"));
         } else if let Some(near) = suggest(rel, s.pages.iter().map(|p| p.rel.as_str())) {
@@ -149,27 +149,26 @@ impl Resolve for Resolver<'_> {
         Err(d)
     }
 
-    fn cite(&self, id: &str) -> Result<(&str, &str), Diagnostic> {
+    fn cite(&self, id: &str) -> Result<(&str, &str), Unresolved> {
         let s = self;
         let Some(c) = &s.config.citations else {
-            return Err(Diagnostic::file("", format!("citation `[@{id}]`, but site.yaml declares no `citations`")));
+            return Err(Unresolved::new(format!("citation `[@{id}]`, but site.yaml declares no `citations`")));
         };
         let rel = self.citation_rel(id);
         if let Some(page) = s.by_rel.get(&rel).map(|&i| &s.pages[i]) {
             return match &page.citation {
                 Some(label) => Ok((label, &page.url)),
-                None => Err(Diagnostic::file(
-                    "",
-                    format!("cannot cite `@{id}`: the entry has neither authors nor year to make its label"),
-                )
+                None => Err(Unresolved::new(format!(
+                    "cannot cite `@{id}`: the entry has neither authors nor year to make its label"
+                ))
                 .with_hint(format!("link to it instead: [text](@/{rel})"))),
             };
         }
         let place = match c.collections.as_slice() {
             [one] => format!("collection `{one}`"),
-            several => format!("collections {}", crate::config::quoted_list(several)),
+            several => format!("collections {}", crate::names::quoted_list(several)),
         };
-        let mut d = Diagnostic::file("", format!("unknown citation `@{id}`: no entry `{id}` in {place}"));
+        let mut d = Unresolved::new(format!("unknown citation `@{id}`: no entry `{id}` in {place}"));
         if s.drafts.contains(&rel) {
             d = d.with_hint(format!("`{id}` is a draft; build with --drafts or remove the citation"));
         } else {
@@ -211,6 +210,7 @@ pub(super) fn render_page(page: &Page, source: &Arc<Source>, resolver: &Resolver
     deps.sort();
     deps.dedup();
     let facts = resolver.facts(&deps);
+    source.quote(&mut errors);
     let source = Some(source.clone());
     Markdown { content, summary, text_fields, source, html: OnceLock::new(), errors, deps, facts }
 }
