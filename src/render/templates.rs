@@ -1,21 +1,28 @@
 //! Templates: loading them (every syntax error reported), the helpers and
 //! filters annals adds to Tera, what `url_for` resolves, and Tera's errors
-//! turned into diagnostics.
+//! turned into diagnostics that quote the template's text as it was loaded.
 
 use super::*;
 
-/// Loaded templates plus the file each came from, for error positions.
+/// Loaded templates plus the file and text each came from.
 pub struct Templates {
     pub(super) tera: Tera,
-    pub(super) files: HashMap<String, PathBuf>,
+    /// By name. The same as the next build's, these templates are reused
+    /// rather than parsed again.
+    pub(super) files: HashMap<String, TemplateFile>,
     /// Per template, what it reads (see `dependencies`).
     pub(super) deps: HashMap<String, TemplateDeps>,
     pub(super) targets_fingerprint: u64,
     /// Static files by output path: one replaces a `files/` template's output.
     pub(super) statics: HashSet<String>,
-    /// Each template's name and text, in name order: the same as the next
-    /// build's, these templates are reused rather than parsed again.
-    sources: Vec<(String, String)>,
+}
+
+/// A template as the build read it: its errors point at `path` and quote
+/// `text`, not the file on disk, which may have changed since.
+#[derive(PartialEq, Eq)]
+pub(super) struct TemplateFile {
+    path: PathBuf,
+    text: String,
 }
 
 impl Templates {
@@ -29,19 +36,8 @@ impl Templates {
         targets: Targets,
         previous: Option<Templates>,
     ) -> Result<Templates, Vec<Diagnostic>> {
-        let mut sources = Vec::with_capacity(files.templates.len());
-        let mut errors = Vec::new();
-        let mut names = HashMap::default();
-        for (name, origin) in &files.templates {
-            let display = origin.display(root);
-            match origin.read().map(String::from_utf8) {
-                Ok(Ok(text)) => sources.push((name.clone(), text)),
-                Ok(Err(_)) => errors.push(Diagnostic::file(&display, "template is not valid UTF-8")),
-                Err(e) => errors.push(Diagnostic::file(&display, format!("cannot read template: {e}"))),
-            }
-            names.insert(name.clone(), display);
-        }
-        if let Some(mut same) = previous.filter(|p| errors.is_empty() && p.sources == sources && p.files == names) {
+        let (loaded, mut errors) = read(root, files);
+        if let Some(mut same) = previous.filter(|p| errors.is_empty() && p.files == loaded) {
             let fingerprint = targets.fingerprint();
             if fingerprint != same.targets_fingerprint {
                 same.targets_fingerprint = fingerprint;
@@ -56,6 +52,9 @@ impl Templates {
         let targets_fingerprint = targets.fingerprint();
         let statics = targets.statics.iter().map(|s| s.to_string()).collect();
         register_url_for(&mut tera, &targets);
+        // In name order: which template Tera reports first does not vary.
+        let mut sources: Vec<(String, String)> = loaded.iter().map(|(n, f)| (n.clone(), f.text.clone())).collect();
+        sources.sort_unstable();
         if let Err(e) = tera.add_raw_templates(sources.iter().map(|(n, t)| (n.as_str(), t.as_str()))) {
             // Tera stops at the first error; parse each template alone to report them all.
             for (name, text) in &sources {
@@ -63,15 +62,15 @@ impl Templates {
                 if let Err(e) = alone.add_raw_template(name, text)
                     && matches!(e.kind(), tera::ErrorKind::SyntaxError(_))
                 {
-                    errors.push(template_error(&e, &names));
+                    errors.push(template_error(&e, &loaded));
                 }
             }
             if errors.is_empty() {
                 match e.kind() {
-                    tera::ErrorKind::Msg(text) if !validation_errors(text, &names).is_empty() => {
-                        errors.extend(validation_errors(text, &names));
+                    tera::ErrorKind::Msg(text) if !validation_errors(text, &loaded).is_empty() => {
+                        errors.extend(validation_errors(text, &loaded));
                     }
-                    _ => errors.push(template_error(&e, &names)),
+                    _ => errors.push(template_error(&e, &loaded)),
                 }
             }
         }
@@ -79,7 +78,7 @@ impl Templates {
             return Err(errors);
         }
         let deps = template_deps(&sources);
-        Ok(Templates { tera, files: names, deps, targets_fingerprint, statics, sources })
+        Ok(Templates { tera, files: loaded, deps, targets_fingerprint, statics })
     }
 
     pub(super) fn fingerprint(&self, template: &str) -> u64 {
@@ -93,6 +92,23 @@ impl Templates {
     pub(super) fn has(&self, name: &str) -> bool {
         self.tera.contains_template(name)
     }
+}
+
+/// Every template of `files` by name, with what cannot be read as errors.
+fn read(root: &Path, files: &theme::Files) -> (HashMap<String, TemplateFile>, Vec<Diagnostic>) {
+    let mut read = HashMap::default();
+    let mut errors = Vec::new();
+    for (name, origin) in &files.templates {
+        let path = origin.display(root);
+        match origin.read().map(String::from_utf8) {
+            Ok(Ok(text)) => {
+                read.insert(name.clone(), TemplateFile { path, text });
+            }
+            Ok(Err(_)) => errors.push(Diagnostic::file(&path, "template is not valid UTF-8")),
+            Err(e) => errors.push(Diagnostic::file(&path, format!("cannot read template: {e}"))),
+        }
+    }
+    (read, errors)
 }
 
 pub(super) fn register_helpers(tera: &mut Tera) {
@@ -294,7 +310,7 @@ pub(super) fn register_url_for(tera: &mut Tera, targets: &Targets) {
 /// Tera reports checks made after parsing (unknown functions, filters,
 /// blocks) as one message of several reports, each with a `--> name:line:col`
 /// line: split it into one diagnostic per report.
-pub(super) fn validation_errors(text: &str, files: &HashMap<String, PathBuf>) -> Vec<Diagnostic> {
+pub(super) fn validation_errors(text: &str, files: &HashMap<String, TemplateFile>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut message = None;
     for line in text.lines() {
@@ -305,8 +321,7 @@ pub(super) fn validation_errors(text: &str, files: &HashMap<String, PathBuf>) ->
             let col = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
             let line_no = parts.next().and_then(|l| l.parse().ok()).unwrap_or(0);
             let name = parts.next().unwrap_or(loc);
-            let path = files.get(name).cloned().unwrap_or_else(|| PathBuf::from(name));
-            out.push(Diagnostic::new(path, line_no, col, format!("template error: {m}")));
+            out.push(at_template(files, name, (line_no, col), format!("template error: {m}")));
             message = None;
         }
     }
@@ -314,7 +329,7 @@ pub(super) fn validation_errors(text: &str, files: &HashMap<String, PathBuf>) ->
 }
 
 /// Converts a Tera error into a diagnostic at the template's line and column.
-pub(super) fn template_error(e: &tera::Error, files: &HashMap<String, PathBuf>) -> Diagnostic {
+pub(super) fn template_error(e: &tera::Error, files: &HashMap<String, TemplateFile>) -> Diagnostic {
     let mut causes = Vec::new();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -324,17 +339,26 @@ pub(super) fn template_error(e: &tera::Error, files: &HashMap<String, PathBuf>) 
     let suffix = if causes.is_empty() { String::new() } else { format!(": {}", causes.join(": ")) };
     match e.kind() {
         tera::ErrorKind::SyntaxError(r) | tera::ErrorKind::RenderingError(r) => {
-            let path = files.get(r.filename()).cloned().unwrap_or_else(|| PathBuf::from(r.filename()));
             let span = r.span();
-            Diagnostic::new(
-                path,
-                span.start_line,
-                span.start_col + 1,
-                format!("template error: {}{suffix}", r.message()),
-            )
+            let message = format!("template error: {}{suffix}", r.message());
+            at_template(files, r.filename(), (span.start_line, span.start_col + 1), message)
         }
         _ => Diagnostic::file("templates", format!("template error: {e}{suffix}")),
     }
+}
+
+/// A diagnostic at `(line, col)` of template `name`, quoting the line from
+/// the text the build read.
+fn at_template(
+    files: &HashMap<String, TemplateFile>,
+    name: &str,
+    (line, col): (usize, usize),
+    message: String,
+) -> Diagnostic {
+    let Some(file) = files.get(name) else { return Diagnostic::new(name, line, col, message) };
+    let mut d = Diagnostic::new(&file.path, line, col, message);
+    d.quote(&file.path, &|n| crate::diagnostics::nth_line(&file.text, 1, n));
+    d
 }
 
 #[cfg(test)]
