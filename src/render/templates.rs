@@ -112,6 +112,12 @@ fn read(root: &Path, files: &theme::Files) -> (HashMap<String, TemplateFile>, Ve
 }
 
 pub(super) fn register_helpers(tera: &mut Tera) {
+    register_list_filters(tera);
+    register_text_filters(tera);
+}
+
+/// The filters over lists of entries.
+fn register_list_filters(tera: &mut Tera) {
     // `items | filter(attribute="fields.era.id", value=era.id)`
     tera.register_filter("filter", |items: &[Value], kwargs: Kwargs, _: &State| -> TeraResult<Vec<Value>> {
         let attribute: &str = kwargs.must_get("attribute")?;
@@ -128,34 +134,40 @@ pub(super) fn register_helpers(tera: &mut Tera) {
         let attribute: &str = kwargs.must_get("attribute")?;
         Ok(items.iter().filter_map(|v| v.get_from_path(attribute).cloned()).collect())
     });
+    tera.register_filter("by_date", |items: &[Value], kwargs: Kwargs, _: &State| by_date(items, &kwargs));
+}
+
+/// `entries | by_date(year="year", period="period", collection="studies")`:
+/// the entries of `collection` (every entry without it) in date order, by
+/// their year or else the first year of their period ("1970s"), undated
+/// ones and other collections' last; stable, so equal dates keep their
+/// order. One sort, where a template that builds keyed lists item by item
+/// would copy the list once per entry.
+fn by_date(items: &[Value], kwargs: &Kwargs) -> TeraResult<Vec<Value>> {
+    let year: Option<&str> = kwargs.get("year")?;
+    let period: Option<&str> = kwargs.get("period")?;
+    let collection: Option<&str> = kwargs.get("collection")?;
+    let (year, period) = (year.map(|n| format!("fields.{n}")), period.map(|n| format!("fields.{n}")));
+    let field = |e: &Value, path: &Option<String>| path.as_deref().and_then(|p| e.get_from_path(p).cloned());
+    let date = |e: &Value| -> Option<i64> {
+        if collection.is_some_and(|c| e.get_from_path("collection").and_then(Value::as_str) != Some(c)) {
+            return None;
+        }
+        field(e, &year)
+            .and_then(|y| y.as_i64())
+            .or_else(|| field(e, &period).and_then(|p| p.as_str().and_then(first_year)))
+    };
+    let mut keyed: Vec<(Option<i64>, &Value)> = items.iter().map(|e| (date(e), e)).collect();
+    keyed.sort_by_key(|(d, _)| d.unwrap_or(i64::MAX));
+    Ok(keyed.into_iter().map(|(_, e)| e.clone()).collect())
+}
+
+/// The filters over text and single values.
+fn register_text_filters(tera: &mut Tera) {
     // `"late 1980s" | first_year`: the first four-digit number of a text (1980),
     // or none: where a period ("1970s", "late 1980s") sits on a year axis.
     tera.register_filter("first_year", |text: &str, _: Kwargs, _: &State| -> Value {
         first_year(text).map_or_else(Value::none, Value::from)
-    });
-    // `entries | by_date(year="year", period="period", collection="studies")`:
-    // the entries of `collection` (every entry without it) in date order, by
-    // their year or else the first year of their period ("1970s"), undated
-    // ones and other collections' last; stable, so equal dates keep their
-    // order. One sort, where a template that builds keyed lists item by item
-    // would copy the list once per entry.
-    tera.register_filter("by_date", |items: &[Value], kwargs: Kwargs, _: &State| -> TeraResult<Vec<Value>> {
-        let year: Option<&str> = kwargs.get("year")?;
-        let period: Option<&str> = kwargs.get("period")?;
-        let collection: Option<&str> = kwargs.get("collection")?;
-        let (year, period) = (year.map(|n| format!("fields.{n}")), period.map(|n| format!("fields.{n}")));
-        let field = |e: &Value, path: &Option<String>| path.as_deref().and_then(|p| e.get_from_path(p).cloned());
-        let date = |e: &Value| -> Option<i64> {
-            if collection.is_some_and(|c| e.get_from_path("collection").and_then(Value::as_str) != Some(c)) {
-                return None;
-            }
-            field(e, &year)
-                .and_then(|y| y.as_i64())
-                .or_else(|| field(e, &period).and_then(|p| p.as_str().and_then(first_year)))
-        };
-        let mut keyed: Vec<(Option<i64>, &Value)> = items.iter().map(|e| (date(e), e)).collect();
-        keyed.sort_by_key(|(d, _)| d.unwrap_or(i64::MAX));
-        Ok(keyed.into_iter().map(|(_, e)| e.clone()).collect())
     });
     // `value | json`: any value as JSON, for data files and scripts.
     tera.register_filter("json", |value: Value, _: Kwargs, _: &State| -> TeraResult<Value> {
