@@ -12,9 +12,9 @@
 //! **Source text.** A stage that reads a file quotes the lines its
 //! diagnostics point at ([`Diagnostic::quote`]) from the text it read, so
 //! that what is printed is what the build saw, even if the file has changed
-//! on disk since (as it may while `serve` runs). Only a diagnostic that no
-//! stage quoted (a template's, whose text the template loader keeps) is
-//! quoted from disk when printed.
+//! on disk since (as it may while `serve` runs); templates' errors quote the
+//! text the template loader kept. A line that no stage quoted (in a
+//! diagnostic made outside a build) is read from disk when printed.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

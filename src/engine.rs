@@ -533,7 +533,8 @@ pub fn build(options: &Options) -> Result<Built, Vec<Diagnostic>> {
     // As the user wrote it: `-o .` is `.`, not an empty path.
     let shown = options.output.clone();
     let refuse = |m: String| vec![Diagnostic::file(&shown, m)];
-    let out = crate::output::check_output_dir(&options.root, &options.output, options.force).map_err(refuse)?;
+    let out = crate::output::check_output_dir(&options.root, &options.output, options.force)
+        .map_err(|e| refuse(e.to_string()))?;
     let io_error = |e: std::io::Error| refuse(format!("cannot write the site: {e}"));
     let staging = Staging::new(&out).map_err(io_error)?;
     let mut built = Engine::new(options.clone()).build_into(&staging)?;

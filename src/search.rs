@@ -180,71 +180,99 @@ type Emit<'a> = dyn Fn(String, Arc<[u8]>) -> std::io::Result<()> + Sync + 'a;
 /// Replaces documents in the cached index, writing again the shards and
 /// chunks they were or are in.
 fn update(site: &Site, cache: &mut Cache, changed: impl Iterator<Item = (usize, (Doc, Vec<(String, u32)>))>) {
-    let mut dirty: BTreeSet<String> = BTreeSet::new();
-    let mut dirty_chunks: BTreeSet<usize> = BTreeSet::new();
-    let mut facets_changed = false;
+    let mut dirty = Dirty::default();
     for (n, (doc, terms)) in changed {
+        cache.drop_terms(n, &terms, &mut dirty);
+        cache.doc_terms[n] = cache.add_terms(n, terms, &mut dirty);
+        dirty.facets |= cache.docs[n].facets != doc.facets;
+        if cache.docs[n].fragment != doc.fragment {
+            dirty.chunks.insert(n / CHUNK);
+        }
+        cache.docs[n] = doc;
+    }
+    cache.rewrite(site, &dirty);
+}
+
+/// What an update changed: the outputs to make again.
+#[derive(Default)]
+struct Dirty {
+    /// Keys of the shards whose postings changed.
+    shards: BTreeSet<String>,
+    /// Chunks of `search/d/` whose documents changed.
+    chunks: BTreeSet<usize>,
+    /// Some page's taxonomy terms changed: the filters and the manifest.
+    facets: bool,
+}
+
+impl Cache {
+    /// Takes document `n` out of the postings of the terms it no longer has.
+    fn drop_terms(&mut self, n: usize, terms: &[(String, u32)], dirty: &mut Dirty) {
         let d = n as u32;
         let new: HashMap<&str, u32> = terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
-        // Terms the page no longer has.
-        for &id in &cache.doc_terms[n] {
-            let term = &cache.terms[id as usize];
+        for &id in &self.doc_terms[n] {
+            let term = &self.terms[id as usize];
             if new.contains_key(term.as_str()) {
                 continue;
             }
             let key = shard_key(term);
-            if let Some(postings) = cache.index.get_mut(&key).and_then(|s| s.get_mut(term)) {
+            if let Some(postings) = self.index.get_mut(&key).and_then(|s| s.get_mut(term)) {
                 postings.retain(|&(doc, _)| doc != d);
             }
-            dirty.insert(key);
+            dirty.shards.insert(key);
         }
-        // Terms it has: a shard changes only where a weight does.
+    }
+
+    /// Puts document `n` in the postings of its terms, and returns their
+    /// ids: a shard changes only where a weight does.
+    fn add_terms(&mut self, n: usize, terms: Vec<(String, u32)>, dirty: &mut Dirty) -> Vec<u32> {
+        let d = n as u32;
         let mut ids = Vec::with_capacity(terms.len());
         for (term, weight) in terms {
-            let id = match cache.ids.get(&term) {
-                Some(&id) => id,
-                None => {
-                    let id = cache.terms.len() as u32;
-                    cache.terms.push(term.clone());
-                    cache.ids.insert(term.clone(), id);
-                    id
-                }
-            };
-            ids.push(id);
+            ids.push(self.term_id(&term));
             let key = shard_key(&term);
-            let postings = cache.index.entry(key.clone()).or_default().entry(term).or_default();
+            let postings = self.index.entry(key.clone()).or_default().entry(term).or_default();
             match postings.binary_search_by_key(&d, |&(doc, _)| doc) {
                 Ok(at) if postings[at].1 == weight => continue,
                 Ok(at) => postings[at].1 = weight,
                 Err(at) => postings.insert(at, (d, weight)),
             }
-            dirty.insert(key);
+            dirty.shards.insert(key);
         }
-        cache.doc_terms[n] = ids;
-        facets_changed |= cache.docs[n].facets != doc.facets;
-        if cache.docs[n].fragment != doc.fragment {
-            dirty_chunks.insert(n / CHUNK);
+        ids
+    }
+
+    /// The id of `term`, given one if it is new.
+    fn term_id(&mut self, term: &str) -> u32 {
+        if let Some(&id) = self.ids.get(term) {
+            return id;
         }
-        cache.docs[n] = doc;
+        let id = self.terms.len() as u32;
+        self.terms.push(term.to_string());
+        self.ids.insert(term.to_string(), id);
+        id
     }
-    for chunk in dirty_chunks {
-        let docs = cache.docs.chunks(CHUNK).nth(chunk).unwrap_or_default();
-        let (path, bytes) = chunk_file(chunk, docs.iter().map(|d| d.fragment.as_str()));
-        cache.outputs.insert(path.into(), bytes);
-    }
-    for key in &dirty {
-        let shard = cache.index.get_mut(key).expect("made above");
-        shard.retain(|_, postings| !postings.is_empty());
-        let path = shard_path(key);
-        if shard.is_empty() {
-            cache.index.remove(key);
-            cache.outputs.remove(path.as_str());
-        } else {
-            cache.outputs.insert(path.as_str().into(), script(&path, &shard_json(shard)));
+
+    /// Makes again the outputs `dirty` names; a shard left empty is removed.
+    fn rewrite(&mut self, site: &Site, dirty: &Dirty) {
+        for &chunk in &dirty.chunks {
+            let docs = self.docs.chunks(CHUNK).nth(chunk).unwrap_or_default();
+            let (path, bytes) = chunk_file(chunk, docs.iter().map(|d| d.fragment.as_str()));
+            self.outputs.insert(path.into(), bytes);
         }
-    }
-    if facets_changed {
-        write_small(site, &cache.docs, &mut cache.outputs);
+        for key in &dirty.shards {
+            let shard = self.index.get_mut(key).expect("made above");
+            shard.retain(|_, postings| !postings.is_empty());
+            let path = shard_path(key);
+            if shard.is_empty() {
+                self.index.remove(key);
+                self.outputs.remove(path.as_str());
+            } else {
+                self.outputs.insert(path.as_str().into(), script(&path, &shard_json(shard)));
+            }
+        }
+        if dirty.facets {
+            write_small(site, &self.docs, &mut self.outputs);
+        }
     }
 }
 
@@ -422,28 +450,8 @@ pub fn tokens(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
 
 /// A page's Doc, and its terms with their weights.
 fn make_doc(site: &Site, page: &Page) -> (Doc, Vec<(String, u32)>) {
-    let mut field_text = Vec::new();
-    for value in page.fields.values() {
-        value.strings(&mut field_text);
-    }
     let body = page.md.body().map(|b| body_text(site, b)).unwrap_or_default();
-    // Per word: the best of title and fields, and the count in the body.
-    let mut weights: HashMap<Cow<str>, (u32, u32)> = HashMap::with_capacity_and_hasher(512, Default::default());
-    let texts = std::iter::once((page.title.as_str(), TITLE))
-        .chain(field_text.iter().map(|t| (t.as_str(), FIELD)))
-        .chain(std::iter::once((body.as_str(), BODY)));
-    for (text, weight) in texts {
-        for word in tokens(text) {
-            let entry = weights.entry(word).or_default();
-            if weight == BODY {
-                entry.1 = (entry.1 + 1).min(BODY_CAP);
-            } else {
-                entry.0 = entry.0.max(weight);
-            }
-        }
-    }
-    let terms: Vec<(String, u32)> = weights.into_iter().map(|(t, (a, b))| (t.into_owned(), a + b)).collect();
-
+    let terms = weighted_terms(page, &body);
     let facets = site
         .graph
         .taxonomies
@@ -456,20 +464,60 @@ fn make_doc(site: &Site, page: &Page) -> (Doc, Vec<(String, u32)>) {
             values
         })
         .collect();
-    let year = site.config.citations.as_ref().map_or("year", |c| c.year.as_str()).to_string();
-    let year = match page.fields.get(&year).and_then(FieldValue::when) {
+    let fragment = serde_json::json!({
+        "title": page.title,
+        "url": page.url,
+        "collection": page.collection,
+        "year": year(site, page),
+        "text": snippet_text(site, page, &body),
+    })
+    .to_string();
+    (Doc { facets, fragment }, terms)
+}
+
+/// Each word of the page's title, fields and `body` with its weight: the
+/// best of title and fields, plus its count in the body (capped).
+fn weighted_terms(page: &Page, body: &str) -> Vec<(String, u32)> {
+    let mut field_text = Vec::new();
+    for value in page.fields.values() {
+        value.strings(&mut field_text);
+    }
+    let mut weights: HashMap<Cow<str>, (u32, u32)> = HashMap::with_capacity_and_hasher(512, Default::default());
+    let texts = std::iter::once((page.title.as_str(), TITLE))
+        .chain(field_text.iter().map(|t| (t.as_str(), FIELD)))
+        .chain(std::iter::once((body, BODY)));
+    for (text, weight) in texts {
+        for word in tokens(text) {
+            let entry = weights.entry(word).or_default();
+            if weight == BODY {
+                entry.1 = (entry.1 + 1).min(BODY_CAP);
+            } else {
+                entry.0 = entry.0.max(weight);
+            }
+        }
+    }
+    weights.into_iter().map(|(t, (a, b))| (t.into_owned(), a + b)).collect()
+}
+
+/// The year a result shows: the year of the field citations date by.
+fn year(site: &Site, page: &Page) -> serde_json::Value {
+    let year = site.config.citations.as_ref().map_or("year", |c| c.year.as_str());
+    match page.fields.get(year).and_then(FieldValue::when) {
         Some(When::Year(y)) => serde_json::Value::from(y),
         Some(When::Day(d)) => d.get(..4).unwrap_or(d).into(),
         None => serde_json::Value::Null,
-    };
-    // The text a snippet is cut from: the field that describes the page (a
-    // study's finding), then the body.
+    }
+}
+
+/// The text a snippet is cut from: the field that describes the page (a
+/// study's finding), then the body; at most `TEXT_LIMIT` bytes.
+fn snippet_text(site: &Site, page: &Page, body: &str) -> String {
     let described_by = page.collection.as_deref().and_then(|c| site.config.collection(c)?.description.as_deref());
     let mut text = described_by.and_then(|f| page.fields.get(f)?.prose()).unwrap_or_default().to_string();
     if !text.is_empty() && !body.is_empty() {
         text.push_str(" · ");
     }
-    text.push_str(&body);
+    text.push_str(body);
     if text.len() > TEXT_LIMIT {
         let mut end = TEXT_LIMIT;
         while !text.is_char_boundary(end) {
@@ -477,15 +525,7 @@ fn make_doc(site: &Site, page: &Page) -> (Doc, Vec<(String, u32)>) {
         }
         text.truncate(end);
     }
-    let fragment = serde_json::json!({
-        "title": page.title,
-        "url": page.url,
-        "collection": page.collection,
-        "year": year,
-        "text": text,
-    })
-    .to_string();
-    (Doc { facets, fragment }, terms)
+    text
 }
 
 /// The text of a Markdown body, without markup, on one line; citations

@@ -579,17 +579,20 @@ fn a_theme_missing_templates_names_what_each_page_needs() {
     assert_at(listing, "templates", 0, 0, "template `taxonomy.html` not found in the theme or templates/");
 }
 
-/// Both of Tera's error paths end at the template's line, shown and
-/// underlined like any other.
+/// Tera's error paths (rendering, syntax, checks after parsing) end at the
+/// template's line, shown and underlined like any other, as the build read
+/// it: the file changed on disk since is not what is quoted.
 #[test]
 fn template_errors_are_shown_at_their_line() {
     for (kind, line, shown) in [
         ("template-error", 4, "4 | {{ page.fields.missing.deeper }}\n  |                ^\n"),
         ("template-syntax", 3, "3 | <h1>{{ page.title }</h1>\n"),
+        ("unknown-filter", 3, "3 | <h1>{{ page.title | shout }}</h1>\n"),
     ] {
         let site = TestSite::with_error(kind);
         let errors = site.build_err();
         assert_eq!((errors.len(), errors[0].line), (1, line), "{kind}: {errors:#?}");
+        std::fs::write(site.root.join("templates/page.html"), "edited\nsince\nthe\nbuild\n").unwrap();
         let report = annals::diagnostics::report(&site.root, &errors);
         assert!(report.starts_with(&format!("templates/page.html:{line}:")), "{report}");
         assert!(report.contains(shown), "{kind}: {report}");

@@ -290,15 +290,17 @@ fn a_taken_port_is_reported_with_a_suggestion() {
     let site = TestSite::fixture("basic");
     let err =
         serve::serve(site.options.clone(), [127, 0, 0, 1].into(), port, Box::new(|_| {})).err().expect("port taken");
-    assert!(err.contains(&format!("port {port} is already in use")), "{err}");
-    assert!(err.contains("--port 0"), "{err}");
+    assert!(matches!(err, serve::ServeError::PortInUse { port: p } if p == port), "{err}");
+    let message = err.to_string();
+    assert!(message.contains(&format!("port {port} is already in use")), "{message}");
+    assert!(message.contains("--port 0"), "{message}");
 }
 
 /// `annals watch` on a site, in a thread, with its reports.
 struct Watching {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     reports: mpsc::Receiver<Report>,
-    thread: std::thread::JoinHandle<Result<(), String>>,
+    thread: std::thread::JoinHandle<Result<(), serve::ServeError>>,
 }
 
 impl Watching {

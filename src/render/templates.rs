@@ -1,21 +1,28 @@
 //! Templates: loading them (every syntax error reported), the helpers and
 //! filters annals adds to Tera, what `url_for` resolves, and Tera's errors
-//! turned into diagnostics.
+//! turned into diagnostics that quote the template's text as it was loaded.
 
 use super::*;
 
-/// Loaded templates plus the file each came from, for error positions.
+/// Loaded templates plus the file and text each came from.
 pub struct Templates {
     pub(super) tera: Tera,
-    pub(super) files: HashMap<String, PathBuf>,
+    /// By name. The same as the next build's, these templates are reused
+    /// rather than parsed again.
+    pub(super) files: HashMap<String, TemplateFile>,
     /// Per template, what it reads (see `dependencies`).
     pub(super) deps: HashMap<String, TemplateDeps>,
     pub(super) targets_fingerprint: u64,
     /// Static files by output path: one replaces a `files/` template's output.
     pub(super) statics: HashSet<String>,
-    /// Each template's name and text, in name order: the same as the next
-    /// build's, these templates are reused rather than parsed again.
-    sources: Vec<(String, String)>,
+}
+
+/// A template as the build read it: its errors point at `path` and quote
+/// `text`, not the file on disk, which may have changed since.
+#[derive(PartialEq, Eq)]
+pub(super) struct TemplateFile {
+    path: PathBuf,
+    text: String,
 }
 
 impl Templates {
@@ -29,19 +36,8 @@ impl Templates {
         targets: Targets,
         previous: Option<Templates>,
     ) -> Result<Templates, Vec<Diagnostic>> {
-        let mut sources = Vec::with_capacity(files.templates.len());
-        let mut errors = Vec::new();
-        let mut names = HashMap::default();
-        for (name, origin) in &files.templates {
-            let display = origin.display(root);
-            match origin.read().map(String::from_utf8) {
-                Ok(Ok(text)) => sources.push((name.clone(), text)),
-                Ok(Err(_)) => errors.push(Diagnostic::file(&display, "template is not valid UTF-8")),
-                Err(e) => errors.push(Diagnostic::file(&display, format!("cannot read template: {e}"))),
-            }
-            names.insert(name.clone(), display);
-        }
-        if let Some(mut same) = previous.filter(|p| errors.is_empty() && p.sources == sources && p.files == names) {
+        let (loaded, mut errors) = read(root, files);
+        if let Some(mut same) = previous.filter(|p| errors.is_empty() && p.files == loaded) {
             let fingerprint = targets.fingerprint();
             if fingerprint != same.targets_fingerprint {
                 same.targets_fingerprint = fingerprint;
@@ -56,6 +52,9 @@ impl Templates {
         let targets_fingerprint = targets.fingerprint();
         let statics = targets.statics.iter().map(|s| s.to_string()).collect();
         register_url_for(&mut tera, &targets);
+        // In name order: which template Tera reports first does not vary.
+        let mut sources: Vec<(String, String)> = loaded.iter().map(|(n, f)| (n.clone(), f.text.clone())).collect();
+        sources.sort_unstable();
         if let Err(e) = tera.add_raw_templates(sources.iter().map(|(n, t)| (n.as_str(), t.as_str()))) {
             // Tera stops at the first error; parse each template alone to report them all.
             for (name, text) in &sources {
@@ -63,15 +62,15 @@ impl Templates {
                 if let Err(e) = alone.add_raw_template(name, text)
                     && matches!(e.kind(), tera::ErrorKind::SyntaxError(_))
                 {
-                    errors.push(template_error(&e, &names));
+                    errors.push(template_error(&e, &loaded));
                 }
             }
             if errors.is_empty() {
                 match e.kind() {
-                    tera::ErrorKind::Msg(text) if !validation_errors(text, &names).is_empty() => {
-                        errors.extend(validation_errors(text, &names));
+                    tera::ErrorKind::Msg(text) if !validation_errors(text, &loaded).is_empty() => {
+                        errors.extend(validation_errors(text, &loaded));
                     }
-                    _ => errors.push(template_error(&e, &names)),
+                    _ => errors.push(template_error(&e, &loaded)),
                 }
             }
         }
@@ -79,7 +78,7 @@ impl Templates {
             return Err(errors);
         }
         let deps = template_deps(&sources);
-        Ok(Templates { tera, files: names, deps, targets_fingerprint, statics, sources })
+        Ok(Templates { tera, files: loaded, deps, targets_fingerprint, statics })
     }
 
     pub(super) fn fingerprint(&self, template: &str) -> u64 {
@@ -95,7 +94,30 @@ impl Templates {
     }
 }
 
+/// Every template of `files` by name, with what cannot be read as errors.
+fn read(root: &Path, files: &theme::Files) -> (HashMap<String, TemplateFile>, Vec<Diagnostic>) {
+    let mut read = HashMap::default();
+    let mut errors = Vec::new();
+    for (name, origin) in &files.templates {
+        let path = origin.display(root);
+        match origin.read().map(String::from_utf8) {
+            Ok(Ok(text)) => {
+                read.insert(name.clone(), TemplateFile { path, text });
+            }
+            Ok(Err(_)) => errors.push(Diagnostic::file(&path, "template is not valid UTF-8")),
+            Err(e) => errors.push(Diagnostic::file(&path, format!("cannot read template: {e}"))),
+        }
+    }
+    (read, errors)
+}
+
 pub(super) fn register_helpers(tera: &mut Tera) {
+    register_list_filters(tera);
+    register_text_filters(tera);
+}
+
+/// The filters over lists of entries.
+fn register_list_filters(tera: &mut Tera) {
     // `items | filter(attribute="fields.era.id", value=era.id)`
     tera.register_filter("filter", |items: &[Value], kwargs: Kwargs, _: &State| -> TeraResult<Vec<Value>> {
         let attribute: &str = kwargs.must_get("attribute")?;
@@ -112,48 +134,53 @@ pub(super) fn register_helpers(tera: &mut Tera) {
         let attribute: &str = kwargs.must_get("attribute")?;
         Ok(items.iter().filter_map(|v| v.get_from_path(attribute).cloned()).collect())
     });
-    // `items | without(attribute="url", values=shown)`: the items whose
-    // attribute is none of `values`; a set, where `not x in list` in a
-    // template compares with every element (an era of 10,000 studies).
-    tera.register_filter("without", |items: &[Value], kwargs: Kwargs, _: &State| -> TeraResult<Vec<Value>> {
-        let attribute: &str = kwargs.must_get("attribute")?;
-        let values: Vec<Value> = kwargs.must_get("values")?;
-        let key = |v: &Value| (v.is_string(), v.as_str().map_or_else(|| v.to_string(), str::to_string));
-        let excluded: HashSet<(bool, String)> = values.iter().map(key).collect();
-        Ok(items
-            .iter()
-            .filter(|item| !item.get_from_path(attribute).is_some_and(|v| excluded.contains(&key(v))))
-            .cloned()
-            .collect())
-    });
+    tera.register_filter("by_date", |items: &[Value], kwargs: Kwargs, _: &State| by_date(items, &kwargs));
+    tera.register_filter("without", |items: &[Value], kwargs: Kwargs, _: &State| without(items, &kwargs));
+}
+
+/// `items | without(attribute="url", values=shown)`: the items whose
+/// attribute is none of `values`. A set, where `not x in list` in a template
+/// compares with every element (an era of 12,500 studies took a second).
+fn without(items: &[Value], kwargs: &Kwargs) -> TeraResult<Vec<Value>> {
+    let attribute: &str = kwargs.must_get("attribute")?;
+    let values: Vec<Value> = kwargs.must_get("values")?;
+    let key = |v: &Value| (v.is_string(), v.as_str().map_or_else(|| v.to_string(), str::to_string));
+    let excluded: HashSet<(bool, String)> = values.iter().map(key).collect();
+    let kept = items.iter().filter(|item| !item.get_from_path(attribute).is_some_and(|v| excluded.contains(&key(v))));
+    Ok(kept.cloned().collect())
+}
+
+/// `entries | by_date(year="year", period="period", collection="studies")`:
+/// the entries of `collection` (every entry without it) in date order, by
+/// their year or else the first year of their period ("1970s"), undated
+/// ones and other collections' last; stable, so equal dates keep their
+/// order. One sort, where a template that builds keyed lists item by item
+/// would copy the list once per entry.
+fn by_date(items: &[Value], kwargs: &Kwargs) -> TeraResult<Vec<Value>> {
+    let year: Option<&str> = kwargs.get("year")?;
+    let period: Option<&str> = kwargs.get("period")?;
+    let collection: Option<&str> = kwargs.get("collection")?;
+    let (year, period) = (year.map(|n| format!("fields.{n}")), period.map(|n| format!("fields.{n}")));
+    let field = |e: &Value, path: &Option<String>| path.as_deref().and_then(|p| e.get_from_path(p).cloned());
+    let date = |e: &Value| -> Option<i64> {
+        if collection.is_some_and(|c| e.get_from_path("collection").and_then(Value::as_str) != Some(c)) {
+            return None;
+        }
+        field(e, &year)
+            .and_then(|y| y.as_i64())
+            .or_else(|| field(e, &period).and_then(|p| p.as_str().and_then(first_year)))
+    };
+    let mut keyed: Vec<(Option<i64>, &Value)> = items.iter().map(|e| (date(e), e)).collect();
+    keyed.sort_by_key(|(d, _)| d.unwrap_or(i64::MAX));
+    Ok(keyed.into_iter().map(|(_, e)| e.clone()).collect())
+}
+
+/// The filters over text and single values.
+fn register_text_filters(tera: &mut Tera) {
     // `"late 1980s" | first_year`: the first four-digit number of a text (1980),
     // or none: where a period ("1970s", "late 1980s") sits on a year axis.
     tera.register_filter("first_year", |text: &str, _: Kwargs, _: &State| -> Value {
         first_year(text).map_or_else(Value::none, Value::from)
-    });
-    // `entries | by_date(year="year", period="period", collection="studies")`:
-    // the entries of `collection` (every entry without it) in date order, by
-    // their year or else the first year of their period ("1970s"), undated
-    // ones and other collections' last; stable, so equal dates keep their
-    // order. One sort, where a template that builds keyed lists item by item
-    // would copy the list once per entry.
-    tera.register_filter("by_date", |items: &[Value], kwargs: Kwargs, _: &State| -> TeraResult<Vec<Value>> {
-        let year: Option<&str> = kwargs.get("year")?;
-        let period: Option<&str> = kwargs.get("period")?;
-        let collection: Option<&str> = kwargs.get("collection")?;
-        let (year, period) = (year.map(|n| format!("fields.{n}")), period.map(|n| format!("fields.{n}")));
-        let field = |e: &Value, path: &Option<String>| path.as_deref().and_then(|p| e.get_from_path(p).cloned());
-        let date = |e: &Value| -> Option<i64> {
-            if collection.is_some_and(|c| e.get_from_path("collection").and_then(Value::as_str) != Some(c)) {
-                return None;
-            }
-            field(e, &year)
-                .and_then(|y| y.as_i64())
-                .or_else(|| field(e, &period).and_then(|p| p.as_str().and_then(first_year)))
-        };
-        let mut keyed: Vec<(Option<i64>, &Value)> = items.iter().map(|e| (date(e), e)).collect();
-        keyed.sort_by_key(|(d, _)| d.unwrap_or(i64::MAX));
-        Ok(keyed.into_iter().map(|(_, e)| e.clone()).collect())
     });
     // `value | json`: any value as JSON, for data files and scripts.
     tera.register_filter("json", |value: Value, _: Kwargs, _: &State| -> TeraResult<Value> {
@@ -308,7 +335,7 @@ pub(super) fn register_url_for(tera: &mut Tera, targets: &Targets) {
 /// Tera reports checks made after parsing (unknown functions, filters,
 /// blocks) as one message of several reports, each with a `--> name:line:col`
 /// line: split it into one diagnostic per report.
-pub(super) fn validation_errors(text: &str, files: &HashMap<String, PathBuf>) -> Vec<Diagnostic> {
+pub(super) fn validation_errors(text: &str, files: &HashMap<String, TemplateFile>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut message = None;
     for line in text.lines() {
@@ -319,8 +346,7 @@ pub(super) fn validation_errors(text: &str, files: &HashMap<String, PathBuf>) ->
             let col = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
             let line_no = parts.next().and_then(|l| l.parse().ok()).unwrap_or(0);
             let name = parts.next().unwrap_or(loc);
-            let path = files.get(name).cloned().unwrap_or_else(|| PathBuf::from(name));
-            out.push(Diagnostic::new(path, line_no, col, format!("template error: {m}")));
+            out.push(at_template(files, name, (line_no, col), format!("template error: {m}")));
             message = None;
         }
     }
@@ -328,7 +354,7 @@ pub(super) fn validation_errors(text: &str, files: &HashMap<String, PathBuf>) ->
 }
 
 /// Converts a Tera error into a diagnostic at the template's line and column.
-pub(super) fn template_error(e: &tera::Error, files: &HashMap<String, PathBuf>) -> Diagnostic {
+pub(super) fn template_error(e: &tera::Error, files: &HashMap<String, TemplateFile>) -> Diagnostic {
     let mut causes = Vec::new();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -338,17 +364,26 @@ pub(super) fn template_error(e: &tera::Error, files: &HashMap<String, PathBuf>) 
     let suffix = if causes.is_empty() { String::new() } else { format!(": {}", causes.join(": ")) };
     match e.kind() {
         tera::ErrorKind::SyntaxError(r) | tera::ErrorKind::RenderingError(r) => {
-            let path = files.get(r.filename()).cloned().unwrap_or_else(|| PathBuf::from(r.filename()));
             let span = r.span();
-            Diagnostic::new(
-                path,
-                span.start_line,
-                span.start_col + 1,
-                format!("template error: {}{suffix}", r.message()),
-            )
+            let message = format!("template error: {}{suffix}", r.message());
+            at_template(files, r.filename(), (span.start_line, span.start_col + 1), message)
         }
         _ => Diagnostic::file("templates", format!("template error: {e}{suffix}")),
     }
+}
+
+/// A diagnostic at `(line, col)` of template `name`, quoting the line from
+/// the text the build read.
+fn at_template(
+    files: &HashMap<String, TemplateFile>,
+    name: &str,
+    (line, col): (usize, usize),
+    message: String,
+) -> Diagnostic {
+    let Some(file) = files.get(name) else { return Diagnostic::new(name, line, col, message) };
+    let mut d = Diagnostic::new(&file.path, line, col, message);
+    d.quote(&file.path, &|n| crate::diagnostics::nth_line(&file.text, 1, n));
+    d
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use super::ServeError;
 use crate::engine::Built;
 use crate::theme::Origin;
 
@@ -176,15 +177,11 @@ fn sse_message(event: &str, data: &str) -> String {
     m
 }
 
-/// Binds the server; `Err` says why in words (port taken, address invalid).
-pub fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
-    TcpListener::bind(addr).map_err(|e| {
-        if e.kind() == io::ErrorKind::AddrInUse {
-            let next = addr.port().wrapping_add(1).max(1024);
-            format!("port {} is already in use: try --port {next}, or --port 0 for any free port", addr.port())
-        } else {
-            format!("cannot listen on {addr}: {e}")
-        }
+/// Binds the server; `Err` says why (port taken, address invalid).
+pub fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr).map_err(|source| match source.kind() {
+        io::ErrorKind::AddrInUse => ServeError::PortInUse { port: addr.port() },
+        _ => ServeError::Listen { addr, source },
     })
 }
 

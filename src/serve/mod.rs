@@ -6,6 +6,7 @@
 pub mod http;
 pub mod watch;
 
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,6 +16,67 @@ use std::time::{Duration, Instant};
 
 use crate::diagnostics::{self, Diagnostic};
 use crate::engine::{Built, Change, Engine, Options};
+use crate::output::OutputError;
+
+/// Why `serve` or `watch` cannot start, or (in [`Report::Warning`]) why
+/// the watched set could not follow a rebuild.
+#[derive(Debug)]
+pub enum ServeError {
+    /// The folder holds no `site.yaml`: `serve` was run outside a site.
+    NotASite { root: PathBuf },
+    /// Another program listens on the port.
+    PortInUse { port: u16 },
+    /// The address cannot be listened on for another reason.
+    Listen { addr: SocketAddr, source: io::Error },
+    /// The bound socket reports no address.
+    NoAddress(io::Error),
+    /// The file watcher cannot start.
+    Watcher(notify::Error),
+    /// A folder the build read cannot be watched.
+    Watch { path: PathBuf, source: notify::Error },
+    /// The site folder cannot be opened, or `watch` refuses its output folder.
+    Output(OutputError),
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeError::NotASite { root } => write!(
+                f,
+                "{} holds no {}: run `annals serve` in a site's folder, or name one with --root",
+                root.display(),
+                crate::config::CONFIG_FILE
+            ),
+            ServeError::PortInUse { port } => {
+                let next = port.wrapping_add(1).max(1024);
+                write!(f, "port {port} is already in use: try --port {next}, or --port 0 for any free port")
+            }
+            ServeError::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            ServeError::NoAddress(source) => write!(f, "the server has no address: {source}"),
+            ServeError::Watcher(source) => write!(f, "cannot watch files: {source}"),
+            ServeError::Watch { path, source } => write!(f, "cannot watch {}: {source}", path.display()),
+            ServeError::Output(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ServeError::Listen { source, .. } | ServeError::NoAddress(source) => Some(source),
+            ServeError::Watcher(source) | ServeError::Watch { source, .. } => Some(source),
+            // Its own message is this one's: its cause is the next link.
+            ServeError::Output(e) => std::error::Error::source(e),
+            ServeError::NotASite { .. } | ServeError::PortInUse { .. } => None,
+        }
+    }
+}
+
+impl From<OutputError> for ServeError {
+    fn from(e: OutputError) -> Self {
+        ServeError::Output(e)
+    }
+}
 
 /// What the rebuild loop tells its caller after each build.
 #[derive(Debug)]
@@ -36,7 +98,7 @@ pub enum Report {
     /// The build failed; the previous site is still served or kept.
     Failed { trigger: Vec<PathBuf>, errors: Vec<Diagnostic>, rendered_report: String },
     /// Something the user should know that stops nothing.
-    Warning(String),
+    Warning(ServeError),
 }
 
 pub type Reporter = Box<dyn Fn(Report) + Send>;
@@ -65,21 +127,17 @@ impl Running {
 
 /// Builds, binds `bind:port` (0 for any free port), and starts serving and
 /// watching in background threads.
-pub fn serve(mut options: Options, bind: IpAddr, port: u16, report: Reporter) -> Result<Running, String> {
+pub fn serve(mut options: Options, bind: IpAddr, port: u16, report: Reporter) -> Result<Running, ServeError> {
     // The watcher reports absolute paths: compare them with an absolute root.
-    options.root = absolute(&options.root)?;
+    options.root = crate::output::site_folder(&options.root)?;
     if !options.root.join(crate::config::CONFIG_FILE).is_file() {
-        return Err(format!(
-            "{} holds no {}: run `annals serve` in a site's folder, or name one with --root",
-            options.root.display(),
-            crate::config::CONFIG_FILE
-        ));
+        return Err(ServeError::NotASite { root: options.root });
     }
     // Served from the root of the preview server, whatever base_url says.
     options.base_url = Some("/".into());
     options.inject = Some(http::live_reload_script());
     let server = http::bind(SocketAddr::new(bind, port))?;
-    let addr = server.local_addr().map_err(|e| format!("the server has no address: {e}"))?;
+    let addr = server.local_addr().map_err(ServeError::NoAddress)?;
     let state = Arc::new(http::State::new(addr.port()));
     let mut engine = Engine::new(options.clone());
     let started = Instant::now();
@@ -125,10 +183,6 @@ fn rebuild_loop(
         }
         done(result, paths, started);
     }
-}
-
-fn absolute(root: &Path) -> Result<PathBuf, String> {
-    root.canonicalize().map_err(|e| format!("cannot open the site folder {}: {e}", root.display()))
 }
 
 /// Publishes a build to the server and its pages, and reports it.
@@ -177,8 +231,8 @@ fn is_css_only(root: &Path, paths: &[PathBuf]) -> bool {
 }
 
 /// Keeps `options.output_dir()` up to date until `stop` is set.
-pub fn watch(mut options: Options, stop: &AtomicBool, report: Reporter) -> Result<(), String> {
-    options.root = absolute(&options.root)?;
+pub fn watch(mut options: Options, stop: &AtomicBool, report: Reporter) -> Result<(), ServeError> {
+    options.root = crate::output::site_folder(&options.root)?;
     let out = crate::output::check_output_dir(&options.root, &options.output, options.force)?;
     let mut engine = Engine::new(options.clone());
     let mut watcher = watch::Watcher::new(&options.root, &out)?;
@@ -239,5 +293,19 @@ mod tests {
         assert!(!css(&["content/studies/print.css"]), "a stylesheet beside the Markdown is content");
         assert!(!css(&["templates/base.html"]));
         assert!(!css(&[]));
+    }
+
+    #[test]
+    fn serve_outside_a_site_is_refused_before_binding() {
+        let dir = tempfile::tempdir().unwrap();
+        let serve_in = |root: &Path| serve(Options::new(root), [127, 0, 0, 1].into(), 0, Box::new(|_| {})).err();
+        let err = serve_in(dir.path()).expect("no site.yaml");
+        assert!(matches!(err, ServeError::NotASite { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("holds no site.yaml: run `annals serve` in a site's folder, or name one with --root")
+        );
+        let err = serve_in(&dir.path().join("missing")).expect("no folder");
+        assert!(matches!(err, ServeError::Output(OutputError::SiteUnreadable { .. })), "{err}");
     }
 }

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+use super::ServeError;
 use crate::content::is_ignored_name;
 use crate::inputs::Inputs;
 
@@ -41,9 +42,9 @@ pub struct Watcher {
 impl Watcher {
     /// A watcher for the site at `root` (an absolute path) that ignores
     /// `output`; it watches nothing until `update`.
-    pub fn new(root: &Path, output: &Path) -> Result<Watcher, String> {
+    pub fn new(root: &Path, output: &Path) -> Result<Watcher, ServeError> {
         let (tx, events) = mpsc::channel();
-        let inner = notify::recommended_watcher(tx).map_err(|e| format!("cannot watch files: {e}"))?;
+        let inner = notify::recommended_watcher(tx).map_err(ServeError::Watcher)?;
         Ok(Watcher {
             inner,
             events,
@@ -57,7 +58,7 @@ impl Watcher {
 
     /// Watches exactly what a build read: each folder it listed, and the
     /// nearest existing folder towards each file it looked for.
-    pub fn update(&mut self, inputs: Inputs) -> Result<(), String> {
+    pub fn update(&mut self, inputs: Inputs) -> Result<(), ServeError> {
         let wanted = inputs.watch_list();
         self.armed.retain(|path, _| {
             let keep = wanted.contains(path);
@@ -84,7 +85,7 @@ impl Watcher {
                 }
                 // Gone since the build: its parent's events bring it back.
                 Err(_) if !path.exists() => {}
-                Err(e) => return Err(format!("cannot watch {}: {e}", path.display())),
+                Err(source) => return Err(ServeError::Watch { path, source }),
             }
         }
         self.inputs = inputs;
