@@ -114,15 +114,42 @@ pub fn render(
     cache: &mut RenderCache,
     sink: Option<&dyn Sink>,
 ) -> RenderedSite {
+    let (shared, lists) = site_values(site, cache, sink.is_none());
+    let mut errors = Vec::new();
+    let jobs = jobs(site, templates, &mut errors);
+    // `cited_by` is made only if an output reads it, as few do.
+    let cited_by = jobs.iter().any(|j| templates.globals_used(&j.template).any(|g| g == Global::CitedBy));
+    install_globals(site, &shared, templates, cited_by);
+    let mut rendered = match sink {
+        Some(sink) => render_streamed(site, &jobs, &shared, templates, options, sink),
+        None => render_kept(site, &jobs, &shared, templates, options, cache, lists),
+    };
+    errors.append(&mut rendered.errors);
+    rendered.errors = errors;
+    rendered
+}
+
+/// What tells which lists of pages may have changed since the last render.
+struct Lists {
+    /// Per page, whether its card changed.
+    card_changed: Vec<bool>,
+    /// The same relations, no page showing others anything new, and no card
+    /// changed: every list that any output shows is as it was, and so is its
+    /// fingerprint, which need not be worked out again.
+    unchanged: bool,
+}
+
+/// The values every output shares (cards, taxonomies, terms), made again
+/// only where changed when `keep` (the preview).
+fn site_values(site: &Site, cache: &mut RenderCache, keep: bool) -> (SiteValues, Lists) {
     let same_landscape = std::mem::replace(&mut cache.landscape, site.landscape) == site.landscape;
     let same_graph = cache.graph.as_ref().is_some_and(|g| Arc::ptr_eq(g, &site.graph));
     cache.graph = Some(site.graph.clone());
-    let (cards, card_changed) = match sink {
-        Some(_) => {
-            let maker = CardMaker::new(site);
-            (site.pages.par_iter().map(|p| maker.card(p)).collect(), vec![true; site.pages.len()])
-        }
-        None => build_cards(site, cache, same_landscape),
+    let (cards, card_changed) = if keep {
+        build_cards(site, cache, same_landscape)
+    } else {
+        let maker = CardMaker::new(site);
+        (site.pages.par_iter().map(|p| maker.card(p)).collect(), vec![true; site.pages.len()])
     };
     let terms: Vec<Vec<Value>> = site
         .graph
@@ -132,108 +159,56 @@ pub fn render(
         .collect();
     let taxonomies: Vec<Value> =
         site.graph.taxonomies.iter().zip(&terms).map(|(tax, terms)| taxonomy_value(tax, terms)).collect();
-    let shared = SiteValues { cards, taxonomies, terms, keep_html: sink.is_none() };
-    let mut errors = Vec::new();
-    let jobs = jobs(site, templates, &mut errors);
-    // `cited_by` is made only if an output reads it, as few do.
-    let cited_by = jobs.iter().any(|j| templates.globals_used(&j.template).any(|g| g == Global::CitedBy));
-    install_globals(site, &shared, templates, cited_by);
-    if let Some(sink) = sink {
-        let (mut paths, errs) = render_to_sink(site, &jobs, &shared, templates, options, sink);
-        errors.extend(errs);
-        let rendered = paths.len();
-        let started = std::time::Instant::now();
-        match crate::search::write_index(site, sink) {
-            Ok(written) => paths.extend(written),
-            Err(e) => errors.push(Diagnostic::file("search", format!("cannot write the search index: {e}"))),
-        }
-        let search_time = started.elapsed();
-        return RenderedSite { outputs: Vec::new(), rendered, paths, errors, search_time };
-    }
-    // The same relations, no page showing others anything new, and no card
-    // changed: every list that any output shows is as it was, and so is its
-    // fingerprint, which need not be worked out again.
-    let lists_unchanged = same_graph && same_landscape && !card_changed.contains(&true);
-    let global_changed: HashMap<Global, bool> = Global::ALL
-        .into_iter()
-        .map(|g| {
-            if lists_unchanged && cache.globals.contains_key(&g) {
-                return (g, false);
-            }
-            let mut deps = Deps::new(site, &card_changed);
-            global_deps(site, g, &mut deps);
-            let previous = cache.globals.insert(g, deps.hash());
-            let changed = deps.changed || previous != Some(deps.hash());
-            (g, changed)
-        })
-        .collect();
-    let targets = templates.targets_fingerprint;
-    let all_stale = std::mem::replace(&mut cache.targets, targets) != targets;
+    let unchanged = same_graph && same_landscape && !card_changed.contains(&true);
+    (SiteValues { cards, taxonomies, terms, keep_html: keep }, Lists { card_changed, unchanged })
+}
 
-    let templates = &*templates;
-    let cached = &cache.jobs;
+/// A one-off build: every output rendered and written into `sink`, then
+/// the search index.
+fn render_streamed(
+    site: &Site,
+    jobs: &[Job],
+    shared: &SiteValues,
+    templates: &Templates,
+    options: &RenderOptions,
+    sink: &dyn Sink,
+) -> RenderedSite {
+    let (mut paths, mut errors) = render_to_sink(site, jobs, shared, templates, options, sink);
+    let rendered = paths.len();
+    let started = std::time::Instant::now();
+    match crate::search::write_index(site, sink) {
+        Ok(written) => paths.extend(written),
+        Err(e) => errors.push(Diagnostic::file("search", format!("cannot write the search index: {e}"))),
+    }
+    RenderedSite { outputs: Vec::new(), rendered, paths, errors, search_time: started.elapsed() }
+}
+
+/// The preview: renders the outputs whose inputs changed, keeps them in
+/// `cache` with the others, and returns them all with the search index.
+fn render_kept(
+    site: &Site,
+    jobs: &[Job],
+    shared: &SiteValues,
+    templates: &Templates,
+    options: &RenderOptions,
+    cache: &mut RenderCache,
+    lists: Lists,
+) -> RenderedSite {
+    let fresh = Freshness::new(site, templates, cache, lists);
     let trace = std::env::var("ANNALS_TRACE").is_ok_and(|t| t.split(',').any(|t| t == "invalidation"));
-    let results: Vec<(usize, Result<Option<CachedJob>, Diagnostic>)> = jobs
+    let results: Vec<Result<Option<CachedJob>, Diagnostic>> = jobs
         .par_iter()
-        .enumerate()
-        .map(|(n, job)| {
-            let fingerprint = templates.fingerprint(&job.template);
-            let previous = cached.get(&job.path);
-            let (deps, deps_changed) = match previous {
-                Some(c) if lists_unchanged => (c.deps, false),
-                _ => {
-                    let mut dep_state = Deps::new(site, &card_changed);
-                    job.deps(site, &mut dep_state);
-                    (dep_state.hash(), dep_state.changed)
-                }
-            };
-            let md = match job.what {
-                Subject::Page(i) => Some(site.pages[i].md.clone()),
-                _ => None,
-            };
-            let same_text = |c: &CachedJob| match (&c.md, &md) {
-                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                (a, b) => a.is_none() && b.is_none(),
-            };
-            let stale = match previous {
-                None => Some(Stale::New),
-                Some(_) if all_stale => Some(Stale::Targets),
-                Some(c) if c.template != job.template || c.fingerprint != fingerprint => Some(Stale::Template),
-                Some(c) if !same_text(c) => Some(Stale::Text),
-                Some(c) if c.deps != deps || deps_changed => Some(Stale::Lists),
-                Some(_) => templates.globals_used(&job.template).find(|g| global_changed[g]).map(Stale::Global),
-            };
-            let Some(stale) = stale else { return (n, Ok(None)) };
+        .map(|job| {
+            let (stale, kept) = fresh.check(job);
+            let Some(stale) = stale else { return Ok(None) };
             if trace {
                 eprintln!("annals: rendering {}: {stale}", job.path);
             }
-            let result = render_job(job, site, &shared, templates, options).map(|bytes| {
-                Some(CachedJob { template: job.template.clone(), fingerprint, deps, md, bytes: bytes.into() })
-            });
-            (n, result)
+            render_job(job, site, shared, templates, options)
+                .map(|bytes| Some(CachedJob { bytes: bytes.into(), ..kept }))
         })
         .collect();
-
-    let mut rendered = 0;
-    for (n, result) in results {
-        let path = &jobs[n].path;
-        match result {
-            Ok(Some(job)) => {
-                // A blank output is left out (see `FILES_DIR`): not counted.
-                rendered += usize::from(!job.bytes.is_empty());
-                cache.jobs.insert(path.clone(), job);
-            }
-            Ok(None) => {}
-            Err(d) => {
-                cache.jobs.remove(path);
-                errors.push(d);
-            }
-        }
-    }
-    if cache.jobs.len() > jobs.len() {
-        let live: HashSet<&str> = jobs.iter().map(|j| &*j.path).collect();
-        cache.jobs.retain(|path, _| live.contains(&**path));
-    }
+    let (rendered, errors) = keep_results(jobs, results, cache);
     // In the order of the jobs, which is nearly the order of their paths: the
     // sort then has little to do.
     let mut outputs: Vec<Output> = jobs
@@ -247,6 +222,100 @@ pub fn render(
     outputs.sort_by(|a, b| a.path.cmp(&b.path));
     let paths = outputs.iter().map(|o| o.path.clone()).collect();
     RenderedSite { outputs, paths, rendered, errors, search_time }
+}
+
+/// Puts what was rendered into `cache` (and drops what no job makes any
+/// more); returns how many outputs were rendered, and the errors.
+fn keep_results(
+    jobs: &[Job],
+    results: Vec<Result<Option<CachedJob>, Diagnostic>>,
+    cache: &mut RenderCache,
+) -> (usize, Vec<Diagnostic>) {
+    let (mut rendered, mut errors) = (0, Vec::new());
+    for (job, result) in jobs.iter().zip(results) {
+        match result {
+            Ok(Some(made)) => {
+                // A blank output is left out (see `FILES_DIR`): not counted.
+                rendered += usize::from(!made.bytes.is_empty());
+                cache.jobs.insert(job.path.clone(), made);
+            }
+            Ok(None) => {}
+            Err(d) => {
+                cache.jobs.remove(&job.path);
+                errors.push(d);
+            }
+        }
+    }
+    if cache.jobs.len() != jobs.len() {
+        let live: HashSet<&str> = jobs.iter().map(|j| &*j.path).collect();
+        cache.jobs.retain(|path, _| live.contains(&**path));
+    }
+    (rendered, errors)
+}
+
+/// Tells, for each output, whether the one kept from the last render can
+/// be reused, and why not.
+struct Freshness<'a> {
+    site: &'a Site,
+    templates: &'a Templates,
+    cached: &'a HashMap<Arc<str>, CachedJob>,
+    lists: Lists,
+    /// Per global variable, whether the pages its value lists changed.
+    global_changed: HashMap<Global, bool>,
+    /// What `url_for` can resolve changed: everything is stale.
+    all_stale: bool,
+}
+
+impl<'a> Freshness<'a> {
+    fn new(site: &'a Site, templates: &'a Templates, cache: &'a mut RenderCache, lists: Lists) -> Self {
+        let global_changed = Global::ALL
+            .into_iter()
+            .map(|g| {
+                if lists.unchanged && cache.globals.contains_key(&g) {
+                    return (g, false);
+                }
+                let mut deps = Deps::new(site, &lists.card_changed);
+                global_deps(site, g, &mut deps);
+                let previous = cache.globals.insert(g, deps.hash());
+                (g, deps.changed || previous != Some(deps.hash()))
+            })
+            .collect();
+        let targets = templates.targets_fingerprint;
+        let all_stale = std::mem::replace(&mut cache.targets, targets) != targets;
+        Freshness { site, templates, cached: &cache.jobs, lists, global_changed, all_stale }
+    }
+
+    /// Why `job` must be rendered again (`None`: its kept output is good),
+    /// and what to keep with it if it is (its bytes left empty).
+    fn check(&self, job: &Job) -> (Option<Stale>, CachedJob) {
+        let fingerprint = self.templates.fingerprint(&job.template);
+        let previous = self.cached.get(&job.path);
+        let (deps, deps_changed) = match previous {
+            Some(c) if self.lists.unchanged => (c.deps, false),
+            _ => {
+                let mut dep_state = Deps::new(self.site, &self.lists.card_changed);
+                job.deps(self.site, &mut dep_state);
+                (dep_state.hash(), dep_state.changed)
+            }
+        };
+        let md = match job.what {
+            Subject::Page(i) => Some(self.site.pages[i].md.clone()),
+            _ => None,
+        };
+        let same_text = |c: &CachedJob| match (&c.md, &md) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        let stale = match previous {
+            None => Some(Stale::New),
+            Some(_) if self.all_stale => Some(Stale::Targets),
+            Some(c) if c.template != job.template || c.fingerprint != fingerprint => Some(Stale::Template),
+            Some(c) if !same_text(c) => Some(Stale::Text),
+            Some(c) if c.deps != deps || deps_changed => Some(Stale::Lists),
+            Some(_) => self.templates.globals_used(&job.template).find(|g| self.global_changed[g]).map(Stale::Global),
+        };
+        (stale, CachedJob { template: job.template.clone(), fingerprint, deps, md, bytes: Arc::from([]) })
+    }
 }
 
 /// Why an output is rendered again rather than reused: what
