@@ -237,7 +237,7 @@ impl Engine {
             self.configure()?;
         }
         let config = self.config.clone().expect("configured above");
-        self.load_and_validate(&config, &paths, everything, &mut t);
+        self.load(&config, &paths, everything, &mut t);
 
         let mut errors = self.file_errors();
         let loaded: Vec<&FileState> = self.files.values().filter_map(|f| f.as_ref().ok()).collect();
@@ -308,10 +308,11 @@ impl Engine {
         Ok(())
     }
 
-    /// The load and validate stages: reads what changed under `content/`
-    /// (everything, or the changed Markdown files, or a fresh walk when a
-    /// folder or another file changed) and validates it against the schema.
-    fn load_and_validate(&mut self, config: &Config, paths: &[PathBuf], everything: bool, t: &mut Timings) {
+    /// The load stage: reads what changed under `content/` (everything, or
+    /// the changed Markdown files, or a fresh walk when a folder or another
+    /// file changed) and validates each file against the schema as soon as
+    /// it is read (see `load_file`).
+    fn load(&mut self, config: &Config, paths: &[PathBuf], everything: bool, t: &mut Timings) {
         let content_dir = self.options.root.join(content::CONTENT_DIR);
         let read = t.time("load", || {
             let content_paths: Vec<&PathBuf> = paths.iter().filter(|p| p.starts_with(&content_dir)).collect();
@@ -329,22 +330,7 @@ impl Engine {
                 self.reload_some(config, &content_paths)
             }
         });
-        t.time("validate", || {
-            let validated: Vec<(String, Result<FileState, Diagnostic>)> = read
-                .into_par_iter()
-                .map(|(rel, r)| {
-                    let state = r.map(|(mut source, diagnostics)| {
-                        let (meta, mut errors) = schema::validate(&source, config);
-                        // The typed fields replace the YAML tree: let it go.
-                        source.front = None;
-                        errors.extend(diagnostics);
-                        FileState { source: Arc::new(source), meta, errors }
-                    });
-                    (rel, state)
-                })
-                .collect();
-            self.files.extend(validated);
-        });
+        self.files.extend(read);
     }
 
     /// Every diagnostic of the walk and of every file, kept with each file.
@@ -447,7 +433,7 @@ impl Engine {
     }
 
     /// Walks `content/` and reads every Markdown file not already read.
-    fn reload_all(&mut self, config: &Config) -> Vec<(String, ReadResult)> {
+    fn reload_all(&mut self, config: &Config) -> Vec<(String, Loaded)> {
         let content::Walk { markdown, assets, inputs, errors } = content::walk(&self.options.root);
         self.assets = assets;
         self.walk_errors = errors;
@@ -456,11 +442,11 @@ impl Engine {
         self.files.retain(|rel, _| wanted.contains(rel));
         let missing: Vec<&PathBuf> = markdown.iter().filter(|p| !self.files.contains_key(&rel_string(p))).collect();
         let root = &self.options.root;
-        missing.par_iter().map(|rel| (rel_string(rel), content::read_source(root, rel, config))).collect()
+        missing.par_iter().map(|rel| (rel_string(rel), load_file(root, rel, config))).collect()
     }
 
     /// Re-reads the given Markdown files (absolute paths under `content/`).
-    fn reload_some(&mut self, config: &Config, paths: &[&PathBuf]) -> Vec<(String, ReadResult)> {
+    fn reload_some(&mut self, config: &Config, paths: &[&PathBuf]) -> Vec<(String, Loaded)> {
         let content_dir = self.options.root.join(content::CONTENT_DIR);
         let mut read = Vec::new();
         for path in paths {
@@ -469,7 +455,7 @@ impl Engine {
             self.files.remove(&key);
             let ignored = rel.components().any(|c| content::is_ignored_name(&c.as_os_str().to_string_lossy()));
             if path.is_file() && !ignored {
-                read.push((key, content::read_source(&self.options.root, rel, config)));
+                read.push((key, load_file(&self.options.root, rel, config)));
             }
         }
         read
@@ -506,7 +492,19 @@ impl<T: Send + 'static> Drop for FreeLater<T> {
 }
 
 /// A file read and split, with its front matter's diagnostics; or why it could not be read.
-type ReadResult = Result<(Source, Vec<Diagnostic>), Diagnostic>;
+type Loaded = Result<FileState, Diagnostic>;
+
+/// A file read and validated at once, so that its YAML tree is let go
+/// before most others are read: a large site never holds every tree at
+/// once (at 100,000 pages they weighed more than the text).
+fn load_file(root: &Path, rel: &Path, config: &Config) -> Loaded {
+    let (mut source, diagnostics) = content::read_source(root, rel, config)?;
+    let (meta, mut errors) = schema::validate(&source, config);
+    // The typed fields replace the YAML tree: let it go.
+    source.front = None;
+    errors.extend(diagnostics);
+    Ok(FileState { source: Arc::new(source), meta, errors })
+}
 
 /// Two things written to one path: say which, rather than let one win.
 fn path_collisions(outputs: &[Arc<str>], copies: &[CopiedFile]) -> Vec<Diagnostic> {
