@@ -6,6 +6,10 @@
 //! cargo bench --bench build -- [--sizes 1000,10000,100000] [--runs 3]
 //!                              [--dir /dev/shm/annals-bench] [--hugo] [--serve] [--shipped] [--floor]
 //!
+//! Each size is built from no output (`annals`), then again after one
+//! study changed, into the output of the build before (`rebuild`); `--dir`
+//! on a disk rather than tmpfs measures what writing files costs there.
+//!
 //! `--floor` also runs the floor program on each corpus, right after annals,
 //! and prints annals's time as a ratio of it: what any generator must at
 //! least do (read every Markdown file, render it with pulldown-cmark, write
@@ -288,7 +292,22 @@ fn main() {
     for &size in &a.sizes {
         let root = a.dir.join(format!("annals-{size}"));
         corpus::generate(&root, size, 1, Flavour::Annals).unwrap();
+        // A full build each time, from no output at all, as the floor's.
         let annals = measure("annals", size, a.runs, || {
+            let _ = std::fs::remove_dir_all(root.join("public"));
+            let _ = std::fs::remove_dir_all(root.join(".public.annals"));
+            let mut c = Command::new(annals_bin);
+            c.arg("--root").arg(&root).args(["build", "--timings"]);
+            c
+        });
+        // Then the same build again after one study changed: the build of
+        // someone at work, into the output of the build before.
+        let mut edit = 0;
+        measure("rebuild", size, a.runs, || {
+            let study = root.join(format!("content/studies/study-{:06}.md", (edit * 7919) % size));
+            let text = std::fs::read_to_string(&study).unwrap();
+            std::fs::write(&study, format!("{text}\nRebuilt {edit}.\n")).unwrap();
+            edit += 1;
             let mut c = Command::new(annals_bin);
             c.arg("--root").arg(&root).args(["build", "--timings"]);
             c
