@@ -172,7 +172,8 @@ pub struct Engine {
     templates: Option<Templates>,
     /// The last build's site, whose relations the next build may reuse.
     site: Option<Site>,
-    last_good: HashMap<String, Arc<[u8]>>,
+    /// The outputs of the last good build, sorted by path.
+    last_good: Vec<Output>,
 }
 
 impl Engine {
@@ -189,7 +190,7 @@ impl Engine {
             render: RenderCache::default(),
             templates: None,
             site: None,
-            last_good: HashMap::default(),
+            last_good: Vec::new(),
         }
     }
 
@@ -406,29 +407,21 @@ impl Engine {
     /// The outputs that differ from the last good build's, and those it had
     /// that are gone; the last good build becomes this one.
     fn compare_with_last_good(&mut self, outputs: &[Output]) -> (Vec<String>, Vec<String>) {
-        let mut changed = Vec::new();
+        // Both sorted by path: one walk, in step, with no lookups; an output
+        // reused from the last build is the same allocation and is not read.
+        let (mut changed, mut removed) = (Vec::new(), Vec::new());
+        let last = std::mem::replace(&mut self.last_good, outputs.to_vec());
+        let mut last = last.iter().peekable();
         for o in outputs {
-            match self.last_good.get_mut(&*o.path) {
-                Some(old) if Arc::ptr_eq(old, &o.bytes) => {}
-                Some(old) => {
-                    if **old != *o.bytes {
-                        changed.push(o.path.to_string());
-                    }
-                    *old = o.bytes.clone();
-                }
-                None => {
-                    changed.push(o.path.to_string());
-                    self.last_good.insert(o.path.to_string(), o.bytes.clone());
-                }
+            while let Some(gone) = last.next_if(|l| l.path < o.path) {
+                removed.push(gone.path.to_string());
+            }
+            match last.next_if(|l| l.path == o.path) {
+                Some(l) if Arc::ptr_eq(&l.bytes, &o.bytes) || l.bytes == o.bytes => {}
+                _ => changed.push(o.path.to_string()),
             }
         }
-        let mut removed = Vec::new();
-        if self.last_good.len() > outputs.len() {
-            let live: HashSet<&str> = outputs.iter().map(|o| &*o.path).collect();
-            removed = self.last_good.keys().filter(|p| !live.contains(p.as_str())).cloned().collect();
-            removed.sort();
-            self.last_good.retain(|p, _| live.contains(p.as_str()));
-        }
+        removed.extend(last.map(|gone| gone.path.to_string()));
         (changed, removed)
     }
 

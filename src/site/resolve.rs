@@ -17,6 +17,7 @@ impl Skeleton {
         let facts = self.facts_fingerprint();
         let facts_changed = std::mem::replace(&mut cache.facts, facts) != facts;
         let stale: Vec<usize> = (0..self.pages.len())
+            .into_par_iter()
             .filter(|&i| {
                 let page = &self.pages[i];
                 let Some(source) = sources.get(page.rel.as_str()) else { return false };
@@ -40,12 +41,12 @@ impl Skeleton {
             cache.entries.insert(rel.clone(), ((*sources[rel.as_str()]).clone(), base_url.clone(), Arc::new(md)));
         }
         cache.entries.retain(|rel, _| sources.contains_key(rel.as_str()));
-        for page in &mut self.pages {
+        self.pages.par_iter_mut().for_each(|page| {
             page.md = match cache.entries.get(&page.rel) {
                 Some((_, _, md)) => md.clone(),
                 None => cache.empty.clone(),
             };
-        }
+        });
         stale.len()
     }
 
