@@ -224,39 +224,14 @@ impl Engine {
     /// good build. Each stage is a method or function below.
     fn run(&mut self, change: &Change, sink: Option<&dyn Sink>) -> Result<Built, Vec<Diagnostic>> {
         let mut t = Timings::default();
-        let root = self.options.root.clone();
-        let paths: Vec<PathBuf> = match change {
-            Change::Everything => Vec::new(),
-            Change::Paths(paths) => {
-                paths.iter().map(|p| if p.is_absolute() { p.clone() } else { root.join(p) }).collect()
-            }
-        };
-        let everything = matches!(change, Change::Everything)
-            || self.config.is_none()
-            || paths.iter().any(|p| p == &root.join(config::CONFIG_FILE));
+        let (paths, everything) = self.classify(change);
         if everything {
             self.configure()?;
         }
         let config = self.config.clone().expect("configured above");
         self.load(&config, &paths, everything, &mut t);
-
         let mut errors = self.file_errors();
-        let loaded: Vec<&FileState> = self.files.values().filter_map(|f| f.as_ref().ok()).collect();
-        let (mut skeleton, errs) =
-            Skeleton::new(config.clone(), loaded.iter().map(|f| (&*f.source, &f.meta)), self.options.drafts);
-        skeleton.assets = Arc::new(self.assets.iter().map(|a| rel_string(a)).collect());
-        errors.extend(errs);
-        let sources: HashMap<&str, &Arc<Source>> = loaded.iter().map(|f| (f.source.rel.as_str(), &f.source)).collect();
-        let markdown = &mut self.markdown;
-        let markdown_rendered = t.time("markdown", || skeleton.render_markdown(&sources, markdown));
-        errors.extend(skeleton.markdown_errors().cloned());
-        if sink.is_some() {
-            // A one-off build validates and renders nothing again: only the
-            // sources live on, in each page's Markdown, until it is written.
-            drop(sources);
-            self.files.clear();
-            self.markdown = MarkdownCache::default();
-        }
+        let (skeleton, markdown_rendered) = self.markdown(config, sink.is_some(), &mut errors, &mut t);
         let previous = FreeLater(self.site.take());
         let (site, errs) = t.time("link", || skeleton.link(previous.0.as_ref()));
         // Kept, failed build or not, for the next build to reuse its relations.
@@ -290,6 +265,51 @@ impl Engine {
             warnings,
             timings: t,
         })
+    }
+
+    /// The changed paths, absolute, and whether everything must be built
+    /// again from the configuration on (the first build, or `site.yaml`).
+    fn classify(&self, change: &Change) -> (Vec<PathBuf>, bool) {
+        let root = &self.options.root;
+        let paths: Vec<PathBuf> = match change {
+            Change::Everything => Vec::new(),
+            Change::Paths(paths) => {
+                paths.iter().map(|p| if p.is_absolute() { p.clone() } else { root.join(p) }).collect()
+            }
+        };
+        let everything = matches!(change, Change::Everything)
+            || self.config.is_none()
+            || paths.iter().any(|p| p == &root.join(config::CONFIG_FILE));
+        (paths, everything)
+    }
+
+    /// The pages with their URLs and labels, then the markdown stage over
+    /// them; returns the skeleton and how many pages' Markdown was rendered.
+    /// A one-off build (`once`) lets go of what only a rebuild would reuse.
+    fn markdown(
+        &mut self,
+        config: Config,
+        once: bool,
+        errors: &mut Vec<Diagnostic>,
+        t: &mut Timings,
+    ) -> (Skeleton, usize) {
+        let loaded: Vec<&FileState> = self.files.values().filter_map(|f| f.as_ref().ok()).collect();
+        let (mut skeleton, errs) =
+            Skeleton::new(config, loaded.iter().map(|f| (&*f.source, &f.meta)), self.options.drafts);
+        skeleton.assets = Arc::new(self.assets.iter().map(|a| rel_string(a)).collect());
+        errors.extend(errs);
+        let sources: HashMap<&str, &Arc<Source>> = loaded.iter().map(|f| (f.source.rel.as_str(), &f.source)).collect();
+        let markdown = &mut self.markdown;
+        let rendered = t.time("markdown", || skeleton.render_markdown(&sources, markdown));
+        errors.extend(skeleton.markdown_errors().cloned());
+        if once {
+            // A one-off build validates and renders nothing again: only the
+            // sources live on, in each page's Markdown, until it is written.
+            drop(sources);
+            self.files.clear();
+            self.markdown = MarkdownCache::default();
+        }
+        (skeleton, rendered)
     }
 
     /// Loads `site.yaml` and starts afresh: a new configuration can change
