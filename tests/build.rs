@@ -233,12 +233,7 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
     site.build_err();
     assert_eq!(before, snapshot(&site.out()));
     // Beside the output, only the state of the first build: no half-made spare.
-    let beside: Vec<_> = std::fs::read_dir(&site.root)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("annals"))
-        .collect();
-    assert_eq!(beside, [".public.annals"]);
+    assert_eq!(common::beside_output(&site), [".public.annals"]);
     assert!(!site.root.join(".public.annals/spare").exists());
 }
 

@@ -83,12 +83,7 @@ fn every_build_marks_its_output_and_replaces_a_marked_or_empty_folder() {
     assert!(annals(&site, &["build"]).status.success());
     assert!(!site.root.join("public/stale.html").exists());
     // Beside the output, only the spare that the next build updates.
-    let beside: Vec<_> = std::fs::read_dir(&site.root)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("annals"))
-        .collect();
-    assert_eq!(beside, [".public.annals"]);
+    assert_eq!(common::beside_output(&site), [".public.annals"]);
     // The old output, now the spare, is updated by the next build: the file
     // written there by hand is not published again.
     assert!(annals(&site, &["build"]).status.success());

@@ -173,7 +173,38 @@ fn render_streamed(
     options: &RenderOptions,
     sink: &dyn Sink,
 ) -> RenderedSite {
-    let (mut paths, mut errors) = render_to_sink(site, jobs, shared, templates, options, sink);
+    let mut errors = Vec::new();
+    if let Err(e) = sink.create_folders(&mut jobs.iter().map(|j| &*j.path)) {
+        errors.push(Diagnostic::file("", format!("cannot create output folders: {e}")));
+        return RenderedSite {
+            outputs: Vec::new(),
+            rendered: 0,
+            paths: Vec::new(),
+            errors,
+            search_time: Default::default(),
+        };
+    }
+    let results: Vec<Result<Option<Arc<str>>, Diagnostic>> = jobs
+        .par_iter()
+        .map(|job| {
+            let bytes = render_job(job, site, shared, templates, options)?;
+            if bytes.is_empty() {
+                return Ok(None);
+            }
+            match sink.write(&job.path, &bytes) {
+                Ok(()) => Ok(Some(job.path.clone())),
+                Err(e) => Err(Diagnostic::file(&*job.path, format!("cannot write: {e}"))),
+            }
+        })
+        .collect();
+    let mut paths = Vec::with_capacity(results.len());
+    for result in results {
+        match result {
+            Ok(Some(path)) => paths.push(path),
+            Ok(None) => {}
+            Err(d) => errors.push(d),
+        }
+    }
     let rendered = paths.len();
     let started = std::time::Instant::now();
     match crate::search::write_index(site, sink) {
@@ -341,42 +372,6 @@ impl std::fmt::Display for Stale {
             Stale::Global(g) => write!(f, "`{}`, which its template reads, changed", g.name()),
         }
     }
-}
-
-fn render_to_sink(
-    site: &Site,
-    jobs: &[Job],
-    shared: &SiteValues,
-    templates: &Templates,
-    options: &RenderOptions,
-    sink: &dyn Sink,
-) -> (Vec<Arc<str>>, Vec<Diagnostic>) {
-    if let Err(e) = sink.create_folders(&mut jobs.iter().map(|j| &*j.path)) {
-        return (Vec::new(), vec![Diagnostic::file("", format!("cannot create output folders: {e}"))]);
-    }
-    let results: Vec<Result<Option<Arc<str>>, Diagnostic>> = jobs
-        .par_iter()
-        .map(|job| {
-            let bytes = render_job(job, site, shared, templates, options)?;
-            if bytes.is_empty() {
-                return Ok(None);
-            }
-            match sink.write(&job.path, &bytes) {
-                Ok(()) => Ok(Some(job.path.clone())),
-                Err(e) => Err(Diagnostic::file(&*job.path, format!("cannot write: {e}"))),
-            }
-        })
-        .collect();
-    let mut written = Vec::with_capacity(results.len());
-    let mut errors = Vec::new();
-    for r in results {
-        match r {
-            Ok(Some(path)) => written.push(path),
-            Ok(None) => {}
-            Err(d) => errors.push(d),
-        }
-    }
-    (written, errors)
 }
 
 fn render_job(

@@ -133,3 +133,12 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     files.sort();
     files
 }
+
+/// The names beside a site's output that annals made (`.public.annals`).
+pub fn beside_output(site: &TestSite) -> Vec<String> {
+    std::fs::read_dir(&site.root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("annals"))
+        .collect()
+}
