@@ -443,4 +443,24 @@ mod tests {
         let out = tera.render("t", &context).unwrap();
         assert_eq!(out, "1970s 1994 2006 also-2006 undated work ");
     }
+
+    #[test]
+    fn without_leaves_out_the_items_whose_attribute_is_listed() {
+        let mut tera = Tera::default();
+        register_helpers(&mut tera);
+        tera.add_raw_template(
+            "t",
+            r#"{% for e in items | without(attribute="url", values=shown) %}{{ e.url }} {% endfor %}"#,
+        )
+        .unwrap();
+        let item = |url: Value| map([("url", url)]);
+        let mut context = Context::new();
+        context.insert_value(
+            "items",
+            Value::from(vec![item("/a/".into()), item("/b/".into()), item(1.into()), item("1".into())]),
+        );
+        context.insert_value("shown", Value::from(vec![Value::from("/b/"), Value::from(1)]));
+        // A string and a number that print alike are not the same value.
+        assert_eq!(tera.render("t", &context).unwrap(), "/a/ 1 ");
+    }
 }
