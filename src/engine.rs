@@ -537,9 +537,9 @@ pub fn generate(options: &Options) -> Result<Built, Vec<Diagnostic>> {
 }
 
 /// Builds the site and writes it, replacing the output folder only on
-/// success. Pages go to a staging folder as they are rendered (the render
-/// stage includes their writing); the `write` stage copies static files
-/// and swaps the staging folder in.
+/// success. Pages go to the staging folder (the spare, see
+/// `output::Staging`) as they are rendered (the render stage includes their
+/// writing); the `write` stage copies static files and swaps it in.
 pub fn build(options: &Options) -> Result<Built, Vec<Diagnostic>> {
     // As the user wrote it: `-o .` is `.`, not an empty path.
     let shown = options.output.clone();

@@ -700,7 +700,8 @@ fn lock(dir: &Path) -> io::Result<Option<std::fs::File>> {
     }
 }
 
-/// Removes a staging folder left by an interrupted build, if annals made it
+/// Removes a folder of annals's in the way of a new one (a spare without a
+/// list, an old output left by an interrupted swap), if annals made it
 /// (it carries the mark, or is empty); anything else is left alone.
 fn remove_own(dir: &Path) -> io::Result<()> {
     match std::fs::symlink_metadata(dir) {

@@ -120,9 +120,10 @@ pub fn render(
     // `cited_by` is made only if an output reads it, as few do.
     let cited_by = jobs.iter().any(|j| templates.globals_used(&j.template).any(|g| g == Global::CitedBy));
     install_globals(site, &shared, templates, cited_by);
+    let renderer = Renderer { site, shared: &shared, templates, options };
     let mut rendered = match sink {
-        Some(sink) => render_streamed(site, &jobs, &shared, templates, options, sink),
-        None => render_kept(site, &jobs, &shared, templates, options, cache, lists),
+        Some(sink) => renderer.streamed(&jobs, sink),
+        None => renderer.kept(&jobs, cache, lists),
     };
     errors.append(&mut rendered.errors);
     rendered.errors = errors;
@@ -163,96 +164,117 @@ fn site_values(site: &Site, cache: &mut RenderCache, keep: bool) -> (SiteValues,
     (SiteValues { cards, taxonomies, terms, keep_html: keep }, Lists { card_changed, unchanged })
 }
 
-/// A one-off build: every output rendered and written into `sink`, then
-/// the search index.
-fn render_streamed(
-    site: &Site,
-    jobs: &[Job],
-    shared: &SiteValues,
-    templates: &Templates,
-    options: &RenderOptions,
-    sink: &dyn Sink,
-) -> RenderedSite {
-    let mut errors = Vec::new();
-    if let Err(e) = sink.create_folders(&mut jobs.iter().map(|j| &*j.path)) {
-        errors.push(Diagnostic::file("", format!("cannot create output folders: {e}")));
-        return RenderedSite {
-            outputs: Vec::new(),
-            rendered: 0,
-            paths: Vec::new(),
-            errors,
-            search_time: Default::default(),
-        };
-    }
-    let results: Vec<Result<Option<Arc<str>>, Diagnostic>> = jobs
-        .par_iter()
-        .map(|job| {
-            let bytes = render_job(job, site, shared, templates, options)?;
-            if bytes.is_empty() {
-                return Ok(None);
-            }
-            match sink.write(&job.path, &bytes) {
-                Ok(()) => Ok(Some(job.path.clone())),
-                Err(e) => Err(Diagnostic::file(&*job.path, format!("cannot write: {e}"))),
-            }
-        })
-        .collect();
-    let mut paths = Vec::with_capacity(results.len());
-    for result in results {
-        match result {
-            Ok(Some(path)) => paths.push(path),
-            Ok(None) => {}
-            Err(d) => errors.push(d),
-        }
-    }
-    let rendered = paths.len();
-    let started = std::time::Instant::now();
-    match crate::search::write_index(site, sink) {
-        Ok(written) => paths.extend(written),
-        Err(e) => errors.push(Diagnostic::file("search", format!("cannot write the search index: {e}"))),
-    }
-    RenderedSite { outputs: Vec::new(), rendered, paths, errors, search_time: started.elapsed() }
+/// What rendering an output needs: the site, the values every output
+/// shares, the templates, and the options.
+#[derive(Clone, Copy)]
+struct Renderer<'a> {
+    site: &'a Site,
+    shared: &'a SiteValues,
+    templates: &'a Templates,
+    options: &'a RenderOptions,
 }
 
-/// The preview: renders the outputs whose inputs changed, keeps them in
-/// `cache` with the others, and returns them all with the search index.
-fn render_kept(
-    site: &Site,
-    jobs: &[Job],
-    shared: &SiteValues,
-    templates: &Templates,
-    options: &RenderOptions,
-    cache: &mut RenderCache,
-    lists: Lists,
-) -> RenderedSite {
-    let fresh = Freshness::new(site, templates, cache, lists);
-    let trace = std::env::var("ANNALS_TRACE").is_ok_and(|t| t.split(',').any(|t| t == "invalidation"));
-    let results: Vec<Result<Option<CachedJob>, Diagnostic>> = jobs
-        .par_iter()
-        .map(|job| {
-            let (stale, kept) = fresh.check(job);
-            let Some(stale) = stale else { return Ok(None) };
-            if trace {
-                eprintln!("annals: rendering {}: {stale}", job.path);
+impl Renderer<'_> {
+    /// A one-off build: every output rendered and written into `sink`, then
+    /// the search index.
+    fn streamed(&self, jobs: &[Job], sink: &dyn Sink) -> RenderedSite {
+        let mut errors = Vec::new();
+        if let Err(e) = sink.create_folders(&mut jobs.iter().map(|j| &*j.path)) {
+            errors.push(Diagnostic::file("", format!("cannot create output folders: {e}")));
+            return RenderedSite {
+                outputs: Vec::new(),
+                rendered: 0,
+                paths: Vec::new(),
+                errors,
+                search_time: Default::default(),
+            };
+        }
+        let results: Vec<Result<Option<Arc<str>>, Diagnostic>> = jobs
+            .par_iter()
+            .map(|job| {
+                let bytes = self.job(job)?;
+                if bytes.is_empty() {
+                    return Ok(None);
+                }
+                match sink.write(&job.path, &bytes) {
+                    Ok(()) => Ok(Some(job.path.clone())),
+                    Err(e) => Err(Diagnostic::file(&*job.path, format!("cannot write: {e}"))),
+                }
+            })
+            .collect();
+        let mut paths = Vec::with_capacity(results.len());
+        for result in results {
+            match result {
+                Ok(Some(path)) => paths.push(path),
+                Ok(None) => {}
+                Err(d) => errors.push(d),
             }
-            render_job(job, site, shared, templates, options)
-                .map(|bytes| Some(CachedJob { bytes: bytes.into(), ..kept }))
-        })
-        .collect();
-    let (rendered, errors) = keep_results(jobs, results, cache);
-    // In the order of the jobs, which is nearly the order of their paths: the
-    // sort then has little to do.
-    let mut outputs: Vec<Output> = jobs
-        .iter()
-        .filter_map(|j| cache.jobs.get(&j.path).map(|c| Output { path: j.path.clone(), bytes: c.bytes.clone() }))
-        .filter(|o| !o.bytes.is_empty())
-        .collect();
-    let started = std::time::Instant::now();
-    outputs.extend(crate::search::index(site, &mut cache.search));
-    let search_time = started.elapsed();
-    outputs.sort_by(|a, b| a.path.cmp(&b.path));
-    let paths = outputs.iter().map(|o| o.path.clone()).collect();
-    RenderedSite { outputs, paths, rendered, errors, search_time }
+        }
+        let rendered = paths.len();
+        let started = std::time::Instant::now();
+        match crate::search::write_index(self.site, sink) {
+            Ok(written) => paths.extend(written),
+            Err(e) => errors.push(Diagnostic::file("search", format!("cannot write the search index: {e}"))),
+        }
+        RenderedSite { outputs: Vec::new(), rendered, paths, errors, search_time: started.elapsed() }
+    }
+
+    /// The preview: renders the outputs whose inputs changed, keeps them in
+    /// `cache` with the others, and returns them all with the search index.
+    fn kept(&self, jobs: &[Job], cache: &mut RenderCache, lists: Lists) -> RenderedSite {
+        let fresh = Freshness::new(self.site, self.templates, cache, lists);
+        let trace = std::env::var("ANNALS_TRACE").is_ok_and(|t| t.split(',').any(|t| t == "invalidation"));
+        let results: Vec<Result<Option<CachedJob>, Diagnostic>> = jobs
+            .par_iter()
+            .map(|job| {
+                let (stale, kept) = fresh.check(job);
+                let Some(stale) = stale else { return Ok(None) };
+                if trace {
+                    eprintln!("annals: rendering {}: {stale}", job.path);
+                }
+                self.job(job).map(|bytes| Some(CachedJob { bytes: bytes.into(), ..kept }))
+            })
+            .collect();
+        let (rendered, errors) = keep_results(jobs, results, cache);
+        // In the order of the jobs, which is nearly the order of their paths: the
+        // sort then has little to do.
+        let mut outputs: Vec<Output> = jobs
+            .iter()
+            .filter_map(|j| cache.jobs.get(&j.path).map(|c| Output { path: j.path.clone(), bytes: c.bytes.clone() }))
+            .filter(|o| !o.bytes.is_empty())
+            .collect();
+        let started = std::time::Instant::now();
+        outputs.extend(crate::search::index(self.site, &mut cache.search));
+        let search_time = started.elapsed();
+        outputs.sort_by(|a, b| a.path.cmp(&b.path));
+        let paths = outputs.iter().map(|o| o.path.clone()).collect();
+        RenderedSite { outputs, paths, rendered, errors, search_time }
+    }
+
+    fn job(&self, job: &Job) -> Result<Vec<u8>, Diagnostic> {
+        let Renderer { site, shared, templates, options } = *self;
+        if !templates.has(&job.template) {
+            return Err(Diagnostic::file(
+                "templates",
+                format!("template `{}` not found in the theme or templates/", job.template),
+            ));
+        }
+        let context = job.context(site, shared);
+        let mut bytes = Vec::with_capacity(16 * 1024);
+        templates
+            .tera
+            .render_to(&job.template, &context, &mut bytes)
+            .map_err(|e| template_error(&e, &templates.files))?;
+        if matches!(job.what, Subject::File) && bytes.iter().all(u8::is_ascii_whitespace) {
+            // Left out: see `FILES_DIR`.
+            bytes.clear();
+            return Ok(bytes);
+        }
+        if let Some(script) = options.inject.as_ref().filter(|_| job.path.ends_with(".html")) {
+            inject(&mut bytes, script);
+        }
+        Ok(bytes)
+    }
 }
 
 /// Puts what was rendered into `cache` (and drops what no job makes any
@@ -372,33 +394,6 @@ impl std::fmt::Display for Stale {
             Stale::Global(g) => write!(f, "`{}`, which its template reads, changed", g.name()),
         }
     }
-}
-
-fn render_job(
-    job: &Job,
-    site: &Site,
-    shared: &SiteValues,
-    templates: &Templates,
-    options: &RenderOptions,
-) -> Result<Vec<u8>, Diagnostic> {
-    if !templates.has(&job.template) {
-        return Err(Diagnostic::file(
-            "templates",
-            format!("template `{}` not found in the theme or templates/", job.template),
-        ));
-    }
-    let context = job.context(site, shared);
-    let mut bytes = Vec::with_capacity(16 * 1024);
-    templates.tera.render_to(&job.template, &context, &mut bytes).map_err(|e| template_error(&e, &templates.files))?;
-    if matches!(job.what, Subject::File) && bytes.iter().all(u8::is_ascii_whitespace) {
-        // Left out: see `FILES_DIR`.
-        bytes.clear();
-        return Ok(bytes);
-    }
-    if let Some(script) = options.inject.as_ref().filter(|_| job.path.ends_with(".html")) {
-        inject(&mut bytes, script);
-    }
-    Ok(bytes)
 }
 
 fn jobs(site: &Site, templates: &Templates, errors: &mut Vec<Diagnostic>) -> Vec<Job> {
