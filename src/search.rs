@@ -450,7 +450,7 @@ pub fn tokens(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
 
 /// A page's Doc, and its terms with their weights.
 fn make_doc(site: &Site, page: &Page) -> (Doc, Vec<(String, u32)>) {
-    let body = page.md.body().map(|b| body_text(site, b)).unwrap_or_default();
+    let body = page.md.source().map(|s| body_text(site, &s.body)).unwrap_or_default();
     let terms = weighted_terms(page, &body);
     let facets = site
         .graph

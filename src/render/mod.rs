@@ -114,6 +114,13 @@ pub fn render(
     cache: &mut RenderCache,
     sink: Option<&dyn Sink>,
 ) -> RenderedSite {
+    // A one-off build writes the search index first, while every page's text
+    // is at hand: its postings are let go before the cards are made, and each
+    // page's text once the page is written.
+    let search = sink.map(|sink| {
+        let started = std::time::Instant::now();
+        (crate::search::write_index(site, sink), started.elapsed())
+    });
     let (shared, lists) = site_values(site, cache, sink.is_none());
     let mut errors = Vec::new();
     let jobs = jobs(site, templates, &mut errors);
@@ -125,6 +132,13 @@ pub fn render(
         Some(sink) => renderer.streamed(&jobs, sink),
         None => renderer.kept(&jobs, cache, lists),
     };
+    if let Some((written, time)) = search {
+        match written {
+            Ok(paths) => rendered.paths.extend(paths),
+            Err(e) => errors.push(Diagnostic::file("search", format!("cannot write the search index: {e}"))),
+        }
+        rendered.search_time = time;
+    }
     errors.append(&mut rendered.errors);
     rendered.errors = errors;
     rendered
@@ -175,8 +189,7 @@ struct Renderer<'a> {
 }
 
 impl Renderer<'_> {
-    /// A one-off build: every output rendered and written into `sink`, then
-    /// the search index.
+    /// A one-off build: every output rendered and written into `sink`.
     fn streamed(&self, jobs: &[Job], sink: &dyn Sink) -> RenderedSite {
         let mut errors = Vec::new();
         if let Err(e) = sink.create_folders(&mut jobs.iter().map(|j| &*j.path)) {
@@ -196,6 +209,9 @@ impl Renderer<'_> {
                 if bytes.is_empty() {
                     return Ok(None);
                 }
+                if let Subject::Page(i) = job.what {
+                    self.site.pages[i].md.release();
+                }
                 match sink.write(&job.path, &bytes) {
                     Ok(()) => Ok(Some(job.path.clone())),
                     Err(e) => Err(Diagnostic::file(&*job.path, format!("cannot write: {e}"))),
@@ -211,12 +227,7 @@ impl Renderer<'_> {
             }
         }
         let rendered = paths.len();
-        let started = std::time::Instant::now();
-        match crate::search::write_index(self.site, sink) {
-            Ok(written) => paths.extend(written),
-            Err(e) => errors.push(Diagnostic::file("search", format!("cannot write the search index: {e}"))),
-        }
-        RenderedSite { outputs: Vec::new(), rendered, paths, errors, search_time: started.elapsed() }
+        RenderedSite { outputs: Vec::new(), rendered, paths, errors, search_time: Default::default() }
     }
 
     /// The preview: renders the outputs whose inputs changed, keeps them in

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use crate::{HashMap, HashSet};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::config::{Citations, Config};
 use crate::content::{Kind, Source, section_rel};
@@ -72,8 +72,9 @@ pub struct Markdown {
     /// large site holds them all at once. `None` when empty.
     pub summary: Option<Value>,
     pub text_fields: Vec<(String, Value)>,
-    /// The file the body comes from; `None` for generated pages.
-    source: Option<Arc<Source>>,
+    /// The file the body comes from; `None` for generated pages, and once
+    /// a one-off build has written the page (see [`Markdown::release`]).
+    source: Mutex<Option<Arc<Source>>>,
     /// The body's HTML, once made and kept.
     html: OnceLock<String>,
     pub errors: Vec<Diagnostic>,
@@ -122,9 +123,16 @@ pub struct Term {
 }
 
 impl Markdown {
-    /// The Markdown body as written; `None` for generated pages.
-    pub fn body(&self) -> Option<&str> {
-        self.source.as_ref().map(|s| s.body.as_str())
+    /// The file the body comes from, with its Markdown as written; `None`
+    /// for generated pages.
+    pub fn source(&self) -> Option<Arc<Source>> {
+        self.source.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Lets go of the source: a one-off build does, once the page is
+    /// written, so that a large site's text is not all held to the end.
+    pub fn release(&self) {
+        *self.source.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// The body's HTML, made now from the source, or as kept from before.
@@ -134,7 +142,7 @@ impl Markdown {
         if let Some(html) = self.html.get() {
             return Cow::Borrowed(html);
         }
-        let Some(source) = &self.source else { return Cow::Borrowed("") };
+        let Some(source) = self.source() else { return Cow::Borrowed("") };
         let make = || {
             let locate = |offset: usize| source.locate(offset);
             let locator = Locator { file, locate: &locate };
@@ -329,7 +337,7 @@ fn author_names(authors: &[&str], et_al: bool, fallback: &str) -> String {
 impl Page {
     /// `d` with the lines it points at in this page's file quoted.
     fn quoted(&self, mut d: Diagnostic) -> Diagnostic {
-        if let Some(source) = &self.md.source {
+        if let Some(source) = self.md.source() {
             source.quote(std::slice::from_mut(&mut d));
         }
         d

@@ -212,6 +212,6 @@ pub(super) fn render_page(page: &Page, source: &Arc<Source>, resolver: &Resolver
     deps.dedup();
     let facts = resolver.facts(&deps);
     source.quote(&mut errors);
-    let source = Some(source.clone());
+    let source = Mutex::new(Some(source.clone()));
     Markdown { content, summary, text_fields, source, html: OnceLock::new(), errors, deps, facts }
 }
