@@ -339,7 +339,9 @@ impl Staging {
     /// Hard-links `from` to `dest` if `current(from)`; false where it is not,
     /// or the file system cannot link.
     fn linked(&self, from: &Path, dest: &Path, current: impl Fn(&Path) -> bool) -> bool {
-        current(from) && {
+        // Only a file: a link to a symlink would publish the symlink.
+        let is_file = std::fs::symlink_metadata(from).is_ok_and(|m| m.is_file());
+        is_file && current(from) && {
             let _ = remove_entry(dest);
             std::fs::hard_link(from, dest).is_ok()
         }
@@ -384,7 +386,9 @@ impl Staging {
         let keep = [folder_id(&self.out), folder_id(&self.dir)].map(|id| id.map(list_name));
         for entry in std::fs::read_dir(&self.state)? {
             let name = entry?.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".files") && !keep.contains(&Some(name.clone())) {
+            // Only the lists annals names (`<inode>.files`).
+            let ours = name.strip_suffix(".files").is_some_and(|id| id.parse::<u64>().is_ok());
+            if ours && !keep.contains(&Some(name.clone())) {
                 std::fs::remove_file(self.state.join(&name))?;
             }
         }
@@ -558,10 +562,15 @@ fn files_of(state: &Path, spare: &Path) -> io::Result<HashSet<String>> {
     Ok(files)
 }
 
-/// Whether the file at `path` holds exactly `bytes`.
+/// Whether the file at `path` holds exactly `bytes`. A symlink never does:
+/// what is published must be a file the build wrote.
 fn has_bytes(path: &Path, bytes: &[u8]) -> bool {
     use std::io::Read;
-    let Ok(mut file) = std::fs::File::open(path) else { return false };
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut open, libc::O_NOFOLLOW);
+    let Ok(mut file) = open.open(path) else { return false };
     if file.metadata().map_or(true, |m| m.len() != bytes.len() as u64) {
         return false;
     }
@@ -683,8 +692,9 @@ pub fn update(
 }
 
 fn same_file_state(a: &Path, b: &Path) -> bool {
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(a), Ok(b)) => a.len() == b.len() && a.modified().ok() <= b.modified().ok(),
+    // `b` is a copy annals made: a file, never a symlink put in its place.
+    match (std::fs::metadata(a), std::fs::symlink_metadata(b)) {
+        (Ok(a), Ok(b)) => b.is_file() && a.len() == b.len() && a.modified().ok() <= b.modified().ok(),
         _ => false,
     }
 }

@@ -206,3 +206,26 @@ fn a_file_edited_in_the_output_is_not_kept_by_the_next_build() {
     site.build_ok().build_ok();
     same_as_a_fresh_build(&site);
 }
+
+#[test]
+fn a_symlink_in_the_spare_is_replaced_by_a_file_never_published() {
+    let site = TestSite::fixture("basic");
+    site.build_ok().build_ok();
+    // The spare's copy of a page and of a static file become symlinks to
+    // files with the same bytes: kept as they are, they would be published.
+    let spare = site.root.join(".public.annals/spare");
+    let elsewhere = site.root.parent().unwrap().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    for rel in ["about/index.html", "style.css", "extra.css"] {
+        let copy = elsewhere.join(rel.replace('/', "-"));
+        std::fs::copy(spare.join(rel), &copy).unwrap();
+        std::fs::remove_file(spare.join(rel)).unwrap();
+        symlink(&copy, spare.join(rel)).unwrap();
+    }
+    site.build_ok();
+    for rel in ["about/index.html", "style.css", "extra.css"] {
+        let meta = std::fs::symlink_metadata(site.out().join(rel)).unwrap();
+        assert!(meta.is_file(), "{rel} was published as a symlink");
+    }
+    same_as_a_fresh_build(&site);
+}
