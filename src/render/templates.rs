@@ -144,8 +144,12 @@ fn register_list_filters(tera: &mut Tera) {
 fn without(items: &[Value], kwargs: &Kwargs) -> TeraResult<Vec<Value>> {
     let attribute: &str = kwargs.must_get("attribute")?;
     let values: Vec<Value> = kwargs.must_get("values")?;
-    let key = |v: &Value| (v.is_string(), v.as_str().map_or_else(|| v.to_string(), str::to_string));
-    let excluded: HashSet<(bool, String)> = values.iter().map(key).collect();
+    // Strings are compared as they are, with no copy: every item of every
+    // list a page shows is looked up.
+    fn key(v: &Value) -> (bool, std::borrow::Cow<'_, str>) {
+        (v.is_string(), v.as_str().map_or_else(|| v.to_string().into(), Into::into))
+    }
+    let excluded: HashSet<(bool, std::borrow::Cow<str>)> = values.iter().map(key).collect();
     let kept = items.iter().filter(|item| !item.get_from_path(attribute).is_some_and(|v| excluded.contains(&key(v))));
     Ok(kept.cloned().collect())
 }
