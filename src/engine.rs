@@ -1,5 +1,5 @@
-//! The build, as a straight line of timed stages: load, validate,
-//! markdown, link, render (then write, by the caller). The engine keeps what
+//! The build, as a straight line of timed stages: load (with validation),
+//! pages, markdown, link, render (then write, by the caller). The engine keeps what
 //! each stage produced, so that a rebuild after a change redoes only what
 //! the change can affect; a first build is a rebuild with nothing kept, so
 //! both run the same code and produce the same bytes.
@@ -18,11 +18,15 @@
 //!    good outputs are kept, to tell what changed). One that fails to load
 //!    keeps nothing: every later rebuild reads it again until it loads.
 //! 2. **Files** (`Engine::files`): each Markdown file, read, split and
-//!    validated, by path. A changed file is read again; a changed folder or
-//!    other path walks `content/` again and re-reads everything under it.
-//! 3. **Markdown facts** (`site::MarkdownCache`): per page, its headings,
-//!    summary, links and citations, reused while its source is the same
-//!    allocation and the URLs and labels it resolved against are the same.
+//!    validated, by path, with what it says of its page (`site::PageInfo`:
+//!    URL, fields, label), which every build's page shares. A changed file
+//!    is read again; a changed folder or other path walks `content/` again
+//!    and re-reads everything under it. While the same files make the same
+//!    pages, the index of pages by path and the errors of which pages there
+//!    are (two with one URL, two citable entries with one id) are kept too.
+//! 3. **Markdown facts** (`PageInfo`'s rendering): per file, its headings,
+//!    summary, links and citations, reused while the URLs and labels it
+//!    resolved against are the same.
 //! 4. **Relations** (`site::Graph`): backlinks, taxonomies, previous/next,
 //!    reused while no page's relations changed (fields, links, citations,
 //!    headings); the *landscape* (every page's URL, title and label) says
@@ -31,6 +35,9 @@
 //!    reused while its fields and facts are the same allocations and what it
 //!    shows of others (`card_key`) is unchanged; a card that differs marks
 //!    every list holding it as changed.
+//!    Cards and outputs are kept in the order of their pages and jobs, and
+//!    found by position while those are the last build's (`match_kept`), so
+//!    that a save looks nothing up by path.
 //! 6. **Globals** (`dependencies::Global`): per global, a fingerprint of the
 //!    pages its value lists.
 //! 7. **Outputs** (`render::RenderCache::jobs`): each rendered file, reused
@@ -47,7 +54,7 @@
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
-use crate::{HashMap, HashSet};
+use crate::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,8 +65,8 @@ use crate::diagnostics::{self, Diagnostic};
 use crate::inputs::Inputs;
 use crate::output::{CopiedFile, Output, Sink, Staging};
 use crate::render::{self, RenderCache, Templates};
-use crate::schema::{self, Meta};
-use crate::site::{MarkdownCache, Site, Skeleton};
+use crate::schema;
+use crate::site::{MarkdownCache, PageInfo, Site, Skeleton};
 use crate::theme;
 
 /// What to build and how.
@@ -148,10 +155,11 @@ pub enum Change {
     Paths(Vec<PathBuf>),
 }
 
-/// One file of `content/`, read, split and validated.
+/// One file of `content/`, read, split and validated, with what it says
+/// of its page.
 struct FileState {
     source: Arc<Source>,
-    meta: Meta,
+    page: Arc<PageInfo>,
     errors: Vec<Diagnostic>,
 }
 
@@ -293,21 +301,21 @@ impl Engine {
         errors: &mut Vec<Diagnostic>,
         t: &mut Timings,
     ) -> (Skeleton, usize) {
-        let loaded: Vec<&FileState> = self.files.values().filter_map(|f| f.as_ref().ok()).collect();
-        let (mut skeleton, errs) =
-            Skeleton::new(config, loaded.iter().map(|f| (&*f.source, &f.meta)), self.options.drafts);
+        let loaded = self.files.values().filter_map(|f| f.as_ref().ok());
+        let (mut skeleton, errs) = t.time("pages", || {
+            Skeleton::new(config, loaded.map(|f| &f.page), self.options.drafts, self.site.as_mut(), &self.markdown)
+        });
         skeleton.assets = Arc::new(self.assets.iter().map(|a| rel_string(a)).collect());
         errors.extend(errs);
-        let sources: HashMap<&str, &Arc<Source>> = loaded.iter().map(|f| (f.source.rel.as_str(), &f.source)).collect();
+        let files = &self.files;
+        let source_of = |rel: &str| files.get(rel).and_then(|f| f.as_ref().ok()).map(|f| f.source.clone());
         let markdown = &mut self.markdown;
-        let rendered = t.time("markdown", || skeleton.render_markdown(&sources, markdown));
+        let rendered = t.time("markdown", || skeleton.render_markdown(&source_of, markdown));
         errors.extend(skeleton.markdown_errors().cloned());
         if once {
             // A one-off build validates and renders nothing again: only the
             // sources live on, in each page's Markdown, until it is written.
-            drop(sources);
             self.files.clear();
-            self.markdown = MarkdownCache::default();
         }
         (skeleton, rendered)
     }
@@ -516,7 +524,8 @@ fn load_file(root: &Path, rel: &Path, config: &Config) -> Loaded {
     // The typed fields replace the YAML tree: let it go.
     source.front = None;
     errors.extend(diagnostics);
-    Ok(FileState { source: Arc::new(source), meta, errors })
+    let page = Arc::new(PageInfo::new(config, &source, meta));
+    Ok(FileState { source: Arc::new(source), page, errors })
 }
 
 /// Two things written to one path: say which, rather than let one win.

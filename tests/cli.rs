@@ -84,7 +84,7 @@ fn timings_list_every_stage() {
     let site = TestSite::fixture("basic");
     let out = annals(&site, &["build", "--timings"]);
     let stdout = String::from_utf8(out.stdout).unwrap();
-    for stage in ["load", "markdown", "link", "render", "search", "write"] {
+    for stage in ["load", "pages", "markdown", "link", "render", "search", "write"] {
         assert!(stdout.lines().any(|l| l.trim_start().starts_with(stage)), "{stage} missing in\n{stdout}");
     }
 }

@@ -214,3 +214,17 @@ fn relations_are_worked_out_again_only_when_they_change() {
     let built = s.rebuild(&["content/studies/gamma-2010.md"]);
     assert!(built.changed.iter().any(|c| c == "studies/alpha-2000/index.html"), "{:?}", built.changed);
 }
+
+#[test]
+fn an_error_of_which_pages_there_are_stays_until_fixed() {
+    let mut s = Session::start();
+    // `content/studies.md` would be written where the studies section is.
+    std::fs::write(s.site.root.join("content/studies.md"), "---\ntitle: Studies again\n---\nText.\n").unwrap();
+    let errors = s.rebuild_err(&["content/studies.md"]);
+    assert!(errors.iter().any(|e| e.message.contains("is also the URL of")), "{errors:?}");
+    // An edit elsewhere leaves the same pages: the error is still there.
+    s.edit("content/studies/gamma-2010.md", "A review of", "A longer review of");
+    assert_eq!(s.rebuild_err(&["content/studies/gamma-2010.md"]), errors);
+    std::fs::remove_file(s.site.root.join("content/studies.md")).unwrap();
+    s.rebuild(&["content/studies.md"]);
+}

@@ -11,37 +11,34 @@ pub(super) fn build_cards(site: &Site, cache: &mut RenderCache, same_landscape: 
     // the same is the same: skip fingerprinting what it shows of others.
     // Made only if some card is made: a rebuild usually makes one or none.
     let maker = OnceLock::new();
-    let built: Vec<(Value, bool, Option<CachedCard>)> = site
+    let rels: Vec<&str> = site.pages.iter().map(|p| p.rel.as_str()).collect();
+    let kept = match_kept(&rels, std::mem::take(&mut cache.cards), |c| &c.rel);
+    let built: Vec<(bool, CachedCard)> = site
         .pages
         .par_iter()
-        .map(|page| {
-            let cached = cache.cards.get(&page.rel);
+        .zip(kept)
+        .map(|(page, cached)| {
             let same_inputs =
-                cached.is_some_and(|c| Arc::ptr_eq(&c.fields, &page.fields) && Arc::ptr_eq(&c.md, &page.md));
-            let key = if same_inputs && same_landscape { cached.map_or(0, |c| c.key) } else { card_key(site, page) };
+                cached.as_ref().is_some_and(|c| Arc::ptr_eq(&c.fields, &page.fields) && Arc::ptr_eq(&c.md, &page.md));
+            let key =
+                if same_inputs && same_landscape { cached.as_ref().map_or(0, |c| c.key) } else { card_key(site, page) };
             match cached {
-                Some(c) if same_inputs && c.key == key => (c.value.clone(), false, None),
+                Some(c) if same_inputs && c.key == key => (false, c),
                 previous => {
                     let value = maker.get_or_init(|| CardMaker::new(site)).card(page);
                     let changed = previous.is_none_or(|c| c.value != value);
-                    let entry =
-                        CachedCard { fields: page.fields.clone(), md: page.md.clone(), key, value: value.clone() };
-                    (value, changed, Some(entry))
+                    let rel = page.rel.clone();
+                    (changed, CachedCard { rel, fields: page.fields.clone(), md: page.md.clone(), key, value })
                 }
             }
         })
         .collect();
     let mut cards = Vec::with_capacity(built.len());
     let mut changed = Vec::with_capacity(built.len());
-    for (page, (value, is_changed, entry)) in site.pages.iter().zip(built) {
-        if let Some(entry) = entry {
-            cache.cards.insert(page.rel.clone(), entry);
-        }
-        cards.push(value);
+    for (is_changed, card) in built {
+        cards.push(card.value.clone());
         changed.push(is_changed);
-    }
-    if cache.cards.len() > site.pages.len() {
-        cache.cards.retain(|rel, _| site.page_index(rel).is_some());
+        cache.cards.push(card);
     }
     (cards, changed)
 }

@@ -48,8 +48,10 @@ pub struct RenderOptions {
 /// builds, so that a rebuild renders only the outputs whose inputs changed.
 #[derive(Default)]
 pub struct RenderCache {
-    cards: HashMap<String, CachedCard>,
-    jobs: HashMap<Arc<str>, CachedJob>,
+    /// The last render's cards, in the order of its pages.
+    cards: Vec<CachedCard>,
+    /// The last render's outputs, in the order of its jobs.
+    jobs: Vec<CachedJob>,
     /// Per global variable, the fingerprint of the pages its value lists.
     globals: HashMap<Global, u64>,
     /// Fingerprint of what `url_for` can resolve.
@@ -61,6 +63,7 @@ pub struct RenderCache {
 }
 
 struct CachedCard {
+    rel: String,
     fields: Arc<BTreeMap<String, FieldValue>>,
     md: Arc<Markdown>,
     /// Fingerprint of everything else the card shows (see `card_key`).
@@ -69,6 +72,7 @@ struct CachedCard {
 }
 
 struct CachedJob {
+    path: Arc<str>,
     template: Arc<str>,
     fingerprint: u64,
     /// Fingerprint of the pages the context lists (see `Job::deps`).
@@ -233,12 +237,15 @@ impl Renderer<'_> {
     /// The preview: renders the outputs whose inputs changed, keeps them in
     /// `cache` with the others, and returns them all with the search index.
     fn kept(&self, jobs: &[Job], cache: &mut RenderCache, lists: Lists) -> RenderedSite {
+        let paths: Vec<&str> = jobs.iter().map(|j| &*j.path).collect();
+        let previous = match_kept(&paths, std::mem::take(&mut cache.jobs), |c| &c.path);
         let fresh = Freshness::new(self.site, self.templates, cache, lists);
         let trace = std::env::var("ANNALS_TRACE").is_ok_and(|t| t.split(',').any(|t| t == "invalidation"));
         let results: Vec<Result<Option<CachedJob>, Diagnostic>> = jobs
             .par_iter()
-            .map(|job| {
-                let (stale, kept) = fresh.check(job);
+            .zip(&previous)
+            .map(|(job, previous)| {
+                let (stale, kept) = fresh.check(job, previous.as_ref());
                 let Some(stale) = stale else { return Ok(None) };
                 if trace {
                     eprintln!("annals: rendering {}: {stale}", job.path);
@@ -246,13 +253,14 @@ impl Renderer<'_> {
                 self.job(job).map(|bytes| Some(CachedJob { bytes: bytes.into(), ..kept }))
             })
             .collect();
-        let (rendered, errors) = keep_results(jobs, results, cache);
+        let (rendered, errors) = keep_results(results, previous, cache);
         // In the order of the jobs, which is nearly the order of their paths: the
         // sort then has little to do.
-        let mut outputs: Vec<Output> = jobs
+        let mut outputs: Vec<Output> = cache
+            .jobs
             .iter()
-            .filter_map(|j| cache.jobs.get(&j.path).map(|c| Output { path: j.path.clone(), bytes: c.bytes.clone() }))
-            .filter(|o| !o.bytes.is_empty())
+            .filter(|c| !c.bytes.is_empty())
+            .map(|c| Output { path: c.path.clone(), bytes: c.bytes.clone() })
             .collect();
         let started = std::time::Instant::now();
         outputs.extend(crate::search::index(self.site, &mut cache.search));
@@ -288,31 +296,38 @@ impl Renderer<'_> {
     }
 }
 
-/// Puts what was rendered into `cache` (and drops what no job makes any
-/// more); returns how many outputs were rendered, and the errors.
+/// For each of this render's `keys` (a job's path, a page's), what the last
+/// render kept for it: found by position while the keys are the last
+/// render's, in the same order (as in nearly every rebuild), else by key.
+fn match_kept<T>(keys: &[&str], kept: Vec<T>, key_of: impl Fn(&T) -> &str) -> Vec<Option<T>> {
+    let aligned = kept.len() == keys.len() && kept.iter().zip(keys).all(|(k, key)| key_of(k) == *key);
+    if aligned {
+        return kept.into_iter().map(Some).collect();
+    }
+    let mut by_key: HashMap<String, T> = kept.into_iter().map(|k| (key_of(&k).to_string(), k)).collect();
+    keys.iter().map(|key| by_key.remove(*key)).collect()
+}
+
+/// Keeps in `cache`, in the order of the jobs, what each job rendered, or
+/// else its `previous` output when that was fresh (nothing for a job that
+/// failed); returns how many outputs were rendered, and the errors.
 fn keep_results(
-    jobs: &[Job],
     results: Vec<Result<Option<CachedJob>, Diagnostic>>,
+    previous: Vec<Option<CachedJob>>,
     cache: &mut RenderCache,
 ) -> (usize, Vec<Diagnostic>) {
     let (mut rendered, mut errors) = (0, Vec::new());
-    for (job, result) in jobs.iter().zip(results) {
+    cache.jobs = Vec::with_capacity(results.len());
+    for (result, previous) in results.into_iter().zip(previous) {
         match result {
             Ok(Some(made)) => {
                 // A blank output is left out (see `FILES_DIR`): not counted.
                 rendered += usize::from(!made.bytes.is_empty());
-                cache.jobs.insert(job.path.clone(), made);
+                cache.jobs.push(made);
             }
-            Ok(None) => {}
-            Err(d) => {
-                cache.jobs.remove(&job.path);
-                errors.push(d);
-            }
+            Ok(None) => cache.jobs.extend(previous),
+            Err(d) => errors.push(d),
         }
-    }
-    if cache.jobs.len() != jobs.len() {
-        let live: HashSet<&str> = jobs.iter().map(|j| &*j.path).collect();
-        cache.jobs.retain(|path, _| live.contains(&**path));
     }
     (rendered, errors)
 }
@@ -322,7 +337,6 @@ fn keep_results(
 struct Freshness<'a> {
     site: &'a Site,
     templates: &'a Templates,
-    cached: &'a HashMap<Arc<str>, CachedJob>,
     lists: Lists,
     /// Per global variable, whether the pages its value lists changed.
     global_changed: HashMap<Global, bool>,
@@ -331,7 +345,7 @@ struct Freshness<'a> {
 }
 
 impl<'a> Freshness<'a> {
-    fn new(site: &'a Site, templates: &'a Templates, cache: &'a mut RenderCache, lists: Lists) -> Self {
+    fn new(site: &'a Site, templates: &'a Templates, cache: &mut RenderCache, lists: Lists) -> Self {
         let global_changed = Global::ALL
             .into_iter()
             .map(|g| {
@@ -346,14 +360,13 @@ impl<'a> Freshness<'a> {
             .collect();
         let targets = templates.targets_fingerprint;
         let all_stale = std::mem::replace(&mut cache.targets, targets) != targets;
-        Freshness { site, templates, cached: &cache.jobs, lists, global_changed, all_stale }
+        Freshness { site, templates, lists, global_changed, all_stale }
     }
 
-    /// Why `job` must be rendered again (`None`: its kept output is good),
-    /// and what to keep with it if it is (its bytes left empty).
-    fn check(&self, job: &Job) -> (Option<Stale>, CachedJob) {
+    /// Why `job` must be rendered again (`None`: its `previous` output is
+    /// good), and what to keep with it if it is (its bytes left empty).
+    fn check(&self, job: &Job, previous: Option<&CachedJob>) -> (Option<Stale>, CachedJob) {
         let fingerprint = self.templates.fingerprint(&job.template);
-        let previous = self.cached.get(&job.path);
         let (deps, deps_changed) = match previous {
             Some(c) if self.lists.unchanged => (c.deps, false),
             _ => {
@@ -378,7 +391,8 @@ impl<'a> Freshness<'a> {
             Some(c) if c.deps != deps || deps_changed => Some(Stale::Lists),
             Some(_) => self.templates.globals_used(&job.template).find(|g| self.global_changed[g]).map(Stale::Global),
         };
-        (stale, CachedJob { template: job.template.clone(), fingerprint, deps, md, bytes: Arc::from([]) })
+        let path = job.path.clone();
+        (stale, CachedJob { path, template: job.template.clone(), fingerprint, deps, md, bytes: Arc::from([]) })
     }
 }
 
@@ -419,10 +433,7 @@ fn jobs(site: &Site, templates: &Templates, errors: &mut Vec<Diagnostic>) -> Vec
             _ => page_template(page, templates),
         };
         match template {
-            Ok(template) => {
-                let path = format!("{}index.html", page.path).into();
-                jobs.push(Job { path, template, what: Subject::Page(i) })
-            }
+            Ok(template) => jobs.push(Job { path: page.output.clone(), template, what: Subject::Page(i) }),
             Err(d) => errors.push(d),
         }
     }

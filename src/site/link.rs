@@ -9,7 +9,7 @@ impl Skeleton {
     /// them from `previous` (the last build's site) when no page's relations
     /// changed, as after an edit of a page's prose.
     pub fn link(self, previous: Option<&Site>) -> (Site, Vec<Diagnostic>) {
-        let Skeleton { config, mut pages, by_rel, drafts, assets } = self;
+        let Skeleton { config, mut pages, by_rel, drafts, assets, shape_errors } = self;
         for page in &mut pages {
             if page.title.is_empty() {
                 page.title = page.md.content.toc.first().map(|h| h.title.clone()).unwrap_or_else(|| page.id.clone());
@@ -25,7 +25,7 @@ impl Skeleton {
         };
         let errors = quoted(&pages, &graph.errors);
         let landscape = landscape(&pages, &drafts);
-        (Site { config, pages, by_rel, drafts, assets, graph, landscape }, errors)
+        (Site { config, pages, by_rel, drafts, assets, graph, landscape, shape_errors }, errors)
     }
 }
 
@@ -427,7 +427,7 @@ impl<'a> Terms<'a> {
 mod tests {
     use super::*;
     use crate::markdown::Heading;
-    use crate::site::tests::entry;
+    use crate::site::tests::{entry, entry_info};
 
     fn headings(ids: &[&str]) -> Rendered {
         let toc = ids.iter().map(|id| Heading { level: 2, id: id.to_string(), title: id.to_string() }).collect();
@@ -467,7 +467,7 @@ mod tests {
             entry("s", "c", year(2006)),
             entry("s", "d", year(1999)),
             entry("s", "e", year(2006)),
-            Page { invalid: true, ..entry("s", "f", year(1990)) },
+            Page::new(Arc::new(PageInfo { invalid: true, ..entry_info("s", "f", year(1990)) }), &Arc::default()),
         ];
         let sorted = sort_collections(&config, &pages);
         let ids: Vec<&str> = sorted["s"].iter().map(|&i| pages[i].id.as_str()).collect();

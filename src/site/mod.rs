@@ -32,9 +32,24 @@ mod resolve;
 use link::*;
 pub use resolve::Resolver;
 
-/// One page of the site, whatever produced it.
+/// One page of the site, whatever produced it: what its own file says of
+/// it (shared, see [`PageInfo`]) and what the rest of the site decides (its
+/// title when it has none, its label's suffix, its rendered Markdown).
 #[derive(Debug, Clone)]
 pub struct Page {
+    info: Arc<PageInfo>,
+    pub title: String,
+    /// Author-year label, for entries of the citation collection.
+    pub citation: Option<String>,
+    /// The rendered Markdown, shared with the incremental cache.
+    pub md: Arc<Markdown>,
+}
+
+/// What a page's file says of it, made once, when the file is read: a
+/// rebuild's pages share it until the file changes, rather than each build
+/// making every page's URL and label again.
+#[derive(Debug)]
+pub struct PageInfo {
     pub kind: Kind,
     /// `content/...` path for errors; empty for pages annals generates.
     pub file: PathBuf,
@@ -46,17 +61,52 @@ pub struct Page {
     pub path: String,
     /// `base_url` + `path`.
     pub url: String,
-    pub title: String,
+    /// The file written for the page: `path` + `index.html`.
+    pub output: Arc<str>,
     pub description: Option<String>,
     pub template: Option<String>,
     pub draft: bool,
     /// See [`Meta::invalid`]: not rendered, not listed.
     pub invalid: bool,
     pub fields: Arc<BTreeMap<String, FieldValue>>,
-    /// Author-year label, for entries of the citation collection.
-    pub citation: Option<String>,
-    /// The rendered Markdown, shared with the incremental cache.
-    pub md: Arc<Markdown>,
+    /// The title the front matter gives, or empty.
+    title: String,
+    /// The author-year label before any `a`/`b` suffix, for citable entries.
+    label: Option<String>,
+    /// The file's Markdown as last rendered: reused while what its links and
+    /// citations resolve to is unchanged (see `render_markdown`).
+    rendered: Mutex<Option<Arc<Markdown>>>,
+}
+
+impl std::ops::Deref for Page {
+    type Target = PageInfo;
+
+    fn deref(&self) -> &PageInfo {
+        &self.info
+    }
+}
+
+impl Page {
+    /// The page of `info`, with its Markdown as last rendered, else `md`.
+    fn new(info: Arc<PageInfo>, md: &Arc<Markdown>) -> Page {
+        let md = info.rendered().unwrap_or_else(|| md.clone());
+        Page { title: info.title.clone(), citation: info.label.clone(), md, info }
+    }
+}
+
+impl PageInfo {
+    /// Whether annals made the page (a section without `_index.md`).
+    pub fn is_generated(&self) -> bool {
+        self.file.as_os_str().is_empty()
+    }
+
+    fn rendered(&self) -> Option<Arc<Markdown>> {
+        self.rendered.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn keep_rendered(&self, md: Arc<Markdown>) {
+        *self.rendered.lock().unwrap_or_else(|e| e.into_inner()) = Some(md);
+    }
 }
 
 /// A page's Markdown, rendered: the facts of its body, `text` fields, the
@@ -84,14 +134,14 @@ pub struct Markdown {
     facts: u64,
 }
 
-/// Rendered Markdown kept between builds, by path under `content/`.
+/// What the markdown stage keeps between builds besides each file's own
+/// rendering (see [`PageInfo::rendered`]).
 #[derive(Default)]
 pub struct MarkdownCache {
-    entries: HashMap<String, (Arc<Source>, String, Arc<Markdown>)>,
     /// The Markdown of generated pages (sections without `_index.md`): one
     /// value across builds, so that their outputs can be reused.
     empty: Arc<Markdown>,
-    /// The skeleton's `facts_fingerprint` when the entries were checked.
+    /// The skeleton's `facts_fingerprint` when the pages were checked.
     facts: u64,
 }
 
@@ -162,6 +212,8 @@ pub struct Skeleton {
     /// Files of `content/` copied as they are (paths under `content/`),
     /// which links beside the Markdown may point at.
     pub assets: Arc<HashSet<String>>,
+    /// The errors of which pages there are (see `index`).
+    shape_errors: Vec<Diagnostic>,
 }
 
 /// The finished, immutable site that rendering borrows.
@@ -174,6 +226,7 @@ pub struct Site {
     pub graph: Arc<Graph>,
     /// A fingerprint of what pages show of each other (see `link::landscape`).
     pub landscape: u64,
+    shape_errors: Vec<Diagnostic>,
 }
 
 /// The relations between pages that the link stage works out, with the
@@ -194,124 +247,164 @@ pub struct Graph {
 }
 
 impl Skeleton {
-    /// Turns validated sources into pages, leaving out drafts unless asked.
+    /// The pages of `infos` (see [`PageInfo::new`]), leaving out drafts
+    /// unless asked. While the same files make the same pages as in
+    /// `previous` (the last build's site), what depends on which pages there
+    /// are (the index by path, shared URLs and ids) is taken from it.
     pub fn new<'a>(
         config: Config,
-        sources: impl Iterator<Item = (&'a Source, &'a Meta)>,
+        infos: impl Iterator<Item = &'a Arc<PageInfo>>,
         include_drafts: bool,
+        previous: Option<&mut Site>,
+        cache: &MarkdownCache,
     ) -> (Skeleton, Vec<Diagnostic>) {
-        let mut errors = Vec::new();
-        let (kept, left_out): (Vec<_>, Vec<_>) = sources.partition(|(_, meta)| include_drafts || !meta.draft);
-        let drafts: HashSet<String> = left_out.iter().map(|(source, _)| source.rel.clone()).collect();
-        let mut pages: Vec<Page> =
-            kept.par_iter().map(|(source, meta)| page_from_source(&config, source, meta)).collect();
+        let mut drafts = HashSet::default();
+        let empty = &cache.empty;
+        let mut pages: Vec<Page> = Vec::with_capacity(infos.size_hint().0 + config.collections.len() + 1);
+        for info in infos {
+            if include_drafts || !info.draft {
+                pages.push(Page::new(info.clone(), empty));
+            } else {
+                drafts.insert(info.rel.clone());
+            }
+        }
+        pages.sort_by(|a, b| a.rel.cmp(&b.rel));
         // Every collection and the home page get a section, written or not.
         let mut implicit = vec![(String::new(), config.title.clone())];
         implicit.extend(config.collections.iter().map(|c| (c.folder.clone(), capitalize(&c.name))));
-        implicit.retain(|(folder, _)| {
-            let rel = section_rel(folder);
-            !pages.iter().any(|p| p.rel == rel)
-        });
-        pages.extend(implicit.into_iter().map(|(folder, title)| generated_section(&config, folder, title)));
+        implicit.retain(|(folder, _)| pages.binary_search_by(|p| p.rel.as_str().cmp(&section_rel(folder))).is_err());
+        pages.extend(
+            implicit.into_iter().map(|(folder, title)| Page::new(generated_section(&config, folder, title), empty)),
+        );
         pages.sort_by(|a, b| a.rel.cmp(&b.rel));
-        let mut by_rel = HashMap::with_capacity_and_hasher(pages.len(), Default::default());
-        let mut by_path: HashMap<&str, usize> = HashMap::with_capacity_and_hasher(pages.len(), Default::default());
-        for (i, p) in pages.iter().enumerate() {
-            by_rel.insert(p.rel.clone(), i);
-            if let Some(&j) = by_path.get(p.path.as_str()) {
-                let other = &pages[j].file;
-                errors.push(
-                    Diagnostic::file(
-                        &p.file,
-                        format!("this page's URL `/{}` is also the URL of {}", p.path, other.display()),
-                    )
-                    .with_note(Note::new(other, 0, 0, "the other page with this URL")),
-                );
-            } else {
-                by_path.insert(&p.path, i);
-            }
-        }
-        let mut skeleton = Skeleton { config, pages, by_rel, drafts, assets: Arc::default() };
-        errors.extend(skeleton.label_citations());
+        let (by_rel, shape_errors) = match previous.filter(|p| same_pages(p, &pages, &drafts)) {
+            Some(p) => (std::mem::take(&mut p.by_rel), p.shape_errors.clone()),
+            None => index(&pages, config.citations.as_ref()),
+        };
+        let mut skeleton = Skeleton { config, pages, by_rel, drafts, assets: Arc::default(), shape_errors };
+        skeleton.label_citations();
+        let errors = skeleton.shape_errors.clone();
         (skeleton, errors)
     }
 
-    /// Gives each entry of the citable collections its author-year label,
-    /// suffixing the year of works that would share one (2010a, 2010b), and
-    /// its label as title when it has none. An entry with neither authors
-    /// nor year has no label and cannot be cited. Ids must be unique across
-    /// the citable collections, or `[@id]` would be ambiguous.
-    fn label_citations(&mut self) -> Vec<Diagnostic> {
-        let Some(c) = self.config.citations.clone() else { return Vec::new() };
-        self.pages.par_iter_mut().filter(|p| is_citable(p, &c)).for_each(|page| {
-            page.citation = citation_label(page, &c);
-        });
-        let errors = self.shared_citable_ids(&c);
+    /// Suffixes the year of citable works that would share a label (2010a,
+    /// 2010b), and titles an entry without a title by its label. An entry
+    /// with neither authors nor year has no label and cannot be cited.
+    fn label_citations(&mut self) {
+        if self.config.citations.is_none() {
+            return;
+        }
         self.suffix_shared_labels();
         for page in self.pages.iter_mut().filter(|p| p.title.is_empty()) {
             if let Some(label) = &page.citation {
                 page.title = label.clone();
             }
         }
-        errors
-    }
-
-    /// An error for each citable entry whose id another citable entry has.
-    fn shared_citable_ids(&self, c: &Citations) -> Vec<Diagnostic> {
-        let mut by_id: HashMap<&str, usize> = HashMap::default();
-        let mut errors = Vec::new();
-        for (i, p) in self.pages.iter().enumerate().filter(|(_, p)| is_citable(p, c)) {
-            let Some(&j) = by_id.get(p.id.as_str()) else {
-                by_id.insert(&p.id, i);
-                continue;
-            };
-            let first = &self.pages[j];
-            errors.push(
-                Diagnostic::file(
-                    &p.file,
-                    format!(
-                        "`{}` is also the id of {}: `[@{}]` could cite either, so ids must be unique across the citable collections ({})",
-                        p.id,
-                        first.file.display(),
-                        p.id,
-                        crate::names::quoted_list(&c.collections)
-                    ),
-                )
-                .with_note(Note::new(&first.file, 0, 0, format!("the other entry with id `{}`", p.id)))
-                .with_hint("rename one of the two files"),
-            );
-        }
-        errors
     }
 
     /// Same label for several works: their years get `a`, `b`, … by id
     /// order, as author-year styles do (2010a, 2010b).
     fn suffix_shared_labels(&mut self) {
-        let mut by_label: HashMap<&str, Vec<usize>> = HashMap::default();
+        // Most labels are unique: only those seen twice are grouped.
+        let mut first: HashMap<&str, usize> = HashMap::default();
+        let mut shared: Vec<usize> = Vec::new();
         for (i, p) in self.pages.iter().enumerate() {
             if let Some(label) = &p.citation {
-                by_label.entry(label.as_str()).or_default().push(i);
+                if let Some(&j) = first.get(label.as_str()) {
+                    shared.extend([i, j]);
+                } else {
+                    first.insert(label, i);
+                }
             }
         }
-        let groups: Vec<Vec<usize>> = by_label.into_values().filter(|g| g.len() > 1).collect();
-        for mut group in groups {
-            group.sort_by(|&a, &b| self.pages[a].id.cmp(&self.pages[b].id));
-            for (n, i) in group.into_iter().enumerate() {
-                if let Some(label) = &mut self.pages[i].citation {
-                    label.push_str(&year_suffix(n));
-                }
+        let pages = &self.pages;
+        shared.sort_unstable_by(|&a, &b| (&pages[a].citation, &pages[a].id).cmp(&(&pages[b].citation, &pages[b].id)));
+        shared.dedup();
+        // Each work's place among those with its label, before any is suffixed.
+        let mut place = vec![0; shared.len()];
+        for k in 1..shared.len() {
+            if pages[shared[k - 1]].citation == pages[shared[k]].citation {
+                place[k] = place[k - 1] + 1;
+            }
+        }
+        for (&i, n) in shared.iter().zip(place) {
+            if let Some(label) = &mut self.pages[i].citation {
+                label.push_str(&year_suffix(n));
             }
         }
     }
 }
 
-fn is_citable(page: &Page, c: &Citations) -> bool {
+/// Whether `pages` are the pages of `previous`, by path, with the same drafts left out.
+fn same_pages(previous: &Site, pages: &[Page], drafts: &HashSet<String>) -> bool {
+    previous.pages.len() == pages.len()
+        && previous.drafts == *drafts
+        && previous.pages.iter().zip(pages).all(|(a, b)| Arc::ptr_eq(&a.info, &b.info) || a.rel == b.rel)
+}
+
+/// The pages by path under `content/`, and the errors of which pages there
+/// are: two with one URL, and (ids must be unique across the citable
+/// collections, or `[@id]` would be ambiguous) two citable entries with one id.
+fn index(pages: &[Page], citations: Option<&Citations>) -> (HashMap<String, usize>, Vec<Diagnostic>) {
+    let mut errors = Vec::new();
+    let mut by_rel = HashMap::with_capacity_and_hasher(pages.len(), Default::default());
+    let mut by_path: HashMap<&str, usize> = HashMap::with_capacity_and_hasher(pages.len(), Default::default());
+    for (i, p) in pages.iter().enumerate() {
+        by_rel.insert(p.rel.clone(), i);
+        if let Some(&j) = by_path.get(p.path.as_str()) {
+            let other = &pages[j].file;
+            errors.push(
+                Diagnostic::file(
+                    &p.file,
+                    format!("this page's URL `/{}` is also the URL of {}", p.path, other.display()),
+                )
+                .with_note(Note::new(other, 0, 0, "the other page with this URL")),
+            );
+        } else {
+            by_path.insert(&p.path, i);
+        }
+    }
+    if let Some(c) = citations {
+        errors.extend(shared_citable_ids(pages, c));
+    }
+    (by_rel, errors)
+}
+
+/// An error for each citable entry whose id another citable entry has.
+fn shared_citable_ids(pages: &[Page], c: &Citations) -> Vec<Diagnostic> {
+    let mut by_id: HashMap<&str, usize> = HashMap::default();
+    let mut errors = Vec::new();
+    for (i, p) in pages.iter().enumerate().filter(|(_, p)| is_citable(p, c)) {
+        let Some(&j) = by_id.get(p.id.as_str()) else {
+            by_id.insert(&p.id, i);
+            continue;
+        };
+        let first = &pages[j];
+        errors.push(
+            Diagnostic::file(
+                &p.file,
+                format!(
+                    "`{}` is also the id of {}: `[@{}]` could cite either, so ids must be unique across the citable collections ({})",
+                    p.id,
+                    first.file.display(),
+                    p.id,
+                    crate::names::quoted_list(&c.collections)
+                ),
+            )
+            .with_note(Note::new(&first.file, 0, 0, format!("the other entry with id `{}`", p.id)))
+            .with_hint("rename one of the two files"),
+        );
+    }
+    errors
+}
+
+fn is_citable(page: &PageInfo, c: &Citations) -> bool {
     page.collection.as_ref().is_some_and(|name| c.collections.contains(name))
 }
 
 /// `Zarate et al., 2006` from the entry's fields, before any `a`/`b`
 /// suffix; `None` for an entry with neither authors nor year.
-fn citation_label(page: &Page, c: &Citations) -> Option<String> {
+fn citation_label(page: &PageInfo, c: &Citations) -> Option<String> {
     let authors: Vec<&str> = page.fields.get(&c.authors).map(FieldValue::terms).unwrap_or_default();
     let year = page.fields.get(&c.year).and_then(FieldValue::year);
     if authors.is_empty() && year.is_none() {
@@ -367,44 +460,53 @@ impl Site {
     }
 }
 
-fn page_from_source(config: &Config, source: &Source, meta: &Meta) -> Page {
-    let (collection, path) = match &source.kind {
-        Kind::Entry { collection } => {
-            let folder = &config.collection(collection).expect("entry of a configured collection").folder;
-            (Some(collection.clone()), format!("{folder}/{}/", source.id))
+impl PageInfo {
+    /// What `source` and its validated front matter say of the page.
+    pub fn new(config: &Config, source: &Source, meta: Meta) -> PageInfo {
+        let (collection, path) = match &source.kind {
+            Kind::Entry { collection } => {
+                let folder = &config.collection(collection).expect("entry of a configured collection").folder;
+                (Some(collection.clone()), format!("{folder}/{}/", source.id))
+            }
+            Kind::Section => (None, section_path(&source.id)),
+            Kind::Page => (None, format!("{}/", source.rel.trim_end_matches(".md"))),
+        };
+        let mut info = PageInfo {
+            url: format!("{}{}", config.base_url, path),
+            output: format!("{path}index.html").into(),
+            path,
+            kind: source.kind.clone(),
+            file: source.file.clone(),
+            rel: source.rel.clone(),
+            id: source.id.clone(),
+            collection,
+            title: meta.title.unwrap_or_default(),
+            description: meta.description,
+            template: meta.template.map(|t| t.value),
+            draft: meta.draft,
+            invalid: meta.invalid,
+            fields: meta.fields,
+            label: None,
+            rendered: Mutex::default(),
+        };
+        if let Some(c) = config.citations.as_ref().filter(|c| is_citable(&info, c)) {
+            info.label = citation_label(&info, c);
         }
-        Kind::Section => (None, section_path(&source.id)),
-        Kind::Page => (None, format!("{}/", source.rel.trim_end_matches(".md"))),
-    };
-    Page {
-        url: format!("{}{}", config.base_url, path),
-        path,
-        kind: source.kind.clone(),
-        file: source.file.clone(),
-        rel: source.rel.clone(),
-        id: source.id.clone(),
-        collection,
-        title: meta.title.clone().unwrap_or_default(),
-        description: meta.description.clone(),
-        template: meta.template.as_ref().map(|t| t.value.clone()),
-        draft: meta.draft,
-        invalid: meta.invalid,
-        fields: meta.fields.clone(),
-        citation: None,
-        md: Arc::default(),
+        info
     }
 }
 
 /// The section page of a folder that has no `_index.md`.
-fn generated_section(config: &Config, folder: String, title: String) -> Page {
+fn generated_section(config: &Config, folder: String, title: String) -> Arc<PageInfo> {
     let path = section_path(&folder);
-    Page {
+    Arc::new(PageInfo {
         kind: Kind::Section,
         file: PathBuf::new(),
         rel: section_rel(&folder),
         id: folder,
         collection: None,
         url: format!("{}{path}", config.base_url),
+        output: format!("{path}index.html").into(),
         path,
         title,
         description: None,
@@ -412,9 +514,9 @@ fn generated_section(config: &Config, folder: String, title: String) -> Page {
         draft: false,
         invalid: false,
         fields: Arc::default(),
-        citation: None,
-        md: Arc::default(),
-    }
+        label: None,
+        rendered: Mutex::default(),
+    })
 }
 
 fn section_path(folder: &str) -> String {
@@ -445,9 +547,9 @@ pub(super) mod tests {
 
     const SITE: &str = "title: T\ncitations: {collection: [studies, works], authors: authors, year: year, et_al: et_al}\ncollections:\n  studies:\n    sort_by: year\n    fields:\n      authors: {type: list, of: string}\n      year: {type: integer}\n      et_al: {type: boolean}\n  works:\n    fields:\n      authors: {type: list, of: string}\n      year: {type: integer}\n      et_al: {type: boolean}\n";
 
-    /// An entry of `collection` with `fields`, as the skeleton makes it.
-    pub(in crate::site) fn entry(collection: &str, id: &str, fields: Vec<(&str, FieldValue)>) -> Page {
-        Page {
+    /// What the file of an entry of `collection` with `fields` says.
+    pub(in crate::site) fn entry_info(collection: &str, id: &str, fields: Vec<(&str, FieldValue)>) -> PageInfo {
+        PageInfo {
             kind: Kind::Entry { collection: collection.into() },
             file: format!("content/{collection}/{id}.md").into(),
             rel: format!("{collection}/{id}.md"),
@@ -455,29 +557,51 @@ pub(super) mod tests {
             collection: Some(collection.into()),
             path: format!("{collection}/{id}/"),
             url: format!("/{collection}/{id}/"),
+            output: format!("{collection}/{id}/index.html").into(),
             title: String::new(),
             description: None,
             template: None,
             draft: false,
             invalid: false,
             fields: Arc::new(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
-            citation: None,
-            md: Arc::default(),
+            label: None,
+            rendered: Mutex::default(),
         }
     }
 
-    fn work(collection: &str, id: &str, authors: &[&str], year: Option<i64>) -> Page {
+    /// An entry of `collection` with `fields`, as the skeleton makes it.
+    pub(in crate::site) fn entry(collection: &str, id: &str, fields: Vec<(&str, FieldValue)>) -> Page {
+        Page::new(Arc::new(entry_info(collection, id, fields)), &Arc::default())
+    }
+
+    fn work(collection: &str, id: &str, authors: &[&str], year: Option<i64>) -> PageInfo {
         let mut fields =
             vec![("authors", FieldValue::List(authors.iter().map(|a| FieldValue::Str(a.to_string())).collect()))];
         fields.extend(year.map(|y| ("year", FieldValue::Int(y))));
-        entry(collection, id, fields)
+        entry_info(collection, id, fields)
     }
 
-    fn labelled(pages: Vec<Page>) -> (Vec<Page>, Vec<Diagnostic>) {
+    /// The works' pages, labelled as a build labels them.
+    fn labelled(works: Vec<PageInfo>) -> (Vec<Page>, Vec<Diagnostic>) {
         let config = crate::config::parse(SITE).unwrap();
-        let mut skeleton =
-            Skeleton { config, pages, by_rel: HashMap::default(), drafts: HashSet::default(), assets: Arc::default() };
-        let errors = skeleton.label_citations();
+        let c = config.citations.clone().unwrap();
+        let pages = works
+            .into_iter()
+            .map(|mut info| {
+                info.label = citation_label(&info, &c);
+                Page::new(Arc::new(info), &Arc::default())
+            })
+            .collect();
+        let mut skeleton = Skeleton {
+            config,
+            pages,
+            by_rel: HashMap::default(),
+            drafts: HashSet::default(),
+            assets: Arc::default(),
+            shape_errors: Vec::new(),
+        };
+        skeleton.label_citations();
+        let errors = shared_citable_ids(&skeleton.pages, skeleton.config.citations.as_ref().unwrap());
         (skeleton.pages, errors)
     }
 
@@ -516,7 +640,7 @@ pub(super) mod tests {
     #[test]
     fn equal_labels_get_letters_by_id_past_z() {
         let ids: Vec<String> = (0..28).map(|n| format!("w-{n:02}")).collect();
-        let mut pages: Vec<Page> = ids.iter().rev().map(|id| work("works", id, &["Same"], Some(2010))).collect();
+        let mut pages: Vec<PageInfo> = ids.iter().rev().map(|id| work("works", id, &["Same"], Some(2010))).collect();
         pages.push(work("studies", "other", &["Same"], Some(2011)));
         let (pages, _) = labelled(pages);
         let label = |id: &str| pages.iter().find(|p| p.id == id).and_then(|p| p.citation.clone()).unwrap();

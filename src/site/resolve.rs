@@ -5,12 +5,15 @@
 use super::*;
 
 impl Skeleton {
-    /// Renders the Markdown of every page whose cached rendering is stale
-    /// (its source changed, or a page it links to or cites changed URL or
-    /// label), in parallel; the rest comes from `cache`. Returns how many
-    /// pages were rendered.
-    pub fn render_markdown(&mut self, sources: &HashMap<&str, &Arc<Source>>, cache: &mut MarkdownCache) -> usize {
-        let base_url = self.config.base_url.clone();
+    /// Renders the Markdown of every page whose last rendering is stale
+    /// (its file changed, or a page it links to or cites changed URL or
+    /// label), in parallel, reading its text with `source_of` (by path under
+    /// `content/`). Returns how many pages were rendered.
+    pub fn render_markdown(
+        &mut self,
+        source_of: &(dyn Fn(&str) -> Option<Arc<Source>> + Sync),
+        cache: &mut MarkdownCache,
+    ) -> usize {
         let resolver = self.resolver();
         // While no page's URL, label or draft state changed, no link or
         // citation can resolve differently: skip asking each one.
@@ -20,33 +23,25 @@ impl Skeleton {
             .into_par_iter()
             .filter(|&i| {
                 let page = &self.pages[i];
-                let Some(source) = sources.get(page.rel.as_str()) else { return false };
-                match cache.entries.get(&page.rel) {
-                    Some((cached, base, md)) => {
-                        !Arc::ptr_eq(cached, source)
-                            || *base != base_url
-                            || md.errors.iter().any(Diagnostic::is_error)
+                !page.is_generated()
+                    && page.rendered().is_none_or(|md| {
+                        md.errors.iter().any(Diagnostic::is_error)
                             || (facts_changed && resolver.facts(&md.deps) != md.facts)
-                    }
-                    None => true,
-                }
+                    })
             })
             .collect();
-        let rendered: Vec<Markdown> = stale
+        let rendered: Vec<Option<Markdown>> = stale
             .par_iter()
-            .map(|&i| render_page(&self.pages[i], sources[self.pages[i].rel.as_str()], &resolver))
+            .map(|&i| {
+                let page = &self.pages[i];
+                source_of(&page.rel).map(|source| render_page(page, &source, &resolver))
+            })
             .collect();
         for (&i, md) in stale.iter().zip(rendered) {
-            let rel = self.pages[i].rel.clone();
-            cache.entries.insert(rel.clone(), ((*sources[rel.as_str()]).clone(), base_url.clone(), Arc::new(md)));
+            let md = Arc::new(md.unwrap_or_default());
+            self.pages[i].keep_rendered(md.clone());
+            self.pages[i].md = md;
         }
-        cache.entries.retain(|rel, _| sources.contains_key(rel.as_str()));
-        self.pages.par_iter_mut().for_each(|page| {
-            page.md = match cache.entries.get(&page.rel) {
-                Some((_, _, md)) => md.clone(),
-                None => cache.empty.clone(),
-            };
-        });
         stale.len()
     }
 
