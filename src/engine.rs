@@ -237,9 +237,9 @@ impl Engine {
             self.configure()?;
         }
         let config = self.config.clone().expect("configured above");
-        self.load(&config, &paths, everything, &mut t);
+        let patch = self.load(&config, &paths, everything, &mut t);
         let mut errors = self.file_errors();
-        let (skeleton, markdown_rendered) = self.markdown(config, sink.is_some(), &mut errors, &mut t);
+        let (skeleton, markdown_rendered) = self.markdown(config, patch, sink.is_some(), &mut errors, &mut t);
         let previous = FreeLater(self.site.take());
         let (site, errs) = t.time("link", || skeleton.link(previous.0.as_ref()));
         // Kept, failed build or not, for the next build to reuse its relations.
@@ -297,15 +297,34 @@ impl Engine {
     fn markdown(
         &mut self,
         config: Config,
+        patch: Option<Vec<Arc<PageInfo>>>,
         once: bool,
         errors: &mut Vec<Diagnostic>,
         t: &mut Timings,
     ) -> (Skeleton, usize) {
-        let loaded = self.files.values().filter_map(|f| f.as_ref().ok());
         let (mut skeleton, errs) = t.time("pages", || {
-            Skeleton::new(config, loaded.map(|f| &f.page), self.options.drafts, self.site.as_mut(), &self.markdown)
+            let previous = self.site.as_mut();
+            let patched =
+                previous.zip(patch).and_then(|(p, infos)| Skeleton::patch(config.clone(), p, &infos, &self.markdown));
+            match patched {
+                Some(skeleton) => {
+                    let errors = skeleton.shape_errors().to_vec();
+                    (skeleton, errors)
+                }
+                None => {
+                    let loaded = self.files.values().filter_map(|f| f.as_ref().ok());
+                    let (mut skeleton, errors) = Skeleton::new(
+                        config,
+                        loaded.map(|f| &f.page),
+                        self.options.drafts,
+                        self.site.as_mut(),
+                        &self.markdown,
+                    );
+                    skeleton.assets = Arc::new(self.assets.iter().map(|a| rel_string(a)).collect());
+                    (skeleton, errors)
+                }
+            }
         });
-        skeleton.assets = Arc::new(self.assets.iter().map(|a| rel_string(a)).collect());
         errors.extend(errs);
         let files = &self.files;
         let source_of = |rel: &str| files.get(rel).and_then(|f| f.as_ref().ok()).map(|f| f.source.clone());
@@ -341,7 +360,13 @@ impl Engine {
     /// the changed Markdown files, or a fresh walk when a folder or another
     /// file changed) and validates each file against the schema as soon as
     /// it is read (see `load_file`).
-    fn load(&mut self, config: &Config, paths: &[PathBuf], everything: bool, t: &mut Timings) {
+    fn load(
+        &mut self,
+        config: &Config,
+        paths: &[PathBuf],
+        everything: bool,
+        t: &mut Timings,
+    ) -> Option<Vec<Arc<PageInfo>>> {
         let content_dir = self.options.root.join(content::CONTENT_DIR);
         let read = t.time("load", || {
             let content_paths: Vec<&PathBuf> = paths.iter().filter(|p| p.starts_with(&content_dir)).collect();
@@ -354,12 +379,15 @@ impl Engine {
                     let under = format!("{rel}/");
                     self.files.retain(|f, _| *f != rel && !f.starts_with(&under) && !rel.is_empty());
                 }
-                self.reload_all(config)
+                (self.reload_all(config), false)
             } else {
                 self.reload_some(config, &content_paths)
             }
         });
+        let (read, patch) = read;
+        let infos = patch.then(|| read.iter().filter_map(|(_, f)| f.as_ref().ok()).map(|f| f.page.clone()).collect());
         self.files.extend(read);
+        infos
     }
 
     /// Every diagnostic of the walk and of every file, kept with each file.
@@ -466,20 +494,28 @@ impl Engine {
         missing.par_iter().map(|rel| (rel_string(rel), load_file(root, rel, config))).collect()
     }
 
-    /// Re-reads the given Markdown files (absolute paths under `content/`).
-    fn reload_some(&mut self, config: &Config, paths: &[&PathBuf]) -> Vec<(String, Loaded)> {
+    /// Re-reads the given Markdown files (absolute paths under `content/`),
+    /// and tells whether each was read before and read again, both times
+    /// well enough to make a page: then which pages there are may be
+    /// unchanged (see `Skeleton::patch`).
+    fn reload_some(&mut self, config: &Config, paths: &[&PathBuf]) -> (Vec<(String, Loaded)>, bool) {
         let content_dir = self.options.root.join(content::CONTENT_DIR);
         let mut read = Vec::new();
+        let mut same_files = true;
         for path in paths {
             let rel = path.strip_prefix(&content_dir).unwrap_or(path);
             let key = rel_string(rel);
-            self.files.remove(&key);
+            let was_page = self.files.remove(&key).is_some_and(|f| f.is_ok());
             let ignored = rel.components().any(|c| content::is_ignored_name(&c.as_os_str().to_string_lossy()));
             if path.is_file() && !ignored {
-                read.push((key, load_file(&self.options.root, rel, config)));
+                let loaded = load_file(&self.options.root, rel, config);
+                same_files &= was_page && loaded.is_ok();
+                read.push((key, loaded));
+            } else {
+                same_files = false;
             }
         }
-        read
+        (read, same_files)
     }
 }
 

@@ -9,23 +9,33 @@ impl Skeleton {
     /// them from `previous` (the last build's site) when no page's relations
     /// changed, as after an edit of a page's prose.
     pub fn link(self, previous: Option<&Site>) -> (Site, Vec<Diagnostic>) {
-        let Skeleton { config, mut pages, by_rel, drafts, assets, shape_errors } = self;
-        for page in &mut pages {
+        let Skeleton { config, mut pages, by_rel, drafts, assets, shape_errors, md_errors, delta } = self;
+        let untitled = |page: &mut Page| {
             if page.title.is_empty() {
                 page.title = page.md.content.toc.first().map(|h| h.title.clone()).unwrap_or_else(|| page.id.clone());
             }
-        }
-        let graph = match previous.filter(|p| same_relations(p, &pages, &drafts)) {
-            Some(p) => p.graph.clone(),
+        };
+        let (same, landscape) = match &delta {
+            Some(delta) => {
+                delta.replaced.iter().for_each(|&(i, _)| untitled(&mut pages[i]));
+                let positions_matter = delta.graph.errors.iter().any(Diagnostic::is_error);
+                let same = delta.replaced.iter().all(|(i, old)| same_page_relations(old, &pages[*i], positions_matter));
+                let looks_same = delta.replaced.iter().all(|(i, old)| looks(old) == looks(&pages[*i]));
+                let landscape = if looks_same { delta.landscape } else { landscape(&pages, &drafts) };
+                (same.then(|| delta.graph.clone()), landscape)
+            }
             None => {
-                let site =
-                    Resolver { config: &config, pages: &pages, by_rel: &by_rel, drafts: &drafts, assets: &assets };
-                Arc::new(build_graph(&site))
+                pages.iter_mut().for_each(untitled);
+                let same = previous.filter(|p| same_relations(p, &pages, &drafts)).map(|p| p.graph.clone());
+                (same, landscape(&pages, &drafts))
             }
         };
+        let graph = same.unwrap_or_else(|| {
+            let site = Resolver { config: &config, pages: &pages, by_rel: &by_rel, drafts: &drafts, assets: &assets };
+            Arc::new(build_graph(&site))
+        });
         let errors = quoted(&pages, &graph.errors);
-        let landscape = landscape(&pages, &drafts);
-        (Site { config, pages, by_rel, drafts, assets, graph, landscape, shape_errors }, errors)
+        (Site { config, pages, by_rel, drafts, assets, graph, landscape, shape_errors, md_errors }, errors)
     }
 }
 
@@ -47,28 +57,31 @@ fn quoted(pages: &[Page], errors: &[Diagnostic]) -> Vec<Diagnostic> {
 }
 
 /// Whether `pages` relate to each other as the pages of `previous` did:
-/// the same pages, fields, links, citations and anchors. Positions of links
-/// only matter for the errors they would be reported at.
+/// the same pages, fields, links, citations and anchors.
 pub(super) fn same_relations(previous: &Site, pages: &[Page], drafts: &HashSet<String>) -> bool {
     let positions_matter = previous.graph.errors.iter().any(Diagnostic::is_error);
     previous.pages.len() == pages.len()
         && previous.drafts == *drafts
-        && previous.pages.iter().zip(pages).all(|(a, b)| {
-            let (x, y) = (&a.md.content, &b.md.content);
-            a.rel == b.rel
-                && a.invalid == b.invalid
-                && a.draft == b.draft
-                && (Arc::ptr_eq(&a.fields, &b.fields) || a.fields == b.fields)
-                && (Arc::ptr_eq(&a.md, &b.md)
-                    || (x.citations == y.citations
-                        && x.anchors().eq(y.anchors())
-                        && x.links.len() == y.links.len()
-                        && x.links.iter().zip(&y.links).all(|(l, m)| {
-                            l.target == m.target
-                                && l.anchor == m.anchor
-                                && (!positions_matter || (l.line, l.col) == (m.line, m.col))
-                        })))
-        })
+        && previous.pages.iter().zip(pages).all(|(a, b)| same_page_relations(a, b, positions_matter))
+}
+
+/// Whether page `b` relates to others as `a` did. Positions of links only
+/// matter for the errors they would be reported at.
+fn same_page_relations(a: &Page, b: &Page, positions_matter: bool) -> bool {
+    let (x, y) = (&a.md.content, &b.md.content);
+    a.rel == b.rel
+        && a.invalid == b.invalid
+        && a.draft == b.draft
+        && (Arc::ptr_eq(&a.fields, &b.fields) || a.fields == b.fields)
+        && (Arc::ptr_eq(&a.md, &b.md)
+            || (x.citations == y.citations
+                && x.anchors().eq(y.anchors())
+                && x.links.len() == y.links.len()
+                && x.links.iter().zip(&y.links).all(|(l, m)| {
+                    l.target == m.target
+                        && l.anchor == m.anchor
+                        && (!positions_matter || (l.line, l.col) == (m.line, m.col))
+                })))
 }
 
 /// A fingerprint of what each page shows of itself to the pages that list,
@@ -78,10 +91,15 @@ pub(super) fn landscape(pages: &[Page], drafts: &HashSet<String>) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = crate::fingerprint_hasher();
     for p in pages {
-        (&p.rel, &p.url, &p.title, &p.citation, p.draft, p.invalid).hash(&mut h);
+        looks(p).hash(&mut h);
     }
     sorted(drafts).hash(&mut h);
     h.finish()
+}
+
+/// What a page shows of itself to others (see `landscape`).
+fn looks(p: &Page) -> (&String, &String, &String, &Option<String>, bool, bool) {
+    (&p.rel, &p.url, &p.title, &p.citation, p.draft, p.invalid)
 }
 
 pub(super) fn sorted(set: &HashSet<String>) -> Vec<&String> {

@@ -214,6 +214,21 @@ pub struct Skeleton {
     pub assets: Arc<HashSet<String>>,
     /// The errors of which pages there are (see `index`).
     shape_errors: Vec<Diagnostic>,
+    /// The pages whose Markdown has diagnostics, by index.
+    md_errors: Vec<usize>,
+    /// What changed since the last build, when only some pages did.
+    delta: Option<Delta>,
+}
+
+/// How the pages differ from the last build's when files were edited and
+/// still make the same pages with the same labels: the later stages then
+/// check the pages replaced, not all of them.
+struct Delta {
+    /// Each page replaced, by index, as it was.
+    replaced: Vec<(usize, Page)>,
+    /// The last build's relations and landscape.
+    graph: Arc<Graph>,
+    landscape: u64,
 }
 
 /// The finished, immutable site that rendering borrows.
@@ -227,6 +242,7 @@ pub struct Site {
     /// A fingerprint of what pages show of each other (see `link::landscape`).
     pub landscape: u64,
     shape_errors: Vec<Diagnostic>,
+    md_errors: Vec<usize>,
 }
 
 /// The relations between pages that the link stage works out, with the
@@ -281,10 +297,62 @@ impl Skeleton {
             Some(p) => (std::mem::take(&mut p.by_rel), p.shape_errors.clone()),
             None => index(&pages, config.citations.as_ref()),
         };
-        let mut skeleton = Skeleton { config, pages, by_rel, drafts, assets: Arc::default(), shape_errors };
+        let mut skeleton = Skeleton {
+            config,
+            pages,
+            by_rel,
+            drafts,
+            assets: Arc::default(),
+            shape_errors,
+            md_errors: Vec::new(),
+            delta: None,
+        };
         skeleton.label_citations();
         let errors = skeleton.shape_errors.clone();
         (skeleton, errors)
+    }
+
+    /// The last build's pages with those of `infos` (files read again) put
+    /// in: `None` unless each is the page of a file that made a page before,
+    /// as a draft or not as before, with the same label. Which pages there
+    /// are, their URLs and labels are then the last build's, and so are
+    /// the errors of which pages there are.
+    pub fn patch(config: Config, previous: &mut Site, infos: &[Arc<PageInfo>], cache: &MarkdownCache) -> Option<Self> {
+        let mut at = Vec::with_capacity(infos.len());
+        for info in infos {
+            let &i = previous.by_rel.get(&info.rel)?;
+            let old = &previous.pages[i];
+            if old.draft != info.draft || old.label != info.label || at.contains(&i) {
+                return None;
+            }
+            at.push(i);
+        }
+        let mut pages = std::mem::take(&mut previous.pages);
+        let mut replaced = Vec::with_capacity(at.len());
+        for (&i, info) in at.iter().zip(infos) {
+            let mut page = Page::new(info.clone(), &cache.empty);
+            page.citation = pages[i].citation.clone();
+            if let Some(label) = page.citation.as_ref().filter(|_| page.title.is_empty()) {
+                page.title = label.clone();
+            }
+            replaced.push((i, std::mem::replace(&mut pages[i], page)));
+        }
+        let delta = Delta { replaced, graph: previous.graph.clone(), landscape: previous.landscape };
+        Some(Skeleton {
+            config,
+            pages,
+            by_rel: std::mem::take(&mut previous.by_rel),
+            drafts: std::mem::take(&mut previous.drafts),
+            assets: previous.assets.clone(),
+            shape_errors: previous.shape_errors.clone(),
+            md_errors: std::mem::take(&mut previous.md_errors),
+            delta: Some(delta),
+        })
+    }
+
+    /// The errors of which pages there are.
+    pub fn shape_errors(&self) -> &[Diagnostic] {
+        &self.shape_errors
     }
 
     /// Suffixes the year of citable works that would share a label (2010a,
@@ -599,6 +667,8 @@ pub(super) mod tests {
             drafts: HashSet::default(),
             assets: Arc::default(),
             shape_errors: Vec::new(),
+            md_errors: Vec::new(),
+            delta: None,
         };
         skeleton.label_citations();
         let errors = shared_citable_ids(&skeleton.pages, skeleton.config.citations.as_ref().unwrap());

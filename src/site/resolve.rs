@@ -15,21 +15,28 @@ impl Skeleton {
         cache: &mut MarkdownCache,
     ) -> usize {
         let resolver = self.resolver();
-        // While no page's URL, label or draft state changed, no link or
-        // citation can resolve differently: skip asking each one.
-        let facts = self.facts_fingerprint();
-        let facts_changed = std::mem::replace(&mut cache.facts, facts) != facts;
-        let stale: Vec<usize> = (0..self.pages.len())
-            .into_par_iter()
-            .filter(|&i| {
-                let page = &self.pages[i];
-                !page.is_generated()
-                    && page.rendered().is_none_or(|md| {
-                        md.errors.iter().any(Diagnostic::is_error)
-                            || (facts_changed && resolver.facts(&md.deps) != md.facts)
+        let stale: Vec<usize> = match &self.delta {
+            // The same pages with the same URLs and labels: only the files
+            // read again can render differently.
+            Some(delta) => delta.replaced.iter().map(|&(i, _)| i).collect(),
+            None => {
+                // While no page's URL, label or draft state changed, no link or
+                // citation can resolve differently: skip asking each one.
+                let facts = self.facts_fingerprint();
+                let facts_changed = std::mem::replace(&mut cache.facts, facts) != facts;
+                (0..self.pages.len())
+                    .into_par_iter()
+                    .filter(|&i| {
+                        let page = &self.pages[i];
+                        !page.is_generated()
+                            && page.rendered().is_none_or(|md| {
+                                md.errors.iter().any(Diagnostic::is_error)
+                                    || (facts_changed && resolver.facts(&md.deps) != md.facts)
+                            })
                     })
-            })
-            .collect();
+                    .collect()
+            }
+        };
         let rendered: Vec<Option<Markdown>> = stale
             .par_iter()
             .map(|&i| {
@@ -41,6 +48,14 @@ impl Skeleton {
             let md = Arc::new(md.unwrap_or_default());
             self.pages[i].keep_rendered(md.clone());
             self.pages[i].md = md;
+        }
+        match self.delta.is_some() {
+            true => {
+                self.md_errors.retain(|i| !stale.contains(i));
+                self.md_errors.extend(stale.iter().filter(|&&i| !self.pages[i].md.errors.is_empty()));
+                self.md_errors.sort_unstable();
+            }
+            false => self.md_errors = (0..self.pages.len()).filter(|&i| !self.pages[i].md.errors.is_empty()).collect(),
         }
         stale.len()
     }
@@ -70,7 +85,7 @@ impl Skeleton {
 
     /// Every error of the markdown stage, cached or fresh.
     pub fn markdown_errors(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.pages.iter().flat_map(|p| &p.md.errors)
+        self.md_errors.iter().flat_map(|&i| &self.pages[i].md.errors)
     }
 }
 
