@@ -430,6 +430,8 @@ impl Engine {
             base_url: &site.config.base_url,
             pages: &site.pages,
             statics: copies.iter().map(|c| c.path.as_str()).collect(),
+            site: site.generation,
+            patched_from: site.patched.as_ref().map(|p| p.0),
         };
         let render_options = render::RenderOptions { inject: self.options.inject.clone() };
         let render_cache = &mut self.render;

@@ -43,6 +43,27 @@ pub(super) fn build_cards(site: &Site, cache: &mut RenderCache, same_landscape: 
     (cards, changed)
 }
 
+/// The cards of the `replaced` pages made again in `cards` where their
+/// fields or Markdown changed; the rest are the last render's, of the same
+/// pages showing others the same. Per page, whether its card changed.
+pub(super) fn patch_cards(site: &Site, cache: &mut RenderCache, cards: &mut [Value], replaced: &[usize]) -> Vec<bool> {
+    let mut changed = vec![false; site.pages.len()];
+    let maker = CardMaker::new(site);
+    for &i in replaced {
+        let page = &site.pages[i];
+        let cached = &mut cache.cards[i];
+        if Arc::ptr_eq(&cached.fields, &page.fields) && Arc::ptr_eq(&cached.md, &page.md) {
+            continue;
+        }
+        let value = maker.card(page);
+        changed[i] = cached.value != value;
+        let (rel, fields, md) = (page.rel.clone(), page.fields.clone(), page.md.clone());
+        *cached = CachedCard { rel, fields, md, key: card_key(site, page), value: value.clone() };
+        cards[i] = value;
+    }
+    changed
+}
+
 /// A fingerprint of what a card shows besides its fields and Markdown:
 /// its own title, URL and label, and those of the entries it references.
 pub(super) fn card_key(site: &Site, page: &Page) -> u64 {

@@ -60,6 +60,11 @@ pub struct RenderCache {
     landscape: u64,
     graph: Option<Arc<Graph>>,
     search: crate::search::Cache,
+    /// The values every output shares, as the last render made them.
+    values: Option<SiteValues>,
+    /// The generation of the site last rendered with every output kept: a
+    /// site patched from it needs only its replaced pages looked at.
+    generation: u64,
 }
 
 struct CachedCard {
@@ -125,16 +130,23 @@ pub fn render(
         let started = std::time::Instant::now();
         (crate::search::write_index(site, sink), started.elapsed())
     });
-    let (shared, lists) = site_values(site, cache, sink.is_none());
+    // A site patched from the one last rendered: only its replaced pages
+    // can show anything new.
+    let replaced = if sink.is_none() { site.patched_from(cache.generation) } else { None };
+    let (shared, lists) = site_values(site, cache, replaced, sink.is_none());
     let mut errors = Vec::new();
     let jobs = jobs(site, templates, &mut errors);
-    // `cited_by` is made only if an output reads it, as few do.
-    let cited_by = jobs.iter().any(|j| templates.globals_used(&j.template).any(|g| g == Global::CitedBy));
-    install_globals(site, &shared, templates, cited_by);
+    // The globals Tera holds are this site's while nothing they list changed.
+    let same_globals = replaced.is_some() && lists.unchanged && templates.reused;
+    if !same_globals {
+        // `cited_by` is made only if an output reads it, as few do.
+        let cited_by = jobs.iter().any(|j| templates.globals_used(&j.template).any(|g| g == Global::CitedBy));
+        install_globals(site, &shared, templates, cited_by);
+    }
     let renderer = Renderer { site, shared: &shared, templates, options };
     let mut rendered = match sink {
         Some(sink) => renderer.streamed(&jobs, sink),
-        None => renderer.kept(&jobs, cache, lists),
+        None => renderer.kept(&jobs, cache, lists, replaced),
     };
     if let Some((written, time)) = search {
         match written {
@@ -144,6 +156,10 @@ pub fn render(
         rendered.search_time = time;
     }
     errors.append(&mut rendered.errors);
+    if sink.is_none() {
+        cache.generation = if errors.is_empty() { site.generation } else { 0 };
+        cache.values = Some(shared);
+    }
     rendered.errors = errors;
     rendered
 }
@@ -159,27 +175,42 @@ struct Lists {
 }
 
 /// The values every output shares (cards, taxonomies, terms), made again
-/// only where changed when `keep` (the preview).
-fn site_values(site: &Site, cache: &mut RenderCache, keep: bool) -> (SiteValues, Lists) {
+/// only where changed when `keep` (the preview): for the `replaced` pages
+/// alone when the rest are the last render's.
+fn site_values(site: &Site, cache: &mut RenderCache, replaced: Option<&[usize]>, keep: bool) -> (SiteValues, Lists) {
     let same_landscape = std::mem::replace(&mut cache.landscape, site.landscape) == site.landscape;
     let same_graph = cache.graph.as_ref().is_some_and(|g| Arc::ptr_eq(g, &site.graph));
     cache.graph = Some(site.graph.clone());
+    let kept = cache.values.take().filter(|_| same_graph && same_landscape);
+    if let (Some(replaced), Some(mut values)) = (replaced, kept) {
+        let card_changed = patch_cards(site, cache, &mut values.cards, replaced);
+        let unchanged = !card_changed.contains(&true);
+        if !unchanged {
+            (values.taxonomies, values.terms) = taxonomy_values(site, &values.cards);
+        }
+        return (values, Lists { card_changed, unchanged });
+    }
     let (cards, card_changed) = if keep {
         build_cards(site, cache, same_landscape)
     } else {
         let maker = CardMaker::new(site);
         (site.pages.par_iter().map(|p| maker.card(p)).collect(), vec![true; site.pages.len()])
     };
+    let (taxonomies, terms) = taxonomy_values(site, &cards);
+    let unchanged = same_graph && same_landscape && !card_changed.contains(&true);
+    (SiteValues { cards, taxonomies, terms, keep_html: keep }, Lists { card_changed, unchanged })
+}
+
+/// Each taxonomy's value, and each of its terms'.
+fn taxonomy_values(site: &Site, cards: &[Value]) -> (Vec<Value>, Vec<Vec<Value>>) {
     let terms: Vec<Vec<Value>> = site
         .graph
         .taxonomies
         .iter()
-        .map(|tax| tax.terms.iter().map(|term| term_value(term, &cards)).collect())
+        .map(|tax| tax.terms.iter().map(|term| term_value(term, cards)).collect())
         .collect();
-    let taxonomies: Vec<Value> =
-        site.graph.taxonomies.iter().zip(&terms).map(|(tax, terms)| taxonomy_value(tax, terms)).collect();
-    let unchanged = same_graph && same_landscape && !card_changed.contains(&true);
-    (SiteValues { cards, taxonomies, terms, keep_html: keep }, Lists { card_changed, unchanged })
+    let taxonomies = site.graph.taxonomies.iter().zip(&terms).map(|(tax, terms)| taxonomy_value(tax, terms)).collect();
+    (taxonomies, terms)
 }
 
 /// What rendering an output needs: the site, the values every output
@@ -236,15 +267,25 @@ impl Renderer<'_> {
 
     /// The preview: renders the outputs whose inputs changed, keeps them in
     /// `cache` with the others, and returns them all with the search index.
-    fn kept(&self, jobs: &[Job], cache: &mut RenderCache, lists: Lists) -> RenderedSite {
+    /// With `replaced` (see `render`), the outputs of other pages are kept
+    /// unchecked while no list and no template changed.
+    fn kept(&self, jobs: &[Job], cache: &mut RenderCache, lists: Lists, replaced: Option<&[usize]>) -> RenderedSite {
         let paths: Vec<&str> = jobs.iter().map(|j| &*j.path).collect();
         let previous = match_kept(&paths, std::mem::take(&mut cache.jobs), |c| &c.path);
+        let unchanged = lists.unchanged && self.templates.reused;
         let fresh = Freshness::new(self.site, self.templates, cache, lists);
+        let only = replaced.filter(|_| unchanged && !fresh.all_stale);
+        let unchecked = |job: &Job| {
+            only.is_some_and(|only| !matches!(job.what, Subject::Page(i) if only.binary_search(&i).is_ok()))
+        };
         let trace = std::env::var("ANNALS_TRACE").is_ok_and(|t| t.split(',').any(|t| t == "invalidation"));
         let results: Vec<Result<Option<CachedJob>, Diagnostic>> = jobs
             .par_iter()
             .zip(&previous)
             .map(|(job, previous)| {
+                if previous.is_some() && unchecked(job) {
+                    return Ok(None);
+                }
                 let (stale, kept) = fresh.check(job, previous.as_ref());
                 let Some(stale) = stale else { return Ok(None) };
                 if trace {

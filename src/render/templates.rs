@@ -13,8 +13,13 @@ pub struct Templates {
     /// Per template, what it reads (see `dependencies`).
     pub(super) deps: HashMap<String, TemplateDeps>,
     pub(super) targets_fingerprint: u64,
+    /// The part of it that the pages make, and the site they were.
+    pages_fingerprint: u64,
+    targets_site: u64,
     /// Static files by output path: one replaces a `files/` template's output.
     pub(super) statics: HashSet<String>,
+    /// Whether these are the last build's templates, unchanged.
+    pub(super) reused: bool,
 }
 
 /// A template as the build read it: its errors point at `path` and quote
@@ -38,7 +43,13 @@ impl Templates {
     ) -> Result<Templates, Vec<Diagnostic>> {
         let (loaded, mut errors) = read(root, files);
         if let Some(mut same) = previous.filter(|p| errors.is_empty() && p.files == loaded) {
-            let fingerprint = targets.fingerprint();
+            // A site patched from the last one has the same pages and URLs.
+            if targets.patched_from != Some(same.targets_site) {
+                same.pages_fingerprint = targets.pages_fingerprint();
+            }
+            same.targets_site = targets.site;
+            same.reused = true;
+            let fingerprint = targets.fingerprint(same.pages_fingerprint);
             if fingerprint != same.targets_fingerprint {
                 same.targets_fingerprint = fingerprint;
                 same.statics = targets.statics.iter().map(|s| s.to_string()).collect();
@@ -49,7 +60,8 @@ impl Templates {
         let mut tera = Tera::new();
         tera.autoescape_on([".html", ".htm", ".xml"]);
         register_helpers(&mut tera);
-        let targets_fingerprint = targets.fingerprint();
+        let pages_fingerprint = targets.pages_fingerprint();
+        let targets_fingerprint = targets.fingerprint(pages_fingerprint);
         let statics = targets.statics.iter().map(|s| s.to_string()).collect();
         register_url_for(&mut tera, &targets);
         // In name order: which template Tera reports first does not vary.
@@ -78,7 +90,16 @@ impl Templates {
             return Err(errors);
         }
         let deps = template_deps(&sources);
-        Ok(Templates { tera, files: loaded, deps, targets_fingerprint, statics })
+        Ok(Templates {
+            tera,
+            files: loaded,
+            deps,
+            targets_fingerprint,
+            pages_fingerprint,
+            targets_site: targets.site,
+            statics,
+            reused: false,
+        })
     }
 
     pub(super) fn fingerprint(&self, template: &str) -> u64 {
@@ -292,23 +313,32 @@ pub struct Targets<'a> {
     pub pages: &'a [Page],
     /// Paths of static files and content assets.
     pub statics: Vec<&'a str>,
+    /// The site's generation, and what it was patched from (see `Site::patched`).
+    pub site: u64,
+    pub patched_from: Option<u64>,
 }
 
 impl Targets<'_> {
     /// Equal for equal sets of targets, whatever their order: each element
     /// is hashed alone and the hashes are summed, so a rebuild needs no
-    /// sort, and no copy, of every page.
-    pub(super) fn fingerprint(&self) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let one = |value: &dyn Fn(&mut ahash::AHasher)| {
-            let mut h = crate::fingerprint_hasher();
-            value(&mut h);
-            h.finish()
-        };
-        let pages = self.pages.iter().fold(0u64, |acc, p| acc.wrapping_add(one(&|h| (&p.rel, &p.url).hash(h))));
+    /// sort, and no copy, of every page. `pages` is `pages_fingerprint`.
+    pub(super) fn fingerprint(&self, pages: u64) -> u64 {
+        use std::hash::Hash;
         let statics = self.statics.iter().fold(0u64, |acc, s| acc.wrapping_add(one(&|h| (0u8, s).hash(h))));
         one(&|h| (self.base_url, pages, statics).hash(h))
     }
+
+    pub(super) fn pages_fingerprint(&self) -> u64 {
+        use std::hash::Hash;
+        self.pages.iter().fold(0u64, |acc, p| acc.wrapping_add(one(&|h| (&p.rel, &p.url).hash(h))))
+    }
+}
+
+fn one(value: &dyn Fn(&mut ahash::AHasher)) -> u64 {
+    use std::hash::Hasher;
+    let mut h = crate::fingerprint_hasher();
+    value(&mut h);
+    h.finish()
 }
 
 /// `url_for(path="@/studies/x.md#anchor")` or `url_for(path="style.css")`;

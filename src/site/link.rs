@@ -35,7 +35,22 @@ impl Skeleton {
             Arc::new(build_graph(&site))
         });
         let errors = quoted(&pages, &graph.errors);
-        (Site { config, pages, by_rel, drafts, assets, graph, landscape, shape_errors, md_errors }, errors)
+        let patched = delta.map(|d| (d.generation, d.replaced.into_iter().map(|(i, _)| i).collect()));
+        let generation = next_generation();
+        let site = Site {
+            config,
+            pages,
+            by_rel,
+            drafts,
+            assets,
+            graph,
+            landscape,
+            shape_errors,
+            md_errors,
+            generation,
+            patched,
+        };
+        (site, errors)
     }
 }
 

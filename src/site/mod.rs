@@ -226,9 +226,17 @@ pub struct Skeleton {
 struct Delta {
     /// Each page replaced, by index, as it was.
     replaced: Vec<(usize, Page)>,
+    /// The last build's site.
+    generation: u64,
     /// The last build's relations and landscape.
     graph: Arc<Graph>,
     landscape: u64,
+}
+
+/// A new site's generation (see [`Site::generation`]).
+fn next_generation() -> u64 {
+    static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    LAST.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
 }
 
 /// The finished, immutable site that rendering borrows.
@@ -243,6 +251,12 @@ pub struct Site {
     pub landscape: u64,
     shape_errors: Vec<Diagnostic>,
     md_errors: Vec<usize>,
+    /// Tells this site from every other of the process.
+    pub generation: u64,
+    /// When this site is the site of generation `.0` with the pages `.1`
+    /// (sorted) replaced, and the rest unchanged: a stage that kept what it
+    /// made for that site redoes only those pages.
+    pub patched: Option<(u64, Vec<usize>)>,
 }
 
 /// The relations between pages that the link stage works out, with the
@@ -314,7 +328,7 @@ impl Skeleton {
 
     /// The last build's pages with those of `infos` (files read again) put
     /// in: `None` unless each is the page of a file that made a page before,
-    /// as a draft or not as before, with the same label. Which pages there
+    /// as a draft or not, valid or not, as before, with the same label. Which pages there
     /// are, their URLs and labels are then the last build's, and so are
     /// the errors of which pages there are.
     pub fn patch(config: Config, previous: &mut Site, infos: &[Arc<PageInfo>], cache: &MarkdownCache) -> Option<Self> {
@@ -322,7 +336,7 @@ impl Skeleton {
         for info in infos {
             let &i = previous.by_rel.get(&info.rel)?;
             let old = &previous.pages[i];
-            if old.draft != info.draft || old.label != info.label || at.contains(&i) {
+            if old.draft != info.draft || old.invalid != info.invalid || old.label != info.label || at.contains(&i) {
                 return None;
             }
             at.push(i);
@@ -337,7 +351,13 @@ impl Skeleton {
             }
             replaced.push((i, std::mem::replace(&mut pages[i], page)));
         }
-        let delta = Delta { replaced, graph: previous.graph.clone(), landscape: previous.landscape };
+        replaced.sort_unstable_by_key(|&(i, _)| i);
+        let delta = Delta {
+            replaced,
+            generation: previous.generation,
+            graph: previous.graph.clone(),
+            landscape: previous.landscape,
+        };
         Some(Skeleton {
             config,
             pages,
@@ -520,6 +540,12 @@ impl Site {
             drafts: &self.drafts,
             assets: &self.assets,
         }
+    }
+
+    /// The pages replaced since the site of `generation`, if this site is
+    /// that one with only those pages replaced.
+    pub fn patched_from(&self, generation: u64) -> Option<&[usize]> {
+        self.patched.as_ref().filter(|p| p.0 == generation).map(|p| p.1.as_slice())
     }
 
     /// The index of entry `id` of `collection`.
