@@ -180,8 +180,10 @@ pub struct Engine {
     templates: Option<Templates>,
     /// The last build's site, whose relations the next build may reuse.
     site: Option<Site>,
-    /// The outputs of the last good build, sorted by path.
+    /// The outputs of the last good build, sorted by path, and whether
+    /// that build was the last one.
     last_good: Vec<Output>,
+    last_good_is_last: bool,
 }
 
 impl Engine {
@@ -199,6 +201,7 @@ impl Engine {
             templates: None,
             site: None,
             last_good: Vec::new(),
+            last_good_is_last: false,
         }
     }
 
@@ -232,6 +235,8 @@ impl Engine {
     /// good build. Each stage is a method or function below.
     fn run(&mut self, change: &Change, sink: Option<&dyn Sink>) -> Result<Built, Vec<Diagnostic>> {
         let mut t = Timings::default();
+        // Set again if this build succeeds.
+        let last_good_is_last = std::mem::take(&mut self.last_good_is_last);
         let (paths, everything) = self.classify(change);
         if everything {
             self.configure()?;
@@ -246,9 +251,9 @@ impl Engine {
         self.site = Some(site);
         errors.extend(errs);
 
-        let (rendered, copies) = self.render(sink, &mut errors, &mut t)?;
-        errors.extend(rendered.errors);
-        errors.extend(path_collisions(&rendered.paths, &copies));
+        let (mut rendered, copies) = self.render(sink, &mut errors, &mut t)?;
+        errors.extend(path_collisions(&rendered, &copies));
+        errors.append(&mut rendered.errors);
         diagnostics::normalize(&mut errors);
         if errors.iter().any(Diagnostic::is_error) {
             return Err(errors);
@@ -260,9 +265,10 @@ impl Engine {
             warnings.push(relative_base_url(&site.config.base_url));
         }
         let pages = site.pages.len();
-        let (changed, removed) = self.compare_with_last_good(&rendered.outputs);
+        let (changed, removed) = self.compare_with_last_good(&rendered, last_good_is_last);
+        self.last_good_is_last = true;
         Ok(Built {
-            files: rendered.paths.len() + copies.len(),
+            files: rendered.paths.len() + rendered.outputs.len() + copies.len(),
             outputs: rendered.outputs,
             copies,
             pages,
@@ -464,7 +470,18 @@ impl Engine {
 
     /// The outputs that differ from the last good build's, and those it had
     /// that are gone; the last good build becomes this one.
-    fn compare_with_last_good(&mut self, outputs: &[Output]) -> (Vec<String>, Vec<String>) {
+    fn compare_with_last_good(&mut self, rendered: &render::RenderedSite, last: bool) -> (Vec<String>, Vec<String>) {
+        let outputs = &rendered.outputs;
+        // The last build (`last`) was good and the outputs are at its paths:
+        // the render knows which changed.
+        if let Some(changed) = rendered.changed.as_ref().filter(|_| last) {
+            for path in changed {
+                if let Ok(k) = self.last_good.binary_search_by(|o| o.path.cmp(path)) {
+                    self.last_good[k].bytes = outputs[k].bytes.clone();
+                }
+            }
+            return (changed.iter().map(|p| p.to_string()).collect(), Vec::new());
+        }
         // Both sorted by path: one walk, in step, with no lookups; an output
         // reused from the last build is the same allocation and is not read.
         let (mut changed, mut removed) = (Vec::new(), Vec::new());
@@ -567,13 +584,20 @@ fn load_file(root: &Path, rel: &Path, config: &Config) -> Loaded {
 }
 
 /// Two things written to one path: say which, rather than let one win.
-fn path_collisions(outputs: &[Arc<str>], copies: &[CopiedFile]) -> Vec<Diagnostic> {
-    let mut seen = HashSet::with_capacity_and_hasher(outputs.len() + copies.len(), Default::default());
-    outputs
+/// Kept outputs are sorted, with their paths made twice found by the render.
+fn path_collisions(rendered: &render::RenderedSite, copies: &[CopiedFile]) -> Vec<Diagnostic> {
+    let kept = &rendered.outputs;
+    let mut seen = HashSet::with_capacity_and_hasher(rendered.paths.len() + copies.len(), Default::default());
+    let twice =
+        rendered.paths.iter().map(|p| &**p).chain(copies.iter().map(|c| c.path.as_str())).filter(|p| !seen.insert(*p));
+    let over_kept =
+        copies.iter().map(|c| c.path.as_str()).filter(|p| kept.binary_search_by(|o| (*o.path).cmp(p)).is_ok());
+    rendered
+        .duplicates
         .iter()
         .map(|p| &**p)
-        .chain(copies.iter().map(|c| c.path.as_str()))
-        .filter(|p| !seen.insert(*p))
+        .chain(twice)
+        .chain(over_kept)
         .map(|p| Diagnostic::file(p, "two pages or files would be written to this output path"))
         .collect()
 }
@@ -609,11 +633,18 @@ mod tests {
     #[test]
     fn two_things_written_to_one_path_are_each_reported_once() {
         let copy = |p: &str| CopiedFile { path: p.into(), from: theme::Origin::Embedded("x", b"") };
-        let outputs: Vec<Arc<str>> = vec!["index.html".into(), "style.css".into()];
-        let found = path_collisions(&outputs, &[copy("style.css"), copy("a.png")]);
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].path, Path::new("style.css"));
-        assert!(path_collisions(&outputs, &[copy("a.png")]).is_empty());
+        let paths: Vec<Arc<str>> = vec!["index.html".into(), "style.css".into()];
+        // Streamed (paths) or kept (sorted outputs): the same answers.
+        let streamed = render::RenderedSite { paths: paths.clone(), ..Default::default() };
+        let outputs = paths.iter().map(|p| Output { path: p.clone(), bytes: Arc::from(&b""[..]) }).collect();
+        let kept = render::RenderedSite { outputs, ..Default::default() };
+        for rendered in [&streamed, &kept] {
+            let found = path_collisions(rendered, &[copy("style.css"), copy("a.png")]);
+            assert_eq!(found.len(), 1);
+            assert_eq!(found[0].path, Path::new("style.css"));
+            assert!(path_collisions(rendered, &[copy("a.png")]).is_empty());
+            assert_eq!(path_collisions(rendered, &[copy("a.png"), copy("a.png")]).len(), 1);
+        }
     }
 
     #[test]

@@ -74,6 +74,31 @@ pub struct Cache {
     outputs: BTreeMap<Arc<str>, Arc<[u8]>>,
     /// The taxonomy names when the index was made.
     taxonomies: Vec<String>,
+    /// The site the index was last brought up to date with, and each of its
+    /// pages' document number (`UNSEARCHED` for an invalid page).
+    generation: u64,
+    doc_of: Vec<u32>,
+    /// The outputs made again by the last update, and whether it added or
+    /// removed any.
+    touched: Vec<Arc<str>>,
+    paths_changed: bool,
+}
+
+const UNSEARCHED: u32 = u32::MAX;
+
+impl Cache {
+    /// Every output of the index as last made.
+    pub fn outputs(&self) -> impl Iterator<Item = Output> + '_ {
+        self.outputs.iter().map(|(path, bytes)| Output { path: path.clone(), bytes: bytes.clone() })
+    }
+}
+
+/// What an update for the preview changed.
+pub enum Made {
+    /// Which outputs there are may have changed (see `Cache::outputs`).
+    All,
+    /// The same outputs as before, of which these were made again.
+    Again(Vec<Output>),
 }
 
 /// A page's Doc is the same while these are. (Its Markdown is made again
@@ -128,10 +153,46 @@ pub fn write_index(site: &Site, sink: &dyn Sink) -> std::io::Result<Vec<Arc<str>
     Ok(written.into_inner().expect("no panics while held"))
 }
 
-/// Every output of the search index, for the preview: only what changed
-/// since the last call is made again.
-pub fn index(site: &Site, cache: &mut Cache) -> Vec<Output> {
+/// The outputs of the search index, for the preview: only what changed
+/// since the last call is made again, and for a site patched from the last
+/// one (see `Site::patched`), only its replaced pages are looked at.
+pub fn index(site: &Site, cache: &mut Cache) -> Made {
+    cache.touched.clear();
+    cache.paths_changed = false;
+    let replaced = site.patched_from(cache.generation);
+    cache.generation = site.generation;
+    if let Some(replaced) = replaced {
+        let stale: Vec<(usize, usize)> = replaced
+            .iter()
+            .map(|&i| (cache.doc_of[i], i))
+            .filter(|&(n, i)| n != UNSEARCHED && !cache.keys[n as usize].1.same(&DocKey::of(&site.pages[i])))
+            .map(|(n, i)| (n as usize, i))
+            .collect();
+        for &(n, i) in &stale {
+            cache.keys[n].1 = DocKey::of(&site.pages[i]);
+        }
+        let fresh: Vec<(Doc, Vec<(String, u32)>)> =
+            stale.par_iter().map(|&(_, i)| make_doc(site, &site.pages[i])).collect();
+        update(site, cache, stale.into_iter().map(|(n, _)| n).zip(fresh));
+        if !cache.paths_changed {
+            cache.touched.sort_unstable();
+            cache.touched.dedup();
+            let again = cache.touched.iter().map(|p| Output { path: p.clone(), bytes: cache.outputs[p].clone() });
+            return Made::Again(again.collect());
+        }
+    } else {
+        rebuild(site, cache);
+    }
+    Made::All
+}
+
+/// Brings the index up to date with `site`, page by page.
+fn rebuild(site: &Site, cache: &mut Cache) {
     let pages = searched(site);
+    cache.doc_of = vec![UNSEARCHED; site.pages.len()];
+    for (n, &i) in pages.iter().enumerate() {
+        cache.doc_of[i] = n as u32;
+    }
     let taxonomies: Vec<String> = site.graph.taxonomies.iter().map(|t| t.name.clone()).collect();
     let keys: Vec<(u64, DocKey)> =
         pages.par_iter().map(|&i| (hash(&site.pages[i].rel), DocKey::of(&site.pages[i]))).collect();
@@ -171,7 +232,6 @@ pub fn index(site: &Site, cache: &mut Cache) -> Vec<Output> {
     }
     cache.keys = keys;
     cache.taxonomies = taxonomies;
-    cache.outputs.iter().map(|(path, bytes)| Output { path: path.clone(), bytes: bytes.clone() }).collect()
 }
 
 /// Where made files go: written at once, or collected.
@@ -257,7 +317,7 @@ impl Cache {
         for &chunk in &dirty.chunks {
             let docs = self.docs.chunks(CHUNK).nth(chunk).unwrap_or_default();
             let (path, bytes) = chunk_file(chunk, docs.iter().map(|d| d.fragment.as_str()));
-            self.outputs.insert(path.into(), bytes);
+            self.put(path.into(), bytes);
         }
         for key in &dirty.shards {
             let shard = self.index.get_mut(key).expect("made above");
@@ -265,14 +325,25 @@ impl Cache {
             let path = shard_path(key);
             if shard.is_empty() {
                 self.index.remove(key);
-                self.outputs.remove(path.as_str());
+                self.paths_changed |= self.outputs.remove(path.as_str()).is_some();
             } else {
-                self.outputs.insert(path.as_str().into(), script(&path, &shard_json(shard)));
+                let bytes = script(&path, &shard_json(shard));
+                self.put(path.into(), bytes);
             }
         }
         if dirty.facets {
-            write_small(site, &self.docs, &mut self.outputs);
+            let mut small = BTreeMap::new();
+            write_small(site, &self.docs, &mut small);
+            for (path, bytes) in small {
+                self.put(path, bytes);
+            }
         }
+    }
+
+    /// Puts an output in, noting it as made again (and as new if it is).
+    fn put(&mut self, path: Arc<str>, bytes: Arc<[u8]>) {
+        self.touched.push(path.clone());
+        self.paths_changed |= self.outputs.insert(path, bytes).is_none();
     }
 }
 

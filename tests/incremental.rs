@@ -104,6 +104,23 @@ fn an_edit_below_the_summary_re_renders_the_page_alone() {
 }
 
 #[test]
+fn an_edit_with_no_new_word_changes_the_page_and_its_index_alone() {
+    let mut s = Session::start();
+    // The same pages, cards and index files: only the page's own output and
+    // the index files holding its words and text are made again.
+    s.edit("content/studies/beta-2005.md", "Crossover.", "Crossover. Crossover.");
+    let built = s.rebuild(&["content/studies/beta-2005.md"]);
+    assert_eq!(pages(&built.changed), ["studies/beta-2005/index.html"]);
+    assert_eq!(search(&built.changed), ["search/d/1.js", "search/t/cro.js"]);
+    assert!(built.removed.is_empty());
+    assert_eq!(built.rendered, 1);
+    // And again, from that build.
+    s.edit("content/studies/beta-2005.md", "Crossover. Crossover.", "Crossover.");
+    let built = s.rebuild(&["content/studies/beta-2005.md"]);
+    assert_eq!(pages(&built.changed), ["studies/beta-2005/index.html"]);
+}
+
+#[test]
 fn a_title_edit_reaches_every_page_that_lists_it() {
     let mut s = Session::start();
     s.edit("content/studies/alpha-2000.md", "title: Alpha trial", "title: Alpha randomised trial");

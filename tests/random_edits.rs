@@ -11,7 +11,9 @@
 
 mod common;
 use annals::engine::{Built, Change, Engine, generate};
+use annals::output::Output;
 use common::TestSite;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// xorshift64*: small, and the same sequence on every platform.
@@ -40,6 +42,17 @@ struct Session {
     rng: Rng,
     log: Vec<String>,
     counter: usize,
+    /// The outputs of the last successful build: what `changed` and
+    /// `removed` are relative to.
+    last_good: Vec<Output>,
+    /// The site's files when it last built, and how many builds in a row
+    /// have failed since: after two, the next step puts those files back,
+    /// so that most steps build a valid site, not one broken for good.
+    good_files: BTreeMap<String, Vec<u8>>,
+    failures: usize,
+    /// Checks made, and how many of them built.
+    checks: usize,
+    built: usize,
 }
 
 const ERAS: [&str; 3] = ["early", "late", "nowhere"];
@@ -55,12 +68,59 @@ impl Session {
         site.write("templates/components.html", "{% component badge(text) %}<b>{{ text }}</b>{% endcomponent badge %}");
         site.write(
             "templates/badge.html",
-            "<!doctype html><title>{{ page.title }}</title>{{<badge text=page.title/>}}\
+            "<!doctype html><title>{{ page.title }}</title>{{<badge text={page.title}/>}}\
              <ul>{% for s in collections.studies %}<li>{{ s.title }}</li>{% endfor %}</ul>{{ page.content | safe }}",
         );
         let mut engine = Engine::new(site.options.clone());
-        let _ = engine.rebuild(&Change::Everything);
-        Session { site, engine, rng: Rng(seed.max(1)), log: Vec::new(), counter: 0 }
+        let last_good = engine.rebuild(&Change::Everything).expect("the fixture builds").outputs;
+        let mut session = Session {
+            site,
+            engine,
+            rng: Rng(seed.max(1)),
+            log: Vec::new(),
+            counter: 0,
+            last_good,
+            good_files: BTreeMap::new(),
+            failures: 0,
+            checks: 0,
+            built: 0,
+        };
+        session.good_files = session.snapshot();
+        session
+    }
+
+    /// Every file of the site but its output, by path.
+    fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
+        let output = self.site.options.output_dir();
+        walkdir::WalkDir::new(&self.site.root)
+            .into_iter()
+            .filter_entry(|e| !e.path().starts_with(&output) && !e.file_name().to_string_lossy().ends_with(".annals"))
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                let rel = e.path().strip_prefix(&self.site.root).unwrap().to_string_lossy().into_owned();
+                (rel, std::fs::read(e.path()).unwrap())
+            })
+            .collect()
+    }
+
+    /// Puts back the files of the last site that built; returns those changed.
+    fn restore(&mut self) -> Vec<String> {
+        let now = self.snapshot();
+        let mut touched = Vec::new();
+        for rel in now.keys().filter(|rel| !self.good_files.contains_key(*rel)) {
+            std::fs::remove_file(self.path(rel)).unwrap();
+            touched.push(rel.clone());
+        }
+        for (rel, bytes) in &self.good_files {
+            if now.get(rel) != Some(bytes) {
+                std::fs::create_dir_all(self.path(rel).parent().unwrap()).unwrap();
+                std::fs::write(self.path(rel), bytes).unwrap();
+                touched.push(rel.clone());
+            }
+        }
+        self.log.push(format!("restore {touched:?}"));
+        touched
     }
 
     fn path(&self, rel: &str) -> PathBuf {
@@ -100,17 +160,30 @@ impl Session {
 
     /// Makes one random edit and returns the paths it touched.
     fn edit(&mut self) -> Vec<String> {
+        if self.failures >= 2 {
+            self.failures = 0;
+            return self.restore();
+        }
         self.counter += 1;
         let n = self.counter;
         let markdown = self.files("content", "md");
         let studies = self.files("content/studies", "md");
         let any = |s: &mut Session, list: &[String]| s.rng.pick(list).cloned();
         let (what, touched): (String, Vec<String>) = match self.rng.below(14) {
-            0 | 1 => {
+            0 => {
                 let Some(f) = any(self, &markdown) else { return Vec::new() };
                 let text = self.read(&f);
                 self.write(&f, &format!("{text}\nA sentence added in step {n}.\n"));
                 (format!("prose {f}"), vec![f])
+            }
+            1 => {
+                // Words the page has already: the same index files.
+                let Some(f) = any(self, &markdown) else { return Vec::new() };
+                let text = self.read(&f);
+                let last =
+                    text.lines().rfind(|l| !l.trim().is_empty() && !l.starts_with("---")).unwrap_or("").to_string();
+                self.write(&f, &format!("{text}\n{last}\n"));
+                (format!("repeat a line of {f}"), vec![f])
             }
             2 => {
                 let Some(f) = any(self, &studies) else { return Vec::new() };
@@ -220,11 +293,16 @@ impl Session {
         let fail = |why: String| -> ! {
             panic!("seed {seed}, after step {}: {why}\nsteps:\n  {}", self.log.len(), self.log.join("\n  "))
         };
+        self.failures = if full.is_ok() { 0 } else { self.failures + 1 };
+        self.checks += 1;
+        self.built += usize::from(full.is_ok());
         match (incremental, full) {
             (Ok(a), Ok(b)) => {
-                if let Some(why) = difference(&a, &b) {
+                if let Some(why) = difference(&a, &b).or_else(|| wrong_changes(&self.last_good, &a)) {
                     fail(why);
                 }
+                self.last_good = b.outputs;
+                self.good_files = self.snapshot();
             }
             (Err(a), Err(b)) if a == b => {}
             (Err(a), Err(b)) => fail(format!("different errors:\nincremental {a:#?}\nfull {b:#?}")),
@@ -246,6 +324,21 @@ fn difference(a: &Built, b: &Built) -> Option<String> {
     (copies(a) != copies(b)).then(|| "different copied files".to_string())
 }
 
+/// Whether `built` names as changed and removed exactly the outputs that
+/// differ from `last` (what the preview sends to the browser relies on it).
+fn wrong_changes(last: &[Output], built: &Built) -> Option<String> {
+    let before: std::collections::BTreeMap<&str, &[u8]> = last.iter().map(|o| (&*o.path, &*o.bytes)).collect();
+    let after: std::collections::BTreeMap<&str, &[u8]> = built.outputs.iter().map(|o| (&*o.path, &*o.bytes)).collect();
+    let changed: Vec<&str> = after.iter().filter(|(p, b)| before.get(*p) != Some(*b)).map(|(p, _)| *p).collect();
+    let removed: Vec<&str> = before.keys().filter(|p| !after.contains_key(*p)).copied().collect();
+    let mut said_changed: Vec<&str> = built.changed.iter().map(String::as_str).collect();
+    let mut said_removed: Vec<&str> = built.removed.iter().map(String::as_str).collect();
+    said_changed.sort_unstable();
+    said_removed.sort_unstable();
+    (said_changed != changed || said_removed != removed)
+        .then(|| format!("changed {said_changed:?}, removed {said_removed:?}; expected {changed:?}, {removed:?}"))
+}
+
 fn run(seed: u64, steps: usize) {
     let mut session = Session::start(seed);
     for _ in 0..steps {
@@ -254,6 +347,8 @@ fn run(seed: u64, steps: usize) {
             session.check(&touched, seed);
         }
     }
+    // Most steps must build: a site broken for good would compare errors only.
+    assert!(session.built * 2 > session.checks, "seed {seed}: {} of {} checks built", session.built, session.checks);
 }
 
 fn seeds(default: &[u64]) -> Vec<u64> {

@@ -50,8 +50,13 @@ pub struct RenderOptions {
 pub struct RenderCache {
     /// The last render's cards, in the order of its pages.
     cards: Vec<CachedCard>,
-    /// The last render's outputs, in the order of its jobs.
+    /// The last render's outputs, in the order of its jobs, and the jobs.
     jobs: Vec<CachedJob>,
+    job_list: Vec<Job>,
+    /// The last render's outputs, search index included, sorted by path,
+    /// and its `RenderedSite::duplicates`.
+    sorted: Vec<Output>,
+    duplicates: Vec<Arc<str>>,
     /// Per global variable, the fingerprint of the pages its value lists.
     globals: HashMap<Global, u64>,
     /// Fingerprint of what `url_for` can resolve.
@@ -99,12 +104,18 @@ const FILES_DIR: &str = "files/";
 const COLLECTION_DATA: &str = "data/collection.json";
 
 /// What a render produced.
+#[derive(Default)]
 pub struct RenderedSite {
     /// Every output of the site (rendered now or reused), sorted by path;
     /// empty when they were streamed to a staging folder instead.
     pub outputs: Vec<Output>,
-    /// The path of every output, streamed or not.
+    /// The path of every output streamed (the outputs' own, when kept).
     pub paths: Vec<Arc<str>>,
+    /// When kept: the paths written by two jobs or more (once per extra).
+    pub duplicates: Vec<Arc<str>>,
+    /// When kept, and the outputs are at the same paths as the last
+    /// render's: the outputs whose bytes changed.
+    pub changed: Option<Vec<Arc<str>>>,
     /// How many were rendered now.
     pub rendered: usize,
     pub errors: Vec<Diagnostic>,
@@ -135,7 +146,14 @@ pub fn render(
     let replaced = if sink.is_none() { site.patched_from(cache.generation) } else { None };
     let (shared, lists) = site_values(site, cache, replaced, sink.is_none());
     let mut errors = Vec::new();
-    let jobs = jobs(site, templates, &mut errors);
+    // The same pages, relations and templates: the same jobs, but for the
+    // templates of the pages replaced.
+    let kept_jobs = std::mem::take(&mut cache.job_list);
+    let reused = replaced.filter(|_| lists.same_graph && templates.reused);
+    let (jobs, jobs_reused) = match reused.and_then(|replaced| retemplate(site, templates, kept_jobs, replaced)) {
+        Some(jobs) => (jobs, true),
+        None => (jobs(site, templates, &mut errors), false),
+    };
     // The globals Tera holds are this site's while nothing they list changed.
     let same_globals = replaced.is_some() && lists.unchanged && templates.reused;
     if !same_globals {
@@ -146,7 +164,7 @@ pub fn render(
     let renderer = Renderer { site, shared: &shared, templates, options };
     let mut rendered = match sink {
         Some(sink) => renderer.streamed(&jobs, sink),
-        None => renderer.kept(&jobs, cache, lists, replaced),
+        None => renderer.kept(&jobs, cache, lists, replaced.filter(|_| jobs_reused)),
     };
     if let Some((written, time)) = search {
         match written {
@@ -159,6 +177,7 @@ pub fn render(
     if sink.is_none() {
         cache.generation = if errors.is_empty() { site.generation } else { 0 };
         cache.values = Some(shared);
+        cache.job_list = jobs;
     }
     rendered.errors = errors;
     rendered
@@ -172,6 +191,8 @@ struct Lists {
     /// changed: every list that any output shows is as it was, and so is its
     /// fingerprint, which need not be worked out again.
     unchanged: bool,
+    /// The same relations (collections, taxonomies) as the last render's.
+    same_graph: bool,
 }
 
 /// The values every output shares (cards, taxonomies, terms), made again
@@ -188,7 +209,7 @@ fn site_values(site: &Site, cache: &mut RenderCache, replaced: Option<&[usize]>,
         if !unchanged {
             (values.taxonomies, values.terms) = taxonomy_values(site, &values.cards);
         }
-        return (values, Lists { card_changed, unchanged });
+        return (values, Lists { card_changed, unchanged, same_graph });
     }
     let (cards, card_changed) = if keep {
         build_cards(site, cache, same_landscape)
@@ -198,7 +219,7 @@ fn site_values(site: &Site, cache: &mut RenderCache, replaced: Option<&[usize]>,
     };
     let (taxonomies, terms) = taxonomy_values(site, &cards);
     let unchanged = same_graph && same_landscape && !card_changed.contains(&true);
-    (SiteValues { cards, taxonomies, terms, keep_html: keep }, Lists { card_changed, unchanged })
+    (SiteValues { cards, taxonomies, terms, keep_html: keep }, Lists { card_changed, unchanged, same_graph })
 }
 
 /// Each taxonomy's value, and each of its terms'.
@@ -229,13 +250,7 @@ impl Renderer<'_> {
         let mut errors = Vec::new();
         if let Err(e) = sink.create_folders(&mut jobs.iter().map(|j| &*j.path)) {
             errors.push(Diagnostic::file("", format!("cannot create output folders: {e}")));
-            return RenderedSite {
-                outputs: Vec::new(),
-                rendered: 0,
-                paths: Vec::new(),
-                errors,
-                search_time: Default::default(),
-            };
+            return RenderedSite { rendered: 0, paths: Vec::new(), errors, ..RenderedSite::default() };
         }
         let results: Vec<Result<Option<Arc<str>>, Diagnostic>> = jobs
             .par_iter()
@@ -262,53 +277,101 @@ impl Renderer<'_> {
             }
         }
         let rendered = paths.len();
-        RenderedSite { outputs: Vec::new(), rendered, paths, errors, search_time: Default::default() }
+        RenderedSite { rendered, paths, errors, ..RenderedSite::default() }
     }
 
     /// The preview: renders the outputs whose inputs changed, keeps them in
     /// `cache` with the others, and returns them all with the search index.
-    /// With `replaced` (see `render`), the outputs of other pages are kept
-    /// unchecked while no list and no template changed.
+    /// With `replaced` (see `render`, and the jobs the last render's), the
+    /// outputs of other pages are kept unchecked while no list and no
+    /// template changed.
     fn kept(&self, jobs: &[Job], cache: &mut RenderCache, lists: Lists, replaced: Option<&[usize]>) -> RenderedSite {
-        let paths: Vec<&str> = jobs.iter().map(|j| &*j.path).collect();
-        let previous = match_kept(&paths, std::mem::take(&mut cache.jobs), |c| &c.path);
         let unchanged = lists.unchanged && self.templates.reused;
         let fresh = Freshness::new(self.site, self.templates, cache, lists);
-        let only = replaced.filter(|_| unchanged && !fresh.all_stale);
-        let unchecked = |job: &Job| {
-            only.is_some_and(|only| !matches!(job.what, Subject::Page(i) if only.binary_search(&i).is_ok()))
-        };
-        let trace = std::env::var("ANNALS_TRACE").is_ok_and(|t| t.split(',').any(|t| t == "invalidation"));
-        let results: Vec<Result<Option<CachedJob>, Diagnostic>> = jobs
-            .par_iter()
-            .zip(&previous)
-            .map(|(job, previous)| {
-                if previous.is_some() && unchecked(job) {
-                    return Ok(None);
-                }
-                let (stale, kept) = fresh.check(job, previous.as_ref());
-                let Some(stale) = stale else { return Ok(None) };
-                if trace {
-                    eprintln!("annals: rendering {}: {stale}", job.path);
-                }
-                self.job(job).map(|bytes| Some(CachedJob { bytes: bytes.into(), ..kept }))
-            })
-            .collect();
+        match replaced.filter(|_| unchanged && !fresh.all_stale && cache.jobs.len() == jobs.len()) {
+            Some(replaced) => self.kept_some(jobs, cache, &fresh, replaced),
+            None => self.kept_all(jobs, cache, &fresh),
+        }
+    }
+
+    /// Checks every output, and renders those whose inputs changed.
+    fn kept_all(&self, jobs: &[Job], cache: &mut RenderCache, fresh: &Freshness) -> RenderedSite {
+        let paths: Vec<&str> = jobs.iter().map(|j| &*j.path).collect();
+        let previous = match_kept(&paths, std::mem::take(&mut cache.jobs), |c| &c.path);
+        let results: Vec<Result<Option<CachedJob>, Diagnostic>> =
+            jobs.par_iter().zip(&previous).map(|(job, previous)| self.again(job, previous.as_ref(), fresh)).collect();
         let (rendered, errors) = keep_results(results, previous, cache);
-        // In the order of the jobs, which is nearly the order of their paths: the
-        // sort then has little to do.
-        let mut outputs: Vec<Output> = cache
-            .jobs
-            .iter()
-            .filter(|c| !c.bytes.is_empty())
-            .map(|c| Output { path: c.path.clone(), bytes: c.bytes.clone() })
-            .collect();
         let started = std::time::Instant::now();
-        outputs.extend(crate::search::index(self.site, &mut cache.search));
+        crate::search::index(self.site, &mut cache.search);
         let search_time = started.elapsed();
-        outputs.sort_by(|a, b| a.path.cmp(&b.path));
-        let paths = outputs.iter().map(|o| o.path.clone()).collect();
-        RenderedSite { outputs, paths, rendered, errors, search_time }
+        RenderedSite { rendered, errors, search_time, ..cache.assembled() }
+    }
+
+    /// Only the outputs of the `replaced` pages can have changed, and the
+    /// jobs are the last render's: checks those alone, and patches the last
+    /// render's outputs with what changed.
+    fn kept_some(&self, jobs: &[Job], cache: &mut RenderCache, fresh: &Freshness, replaced: &[usize]) -> RenderedSite {
+        let at: Vec<usize> = replaced.iter().filter_map(|&i| jobs.binary_search_by_key(&i, Job::page).ok()).collect();
+        let previous = &cache.jobs;
+        let results: Vec<Result<Option<CachedJob>, Diagnostic>> =
+            at.par_iter().map(|&k| self.again(&jobs[k], Some(&previous[k]), fresh)).collect();
+        let (mut rendered, mut errors, mut again) = (0, Vec::new(), Vec::new());
+        let mut same_paths = true;
+        for (&k, result) in at.iter().zip(results) {
+            match result {
+                Ok(Some(made)) => {
+                    rendered += usize::from(!made.bytes.is_empty());
+                    same_paths &= made.bytes.is_empty() == cache.jobs[k].bytes.is_empty();
+                    again.push(Output { path: made.path.clone(), bytes: made.bytes.clone() });
+                    cache.jobs[k] = made;
+                }
+                Ok(None) => {}
+                // Its old output stays in the cache, stale: its Markdown is not this page's.
+                Err(d) => errors.push(d),
+            }
+        }
+        let started = std::time::Instant::now();
+        let search = crate::search::index(self.site, &mut cache.search);
+        let search_time = started.elapsed();
+        let crate::search::Made::Again(search) = search else {
+            return RenderedSite { rendered, errors, search_time, ..cache.assembled() };
+        };
+        if !same_paths {
+            return RenderedSite { rendered, errors, search_time, ..cache.assembled() };
+        }
+        let mut changed = Vec::new();
+        for o in again.into_iter().chain(search) {
+            let k = cache.sorted.binary_search_by(|s| s.path.cmp(&o.path)).expect("the same outputs as last time");
+            if cache.sorted[k].bytes != o.bytes {
+                changed.push(o.path.clone());
+            }
+            cache.sorted[k].bytes = o.bytes;
+        }
+        let (outputs, duplicates) = (cache.sorted.clone(), cache.duplicates.clone());
+        RenderedSite {
+            outputs,
+            rendered,
+            errors,
+            search_time,
+            duplicates,
+            changed: Some(changed),
+            ..RenderedSite::default()
+        }
+    }
+
+    /// `job`'s output made again if `previous` is stale (`None`: it is not).
+    fn again(
+        &self,
+        job: &Job,
+        previous: Option<&CachedJob>,
+        fresh: &Freshness,
+    ) -> Result<Option<CachedJob>, Diagnostic> {
+        let (stale, kept) = fresh.check(job, previous);
+        let Some(stale) = stale else { return Ok(None) };
+        if fresh.trace {
+            eprintln!("annals: rendering {}: {stale}", job.path);
+        }
+        self.job(job).map(|bytes| Some(CachedJob { bytes: bytes.into(), ..kept }))
     }
 
     fn job(&self, job: &Job) -> Result<Vec<u8>, Diagnostic> {
@@ -334,6 +397,28 @@ impl Renderer<'_> {
             inject(&mut bytes, script);
         }
         Ok(bytes)
+    }
+}
+
+impl RenderCache {
+    /// Every output kept, the search index's included, sorted by path,
+    /// with the paths made twice; kept as the last render's.
+    fn assembled(&mut self) -> RenderedSite {
+        // In the order of the jobs, which is nearly the order of their paths:
+        // the sort then has little to do.
+        let mut outputs: Vec<Output> = self
+            .jobs
+            .iter()
+            .filter(|c| !c.bytes.is_empty())
+            .map(|c| Output { path: c.path.clone(), bytes: c.bytes.clone() })
+            .collect();
+        outputs.extend(self.search.outputs());
+        outputs.sort_by(|a, b| a.path.cmp(&b.path));
+        let duplicates: Vec<Arc<str>> =
+            outputs.windows(2).filter(|w| w[0].path == w[1].path).map(|w| w[1].path.clone()).collect();
+        self.sorted = outputs.clone();
+        self.duplicates = duplicates.clone();
+        RenderedSite { outputs, duplicates, ..RenderedSite::default() }
     }
 }
 
@@ -383,6 +468,8 @@ struct Freshness<'a> {
     global_changed: HashMap<Global, bool>,
     /// What `url_for` can resolve changed: everything is stale.
     all_stale: bool,
+    /// `ANNALS_TRACE=invalidation`: say why each output is rendered again.
+    trace: bool,
 }
 
 impl<'a> Freshness<'a> {
@@ -401,7 +488,8 @@ impl<'a> Freshness<'a> {
             .collect();
         let targets = templates.targets_fingerprint;
         let all_stale = std::mem::replace(&mut cache.targets, targets) != targets;
-        Freshness { site, templates, lists, global_changed, all_stale }
+        let trace = std::env::var("ANNALS_TRACE").is_ok_and(|t| t.split(',').any(|t| t == "invalidation"));
+        Freshness { site, templates, lists, global_changed, all_stale, trace }
     }
 
     /// Why `job` must be rendered again (`None`: its `previous` output is
@@ -526,6 +614,15 @@ enum Subject {
 }
 
 impl Job {
+    /// The page this job renders, for a search among the jobs (whose pages
+    /// come first, in order); `usize::MAX` for other jobs.
+    fn page(&self) -> usize {
+        match self.what {
+            Subject::Page(i) => i,
+            _ => usize::MAX,
+        }
+    }
+
     /// The pages whose cards this job's context includes, with markers
     /// between lists, in a fixed order: if neither the lists nor any of those
     /// cards changed, neither did the context.
@@ -565,6 +662,17 @@ impl Job {
         }
         ctx
     }
+}
+
+/// The last render's `jobs`, for the same pages and templates, with the
+/// templates of the `replaced` pages found again: `None` if one has none.
+fn retemplate(site: &Site, templates: &Templates, mut jobs: Vec<Job>, replaced: &[usize]) -> Option<Vec<Job>> {
+    for &i in replaced {
+        if let Ok(k) = jobs.binary_search_by_key(&i, Job::page) {
+            jobs[k].template = page_template(&site.pages[i], templates).ok()?;
+        }
+    }
+    Some(jobs)
 }
 
 fn page_template(page: &Page, templates: &Templates) -> Result<Arc<str>, Diagnostic> {
