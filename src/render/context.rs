@@ -9,9 +9,6 @@ pub(super) struct SiteValues {
     pub(super) cards: Vec<Value>,
     pub(super) taxonomies: Vec<Value>,
     pub(super) terms: Vec<Vec<Value>>,
-    /// Keep each page's body HTML once rendered (the preview, which renders
-    /// pages again), or let it go once written (a one-off build).
-    pub(super) keep_html: bool,
 }
 
 pub(super) fn install_globals(site: &Site, shared: &SiteValues, templates: &mut Templates, with_cited_by: bool) {
@@ -232,7 +229,7 @@ pub(super) fn page_value(site: &Site, i: usize, shared: &SiteValues) -> Value {
         .iter()
         .map(|h| map([("level", h.level.into()), ("id", h.id.as_str().into()), ("title", h.title.as_str().into())]))
         .collect();
-    let body = page.md.body_html(&page.file, &site.resolver(), shared.keep_html);
+    let body = page.md.body_html(&page.file, &site.resolver());
     m.insert("content".into(), Value::safe_string(&body));
     m.insert("toc".into(), Value::from(toc));
     let mut referenced_by = Vec::new();

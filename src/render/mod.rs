@@ -219,7 +219,7 @@ fn site_values(site: &Site, cache: &mut RenderCache, replaced: Option<&[usize]>,
     };
     let (taxonomies, terms) = taxonomy_values(site, &cards);
     let unchanged = same_graph && same_landscape && !card_changed.contains(&true);
-    (SiteValues { cards, taxonomies, terms, keep_html: keep }, Lists { card_changed, unchanged, same_graph })
+    (SiteValues { cards, taxonomies, terms }, Lists { card_changed, unchanged, same_graph })
 }
 
 /// Each taxonomy's value, and each of its terms'.

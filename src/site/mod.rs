@@ -13,9 +13,8 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use crate::{HashMap, HashSet};
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use crate::config::{Citations, Config};
 use crate::content::{Kind, Source, section_rel};
@@ -125,8 +124,6 @@ pub struct Markdown {
     /// The file the body comes from; `None` for generated pages, and once
     /// a one-off build has written the page (see [`Markdown::release`]).
     source: Mutex<Option<Arc<Source>>>,
-    /// The body's HTML, once made and kept.
-    html: OnceLock<String>,
     pub errors: Vec<Diagnostic>,
     /// Every page this Markdown links to or cites, and a fingerprint of
     /// what it knew of them (see [`Resolver::facts`]).
@@ -185,20 +182,16 @@ impl Markdown {
         *self.source.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
-    /// The body's HTML, made now from the source, or as kept from before.
-    /// With `keep` it is kept for next time. Errors are not collected again:
-    /// the markdown stage found them in the same text against the same pages.
-    pub fn body_html(&self, file: &Path, resolver: &Resolver, keep: bool) -> Cow<'_, str> {
-        if let Some(html) = self.html.get() {
-            return Cow::Borrowed(html);
-        }
-        let Some(source) = self.source() else { return Cow::Borrowed("") };
-        let make = || {
-            let locate = |offset: usize| source.locate(offset);
-            let locator = Locator { file, locate: &locate };
-            markdown::render(&source.body, &locator, resolver, &mut Vec::new(), Produce::Html).html
-        };
-        if keep { Cow::Borrowed(self.html.get_or_init(make)) } else { Cow::Owned(make()) }
+    /// The body's HTML, made from the source each time it is needed: the
+    /// preview does not keep it (at 100,000 pages it weighed 1.2 GB), and a
+    /// page is rendered again mostly when its own text changed. Errors are
+    /// not collected again: the markdown stage found them in the same text
+    /// against the same pages.
+    pub fn body_html(&self, file: &Path, resolver: &Resolver) -> String {
+        let Some(source) = self.source() else { return String::new() };
+        let locate = |offset: usize| source.locate(offset);
+        let locator = Locator { file, locate: &locate };
+        markdown::render(&source.body, &locator, resolver, &mut Vec::new(), Produce::Html).html
     }
 }
 
