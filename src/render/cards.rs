@@ -43,22 +43,34 @@ pub(super) fn build_cards(site: &Site, cache: &mut RenderCache, same_landscape: 
     (cards, changed)
 }
 
-/// The cards of the `replaced` pages made again in `cards` where their
-/// fields or Markdown changed; the rest are the last render's, of the same
-/// pages showing others the same. Per page, whether its card changed.
-pub(super) fn patch_cards(site: &Site, cache: &mut RenderCache, cards: &mut [Value], replaced: &[usize]) -> Vec<bool> {
+/// The cards of the `affected` pages made again in `cards` where their
+/// fields, Markdown or what they show of others (unless `same_landscape`)
+/// changed; the rest are the last render's, of the same pages. Per page,
+/// whether its card changed.
+pub(super) fn patch_cards(
+    site: &Site,
+    cache: &mut RenderCache,
+    cards: &mut [Value],
+    affected: &[usize],
+    same_landscape: bool,
+) -> Vec<bool> {
     let mut changed = vec![false; site.pages.len()];
     let maker = CardMaker::new(site);
-    for &i in replaced {
+    for &i in affected {
         let page = &site.pages[i];
         let cached = &mut cache.cards[i];
-        if Arc::ptr_eq(&cached.fields, &page.fields) && Arc::ptr_eq(&cached.md, &page.md) {
+        let same_inputs = Arc::ptr_eq(&cached.fields, &page.fields) && Arc::ptr_eq(&cached.md, &page.md);
+        if same_inputs && same_landscape {
+            continue;
+        }
+        let key = card_key(site, page);
+        if same_inputs && key == cached.key {
             continue;
         }
         let value = maker.card(page);
         changed[i] = cached.value != value;
         let (rel, fields, md) = (page.rel.clone(), page.fields.clone(), page.md.clone());
-        *cached = CachedCard { rel, fields, md, key: card_key(site, page), value: value.clone() };
+        *cached = CachedCard { rel, fields, md, key, value: value.clone() };
         cards[i] = value;
     }
     changed

@@ -202,10 +202,20 @@ fn site_values(site: &Site, cache: &mut RenderCache, replaced: Option<&[usize]>,
     let same_landscape = std::mem::replace(&mut cache.landscape, site.landscape) == site.landscape;
     let same_graph = cache.graph.as_ref().is_some_and(|g| Arc::ptr_eq(g, &site.graph));
     cache.graph = Some(site.graph.clone());
-    let kept = cache.values.take().filter(|_| same_graph && same_landscape);
+    let kept = cache.values.take().filter(|_| same_graph);
     if let (Some(replaced), Some(mut values)) = (replaced, kept) {
-        let card_changed = patch_cards(site, cache, &mut values.cards, replaced);
-        let unchanged = !card_changed.contains(&true);
+        // A replaced page that shows others something new (its title, say)
+        // is shown anew by the cards of the entries that reference it.
+        let mut affected = replaced.to_vec();
+        if !same_landscape {
+            for &i in replaced {
+                affected.extend(site.graph.backlinks[i].referenced_by.iter().flat_map(|(_, by)| by));
+            }
+            affected.sort_unstable();
+            affected.dedup();
+        }
+        let card_changed = patch_cards(site, cache, &mut values.cards, &affected, same_landscape);
+        let unchanged = same_landscape && !card_changed.contains(&true);
         if !unchanged {
             (values.taxonomies, values.terms) = taxonomy_values(site, &values.cards);
         }

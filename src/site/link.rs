@@ -19,14 +19,17 @@ impl Skeleton {
             Some(delta) => {
                 delta.replaced.iter().for_each(|&(i, _)| untitled(&mut pages[i]));
                 let positions_matter = delta.graph.errors.iter().any(Diagnostic::is_error);
-                let same = delta.replaced.iter().all(|(i, old)| same_page_relations(old, &pages[*i], positions_matter));
+                let same = delta
+                    .replaced
+                    .iter()
+                    .all(|(i, old)| same_page_relations(&config, old, &pages[*i], positions_matter));
                 let looks_same = delta.replaced.iter().all(|(i, old)| looks(old) == looks(&pages[*i]));
                 let landscape = if looks_same { delta.landscape } else { landscape(&pages, &drafts) };
                 (same.then(|| delta.graph.clone()), landscape)
             }
             None => {
                 pages.iter_mut().for_each(untitled);
-                let same = previous.filter(|p| same_relations(p, &pages, &drafts)).map(|p| p.graph.clone());
+                let same = previous.filter(|p| same_relations(&config, p, &pages, &drafts)).map(|p| p.graph.clone());
                 (same, landscape(&pages, &drafts))
             }
         };
@@ -73,21 +76,21 @@ fn quoted(pages: &[Page], errors: &[Diagnostic]) -> Vec<Diagnostic> {
 
 /// Whether `pages` relate to each other as the pages of `previous` did:
 /// the same pages, fields, links, citations and anchors.
-pub(super) fn same_relations(previous: &Site, pages: &[Page], drafts: &HashSet<String>) -> bool {
+pub(super) fn same_relations(config: &Config, previous: &Site, pages: &[Page], drafts: &HashSet<String>) -> bool {
     let positions_matter = previous.graph.errors.iter().any(Diagnostic::is_error);
     previous.pages.len() == pages.len()
         && previous.drafts == *drafts
-        && previous.pages.iter().zip(pages).all(|(a, b)| same_page_relations(a, b, positions_matter))
+        && previous.pages.iter().zip(pages).all(|(a, b)| same_page_relations(config, a, b, positions_matter))
 }
 
 /// Whether page `b` relates to others as `a` did. Positions of links only
 /// matter for the errors they would be reported at.
-fn same_page_relations(a: &Page, b: &Page, positions_matter: bool) -> bool {
+fn same_page_relations(config: &Config, a: &Page, b: &Page, positions_matter: bool) -> bool {
     let (x, y) = (&a.md.content, &b.md.content);
     a.rel == b.rel
         && a.invalid == b.invalid
         && a.draft == b.draft
-        && (Arc::ptr_eq(&a.fields, &b.fields) || a.fields == b.fields)
+        && same_relating_fields(config, a, b)
         && (Arc::ptr_eq(&a.md, &b.md)
             || (x.citations == y.citations
                 && x.anchors().eq(y.anchors())
@@ -97,6 +100,29 @@ fn same_page_relations(a: &Page, b: &Page, positions_matter: bool) -> bool {
                         && l.anchor == m.anchor
                         && (!positions_matter || (l.line, l.col) == (m.line, m.col))
                 })))
+}
+
+/// Whether the fields of `a` and `b` that the link stage reads are the
+/// same: those that reference entries, taxonomy fields, and the field that
+/// orders the collection. A title or a number edited changes no relation.
+fn same_relating_fields(config: &Config, a: &Page, b: &Page) -> bool {
+    if Arc::ptr_eq(&a.fields, &b.fields) {
+        return true;
+    }
+    let collection = a.collection.as_deref().and_then(|c| config.collection(c));
+    let relating = |name: &str, value: Option<&FieldValue>| {
+        let mut refers = false;
+        if let Some(v) = value {
+            v.references(&mut |_| refers = true);
+        }
+        refers
+            || collection
+                .is_some_and(|c| c.sort_by.as_deref() == Some(name) || c.fields.get(name).is_some_and(|f| f.taxonomy))
+    };
+    a.fields.keys().chain(b.fields.keys()).all(|name| {
+        let (x, y) = (a.fields.get(name), b.fields.get(name));
+        x == y || !(relating(name, x) || relating(name, y))
+    })
 }
 
 /// A fingerprint of what each page shows of itself to the pages that list,
