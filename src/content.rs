@@ -44,9 +44,60 @@ pub struct Source {
     /// The front matter was present but unreadable (already reported):
     /// later stages must not pile up errors about its fields.
     pub front_failed: bool,
+    /// Where the file was read (absolute), a hash of its text, and whether
+    /// the body was let go, to be read again (see `without_body`).
+    origin: Option<PathBuf>,
+    hash: u64,
+    body_let_go: bool,
 }
 
 impl Source {
+    /// The same source without its body, which `reread` reads again: a
+    /// one-off build of a large site need not hold every page's text.
+    /// A source that was not read from a file keeps its body.
+    pub fn without_body(&self) -> Source {
+        let body_let_go = self.origin.is_some();
+        let body = if body_let_go { String::new() } else { self.body.clone() };
+        Source { body, front: None, body_let_go, ..self.clone_without_text() }
+    }
+
+    /// Whether the body was let go (see `without_body`).
+    pub fn body_let_go(&self) -> bool {
+        self.body_let_go
+    }
+
+    /// The whole source again, its body read from the file, which must hold
+    /// the text read first; else why not.
+    pub fn reread(&self) -> Result<Source, String> {
+        let path = self.origin.as_ref().ok_or("it was not read from a file")?;
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read it again: {e}"))?;
+        let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        if text_hash(text) != self.hash || !text.is_char_boundary(self.head.len()) {
+            return Err("it changed while the site was being built: build again".into());
+        }
+        let body = text[self.head.len()..].to_string();
+        Ok(Source { body, body_let_go: false, front: None, ..self.clone_without_text() })
+    }
+
+    /// Every field but the body and the front matter's tree.
+    fn clone_without_text(&self) -> Source {
+        Source {
+            rel: self.rel.clone(),
+            file: self.file.clone(),
+            kind: self.kind.clone(),
+            id: self.id.clone(),
+            body: String::new(),
+            head: self.head.clone(),
+            body_line: self.body_line,
+            front: None,
+            front_failed: self.front_failed,
+            origin: self.origin.clone(),
+            hash: self.hash,
+            body_let_go: self.body_let_go,
+        }
+    }
+
     /// The 1-based line and column in the file of byte `offset` of the body.
     pub fn locate(&self, offset: usize) -> (usize, usize) {
         let (line, col) = crate::diagnostics::line_col(&self.body, offset);
@@ -152,7 +203,8 @@ pub fn read_source(root: &Path, rel: &Path, config: &Config) -> Result<(Source, 
             ),
         ));
     }
-    match String::from_utf8(bytes) {
+    let origin = root.join(&file);
+    let read = match String::from_utf8(bytes) {
         Ok(text) => parse_source(rel, &file, text, config),
         Err(e) => {
             // Kept in the site, read with replacement characters, so that
@@ -172,7 +224,16 @@ pub fn read_source(root: &Path, rel: &Path, config: &Config) -> Result<(Source, 
                 (Source { front_failed: true, ..source }, errors)
             })
         }
-    }
+    };
+    read.map(|(source, errors)| (Source { origin: Some(origin), ..source }, errors))
+}
+
+/// The hash `reread` checks a file's text against.
+fn text_hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = crate::fingerprint_hasher();
+    text.hash(&mut h);
+    h.finish()
 }
 
 /// The largest Markdown file annals reads: far above any real page, far
@@ -212,6 +273,9 @@ pub fn parse_source(
         head,
         body_line,
         front,
+        origin: None,
+        hash: text_hash(&text),
+        body_let_go: false,
     };
     source.quote(&mut diagnostics);
     Ok((source, diagnostics))
@@ -328,6 +392,27 @@ mod tests {
 
     fn config() -> Config {
         crate::config::parse("title: T\ncollections:\n  studies:\n    fields: {}\n").unwrap()
+    }
+
+    #[test]
+    fn a_body_let_go_is_read_again_only_if_the_file_is_unchanged() {
+        let root = std::env::temp_dir().join(format!("annals-reread-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("content/studies")).unwrap();
+        let text = "\u{feff}---\ntitle: T\n---\nBody é.\n";
+        std::fs::write(root.join("content/studies/a.md"), text).unwrap();
+        let (source, _) = read_source(&root, Path::new("studies/a.md"), &config()).unwrap();
+        let light = source.without_body();
+        assert!(light.body_let_go() && light.body.is_empty());
+        let again = light.reread().unwrap();
+        assert_eq!((again.body.as_str(), again.body_line, again.line(2)), ("Body é.\n", 4, Some("title: T")));
+        std::fs::write(root.join("content/studies/a.md"), text.replace("Body", "Text")).unwrap();
+        assert!(light.reread().unwrap_err().contains("changed while the site was being built"));
+        std::fs::remove_file(root.join("content/studies/a.md")).unwrap();
+        assert!(light.reread().unwrap_err().starts_with("cannot read it again"));
+        // A source that was not read from a file keeps its body.
+        let made = src("studies/b.md", "Text.\n").unwrap().without_body();
+        assert!(!made.body_let_go() && made.body == "Text.\n");
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     fn src(rel: &str, text: &str) -> Result<Source, Diagnostic> {

@@ -247,6 +247,10 @@ impl Engine {
         let (skeleton, markdown_rendered) = self.markdown(config, patch, sink.is_some(), &mut errors, &mut t);
         let previous = FreeLater(self.site.take());
         let (site, errs) = t.time("link", || skeleton.link(previous.0.as_ref()));
+        if sink.is_some() {
+            // A one-off build reads each body again when it needs it.
+            site.pages.par_iter().for_each(|p| p.md.let_go_of_body());
+        }
         // Kept, failed build or not, for the next build to reuse its relations.
         self.site = Some(site);
         errors.extend(errs);

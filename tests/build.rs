@@ -262,3 +262,37 @@ fn plain_pages_take_their_title_from_the_first_heading() {
     site.write("content/notes/untitled.md", "# A heading title\n\nText.\n");
     site.build_ok().contains("notes/untitled/index.html", "<title>A heading title · Fixture history</title>");
 }
+
+/// A file edited while a build runs: the build, which reads each page's text
+/// again when it writes the page, fails rather than publish either version.
+#[test]
+fn a_file_changed_during_a_build_fails_it() {
+    use annals::engine::Engine;
+    use annals::output::Sink;
+    use std::sync::Once;
+    struct EditOnFirstWrite {
+        file: std::path::PathBuf,
+        once: Once,
+    }
+    impl Sink for EditOnFirstWrite {
+        fn create_folders(&self, _: &mut dyn Iterator<Item = &str>) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write(&self, _: &str, _: &[u8]) -> std::io::Result<()> {
+            self.once.call_once(|| {
+                let text = std::fs::read_to_string(&self.file).unwrap();
+                std::fs::write(&self.file, text.replace("A review of", "A new review of")).unwrap();
+            });
+            Ok(())
+        }
+    }
+    let site = TestSite::fixture("basic");
+    let sink = EditOnFirstWrite { file: site.root.join("content/studies/gamma-2010.md"), once: Once::new() };
+    let errors = Engine::new(site.options.clone()).build_into(&sink).expect_err("the build must fail");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.path.ends_with("gamma-2010.md") && e.message.contains("changed while the site was being built")),
+        "{errors:?}"
+    );
+}

@@ -270,7 +270,11 @@ impl Renderer<'_> {
                     return Ok(None);
                 }
                 if let Subject::Page(i) = job.what {
-                    self.site.pages[i].md.release();
+                    let md = &self.site.pages[i].md;
+                    md.release();
+                    if let Some(unread) = md.unread() {
+                        return Err(unread);
+                    }
                 }
                 match sink.write(&job.path, &bytes) {
                     Ok(()) => Ok(Some(job.path.clone())),

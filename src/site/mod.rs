@@ -124,6 +124,8 @@ pub struct Markdown {
     /// The file the body comes from; `None` for generated pages, and once
     /// a one-off build has written the page (see [`Markdown::release`]).
     source: Mutex<Option<Arc<Source>>>,
+    /// Why the body let go of could not be read again (see `let_go_of_body`).
+    unread: Mutex<Option<Diagnostic>>,
     pub errors: Vec<Diagnostic>,
     /// Every page this Markdown links to or cites, and a fingerprint of
     /// what it knew of them (see [`Resolver::facts`]).
@@ -173,7 +175,35 @@ impl Markdown {
     /// The file the body comes from, with its Markdown as written; `None`
     /// for generated pages.
     pub fn source(&self) -> Option<Arc<Source>> {
-        self.source.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        let held = self.source.lock().unwrap_or_else(|e| e.into_inner()).clone()?;
+        if !held.body_let_go() {
+            return Some(held);
+        }
+        match held.reread() {
+            Ok(whole) => Some(Arc::new(whole)),
+            Err(why) => {
+                let d = Diagnostic::file(&held.file, format!("cannot render this page: {why}"));
+                *self.unread.lock().unwrap_or_else(|e| e.into_inner()) = Some(d);
+                None
+            }
+        }
+    }
+
+    /// Lets go of the body's text, which `source` then reads again from the
+    /// file: a one-off build does once the link stage is done, so that the
+    /// text of every page is not held while the search index and the pages
+    /// are made.
+    pub fn let_go_of_body(&self) {
+        let mut held = self.source.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(source) = held.as_mut() {
+            *source = Arc::new(source.without_body());
+        }
+    }
+
+    /// Why the body could not be read again, if it could not: the page must
+    /// not be published without it.
+    pub fn unread(&self) -> Option<Diagnostic> {
+        self.unread.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Lets go of the source: a one-off build does, once the page is

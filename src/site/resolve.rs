@@ -223,5 +223,5 @@ pub(super) fn render_page(page: &Page, source: &Arc<Source>, resolver: &Resolver
     let facts = resolver.facts(&deps);
     source.quote(&mut errors);
     let source = Mutex::new(Some(source.clone()));
-    Markdown { content, summary, text_fields, source, errors, deps, facts }
+    Markdown { content, summary, text_fields, source, unread: Mutex::default(), errors, deps, facts }
 }
