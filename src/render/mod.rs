@@ -150,12 +150,14 @@ pub fn render(
     // templates of the pages replaced.
     let kept_jobs = std::mem::take(&mut cache.job_list);
     let reused = replaced.filter(|_| lists.same_graph && templates.reused);
-    let (jobs, jobs_reused) = match reused.and_then(|replaced| retemplate(site, templates, kept_jobs, replaced)) {
-        Some(jobs) => (jobs, true),
-        None => (jobs(site, templates, &mut errors), false),
-    };
-    // The globals Tera holds are this site's while nothing they list changed.
-    let same_globals = replaced.is_some() && lists.unchanged && templates.reused;
+    let (jobs, jobs_reused, retemplated) =
+        match reused.and_then(|replaced| retemplate(site, templates, kept_jobs, replaced)) {
+            Some((jobs, retemplated)) => (jobs, true, retemplated),
+            None => (jobs(site, templates, &mut errors), false, true),
+        };
+    // The globals Tera holds are this site's while nothing they list changed
+    // (and no output's template did: which globals are made depends on them).
+    let same_globals = replaced.is_some() && lists.unchanged && templates.reused && !retemplated;
     if !same_globals {
         // `cited_by` is made only if an output reads it, as few do.
         let cited_by = jobs.iter().any(|j| templates.globals_used(&j.template).any(|g| g == Global::CitedBy));
@@ -679,14 +681,18 @@ impl Job {
 }
 
 /// The last render's `jobs`, for the same pages and templates, with the
-/// templates of the `replaced` pages found again: `None` if one has none.
-fn retemplate(site: &Site, templates: &Templates, mut jobs: Vec<Job>, replaced: &[usize]) -> Option<Vec<Job>> {
+/// templates of the `replaced` pages found again, and whether one of them
+/// changed: `None` if one has none.
+fn retemplate(site: &Site, templates: &Templates, mut jobs: Vec<Job>, replaced: &[usize]) -> Option<(Vec<Job>, bool)> {
+    let mut changed = false;
     for &i in replaced {
         if let Ok(k) = jobs.binary_search_by_key(&i, Job::page) {
-            jobs[k].template = page_template(&site.pages[i], templates).ok()?;
+            let template = page_template(&site.pages[i], templates).ok()?;
+            changed |= template != jobs[k].template;
+            jobs[k].template = template;
         }
     }
-    Some(jobs)
+    Some((jobs, changed))
 }
 
 fn page_template(page: &Page, templates: &Templates) -> Result<Arc<str>, Diagnostic> {

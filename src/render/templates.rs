@@ -42,20 +42,8 @@ impl Templates {
         previous: Option<Templates>,
     ) -> Result<Templates, Vec<Diagnostic>> {
         let (loaded, mut errors) = read(root, files);
-        if let Some(mut same) = previous.filter(|p| errors.is_empty() && p.files == loaded) {
-            // A site patched from the last one has the same pages and URLs.
-            if targets.patched_from != Some(same.targets_site) {
-                same.pages_fingerprint = targets.pages_fingerprint();
-            }
-            same.targets_site = targets.site;
-            same.reused = true;
-            let fingerprint = targets.fingerprint(same.pages_fingerprint);
-            if fingerprint != same.targets_fingerprint {
-                same.targets_fingerprint = fingerprint;
-                same.statics = targets.statics.iter().map(|s| s.to_string()).collect();
-                register_url_for(&mut same.tera, &targets);
-            }
-            return Ok(same);
+        if let Some(same) = previous.filter(|p| errors.is_empty() && p.files == loaded) {
+            return Ok(same.reused_for(&targets));
         }
         let mut tera = Tera::new();
         tera.autoescape_on([".html", ".htm", ".xml"]);
@@ -100,6 +88,24 @@ impl Templates {
             statics,
             reused: false,
         })
+    }
+
+    /// These templates, unchanged, for a build whose `url_for` resolves
+    /// `targets`.
+    fn reused_for(mut self, targets: &Targets) -> Templates {
+        // A site patched from the last one has the same pages and URLs.
+        if targets.patched_from != Some(self.targets_site) {
+            self.pages_fingerprint = targets.pages_fingerprint();
+        }
+        self.targets_site = targets.site;
+        self.reused = true;
+        let fingerprint = targets.fingerprint(self.pages_fingerprint);
+        if fingerprint != self.targets_fingerprint {
+            self.targets_fingerprint = fingerprint;
+            self.statics = targets.statics.iter().map(|s| s.to_string()).collect();
+            register_url_for(&mut self.tera, targets);
+        }
+        self
     }
 
     pub(super) fn fingerprint(&self, template: &str) -> u64 {

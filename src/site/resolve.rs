@@ -49,13 +49,14 @@ impl Skeleton {
             self.pages[i].keep_rendered(md.clone());
             self.pages[i].md = md;
         }
-        match self.delta.is_some() {
-            true => {
-                self.md_errors.retain(|i| !stale.contains(i));
-                self.md_errors.extend(stale.iter().filter(|&&i| !self.pages[i].md.errors.is_empty()));
-                self.md_errors.sort_unstable();
-            }
-            false => self.md_errors = (0..self.pages.len()).filter(|&i| !self.pages[i].md.errors.is_empty()).collect(),
+        // Which pages have diagnostics: the last build's, updated for those rendered.
+        let has_errors = |i: &usize| !self.pages[*i].md.errors.is_empty();
+        if self.delta.is_some() {
+            self.md_errors.retain(|i| !stale.contains(i));
+            self.md_errors.extend(stale.iter().filter(|i| has_errors(i)));
+            self.md_errors.sort_unstable();
+        } else {
+            self.md_errors = (0..self.pages.len()).filter(has_errors).collect();
         }
         stale.len()
     }
