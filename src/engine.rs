@@ -4,8 +4,11 @@
 //! the change can affect; a first build is a rebuild with nothing kept, so
 //! both run the same code and produce the same bytes.
 //!
-//! Validation is always whole-site: every file's errors are kept with it and
-//! the link stage runs over every page on every build.
+//! Validation is always whole-site: every file's errors are kept with it,
+//! and the link stage's checks run over every page unless the pages a save
+//! replaced relate to the others as before (their links, citations, anchors
+//! and relating fields unchanged, no URL or label changed), when the last
+//! build's results, errors included, still hold.
 //!
 //! # What a rebuild reuses, and when
 //!
