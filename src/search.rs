@@ -162,14 +162,14 @@ pub fn index(site: &Site, cache: &mut Cache) -> Made {
     let replaced = site.patched_from(cache.generation);
     cache.generation = site.generation;
     if let Some(replaced) = replaced {
-        let stale: Vec<(usize, usize)> = replaced
-            .iter()
-            .map(|&i| (cache.doc_of[i], i))
-            .filter(|&(n, i)| n != UNSEARCHED && !cache.keys[n as usize].1.same(&DocKey::of(&site.pages[i])))
-            .map(|(n, i)| (n as usize, i))
-            .collect();
-        for &(n, i) in &stale {
-            cache.keys[n].1 = DocKey::of(&site.pages[i]);
+        let mut stale: Vec<(usize, usize)> = Vec::new();
+        for &i in replaced.iter().filter(|&&i| cache.doc_of[i] != UNSEARCHED) {
+            let n = cache.doc_of[i] as usize;
+            let key = DocKey::of(&site.pages[i]);
+            if !cache.keys[n].1.same(&key) {
+                cache.keys[n].1 = key;
+                stale.push((n, i));
+            }
         }
         let fresh: Vec<(Doc, Vec<(String, u32)>)> =
             stale.par_iter().map(|&(_, i)| make_doc(site, &site.pages[i])).collect();

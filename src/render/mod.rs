@@ -349,12 +349,11 @@ impl Renderer<'_> {
         let started = std::time::Instant::now();
         let search = crate::search::index(self.site, &mut cache.search);
         let search_time = started.elapsed();
-        let crate::search::Made::Again(search) = search else {
-            return RenderedSite { rendered, errors, search_time, ..cache.assembled() };
+        // Outputs added or gone after all: put them together again.
+        let search = match search {
+            crate::search::Made::Again(search) if same_paths => search,
+            _ => return RenderedSite { rendered, errors, search_time, ..cache.assembled() },
         };
-        if !same_paths {
-            return RenderedSite { rendered, errors, search_time, ..cache.assembled() };
-        }
         let mut changed = Vec::new();
         for o in again.into_iter().chain(search) {
             let k = cache.sorted.binary_search_by(|s| s.path.cmp(&o.path)).expect("the same outputs as last time");
