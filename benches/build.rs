@@ -194,14 +194,26 @@ fn measure_saves(root: &Path, label: &str, files: Vec<String>) {
             Report::Warning(w) => panic!("{w}"),
         }
     }
+    // The server's site is most of this process now: what it holds after
+    // the saves, and the most this process ever held (the first build's
+    // peak included).
+    let (resident, peak) = (status_mib("VmRSS:"), status_mib("VmHWM:"));
     running.stop();
     println!(
-        "serve   {label:>13}  save → reload message: median {:.1} ms (min {:.1}, max {:.1}), {} outputs re-rendered (median)",
+        "serve   {label:>13}  save → reload message: median {:.1} ms (min {:.1}, max {:.1}), {} outputs re-rendered (median); memory {resident:.0} MiB, peak {peak:.0} MiB",
         median(took.clone()),
         took.iter().cloned().fold(f64::MAX, f64::min),
         took.iter().cloned().fold(0.0, f64::max),
         median(rendered)
     );
+}
+
+/// A figure of this process's `/proc/self/status` in MiB (0 where there is none).
+fn status_mib(key: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib =
+        status.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok());
+    kib.unwrap_or(0.0) / 1024.0
 }
 
 /// The repository's own site, copied to `dir` so that saving its files

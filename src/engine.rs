@@ -504,7 +504,7 @@ impl Engine {
                 removed.push(gone.path.to_string());
             }
             match last.next_if(|l| l.path == o.path) {
-                Some(l) if Arc::ptr_eq(&l.bytes, &o.bytes) || l.bytes == o.bytes => {}
+                Some(l) if l.bytes.same_as(&o.bytes) || l.bytes == o.bytes => {}
                 _ => changed.push(o.path.to_string()),
             }
         }
@@ -659,7 +659,8 @@ mod tests {
         let paths: Vec<Arc<str>> = vec!["index.html".into(), "style.css".into()];
         // Streamed (paths) or kept (sorted outputs): the same answers.
         let streamed = render::RenderedSite { paths: paths.clone(), ..Default::default() };
-        let outputs = paths.iter().map(|p| Output { path: p.clone(), bytes: Arc::from(&b""[..]) }).collect();
+        let outputs =
+            paths.iter().map(|p| Output { path: p.clone(), bytes: crate::output::Bytes::plain([]) }).collect();
         let kept = render::RenderedSite { outputs, ..Default::default() };
         for rendered in [&streamed, &kept] {
             let found = path_collisions(rendered, &[copy("style.css"), copy("a.png")]);

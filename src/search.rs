@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::HashMap;
 use crate::field::{FieldValue, When};
-use crate::output::{Output, Sink};
+use crate::output::{Bytes, Output, Sink};
 use crate::site::{Markdown, Page, Site};
 
 /// The weight of a word in a title, a field, the body.
@@ -45,12 +45,22 @@ const TEXT_LIMIT: usize = 2000;
 const CHUNK: usize = 4;
 const KEY_CHARS: usize = 3;
 
-/// What the index keeps of a page once its terms are in the postings.
+/// What the index keeps of a page once its terms are in the postings and
+/// its entry in `search/d/` is written.
 struct Doc {
     /// Per taxonomy (by position), the page's terms.
     facets: Vec<Vec<String>>,
-    /// What a result shows, as JSON: its entry in `search/d/`.
+    /// A hash of what a result shows (see [`Made`]): the entry is not kept,
+    /// as the file it is in holds it.
+    shown: u64,
+}
+
+/// A page's Doc as made: with its entry in `search/d/` (what a result
+/// shows, as JSON) and its terms with their weights.
+struct Made {
+    doc: Doc,
     fragment: String,
+    terms: Vec<(String, u32)>,
 }
 
 /// Term → postings (document, weight), by document.
@@ -71,7 +81,7 @@ pub struct Cache {
     ids: HashMap<String, u32>,
     index: Shards,
     /// Every output of the index, by path.
-    outputs: BTreeMap<Arc<str>, Arc<[u8]>>,
+    outputs: BTreeMap<Arc<str>, Bytes>,
     /// The taxonomy names when the index was made.
     taxonomies: Vec<String>,
     /// The site the index was last brought up to date with, and each of its
@@ -94,7 +104,7 @@ impl Cache {
 }
 
 /// What an update for the preview changed.
-pub enum Made {
+pub enum Update {
     /// Which outputs there are may have changed (see `Cache::outputs`).
     All,
     /// The same outputs as before, of which these were made again.
@@ -143,12 +153,12 @@ fn searched(site: &Site) -> Vec<usize> {
 pub fn write_index(site: &Site, sink: &dyn Sink) -> std::io::Result<Vec<Arc<str>>> {
     sink.create_folders(&mut ["search/d/", "search/t/", "search/f/"].into_iter())?;
     let written = Mutex::new(Vec::new());
-    let emit = |path: String, bytes: Arc<[u8]>| {
+    let emit = |path: String, bytes: Vec<u8>| {
         sink.write(&path, &bytes)?;
         written.lock().expect("no panics while held").push(path.into());
         Ok(())
     };
-    let (docs, postings) = gather(site, &searched(site), false, &emit)?;
+    let (docs, postings) = gather(site, &searched(site), &emit)?;
     write_all(site, &docs, &shards(postings), &emit)?;
     Ok(written.into_inner().expect("no panics while held"))
 }
@@ -156,7 +166,7 @@ pub fn write_index(site: &Site, sink: &dyn Sink) -> std::io::Result<Vec<Arc<str>
 /// The outputs of the search index, for the preview: only what changed
 /// since the last call is made again, and for a site patched from the last
 /// one (see `Site::patched`), only its replaced pages are looked at.
-pub fn index(site: &Site, cache: &mut Cache) -> Made {
+pub fn index(site: &Site, cache: &mut Cache) -> Update {
     cache.touched.clear();
     cache.paths_changed = false;
     let replaced = site.patched_from(cache.generation);
@@ -171,19 +181,18 @@ pub fn index(site: &Site, cache: &mut Cache) -> Made {
                 stale.push((n, i));
             }
         }
-        let fresh: Vec<(Doc, Vec<(String, u32)>)> =
-            stale.par_iter().map(|&(_, i)| make_doc(site, &site.pages[i])).collect();
+        let fresh: Vec<Made> = stale.par_iter().map(|&(_, i)| make_doc(site, &site.pages[i])).collect();
         update(site, cache, stale.into_iter().map(|(n, _)| n).zip(fresh));
         if !cache.paths_changed {
             cache.touched.sort_unstable();
             cache.touched.dedup();
             let again = cache.touched.iter().map(|p| Output { path: p.clone(), bytes: cache.outputs[p].clone() });
-            return Made::Again(again.collect());
+            return Update::Again(again.collect());
         }
     } else {
         rebuild(site, cache);
     }
-    Made::All
+    Update::All
 }
 
 /// Brings the index up to date with `site`, page by page.
@@ -201,11 +210,11 @@ fn rebuild(site: &Site, cache: &mut Cache) {
         && cache.keys.iter().zip(&keys).all(|(a, b)| a.0 == b.0);
     if !same_numbering {
         let made = Mutex::new(Vec::new());
-        let emit = |path: String, bytes: Arc<[u8]>| {
-            made.lock().expect("no panics while held").push((path, bytes));
+        let emit = |path: String, bytes: Vec<u8>| {
+            made.lock().expect("no panics while held").push((path, Bytes::packed(bytes)));
             Ok(())
         };
-        let (docs, postings) = gather(site, &pages, true, &emit).expect("collecting cannot fail");
+        let (docs, postings) = gather(site, &pages, &emit).expect("collecting cannot fail");
         cache.doc_terms = vec![Vec::new(); docs.len()];
         cache.terms.clear();
         cache.ids.clear();
@@ -225,8 +234,7 @@ fn rebuild(site: &Site, cache: &mut Cache) {
     } else {
         let stale: Vec<usize> = (0..keys.len()).filter(|&n| !cache.keys[n].1.same(&keys[n].1)).collect();
         if !stale.is_empty() {
-            let fresh: Vec<(Doc, Vec<(String, u32)>)> =
-                stale.par_iter().map(|&n| make_doc(site, &site.pages[pages[n]])).collect();
+            let fresh: Vec<Made> = stale.par_iter().map(|&n| make_doc(site, &site.pages[pages[n]])).collect();
             update(site, cache, stale.into_iter().zip(fresh));
         }
     }
@@ -235,18 +243,18 @@ fn rebuild(site: &Site, cache: &mut Cache) {
 }
 
 /// Where made files go: written at once, or collected.
-type Emit<'a> = dyn Fn(String, Arc<[u8]>) -> std::io::Result<()> + Sync + 'a;
+type Emit<'a> = dyn Fn(String, Vec<u8>) -> std::io::Result<()> + Sync + 'a;
 
 /// Replaces documents in the cached index, writing again the shards and
 /// chunks they were or are in.
-fn update(site: &Site, cache: &mut Cache, changed: impl Iterator<Item = (usize, (Doc, Vec<(String, u32)>))>) {
+fn update(site: &Site, cache: &mut Cache, changed: impl Iterator<Item = (usize, Made)>) {
     let mut dirty = Dirty::default();
-    for (n, (doc, terms)) in changed {
+    for (n, Made { doc, fragment, terms }) in changed {
         cache.drop_terms(n, &terms, &mut dirty);
         cache.doc_terms[n] = cache.add_terms(n, terms, &mut dirty);
         dirty.facets |= cache.docs[n].facets != doc.facets;
-        if cache.docs[n].fragment != doc.fragment {
-            dirty.chunks.insert(n / CHUNK);
+        if cache.docs[n].shown != doc.shown {
+            dirty.fragments.insert(n, fragment);
         }
         cache.docs[n] = doc;
     }
@@ -258,8 +266,8 @@ fn update(site: &Site, cache: &mut Cache, changed: impl Iterator<Item = (usize, 
 struct Dirty {
     /// Keys of the shards whose postings changed.
     shards: BTreeSet<String>,
-    /// Chunks of `search/d/` whose documents changed.
-    chunks: BTreeSet<usize>,
+    /// The documents whose entries in `search/d/` changed, with the new ones.
+    fragments: BTreeMap<usize, String>,
     /// Some page's taxonomy terms changed: the filters and the manifest.
     facets: bool,
 }
@@ -314,10 +322,21 @@ impl Cache {
 
     /// Makes again the outputs `dirty` names; a shard left empty is removed.
     fn rewrite(&mut self, site: &Site, dirty: &Dirty) {
-        for &chunk in &dirty.chunks {
-            let docs = self.docs.chunks(CHUNK).nth(chunk).unwrap_or_default();
-            let (path, bytes) = chunk_file(chunk, docs.iter().map(|d| d.fragment.as_str()));
-            self.put(path.into(), bytes);
+        let chunks: BTreeSet<usize> = dirty.fragments.keys().map(|n| n / CHUNK).collect();
+        for k in chunks {
+            let path = chunk_path(k);
+            let docs = k * CHUNK..(k * CHUNK + CHUNK).min(self.docs.len());
+            // The other entries of the file are taken from it as written.
+            let file = self.outputs.get(path.as_str()).map(Bytes::get).unwrap_or_default();
+            let mut old: Vec<Cow<str>> = chunk_fragments(&file).into_iter().map(|f| Cow::Borrowed(f.get())).collect();
+            if old.len() != docs.len() {
+                // Not the file this index wrote (which cannot be): made again.
+                let pages = searched(site);
+                old = docs.clone().map(|n| Cow::Owned(make_doc(site, &site.pages[pages[n]]).fragment)).collect();
+            }
+            let fragments = docs.zip(&old).map(|(n, old)| dirty.fragments.get(&n).map_or(old.as_ref(), String::as_str));
+            let bytes = chunk_file(&path, fragments);
+            self.put(path.into(), Bytes::packed(bytes));
         }
         for key in &dirty.shards {
             let shard = self.index.get_mut(key).expect("made above");
@@ -328,20 +347,20 @@ impl Cache {
                 self.paths_changed |= self.outputs.remove(path.as_str()).is_some();
             } else {
                 let bytes = script(&path, &shard_json(shard));
-                self.put(path.into(), bytes);
+                self.put(path.into(), Bytes::packed(bytes));
             }
         }
         if dirty.facets {
             let mut small = BTreeMap::new();
             write_small(site, &self.docs, &mut small);
             for (path, bytes) in small {
-                self.put(path, bytes);
+                self.put(path, Bytes::packed(bytes));
             }
         }
     }
 
     /// Puts an output in, noting it as made again (and as new if it is).
-    fn put(&mut self, path: Arc<str>, bytes: Arc<[u8]>) {
+    fn put(&mut self, path: Arc<str>, bytes: Bytes) {
         self.touched.push(path.clone());
         self.paths_changed |= self.outputs.insert(path, bytes).is_none();
     }
@@ -352,24 +371,21 @@ impl Cache {
 /// terms go into the postings at once, so that the site's words and texts
 /// are never all held page by page. `keep`: keep each page's fragment (the
 /// preview, which writes chunks again).
-fn gather(site: &Site, pages: &[usize], keep: bool, emit: &Emit) -> std::io::Result<(Vec<Doc>, Postings)> {
+fn gather(site: &Site, pages: &[usize], emit: &Emit) -> std::io::Result<(Vec<Doc>, Postings)> {
     let (mut docs, mut postings) = pages
         .par_chunks(CHUNK)
         .enumerate()
         .try_fold(
             || (Vec::new(), Postings::default()),
             |(mut docs, mut postings), (k, chunk)| {
-                let made: Vec<(Doc, Vec<(String, u32)>)> =
-                    chunk.iter().map(|&i| make_doc(site, &site.pages[i])).collect();
-                let (path, bytes) = chunk_file(k, made.iter().map(|(d, _)| d.fragment.as_str()));
+                let made: Vec<Made> = chunk.iter().map(|&i| make_doc(site, &site.pages[i])).collect();
+                let path = chunk_path(k);
+                let bytes = chunk_file(&path, made.iter().map(|m| m.fragment.as_str()));
                 emit(path, bytes)?;
-                for (j, (mut doc, terms)) in made.into_iter().enumerate() {
+                for (j, Made { doc, terms, .. }) in made.into_iter().enumerate() {
                     let n = k * CHUNK + j;
                     for (term, weight) in terms {
                         postings.entry(term).or_default().push((n as u32, weight));
-                    }
-                    if !keep {
-                        doc.fragment = String::new();
                     }
                     docs.push((n, doc));
                 }
@@ -411,7 +427,7 @@ fn write_all(site: &Site, docs: &[Doc], index: &Shards, emit: &Emit) -> std::io:
 }
 
 /// The manifest and the filters: small, and made again on every change.
-fn write_small(site: &Site, docs: &[Doc], outputs: &mut BTreeMap<Arc<str>, Arc<[u8]>>) {
+fn write_small(site: &Site, docs: &[Doc], outputs: &mut BTreeMap<Arc<str>, Vec<u8>>) {
     let mut filters = serde_json::Map::new();
     for (t, tax) in site.graph.taxonomies.iter().enumerate() {
         let mut terms: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
@@ -474,16 +490,25 @@ fn shard_json(shard: &BTreeMap<String, Vec<(u32, u32)>>) -> String {
 }
 
 /// `annalsSearch("t/abc", {...});`: a file that loads through a script tag.
-fn script(path: &str, json: &str) -> Arc<[u8]> {
+fn script(path: &str, json: &str) -> Vec<u8> {
     let name = path.trim_start_matches("search/").trim_end_matches(".js");
-    format!("annalsSearch({name:?},{json});\n").into_bytes().into()
+    format!("annalsSearch({name:?},{json});\n").into_bytes()
 }
 
 /// `search/d/<k>.js`: documents `k * CHUNK` to `k * CHUNK + CHUNK - 1`.
-fn chunk_file<'a>(k: usize, fragments: impl Iterator<Item = &'a str>) -> (String, Arc<[u8]>) {
-    let path = format!("search/d/{k}.js");
-    let bytes = script(&path, &format!("[{}]", fragments.collect::<Vec<_>>().join(",")));
-    (path, bytes)
+fn chunk_path(k: usize) -> String {
+    format!("search/d/{k}.js")
+}
+
+fn chunk_file<'a>(path: &str, fragments: impl Iterator<Item = &'a str>) -> Vec<u8> {
+    script(path, &format!("[{}]", fragments.collect::<Vec<_>>().join(",")))
+}
+
+/// The entries of a file [`chunk_file`] made, as they are written in it.
+fn chunk_fragments(file: &[u8]) -> Vec<&serde_json::value::RawValue> {
+    let file = std::str::from_utf8(file).unwrap_or_default();
+    let json = file.split_once(',').and_then(|(_, rest)| rest.strip_suffix(");\n")).unwrap_or_default();
+    serde_json::from_str(json).unwrap_or_default()
 }
 
 fn shard_path(key: &str) -> String {
@@ -519,8 +544,7 @@ pub fn tokens(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
     })
 }
 
-/// A page's Doc, and its terms with their weights.
-fn make_doc(site: &Site, page: &Page) -> (Doc, Vec<(String, u32)>) {
+fn make_doc(site: &Site, page: &Page) -> Made {
     let body = page.md.source().map(|s| body_text(site, &s.body)).unwrap_or_default();
     let terms = weighted_terms(page, &body);
     let facets = site
@@ -543,7 +567,7 @@ fn make_doc(site: &Site, page: &Page) -> (Doc, Vec<(String, u32)>) {
         "text": snippet_text(site, page, &body),
     })
     .to_string();
-    (Doc { facets, fragment }, terms)
+    Made { doc: Doc { facets, shown: hash(&fragment) }, fragment, terms }
 }
 
 /// Each word of the page's title, fields and `body` with its weight: the

@@ -5,6 +5,7 @@
 mod common;
 use annals::engine::{Built, Change, Engine, generate};
 use common::TestSite;
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 struct Session {
@@ -29,8 +30,8 @@ impl Session {
         let full = generate(&self.site.options);
         match (incremental, full) {
             (Ok(inc), Ok(full)) => {
-                let a: Vec<(&str, &[u8])> = inc.outputs.iter().map(|o| (&*o.path, &*o.bytes)).collect();
-                let b: Vec<(&str, &[u8])> = full.outputs.iter().map(|o| (&*o.path, &*o.bytes)).collect();
+                let a: Vec<(&str, Cow<[u8]>)> = inc.outputs.iter().map(|o| (&*o.path, o.bytes.get())).collect();
+                let b: Vec<(&str, Cow<[u8]>)> = full.outputs.iter().map(|o| (&*o.path, o.bytes.get())).collect();
                 for ((pa, ba), (pb, bb)) in a.iter().zip(&b) {
                     assert_eq!(pa, pb);
                     assert!(ba == bb, "{pa} differs from a full build after {paths:?}");

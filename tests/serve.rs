@@ -74,15 +74,22 @@ struct Reply {
 
 /// A raw HTTP/1.1 request, so that paths reach the server unnormalised.
 fn request(addr: SocketAddr, method: &str, path: &str) -> Reply {
+    let (head, body) = exchange(addr, method, path, "");
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Reply { status, head, body: String::from_utf8_lossy(&body).into_owned() }
+}
+
+/// Sends a request with `headers` (lines ending in CRLF): the reply's head, and its body as sent.
+fn exchange(addr: SocketAddr, method: &str, path: &str, headers: &str) -> (String, Vec<u8>) {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(BOUND)).unwrap();
-    write!(stream, "{method} {path} HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n", addr.port()).unwrap();
+    let host = format!("Host: localhost:{}", addr.port());
+    write!(stream, "{method} {path} HTTP/1.1\r\n{host}\r\n{headers}Connection: close\r\n\r\n").unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    Reply { status, head: head.to_string(), body: body.to_string() }
+    let at = raw.windows(4).position(|w| w == b"\r\n\r\n").map_or(raw.len(), |at| at + 4);
+    let body = raw.split_off(at);
+    (String::from_utf8_lossy(&raw).trim_end().to_string(), body)
 }
 
 fn get(addr: SocketAddr, path: &str) -> Reply {
@@ -151,6 +158,31 @@ fn serves_pages_with_the_live_reload_script_and_proper_types() {
     assert_eq!(missing.status, 404);
     assert!(missing.body.contains("Page not found"));
     assert_eq!(request(p.addr(), "POST", "/").status, 405);
+}
+
+#[test]
+fn pages_are_sent_as_kept_gzip_packed_to_clients_that_take_it() {
+    use std::io::Read;
+    let p = Preview::start();
+    for path in ["/", "/studies/alpha-2000/", "/search/meta.js", "/no/such/page/"] {
+        let (plain_head, plain) = exchange(p.addr(), "GET", path, "");
+        assert!(!plain_head.contains("Content-Encoding"), "{plain_head}");
+        let (head, packed) = exchange(p.addr(), "GET", path, "Accept-Encoding: gzip, deflate, br\r\n");
+        assert!(head.contains("Content-Encoding: gzip"), "{path}: {head}");
+        assert!(head.contains("Vary: Accept-Encoding"), "{path}: {head}");
+        assert!(head.contains(&format!("Content-Length: {}", packed.len())), "{path}: {head}");
+        let mut unpacked = Vec::new();
+        flate2::read::GzDecoder::new(&packed[..]).read_to_end(&mut unpacked).unwrap();
+        assert!(unpacked == plain, "{path}: the packed reply is not the page");
+        assert!(packed.len() < plain.len());
+    }
+    // Refused with q=0 (also when `*` would take it), or not named at all.
+    for refusing in ["gzip;q=0, *\r\n", "identity\r\n", "br, deflate\r\n"] {
+        let (head, _) = exchange(p.addr(), "GET", "/", &format!("Accept-Encoding: {refusing}"));
+        assert!(!head.contains("Content-Encoding"), "{refusing}: {head}");
+    }
+    let (head, _) = exchange(p.addr(), "GET", "/", "Accept-Encoding: *;q=0.5\r\n");
+    assert!(head.contains("Content-Encoding: gzip"), "{head}");
 }
 
 #[test]

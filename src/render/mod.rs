@@ -21,7 +21,7 @@ use tera::{Context, Kwargs, State, Tera, TeraResult, Value};
 use crate::content::Kind;
 use crate::dependencies::{Global, TemplateDeps, template_deps};
 use crate::diagnostics::Diagnostic;
-use crate::output::{Output, Sink};
+use crate::output::{Bytes, Output, Sink};
 use crate::schema::FieldValue;
 use crate::site::{Graph, Markdown, Page, Site, Taxonomy, Term};
 use crate::theme;
@@ -90,7 +90,7 @@ struct CachedJob {
     /// For a page, the Markdown it was rendered with: its body is not in its
     /// card, so a body edit shows here only.
     md: Option<Arc<Markdown>>,
-    bytes: Arc<[u8]>,
+    bytes: Bytes,
 }
 
 /// Templates under this folder render once each, with the global context
@@ -351,7 +351,7 @@ impl Renderer<'_> {
         let search_time = started.elapsed();
         // Outputs added or gone after all: put them together again.
         let search = match search {
-            crate::search::Made::Again(search) if same_paths => search,
+            crate::search::Update::Again(search) if same_paths => search,
             _ => return RenderedSite { rendered, errors, search_time, ..cache.assembled() },
         };
         let mut changed = Vec::new();
@@ -386,7 +386,7 @@ impl Renderer<'_> {
         if fresh.trace {
             eprintln!("annals: rendering {}: {stale}", job.path);
         }
-        self.job(job).map(|bytes| Some(CachedJob { bytes: bytes.into(), ..kept }))
+        self.job(job).map(|bytes| Some(CachedJob { bytes: Bytes::packed(bytes), ..kept }))
     }
 
     fn job(&self, job: &Job) -> Result<Vec<u8>, Diagnostic> {
@@ -536,7 +536,7 @@ impl<'a> Freshness<'a> {
             Some(_) => self.templates.globals_used(&job.template).find(|g| self.global_changed[g]).map(Stale::Global),
         };
         let path = job.path.clone();
-        (stale, CachedJob { path, template: job.template.clone(), fingerprint, deps, md, bytes: Arc::from([]) })
+        (stale, CachedJob { path, template: job.template.clone(), fingerprint, deps, md, bytes: Bytes::plain([]) })
     }
 }
 

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use super::ServeError;
 use crate::engine::Built;
+use crate::output::Bytes;
 use crate::theme::Origin;
 
 pub const EVENTS_PATH: &str = "/__annals/events";
@@ -39,15 +40,26 @@ pub fn live_reload_script() -> String {
 /// What the server serves: the last good build.
 #[derive(Default, Clone)]
 pub struct Snapshot {
-    pages: HashMap<String, Arc<[u8]>>,
+    pages: HashMap<String, Bytes>,
     copies: HashMap<String, Origin>,
 }
 
 /// A response body: bytes in memory, or a file streamed from disk.
 enum Body {
     Bytes(Arc<[u8]>),
+    /// An output sent as the server keeps it: a gzip stream.
+    Gzip(Arc<[u8]>),
     Static(&'static [u8]),
     File(std::fs::File, u64),
+}
+
+impl Body {
+    fn kept(bytes: &Bytes, gzip: bool) -> Body {
+        match bytes.gzip() {
+            Some(gz) if gzip => Body::Gzip(gz.clone()),
+            _ => Body::Bytes(Arc::from(bytes.get())),
+        }
+    }
 }
 
 impl Snapshot {
@@ -66,9 +78,10 @@ impl Snapshot {
         self.copies = built.copies.iter().map(|c| (c.path.clone(), c.from.clone())).collect();
     }
 
-    fn get(&self, key: &str) -> Option<Body> {
+    /// The file at `key`: gzip-packed as kept when the client accepts that.
+    fn get(&self, key: &str, gzip: bool) -> Option<Body> {
         if let Some(bytes) = self.pages.get(key) {
-            return Some(Body::Bytes(bytes.clone()));
+            return Some(Body::kept(bytes, gzip));
         }
         match self.copies.get(key)? {
             Origin::Embedded(_, bytes) => Some(Body::Static(bytes)),
@@ -230,6 +243,8 @@ struct Request {
     method: String,
     path: String,
     host: Option<String>,
+    /// `Accept-Encoding` names gzip (every browser's does).
+    gzip: bool,
 }
 
 /// Reads a request head (up to `MAX_HEAD` bytes) and parses it.
@@ -246,15 +261,15 @@ fn read_request(stream: &mut TcpStream) -> Result<Request, u16> {
         let mut request = httparse::Request::new(&mut headers);
         match request.parse(&buf) {
             Ok(Status::Complete(_)) => {
-                let host = request
-                    .headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case("host"))
-                    .map(|h| String::from_utf8_lossy(h.value).into_owned());
+                let header = |name: &str| {
+                    let found = request.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name));
+                    found.map(|h| String::from_utf8_lossy(h.value).into_owned())
+                };
                 return Ok(Request {
                     method: request.method.unwrap_or_default().to_string(),
                     path: request.path.unwrap_or_default().to_string(),
-                    host,
+                    host: header("host"),
+                    gzip: header("accept-encoding").is_some_and(|v| accepts_gzip(&v)),
                 });
             }
             Ok(Status::Partial) if buf.len() < MAX_HEAD => {}
@@ -293,7 +308,7 @@ impl Response {
     /// server simple and costs nothing on localhost.
     fn send(self, stream: &mut TcpStream, head_only: bool) -> io::Result<()> {
         let len = match &self.body {
-            Body::Bytes(b) => b.len() as u64,
+            Body::Bytes(b) | Body::Gzip(b) => b.len() as u64,
             Body::Static(b) => b.len() as u64,
             Body::File(_, len) => *len,
         };
@@ -301,12 +316,15 @@ impl Response {
         for (name, value) in &self.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
+        if matches!(self.body, Body::Gzip(_)) {
+            head.push_str("Content-Encoding: gzip\r\n");
+        }
         head.push_str(&format!("Content-Length: {len}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n"));
         let mut out = io::BufWriter::new(stream);
         out.write_all(head.as_bytes())?;
         if !head_only {
             match self.body {
-                Body::Bytes(b) => out.write_all(&b)?,
+                Body::Bytes(b) | Body::Gzip(b) => out.write_all(&b)?,
                 Body::Static(b) => out.write_all(b)?,
                 // Streamed: a large PDF is never read whole into memory.
                 Body::File(mut f, _) => drop(io::copy(&mut f, &mut out)?),
@@ -355,26 +373,39 @@ fn handle(mut stream: TcpStream, state: &State) {
     }
     let site = state.site.read().unwrap_or_else(|e| e.into_inner()).clone();
     let response = match route(path, &site) {
-        Route::File(key) => match site.get(&key) {
-            Some(body) => Response::new(200, &content_type(&key), body),
-            None => not_found(&site),
+        Route::File(key) => match site.get(&key, request.gzip) {
+            Some(body) => Response::new(200, &content_type(&key), body).with("Vary", "Accept-Encoding"),
+            None => not_found(&site, request.gzip),
         },
         Route::Redirect(to) => Response::new(301, "text/plain", Body::Static(b"")).with("Location", to),
         Route::BadRequest => Response::text(400, "bad request"),
-        Route::NotFound => not_found(&site),
+        Route::NotFound => not_found(&site, request.gzip),
     };
     let _ = response.send(&mut stream, head_only);
 }
 
-fn not_found(site: &Snapshot) -> Response {
+fn not_found(site: &Snapshot, gzip: bool) -> Response {
     // Before the first good build there is no 404 page: this one carries the
     // live-reload script, so that the error overlay shows and the fix reloads.
-    let body = site.pages.get("404.html").cloned().unwrap_or_else(|| {
+    let body = site.pages.get("404.html").map(|page| Body::kept(page, gzip)).unwrap_or_else(|| {
         let page =
             format!("<!doctype html><title>Not found</title><body><h1>Not found</h1>{}</body>", live_reload_script());
-        Arc::from(page.into_bytes())
+        Body::Bytes(Arc::from(page.into_bytes()))
     });
-    Response::new(404, "text/html; charset=utf-8", Body::Bytes(body))
+    Response::new(404, "text/html; charset=utf-8", body).with("Vary", "Accept-Encoding")
+}
+
+/// Whether an `Accept-Encoding` value takes gzip: named, or else `*`,
+/// with a quality above 0.
+fn accepts_gzip(value: &str) -> bool {
+    let quality = |name: &str| {
+        value.split(',').find_map(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let named = parts.next()?.eq_ignore_ascii_case(name);
+            named.then(|| parts.find_map(|p| p.strip_prefix("q=")?.parse::<f32>().ok()).unwrap_or(1.0))
+        })
+    };
+    quality("gzip").or_else(|| quality("*")).is_some_and(|q| q > 0.0)
 }
 
 #[derive(Debug, PartialEq)]
@@ -460,7 +491,7 @@ mod tests {
     fn site() -> Snapshot {
         let mut s = Snapshot::default();
         for key in ["index.html", "studies/a/index.html", "style.css"] {
-            s.pages.insert(key.into(), Arc::from(b"x".as_slice()));
+            s.pages.insert(key.into(), Bytes::plain(b"x".as_slice()));
         }
         s
     }
