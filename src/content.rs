@@ -66,6 +66,11 @@ impl Source {
         self.body_let_go
     }
 
+    /// This source with its body: itself, or read again (see `reread`).
+    pub fn whole(self: &std::sync::Arc<Self>) -> Result<std::sync::Arc<Source>, String> {
+        if self.body_let_go { self.reread().map(std::sync::Arc::new) } else { Ok(self.clone()) }
+    }
+
     /// The whole source again, its body read from the file, which must hold
     /// the text read first; else why not.
     pub fn reread(&self) -> Result<Source, String> {

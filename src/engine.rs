@@ -87,9 +87,9 @@ pub struct Options {
     pub inject: Option<String>,
     /// Replace an output folder that annals did not make (see `output::check_output_dir`).
     pub force: bool,
-    /// The most text of page bodies a one-off build holds between the
-    /// markdown stage and writing each page; beyond it, each body is read
-    /// again from its file when needed (see [`HOLD_TEXT_UP_TO`]).
+    /// The most text of page bodies a build holds past the link stage (and
+    /// the preview between builds); beyond it, each body is read again from
+    /// its file when needed (see [`HOLD_TEXT_UP_TO`]).
     pub hold_text_up_to: usize,
 }
 
@@ -192,6 +192,11 @@ pub struct Engine {
     /// that build was the last one.
     last_good: Vec<Output>,
     last_good_is_last: bool,
+    /// The files read by this build (by path under `content/`), and whether
+    /// the site's text is more than `Options::hold_text_up_to`: then no body
+    /// is held past the link stage, and each is read again when needed.
+    fresh: Vec<String>,
+    let_go_text: bool,
 }
 
 impl Engine {
@@ -210,6 +215,8 @@ impl Engine {
             site: None,
             last_good: Vec::new(),
             last_good_is_last: false,
+            fresh: Vec::new(),
+            let_go_text: false,
         }
     }
 
@@ -255,12 +262,11 @@ impl Engine {
         let (skeleton, markdown_rendered) = self.markdown(config, patch, sink.is_some(), &mut errors, &mut t);
         let previous = FreeLater(self.site.take());
         let (site, errs) = t.time("link", || skeleton.link(previous.0.as_ref()));
-        if sink.is_some() && body_bytes(&site) > self.options.hold_text_up_to {
-            // A one-off build of a large site reads each body again when it needs it.
-            site.pages.par_iter().for_each(|p| p.md.let_go_of_body());
-        }
         // Kept, failed build or not, for the next build to reuse its relations.
         self.site = Some(site);
+        if self.let_go_text {
+            self.let_go_of_text(&markdown_rendered);
+        }
         errors.extend(errs);
 
         let (mut rendered, copies) = self.render(sink, &mut errors, &mut t)?;
@@ -284,7 +290,7 @@ impl Engine {
             outputs: rendered.outputs,
             copies,
             pages,
-            markdown_rendered,
+            markdown_rendered: markdown_rendered.len(),
             rendered: rendered.rendered,
             changed,
             removed,
@@ -310,7 +316,7 @@ impl Engine {
     }
 
     /// The pages with their URLs and labels, then the markdown stage over
-    /// them; returns the skeleton and how many pages' Markdown was rendered.
+    /// them; returns the skeleton and the pages whose Markdown was rendered.
     /// A one-off build (`once`) lets go of what only a rebuild would reuse.
     fn markdown(
         &mut self,
@@ -319,7 +325,7 @@ impl Engine {
         once: bool,
         errors: &mut Vec<Diagnostic>,
         t: &mut Timings,
-    ) -> (Skeleton, usize) {
+    ) -> (Skeleton, Vec<usize>) {
         let (mut skeleton, errs) = t.time("pages", || {
             let previous = self.site.as_mut();
             let patched =
@@ -345,7 +351,14 @@ impl Engine {
         });
         errors.extend(errs);
         let files = &self.files;
-        let source_of = |rel: &str| files.get(rel).and_then(|f| f.as_ref().ok()).map(|f| f.source.clone());
+        let source_of = |rel: &str| {
+            let file = files.get(rel)?.as_ref().ok()?;
+            Some(
+                file.source
+                    .whole()
+                    .map_err(|why| Diagnostic::file(&file.source.file, format!("cannot render this page: {why}"))),
+            )
+        };
         let markdown = &mut self.markdown;
         let rendered = t.time("markdown", || skeleton.render_markdown(&source_of, markdown));
         errors.extend(skeleton.markdown_errors().cloned());
@@ -404,8 +417,33 @@ impl Engine {
         });
         let (read, patch) = read;
         let infos = patch.then(|| read.iter().filter_map(|(_, f)| f.as_ref().ok()).map(|f| f.page.clone()).collect());
+        self.fresh = read.iter().map(|(rel, _)| rel.clone()).collect();
         self.files.extend(read);
+        if self.fresh.len() == self.files.len() {
+            // Every file was read: whether to hold their text is decided again.
+            let text: usize = self.files.values().filter_map(|f| f.as_ref().ok()).map(|f| f.source.body.len()).sum();
+            self.let_go_text = text > self.options.hold_text_up_to;
+        }
         infos
+    }
+
+    /// Lets go of the text of the bodies this build read or rendered: the
+    /// site's text is too large to hold (see `let_go_text`). A one-off build
+    /// reads each again for its search document and its page; the preview,
+    /// when it renders one of them again.
+    fn let_go_of_text(&mut self, rendered: &[usize]) {
+        let site = self.site.as_ref().expect("kept before");
+        let fresh = std::mem::take(&mut self.fresh);
+        for rel in &fresh {
+            if let Some(Ok(file)) = self.files.get_mut(rel)
+                && !file.source.body_let_go()
+            {
+                file.source = Arc::new(file.source.without_body());
+            }
+        }
+        let pages: HashSet<usize> =
+            fresh.iter().filter_map(|rel| site.page_index(rel)).chain(rendered.iter().copied()).collect();
+        pages.par_iter().for_each(|&i| site.pages[i].md.let_go_of_body());
     }
 
     /// Every diagnostic of the walk and of every file, kept with each file.
@@ -550,16 +588,13 @@ impl Engine {
     }
 }
 
-/// By default, the most text of bodies a one-off build holds from the
-/// markdown stage to the page: beyond it, each body is read again when needed (see
-/// `Markdown::let_go_of_body`), which saves memory in proportion to the
-/// text and costs about as much time: 3 % of a build at 100,000 pages,
-/// where it saves 240 MB. Below it, the memory is not worth the time.
+/// By default, the most text of bodies a build holds past the link stage,
+/// and the preview between builds: beyond it, each body is read again when
+/// needed (see `Markdown::let_go_of_body`), which saves memory in
+/// proportion to the text and costs about as much time: 3 % of a build at
+/// 100,000 pages, where it saves 240 MB. Below it, the memory is not worth
+/// the time.
 pub const HOLD_TEXT_UP_TO: usize = 64 << 20;
-
-fn body_bytes(site: &Site) -> usize {
-    site.pages.iter().filter_map(|p| p.md.source()).map(|s| s.body.len()).sum()
-}
 
 /// The warning of a build for publishing with a relative `base_url`.
 fn relative_base_url(base_url: &str) -> Diagnostic {

@@ -16,8 +16,14 @@ struct Session {
 
 impl Session {
     fn start() -> Session {
+        Session::holding_text_up_to(annals::engine::HOLD_TEXT_UP_TO)
+    }
+
+    /// With `0`, the engine holds no body's text between builds, as for a
+    /// large site: each is read again when a page must be rendered again.
+    fn holding_text_up_to(bytes: usize) -> Session {
         let site = TestSite::fixture("basic");
-        let mut engine = Engine::new(site.options.clone());
+        let mut engine = Engine::new(annals::engine::Options { hold_text_up_to: bytes, ..site.options.clone() });
         let built = engine.rebuild(&Change::Everything).expect("first build");
         let total = built.outputs.iter().filter(|o| !is_index(&o.path)).count();
         Session { total, site, engine }
@@ -136,7 +142,12 @@ fn a_title_edit_reaches_every_page_that_lists_it() {
 
 #[test]
 fn a_sequence_of_edits_additions_renames_and_deletions_matches_full_builds() {
-    let mut s = Session::start();
+    for hold in [annals::engine::HOLD_TEXT_UP_TO, 0] {
+        edits_additions_renames_and_deletions(Session::holding_text_up_to(hold));
+    }
+}
+
+fn edits_additions_renames_and_deletions(mut s: Session) {
     // Citation label change: every page that cites Beta changes.
     s.edit("content/studies/beta-2005.md", "authors: [Beta, Gamma]", "authors: [Beta]");
     let built = s.rebuild(&["content/studies/beta-2005.md"]);
@@ -179,6 +190,30 @@ fn a_sequence_of_edits_additions_renames_and_deletions_matches_full_builds() {
         "---\ntitle: Z\nauthors: [Z]\nyear: 2021\nera: late\nkey_finding: z\ndraft: true\n---\n",
     );
     s.rebuild(&["content/studies/zeta-2021.md"]);
+}
+
+#[test]
+fn a_body_not_held_is_read_again_and_must_be_the_text_read_first() {
+    let mut s = Session::holding_text_up_to(0);
+    // A template for every study: each study page is rendered again, each
+    // from its file read again.
+    let entry = "templates/studies/entry.html";
+    s.site.write(entry, "<!doctype html><title>{{ page.title }}</title>{{ page.content | safe }}");
+    let built = s.rebuild(&[entry]);
+    assert!(built.changed.iter().any(|c| c == "studies/gamma-2010/index.html"), "{:?}", built.changed);
+    // A file changed without the engine being told (its watcher's event
+    // still to come): the page is not rendered from half of the change.
+    s.edit("content/studies/gamma-2010.md", "A review of", "A new review of");
+    s.site.write(entry, "<!doctype html><title>{{ page.title }}</title><main>{{ page.content | safe }}</main>");
+    let errors = s.engine.rebuild(&Change::Paths(vec![PathBuf::from(entry)])).unwrap_err();
+    let changed = |e: &&annals::diagnostics::Diagnostic| {
+        e.path.ends_with("gamma-2010.md") && e.message.contains("changed while the site was being built")
+    };
+    assert_eq!(errors.iter().filter(changed).count(), 1, "{errors:?}");
+    // Then told: the new text, as a full build has it.
+    let built = s.rebuild(&["content/studies/gamma-2010.md"]);
+    let page = built.outputs.iter().find(|o| &*o.path == "studies/gamma-2010/index.html").unwrap();
+    assert!(String::from_utf8_lossy(&page.bytes.get()).contains("A new review of"));
 }
 
 #[test]

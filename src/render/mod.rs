@@ -386,7 +386,14 @@ impl Renderer<'_> {
         if fresh.trace {
             eprintln!("annals: rendering {}: {stale}", job.path);
         }
-        self.job(job).map(|bytes| Some(CachedJob { bytes: Bytes::packed(bytes), ..kept }))
+        let bytes = self.job(job)?;
+        // Its body could not be read again (see `Markdown::let_go_of_body`).
+        if let Subject::Page(i) = job.what
+            && let Some(unread) = self.site.pages[i].md.unread()
+        {
+            return Err(unread);
+        }
+        Ok(Some(CachedJob { bytes: Bytes::packed(bytes), ..kept }))
     }
 
     fn job(&self, job: &Job) -> Result<Vec<u8>, Diagnostic> {

@@ -176,11 +176,8 @@ impl Markdown {
     /// for generated pages.
     pub fn source(&self) -> Option<Arc<Source>> {
         let held = self.source.lock().unwrap_or_else(|e| e.into_inner()).clone()?;
-        if !held.body_let_go() {
-            return Some(held);
-        }
-        match held.reread() {
-            Ok(whole) => Some(Arc::new(whole)),
+        match held.whole() {
+            Ok(whole) => Some(whole),
             Err(why) => {
                 let d = Diagnostic::file(&held.file, format!("cannot render this page: {why}"));
                 *self.unread.lock().unwrap_or_else(|e| e.into_inner()) = Some(d);
@@ -190,12 +187,12 @@ impl Markdown {
     }
 
     /// Lets go of the body's text, which `source` then reads again from the
-    /// file: a one-off build does once the link stage is done, so that the
-    /// text of every page is not held while the search index and the pages
-    /// are made.
+    /// file: a build of a large site does once the link stage is done, so
+    /// that the text of every page is not held while the search index and
+    /// the pages are made (nor, in the preview, between builds).
     pub fn let_go_of_body(&self) {
         let mut held = self.source.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(source) = held.as_mut() {
+        if let Some(source) = held.as_mut().filter(|s| !s.body_let_go()) {
             *source = Arc::new(source.without_body());
         }
     }

@@ -4,16 +4,16 @@
 
 use super::*;
 
+/// A file's source by its path under `content/` (see `render_markdown`).
+pub type SourceOf<'a> = dyn Fn(&str) -> Option<Result<Arc<Source>, Diagnostic>> + Sync + 'a;
+
 impl Skeleton {
     /// Renders the Markdown of every page whose last rendering is stale
     /// (its file changed, or a page it links to or cites changed URL or
     /// label), in parallel, reading its text with `source_of` (by path under
-    /// `content/`). Returns how many pages were rendered.
-    pub fn render_markdown(
-        &mut self,
-        source_of: &(dyn Fn(&str) -> Option<Arc<Source>> + Sync),
-        cache: &mut MarkdownCache,
-    ) -> usize {
+    /// `content/`; `Err` when the body cannot be had, which the page's
+    /// Markdown then reports). Returns the pages rendered.
+    pub fn render_markdown(&mut self, source_of: &SourceOf<'_>, cache: &mut MarkdownCache) -> Vec<usize> {
         let resolver = self.resolver();
         let stale: Vec<usize> = match &self.delta {
             // The same pages with the same URLs and labels: only the files
@@ -41,7 +41,10 @@ impl Skeleton {
             .par_iter()
             .map(|&i| {
                 let page = &self.pages[i];
-                source_of(&page.rel).map(|source| render_page(page, &source, &resolver))
+                source_of(&page.rel).map(|source| match source {
+                    Ok(source) => render_page(page, &source, &resolver),
+                    Err(unread) => Markdown { errors: vec![unread], ..Markdown::default() },
+                })
             })
             .collect();
         for (&i, md) in stale.iter().zip(rendered) {
@@ -58,7 +61,7 @@ impl Skeleton {
         } else {
             self.md_errors = (0..self.pages.len()).filter(has_errors).collect();
         }
-        stale.len()
+        stale
     }
 
     fn resolver(&self) -> Resolver<'_> {
