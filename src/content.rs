@@ -61,6 +61,11 @@ impl Source {
         Source { body, front: None, body_let_go, ..self.clone_without_text() }
     }
 
+    /// Whether `other` was read from the same file with the same text.
+    pub fn same_text(&self, other: &Source) -> bool {
+        self.hash == other.hash && self.origin == other.origin
+    }
+
     /// Whether the body was let go (see `without_body`).
     pub fn body_let_go(&self) -> bool {
         self.body_let_go

@@ -27,6 +27,9 @@
 //!    and re-reads everything under it. While the same files make the same
 //!    pages, the index of pages by path and the errors of which pages there
 //!    are (two with one URL, two citable entries with one id) are kept too.
+//!    Above `Options::hold_text_up_to` of body text, no body is held past
+//!    the link stage: each is read again, and checked against a hash of the
+//!    text first read, when its page must be rendered again.
 //! 3. **Markdown facts** (`PageInfo`'s rendering): per file, its headings,
 //!    summary, links and citations, reused while the URLs and labels it
 //!    resolved against are the same.
@@ -49,7 +52,8 @@
 //!    same, its page's facts are the same, the lists of pages its context
 //!    shows (`render::page_lists`, one walk for the context and its
 //!    fingerprint) hold the same pages with unchanged cards, no global it
-//!    reads changed, and what `url_for` can resolve is the same.
+//!    reads changed, and what `url_for` can resolve is the same. Kept
+//!    gzip-packed (`output::Bytes`), as are the search index's files.
 //!    `ANNALS_TRACE=invalidation` prints why each output was rendered again.
 //! 8. **Inputs** (`inputs::Inputs`): what the build read from disk, which
 //!    the watcher of `serve` and `watch` watches.
@@ -443,7 +447,11 @@ impl Engine {
         }
         let pages: HashSet<usize> =
             fresh.iter().filter_map(|rel| site.page_index(rel)).chain(rendered.iter().copied()).collect();
-        pages.par_iter().for_each(|&i| site.pages[i].md.let_go_of_body());
+        let files = &self.files;
+        pages.par_iter().for_each(|&i| {
+            let light = files.get(&site.pages[i].rel).and_then(|f| f.as_ref().ok()).map(|f| &f.source);
+            site.pages[i].md.let_go_of_body(light);
+        });
     }
 
     /// Every diagnostic of the walk and of every file, kept with each file.

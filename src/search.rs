@@ -226,6 +226,8 @@ fn rebuild(site: &Site, cache: &mut Cache) {
                 cache.doc_terms[doc as usize].push(id);
             }
         }
+        // Held for as long as the preview runs: without the slack of growing.
+        cache.doc_terms.par_iter_mut().for_each(|terms| terms.shrink_to_fit());
         cache.docs = docs;
         cache.index = shards(postings);
         write_all(site, &cache.docs, &cache.index, &emit).expect("collecting cannot fail");
@@ -409,7 +411,9 @@ fn gather(site: &Site, pages: &[usize], emit: &Emit) -> std::io::Result<(Vec<Doc
 
 fn shards(postings: Postings) -> Shards {
     let mut index = Shards::new();
-    for (term, list) in postings {
+    for (term, mut list) in postings {
+        // The preview holds them between builds: without the slack of growing.
+        list.shrink_to_fit();
         index.entry(shard_key(&term)).or_default().insert(term, list);
     }
     index

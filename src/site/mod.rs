@@ -189,11 +189,16 @@ impl Markdown {
     /// Lets go of the body's text, which `source` then reads again from the
     /// file: a build of a large site does once the link stage is done, so
     /// that the text of every page is not held while the search index and
-    /// the pages are made (nor, in the preview, between builds).
-    pub fn let_go_of_body(&self) {
+    /// the pages are made (nor, in the preview, between builds). `light`,
+    /// the file's source already without its body, is shared if it is of
+    /// the same text.
+    pub fn let_go_of_body(&self, light: Option<&Arc<Source>>) {
         let mut held = self.source.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(source) = held.as_mut().filter(|s| !s.body_let_go()) {
-            *source = Arc::new(source.without_body());
+            *source = match light {
+                Some(light) if light.body_let_go() && light.same_text(source) => light.clone(),
+                _ => Arc::new(source.without_body()),
+            };
         }
     }
 
