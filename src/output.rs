@@ -662,8 +662,13 @@ fn has_bytes(path: &Path, bytes: &[u8]) -> bool {
     if file.metadata().map_or(true, |m| m.len() != bytes.len() as u64) {
         return false;
     }
-    let mut found = Vec::with_capacity(bytes.len());
-    file.read_to_end(&mut found).is_ok() && found == bytes
+    // Piece by piece: a large output (a data file of a large site is tens
+    // of megabytes) is not held twice.
+    let mut piece = vec![0; 64 << 10];
+    bytes.chunks(piece.len()).all(|expected| {
+        let piece = &mut piece[..expected.len()];
+        file.read_exact(piece).is_ok() && piece == expected
+    }) && file.read(&mut [0]).is_ok_and(|n| n == 0)
 }
 
 /// Removes the file (or, where a folder is in the way, the folder) at `path`.
@@ -872,6 +877,22 @@ fn remove_tree(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_has_the_bytes_only_if_every_piece_is_the_same() {
+        let dir = std::env::temp_dir().join(format!("annals-has-bytes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("data.json");
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&file, &bytes).unwrap();
+        assert!(has_bytes(&file, &bytes));
+        let mut last_differs = bytes.clone();
+        *last_differs.last_mut().unwrap() ^= 1;
+        assert!(!has_bytes(&file, &last_differs));
+        assert!(!has_bytes(&file, &bytes[..bytes.len() - 1]));
+        assert!(!has_bytes(&dir.join("none"), &bytes));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn packed_bytes_unpack_to_what_was_packed_and_compare_by_content() {
