@@ -43,8 +43,9 @@ impl Bytes {
     /// `bytes` gzip-packed, or as they are where that is no smaller (an
     /// output of a few bytes).
     pub fn packed(bytes: Vec<u8>) -> Bytes {
-        // The fastest level: packing is on the preview's save path, and
-        // level 6 would pack HTML only about 10 % smaller.
+        // The fastest level: packing is on the preview's first build and
+        // save path, and level 2 packs a study page a fifth smaller at half
+        // the speed (BENCHMARKS.md, sixth session).
         let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 3), flate2::Compression::fast());
         let packed = gz.write_all(&bytes).and_then(|()| gz.finish()).expect("writing to memory cannot fail");
         if packed.len() < bytes.len() { Bytes(Kept::Gzip(packed.into())) } else { Bytes::plain(bytes) }
