@@ -283,7 +283,7 @@ impl Engine {
         let site = self.site.as_ref().expect("kept above");
         let mut warnings = errors;
         // Only what is published needs absolute URLs: not the preview, nor `check`.
-        if sink.is_some() && !site.config.absolute() {
+        if sink.is_some_and(|s| s.publishes()) && !site.config.absolute() {
             warnings.push(relative_base_url(&site.config.base_url));
         }
         let pages = site.pages.len();
@@ -668,9 +668,17 @@ fn path_collisions(rendered: &render::RenderedSite, copies: &[CopiedFile]) -> Ve
         .collect()
 }
 
-/// Runs every stage once, writing nothing.
+/// Runs every stage once as the preview does, keeping every output in
+/// memory and writing nothing: what the tests compare the preview with.
 pub fn generate(options: &Options) -> Result<Built, Vec<Diagnostic>> {
     Engine::new(options.clone()).rebuild(&Change::Everything)
+}
+
+/// Validates and renders the whole site, writing nothing (`annals check`):
+/// streamed like a one-off build, so that it takes a build's memory and
+/// time, not the preview's (which keeps every output).
+pub fn check(options: &Options) -> Result<Built, Vec<Diagnostic>> {
+    Engine::new(options.clone()).build_into(&crate::output::Discard)
 }
 
 /// Builds the site and writes it, replacing the output folder only on

@@ -206,7 +206,7 @@ fn main() -> ExitCode {
 /// `annals check`: every stage, nothing written, diagnostics in the format
 /// asked for; exit 1 on an error (or, if denied, a warning).
 fn check(root: &Path, options: &Options, format: Format, deny_warnings: bool, style: Style) -> ExitCode {
-    let (pages, mut found) = match pipeline::generate(options) {
+    let (pages, mut found) = match pipeline::check(options) {
         Ok(built) => (Some(built.pages), built.warnings),
         Err(errors) => (None, errors),
     };

@@ -123,6 +123,28 @@ pub trait Sink: Sync {
     fn create_folders(&self, paths: &mut dyn Iterator<Item = &str>) -> io::Result<()>;
     /// Writes one file (its folder exists).
     fn write(&self, path: &str, bytes: &[u8]) -> io::Result<()>;
+    /// Whether what is written is published (and so needs absolute URLs).
+    fn publishes(&self) -> bool {
+        true
+    }
+}
+
+/// Where `annals check` streams its files: nowhere. Every output is still
+/// rendered (a template error is an error), and let go as it is made.
+pub struct Discard;
+
+impl Sink for Discard {
+    fn create_folders(&self, _: &mut dyn Iterator<Item = &str>) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn write(&self, _: &str, _: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn publishes(&self) -> bool {
+        false
+    }
 }
 
 /// The file every build writes at the top of its output. annals replaces
