@@ -237,6 +237,51 @@ fn register_text_filters(tera: &mut Tera) {
     });
     // `text | bibtex`: text with BibTeX's special characters escaped.
     tera.register_filter("bibtex", |value: &str, _: Kwargs, _: &State| -> String { escape_bibtex(value) });
+    tera.register_filter("heading_anchors", |html: &str, kwargs: Kwargs, state: &State| -> TeraResult<Value> {
+        let toc: Vec<Value> = kwargs.must_get("toc")?;
+        // Each id as the `escape` filter would write it.
+        let escape = |id: &Value| match id.as_str() {
+            Some(s) if id.is_safe() => Ok(s.to_string()),
+            Some(s) => state.escape(s),
+            None => state.escape(&id.to_string()),
+        };
+        Ok(Value::safe_string(&heading_anchors(html, &toc, escape)?))
+    });
+}
+
+/// `page.content | heading_anchors(toc=page.toc)`: the body with a link to
+/// itself first in each heading of the table of contents (`<a
+/// class="anchor" href="#id" aria-label="Link to this section"></a>`). One
+/// pass, where a template replacing heading by heading copies the body
+/// once per heading.
+fn heading_anchors(html: &str, toc: &[Value], escape: impl Fn(&Value) -> TeraResult<String>) -> TeraResult<String> {
+    // Each heading's opening tag as the body has it, and what it becomes.
+    let mut anchored: HashMap<String, String> = HashMap::default();
+    for heading in toc {
+        let (Some(level), Some(id)) = (heading.get_from_path("level"), heading.get_from_path("id")) else { continue };
+        let id = escape(id)?;
+        let open = format!("<h{level} id=\"{id}\">");
+        let with = format!("{open}<a class=\"anchor\" href=\"#{id}\" aria-label=\"Link to this section\"></a>");
+        anchored.insert(open, with);
+    }
+    let mut out = String::with_capacity(html.len() + anchored.len() * 80);
+    let mut rest = html;
+    while let Some(at) = rest.find("<h") {
+        out.push_str(&rest[..at]);
+        let tag = &rest[at..];
+        match tag.find('>').and_then(|end| Some((end + 1, anchored.get(&tag[..=end])?))) {
+            Some((end, with)) => {
+                out.push_str(with);
+                rest = &tag[end..];
+            }
+            None => {
+                out.push_str("<h");
+                rest = &tag[2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 pub(super) fn first_year(text: &str) -> Option<i64> {
