@@ -476,6 +476,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn heading_anchors_go_into_the_headings_of_the_toc_only() {
+        let heading = |level: u8, id: &str| context::map([("level", level.into()), ("id", id.into())]);
+        let toc = [heading(2, "methods"), heading(3, "a&b")];
+        let html =
+            "<header><h1>T</h1></header><h2 id=\"methods\">M</h2><hr><h3 id=\"a&amp;b\">X</h3><h2 id=\"other\">O</h2>";
+        let escape = |id: &Value| Ok(id.as_str().unwrap().replace('&', "&amp;"));
+        let anchored = heading_anchors(html, &toc, escape).unwrap();
+        let anchor = |id: &str| format!("<a class=\"anchor\" href=\"#{id}\" aria-label=\"Link to this section\"></a>");
+        assert_eq!(
+            anchored,
+            format!(
+                "<header><h1>T</h1></header><h2 id=\"methods\">{}M</h2><hr><h3 id=\"a&amp;b\">{}X</h3><h2 id=\"other\">O</h2>",
+                anchor("methods"),
+                anchor("a&amp;b")
+            )
+        );
+    }
+
+    #[test]
     fn first_year_finds_the_year_of_a_period() {
         assert_eq!(first_year("1970s"), Some(1970));
         assert_eq!(first_year("late 1980s"), Some(1980));
