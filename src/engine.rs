@@ -70,7 +70,7 @@ use crate::config::{self, Config};
 use crate::content::{self, Source};
 use crate::diagnostics::{self, Diagnostic};
 use crate::inputs::Inputs;
-use crate::output::{CopiedFile, Output, Sink, Staging};
+use crate::output::{CopiedFile, Outputs, Sink, Staging};
 use crate::render::{self, RenderCache, Templates};
 use crate::schema;
 use crate::site::{MarkdownCache, PageInfo, Site, Skeleton};
@@ -138,7 +138,7 @@ impl Timings {
 #[derive(Debug, Clone)]
 pub struct Built {
     /// Every rendered file, sorted by path.
-    pub outputs: Vec<Output>,
+    pub outputs: Outputs,
     /// Files copied as they are (static files, content assets).
     pub copies: Vec<CopiedFile>,
     /// Number of content pages (without taxonomy and 404 pages).
@@ -194,7 +194,7 @@ pub struct Engine {
     site: Option<Site>,
     /// The outputs of the last good build, sorted by path, and whether
     /// that build was the last one.
-    last_good: Vec<Output>,
+    last_good: Outputs,
     last_good_is_last: bool,
     /// The files read by this build (by path under `content/`), and whether
     /// the site's text is more than `Options::hold_text_up_to`: then no body
@@ -217,7 +217,7 @@ impl Engine {
             render: RenderCache::default(),
             templates: None,
             site: None,
-            last_good: Vec::new(),
+            last_good: Outputs::default(),
             last_good_is_last: false,
             fresh: Vec::new(),
             let_go_text: false,
@@ -533,17 +533,14 @@ impl Engine {
         // The last build (`last`) was good and the outputs are at its paths:
         // the render knows which changed.
         if let Some(changed) = rendered.changed.as_ref().filter(|_| last) {
-            for path in changed {
-                if let Ok(k) = self.last_good.binary_search_by(|o| o.path.cmp(path)) {
-                    self.last_good[k].bytes = outputs[k].bytes.clone();
-                }
-            }
+            // The last good outputs with those changed: shared, not copied.
+            self.last_good = outputs.clone();
             return (changed.iter().map(|p| p.to_string()).collect(), Vec::new());
         }
         // Both sorted by path: one walk, in step, with no lookups; an output
         // reused from the last build is the same allocation and is not read.
         let (mut changed, mut removed) = (Vec::new(), Vec::new());
-        let last = std::mem::replace(&mut self.last_good, outputs.to_vec());
+        let last = std::mem::replace(&mut self.last_good, outputs.clone());
         let mut last = last.iter().peekable();
         for o in outputs {
             while let Some(gone) = last.next_if(|l| l.path < o.path) {
@@ -656,8 +653,7 @@ fn path_collisions(rendered: &render::RenderedSite, copies: &[CopiedFile]) -> Ve
     let mut seen = HashSet::with_capacity_and_hasher(rendered.paths.len() + copies.len(), Default::default());
     let twice =
         rendered.paths.iter().map(|p| &**p).chain(copies.iter().map(|c| c.path.as_str())).filter(|p| !seen.insert(*p));
-    let over_kept =
-        copies.iter().map(|c| c.path.as_str()).filter(|p| kept.binary_search_by(|o| (*o.path).cmp(p)).is_ok());
+    let over_kept = copies.iter().map(|c| c.path.as_str()).filter(|p| kept.find(p).is_some());
     rendered
         .duplicates
         .iter()
@@ -703,6 +699,7 @@ pub fn build(options: &Options) -> Result<Built, Vec<Diagnostic>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::{Bytes, Output};
 
     #[test]
     fn two_things_written_to_one_path_are_each_reported_once() {
@@ -710,9 +707,8 @@ mod tests {
         let paths: Vec<Arc<str>> = vec!["index.html".into(), "style.css".into()];
         // Streamed (paths) or kept (sorted outputs): the same answers.
         let streamed = render::RenderedSite { paths: paths.clone(), ..Default::default() };
-        let outputs =
-            paths.iter().map(|p| Output { path: p.clone(), bytes: crate::output::Bytes::plain([]) }).collect();
-        let kept = render::RenderedSite { outputs, ..Default::default() };
+        let outputs = paths.iter().map(|p| Output { path: p.clone(), bytes: Bytes::plain([]) }).collect();
+        let kept = render::RenderedSite { outputs: Outputs::new(outputs), ..Default::default() };
         for rendered in [&streamed, &kept] {
             let found = path_collisions(rendered, &[copy("style.css"), copy("a.png")]);
             assert_eq!(found.len(), 1);

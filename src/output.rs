@@ -21,6 +21,75 @@ pub struct Output {
     pub bytes: Bytes,
 }
 
+/// Every output of a build, sorted by path, in chunks that builds share:
+/// the preview's render, the last good build and the build returned each
+/// hold the site's outputs, and a save changes a few of them, so a clone
+/// copies no output and changing one copies only its chunk (at 100,000
+/// pages, copying the whole list was most of a save's time).
+#[derive(Debug, Clone, Default)]
+pub struct Outputs {
+    chunks: Vec<Arc<Vec<Output>>>,
+    len: usize,
+}
+
+impl Outputs {
+    const CHUNK: usize = 512;
+
+    /// `outputs`, sorted by path.
+    pub fn new(outputs: Vec<Output>) -> Outputs {
+        let len = outputs.len();
+        let mut chunks = Vec::with_capacity(len.div_ceil(Outputs::CHUNK));
+        let mut outputs = outputs.into_iter();
+        while outputs.len() > 0 {
+            chunks.push(Arc::new(outputs.by_ref().take(Outputs::CHUNK).collect()));
+        }
+        Outputs { chunks, len }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Output> + Clone {
+        self.chunks.iter().flat_map(|c| c.iter())
+    }
+
+    pub fn par_iter(&self) -> impl ParallelIterator<Item = &Output> {
+        self.chunks.par_iter().flat_map(|c| c.par_iter())
+    }
+
+    pub fn get(&self, k: usize) -> &Output {
+        &self.chunks[k / Outputs::CHUNK][k % Outputs::CHUNK]
+    }
+
+    /// The position of the output at `path`.
+    pub fn find(&self, path: &str) -> Option<usize> {
+        let chunk = self.chunks.partition_point(|c| c.last().is_some_and(|o| &*o.path < path));
+        let at = self.chunks.get(chunk)?.binary_search_by(|o| (*o.path).cmp(path)).ok()?;
+        Some(chunk * Outputs::CHUNK + at)
+    }
+
+    /// Gives output `k` new bytes: its chunk is copied if another holds it.
+    pub fn set_bytes(&mut self, k: usize, bytes: Bytes) {
+        Arc::make_mut(&mut self.chunks[k / Outputs::CHUNK])[k % Outputs::CHUNK].bytes = bytes;
+    }
+}
+
+type Chunks<'a> = std::slice::Iter<'a, Arc<Vec<Output>>>;
+
+impl<'a> IntoIterator for &'a Outputs {
+    type Item = &'a Output;
+    type IntoIter = std::iter::FlatMap<Chunks<'a>, &'a Vec<Output>, fn(&'a Arc<Vec<Output>>) -> &'a Vec<Output>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.chunks.iter().flat_map(|c| &**c)
+    }
+}
+
 /// An output's bytes as kept in memory: as they are, or gzip-packed. The
 /// preview and `watch` keep every output of the site between builds, and
 /// HTML packs 3–8×: at 100,000 pages that is gigabytes. Packing is
@@ -739,7 +808,7 @@ fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Writes `outputs` and `copies` under `out`, atomically replacing what was there.
-pub fn write(out: &Path, outputs: &[Output], copies: &[CopiedFile]) -> io::Result<()> {
+pub fn write(out: &Path, outputs: &Outputs, copies: &[CopiedFile]) -> io::Result<()> {
     let staging = Staging::new(out)?;
     staging.create_folders(outputs.iter().map(|o| &*o.path))?;
     outputs.par_iter().try_for_each(|o| staging.write(&o.path, &o.bytes.get()))?;
@@ -752,7 +821,7 @@ pub fn write(out: &Path, outputs: &[Output], copies: &[CopiedFile]) -> io::Resul
 /// and copies static files whose size or modification time differ.
 pub fn update(
     out: &Path,
-    outputs: &[Output],
+    outputs: &Outputs,
     changed: &[String],
     removed: &[String],
     copies: &[CopiedFile],
@@ -902,6 +971,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn outputs_are_found_across_chunks_and_changed_without_changing_a_clone() {
+        let path = |k: usize| format!("p/{k:05}.html");
+        let n = Outputs::CHUNK * 2 + 7;
+        let all: Vec<Output> =
+            (0..n).map(|k| Output { path: path(k).into(), bytes: Bytes::plain(b"old".as_slice()) }).collect();
+        let mut outputs = Outputs::new(all);
+        assert_eq!(outputs.len(), n);
+        for k in [0, Outputs::CHUNK - 1, Outputs::CHUNK, n - 1] {
+            assert_eq!(outputs.find(&path(k)), Some(k));
+            assert_eq!(&*outputs.get(k).path, path(k));
+        }
+        assert_eq!(outputs.find("p/none.html"), None);
+        assert_eq!(outputs.find("a.html"), None);
+        let kept = outputs.clone();
+        outputs.set_bytes(Outputs::CHUNK + 1, Bytes::plain(b"new".as_slice()));
+        assert_eq!(&*outputs.get(Outputs::CHUNK + 1).bytes.get(), b"new");
+        assert_eq!(&*kept.get(Outputs::CHUNK + 1).bytes.get(), b"old");
+        // Only the changed chunk was copied.
+        assert!(outputs.get(0).bytes.same_as(&kept.get(0).bytes));
+        assert!(Arc::ptr_eq(&outputs.chunks[0], &kept.chunks[0]));
+        assert!(outputs.iter().map(|o| o.path.to_string()).eq((0..n).map(path)));
+    }
+
+    #[test]
     fn a_file_has_the_bytes_only_if_every_piece_is_the_same() {
         let dir = std::env::temp_dir().join(format!("annals-has-bytes-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -996,8 +1089,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("public");
         let page = |p: &str| Output { path: p.into(), bytes: Bytes::plain(b"x".as_slice()) };
-        write(&out, &[page("a/index.html"), page("index.html")], &[]).unwrap();
-        write(&out, &[page("b/c/index.html")], &[]).unwrap();
+        write(&out, &Outputs::new(vec![page("a/index.html"), page("index.html")]), &[]).unwrap();
+        write(&out, &Outputs::new(vec![page("b/c/index.html")]), &[]).unwrap();
         assert!(!out.join("a").exists());
         assert!(out.join("b/c/index.html").is_file());
         let mut beside: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();

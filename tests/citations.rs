@@ -52,7 +52,7 @@ fn a_rebuild_updates_the_cited_by_global() {
     std::fs::write(&notes, text.replace("A theory [@omega-2020], a", "A")).unwrap();
     let incremental = engine.rebuild(&Change::Paths(vec![PathBuf::from("content/notes.md")])).unwrap();
     let full = generate(&site.options).unwrap();
-    let page = |outputs: &[annals::output::Output]| {
+    let page = |outputs: &annals::output::Outputs| {
         let o = outputs.iter().find(|o| &*o.path == "bibliography/index.html").unwrap();
         String::from_utf8(o.bytes.get().to_vec()).unwrap()
     };

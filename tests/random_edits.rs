@@ -11,7 +11,7 @@
 
 mod common;
 use annals::engine::{Built, Change, Engine, generate};
-use annals::output::Output;
+use annals::output::Outputs;
 use common::TestSite;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -45,7 +45,7 @@ struct Session {
     counter: usize,
     /// The outputs of the last successful build: what `changed` and
     /// `removed` are relative to.
-    last_good: Vec<Output>,
+    last_good: Outputs,
     /// The site's files when it last built, and how many builds in a row
     /// have failed since: after two, the next step puts those files back,
     /// so that most steps build a valid site, not one broken for good.
@@ -329,7 +329,7 @@ fn difference(a: &Built, b: &Built) -> Option<String> {
 
 /// Whether `built` names as changed and removed exactly the outputs that
 /// differ from `last` (what the preview sends to the browser relies on it).
-fn wrong_changes(last: &[Output], built: &Built) -> Option<String> {
+fn wrong_changes(last: &Outputs, built: &Built) -> Option<String> {
     // Unpacked: compared as written, not as the engine keeps them.
     let before: BTreeMap<&str, Cow<[u8]>> = last.iter().map(|o| (&*o.path, o.bytes.get())).collect();
     let after: BTreeMap<&str, Cow<[u8]>> = built.outputs.iter().map(|o| (&*o.path, o.bytes.get())).collect();

@@ -21,7 +21,7 @@ use tera::{Context, Kwargs, State, Tera, TeraResult, Value};
 use crate::content::Kind;
 use crate::dependencies::{Global, TemplateDeps, template_deps};
 use crate::diagnostics::Diagnostic;
-use crate::output::{Bytes, Output, Sink};
+use crate::output::{Bytes, Output, Outputs, Sink};
 use crate::schema::FieldValue;
 use crate::site::{Graph, Markdown, Page, Site, Taxonomy, Term};
 use crate::theme;
@@ -55,7 +55,7 @@ pub struct RenderCache {
     job_list: Vec<Job>,
     /// The last render's outputs, search index included, sorted by path,
     /// and its `RenderedSite::duplicates`.
-    sorted: Vec<Output>,
+    sorted: Outputs,
     duplicates: Vec<Arc<str>>,
     /// Per global variable, the fingerprint of the pages its value lists.
     globals: HashMap<Global, u64>,
@@ -108,7 +108,7 @@ const COLLECTION_DATA: &str = "data/collection.json";
 pub struct RenderedSite {
     /// Every output of the site (rendered now or reused), sorted by path;
     /// empty when they were streamed to a staging folder instead.
-    pub outputs: Vec<Output>,
+    pub outputs: Outputs,
     /// The path of every output streamed (the outputs' own, when kept).
     pub paths: Vec<Arc<str>>,
     /// When kept: the paths written by two jobs or more (once per extra).
@@ -356,11 +356,11 @@ impl Renderer<'_> {
         };
         let mut changed = Vec::new();
         for o in again.into_iter().chain(search) {
-            let k = cache.sorted.binary_search_by(|s| s.path.cmp(&o.path)).expect("the same outputs as last time");
-            if cache.sorted[k].bytes != o.bytes {
+            let k = cache.sorted.find(&o.path).expect("the same outputs as last time");
+            if cache.sorted.get(k).bytes != o.bytes {
                 changed.push(o.path.clone());
+                cache.sorted.set_bytes(k, o.bytes);
             }
-            cache.sorted[k].bytes = o.bytes;
         }
         let (outputs, duplicates) = (cache.sorted.clone(), cache.duplicates.clone());
         RenderedSite {
@@ -438,6 +438,7 @@ impl RenderCache {
         outputs.sort_by(|a, b| a.path.cmp(&b.path));
         let duplicates: Vec<Arc<str>> =
             outputs.windows(2).filter(|w| w[0].path == w[1].path).map(|w| w[1].path.clone()).collect();
+        let outputs = Outputs::new(outputs);
         self.sorted = outputs.clone();
         self.duplicates = duplicates.clone();
         RenderedSite { outputs, duplicates, ..RenderedSite::default() }

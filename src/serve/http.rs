@@ -68,8 +68,8 @@ impl Snapshot {
     /// not what the site holds.
     fn update(&mut self, built: &Built) {
         for path in &built.changed {
-            if let Ok(k) = built.outputs.binary_search_by(|o| (*o.path).cmp(path)) {
-                self.pages.insert(path.clone(), built.outputs[k].bytes.clone());
+            if let Some(k) = built.outputs.find(path) {
+                self.pages.insert(path.clone(), built.outputs.get(k).bytes.clone());
             }
         }
         for path in &built.removed {
