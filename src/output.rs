@@ -55,7 +55,7 @@ impl Outputs {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Output> + Clone {
-        self.chunks.iter().flat_map(|c| c.iter())
+        self.into_iter()
     }
 
     pub fn par_iter(&self) -> impl ParallelIterator<Item = &Output> {
