@@ -187,10 +187,9 @@ impl Markdown {
     }
 
     /// Lets go of the body's text, which `source` then reads again from the
-    /// file: a one-off build of a large site does once the link stage is
-    /// done, so that the text of every page is not held while the search
-    /// index and the pages are made, and the preview once a build is done,
-    /// so that it is not held between builds. `light`,
+    /// file: a build of a large site does once the link stage is done, so
+    /// that the text of every page is not held while the search index and
+    /// the pages are made (nor, in the preview, between builds). `light`,
     /// the file's source already without its body, is shared if it is of
     /// the same text.
     pub fn let_go_of_body(&self, light: Option<&Arc<Source>>) {
