@@ -53,7 +53,9 @@
 //!    shows (`render::page_lists`, one walk for the context and its
 //!    fingerprint) hold the same pages with unchanged cards, no global it
 //!    reads changed, and what `url_for` can resolve is the same. Kept
-//!    gzip-packed (`output::Bytes`), as are the search index's files.
+//!    gzip-packed (`output::Bytes`), as are the search index's files, and
+//!    above `Options::hold_text_up_to` of text, in a spill file on disk
+//!    rather than in memory (`output::Keep`).
 //!    `ANNALS_TRACE=invalidation` prints why each output was rendered again.
 //! 8. **Inputs** (`inputs::Inputs`): what the build read from disk, which
 //!    the watcher of `serve` and `watch` watches.
@@ -70,7 +72,7 @@ use crate::config::{self, Config};
 use crate::content::{self, Source};
 use crate::diagnostics::{self, Diagnostic};
 use crate::inputs::Inputs;
-use crate::output::{CopiedFile, Outputs, Sink, Staging};
+use crate::output::{CopiedFile, Keep, Outputs, Sink, Staging};
 use crate::render::{self, RenderCache, Templates};
 use crate::schema;
 use crate::site::{MarkdownCache, PageInfo, Site, Skeleton};
@@ -201,6 +203,9 @@ pub struct Engine {
     /// is held past the link stage, and each is read again when needed.
     fresh: Vec<String>,
     let_go_text: bool,
+    /// Where the preview keeps its outputs: on disk while the site's text
+    /// is let go of (see `output::Keep`), made once.
+    keep_on_disk: Option<Keep>,
 }
 
 impl Engine {
@@ -221,6 +226,7 @@ impl Engine {
             last_good_is_last: false,
             fresh: Vec::new(),
             let_go_text: false,
+            keep_on_disk: None,
         }
     }
 
@@ -500,7 +506,12 @@ impl Engine {
             site: site.generation,
             patched_from: site.patched.as_ref().map(|p| p.0),
         };
-        let render_options = render::RenderOptions { inject: self.options.inject.clone() };
+        // A one-off build streams into `sink` and keeps nothing.
+        let keep = match self.let_go_text && sink.is_none() {
+            true => self.keep_on_disk.get_or_insert_with(Keep::on_disk).clone(),
+            false => Keep::default(),
+        };
+        let render_options = render::RenderOptions { inject: self.options.inject.clone(), keep };
         let render_cache = &mut self.render;
         let previous = self.templates.take();
         let rendered = t.time("render", || {

@@ -90,11 +90,12 @@ impl<'a> IntoIterator for &'a Outputs {
     }
 }
 
-/// An output's bytes as kept in memory: as they are, or gzip-packed. The
-/// preview and `watch` keep every output of the site between builds, and
-/// HTML packs 3–8×: at 100,000 pages that is gigabytes. Packing is
-/// deterministic, so two packed outputs are equal exactly when their packed
-/// bytes are, and the preview can send them as they are kept.
+/// An output's bytes as kept between builds: as they are, gzip-packed in
+/// memory, or gzip-packed in the spill file (see [`Keep`]). The preview and
+/// `watch` keep every output of the site, and HTML packs 3–8×: at 100,000
+/// pages that is gigabytes. Packing is deterministic, so two packed outputs
+/// are equal exactly when their packed bytes are, and the preview can send
+/// them as they are kept.
 #[derive(Clone)]
 pub struct Bytes(Kept);
 
@@ -102,6 +103,7 @@ pub struct Bytes(Kept);
 enum Kept {
     Plain(Arc<[u8]>),
     Gzip(Arc<[u8]>),
+    Spilled(Arc<Spilled>),
 }
 
 impl Bytes {
@@ -109,36 +111,24 @@ impl Bytes {
         Bytes(Kept::Plain(bytes.into()))
     }
 
-    /// `bytes` gzip-packed, or as they are where that is no smaller (an
-    /// output of a few bytes).
-    pub fn packed(bytes: Vec<u8>) -> Bytes {
-        // The fastest level: packing is on the preview's first build and
-        // save path, and level 2 packs a study page a fifth smaller at half
-        // the speed (BENCHMARKS.md, sixth session).
-        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 3), flate2::Compression::fast());
-        let packed = gz.write_all(&bytes).and_then(|()| gz.finish()).expect("writing to memory cannot fail");
-        if packed.len() < bytes.len() { Bytes(Kept::Gzip(packed.into())) } else { Bytes::plain(bytes) }
-    }
-
     /// The output as written.
-    pub fn get(&self) -> Cow<'_, [u8]> {
-        match &self.0 {
-            Kept::Plain(bytes) => Cow::Borrowed(bytes),
-            Kept::Gzip(gz) => {
-                let mut bytes = Vec::with_capacity(gz.len() * 4);
-                flate2::read::GzDecoder::new(&gz[..])
-                    .read_to_end(&mut bytes)
-                    .expect("unpacking what this process packed cannot fail");
-                Cow::Owned(bytes)
-            }
-        }
+    pub fn get(&self) -> io::Result<Cow<'_, [u8]>> {
+        let gz = match &self.0 {
+            Kept::Plain(bytes) => return Ok(Cow::Borrowed(bytes)),
+            Kept::Gzip(gz) => Cow::Borrowed(&gz[..]),
+            Kept::Spilled(spilled) => Cow::Owned(spilled.read()?),
+        };
+        let mut bytes = Vec::with_capacity(gz.len() * 4);
+        flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut bytes)?;
+        Ok(Cow::Owned(bytes))
     }
 
     /// The gzip stream of the output, if it is kept packed: what a client
     /// that accepts gzip is sent.
-    pub fn gzip(&self) -> Option<&Arc<[u8]>> {
+    pub fn gzip(&self) -> Option<io::Result<Arc<[u8]>>> {
         match &self.0 {
-            Kept::Gzip(gz) => Some(gz),
+            Kept::Gzip(gz) => Some(Ok(gz.clone())),
+            Kept::Spilled(spilled) => Some(spilled.read().map(Arc::from)),
             Kept::Plain(_) => None,
         }
     }
@@ -153,16 +143,35 @@ impl Bytes {
     pub fn same_as(&self, other: &Bytes) -> bool {
         match (&self.0, &other.0) {
             (Kept::Plain(a), Kept::Plain(b)) | (Kept::Gzip(a), Kept::Gzip(b)) => Arc::ptr_eq(a, b),
+            (Kept::Spilled(a), Kept::Spilled(b)) => Arc::ptr_eq(a, b),
             _ => false,
+        }
+    }
+
+    /// The length of the gzip stream, if packed.
+    fn packed_len(&self) -> Option<usize> {
+        match &self.0 {
+            Kept::Gzip(gz) => Some(gz.len()),
+            Kept::Spilled(spilled) => Some(spilled.len),
+            Kept::Plain(_) => None,
         }
     }
 }
 
 impl PartialEq for Bytes {
+    /// Equal outputs. Packed ones are compared packed (packing is
+    /// deterministic), without reading them unless of the same length; one
+    /// that cannot be read again equals nothing.
     fn eq(&self, other: &Bytes) -> bool {
         match (&self.0, &other.0) {
             (Kept::Plain(a), Kept::Plain(b)) | (Kept::Gzip(a), Kept::Gzip(b)) => a == b,
-            _ => self.get() == other.get(),
+            _ => match (self.packed_len(), other.packed_len()) {
+                (Some(a), Some(b)) if a != b => false,
+                (Some(_), Some(_)) => {
+                    matches!((self.gzip(), other.gzip()), (Some(Ok(a)), Some(Ok(b))) if a == b)
+                }
+                _ => matches!((self.get(), other.get()), (Ok(a), Ok(b)) if a == b),
+            },
         }
     }
 }
@@ -174,6 +183,112 @@ impl std::fmt::Debug for Bytes {
         match &self.0 {
             Kept::Plain(bytes) => write!(f, "{} bytes", bytes.len()),
             Kept::Gzip(gz) => write!(f, "{} bytes gzip-packed", gz.len()),
+            Kept::Spilled(spilled) => write!(f, "{} bytes gzip-packed on disk", spilled.len),
+        }
+    }
+}
+
+/// Where the preview keeps the outputs it packs: in memory, or, for a large
+/// site, in a file of its own on disk, so that what it holds does not grow
+/// with the site's rendered size (886 MB of packed outputs at 100,000
+/// pages). The file is the system's temporary folder's, nameless where the
+/// platform allows and removed when the preview ends; the space of an output
+/// no longer held is given back to the file system (Linux), so saves do not
+/// make it grow.
+#[derive(Clone, Default)]
+pub struct Keep(Option<Arc<Spill>>);
+
+impl std::fmt::Debug for Keep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.is_on_disk() { "on disk" } else { "in memory" })
+    }
+}
+
+impl Keep {
+    /// Outputs kept in a spill file, or in memory if none can be made (or
+    /// on a platform without positioned reads and writes).
+    pub fn on_disk() -> Keep {
+        Keep(Spill::new().ok().map(Arc::new))
+    }
+
+    pub fn is_on_disk(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// `bytes` gzip-packed, or as they are where that is no smaller (an
+    /// output of a few bytes); put into the spill file if there is one and
+    /// it takes them.
+    pub fn pack(&self, bytes: Vec<u8>) -> Bytes {
+        // The fastest level: packing is on the preview's first build and
+        // save path, and level 2 packs a study page a fifth smaller at half
+        // the speed (BENCHMARKS.md, sixth session).
+        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 3), flate2::Compression::fast());
+        let packed = gz.write_all(&bytes).and_then(|()| gz.finish()).expect("writing to memory cannot fail");
+        if packed.len() >= bytes.len() {
+            return Bytes::plain(bytes);
+        }
+        match self.0.as_ref().map(|spill| spill.put(&packed)) {
+            Some(Ok(spilled)) => Bytes(Kept::Spilled(Arc::new(spilled))),
+            // A full disk keeps it in memory.
+            _ => Bytes(Kept::Gzip(packed.into())),
+        }
+    }
+}
+
+/// The spill file: written only at its end, so bytes once written never
+/// change while anything holds them, and concurrent writers never overlap.
+pub struct Spill {
+    file: std::fs::File,
+    end: std::sync::atomic::AtomicU64,
+}
+
+/// Where one output's gzip stream is in the spill file.
+struct Spilled {
+    spill: Arc<Spill>,
+    at: u64,
+    len: usize,
+}
+
+impl Spill {
+    #[cfg(unix)]
+    fn new() -> io::Result<Spill> {
+        Ok(Spill { file: tempfile::tempfile()?, end: 0.into() })
+    }
+
+    #[cfg(not(unix))]
+    fn new() -> io::Result<Spill> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    fn put(self: &Arc<Spill>, bytes: &[u8]) -> io::Result<Spilled> {
+        let at = self.end.fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        #[cfg(unix)]
+        std::os::unix::fs::FileExt::write_all_at(&self.file, bytes, at)?;
+        Ok(Spilled { spill: self.clone(), at, len: bytes.len() })
+    }
+}
+
+impl Spilled {
+    fn read(&self) -> io::Result<Vec<u8>> {
+        let mut bytes = vec![0; self.len];
+        #[cfg(unix)]
+        std::os::unix::fs::FileExt::read_exact_at(&self.spill.file, &mut bytes, self.at)?;
+        Ok(bytes)
+    }
+}
+
+impl Drop for Spilled {
+    /// Gives the space back to the file system: the file's blocks wholly
+    /// within these bytes are freed, and the file keeps its length.
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let (at, len) = (self.at as libc::off_t, self.len as libc::off_t);
+            let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+            // SAFETY: a plain system call on a descriptor this process owns.
+            // Failing (a file system that cannot) only leaves the space used.
+            unsafe { libc::fallocate(self.spill.file.as_raw_fd(), mode, at, len) };
         }
     }
 }
@@ -811,7 +926,7 @@ fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
 pub fn write(out: &Path, outputs: &Outputs, copies: &[CopiedFile]) -> io::Result<()> {
     let staging = Staging::new(out)?;
     staging.create_folders(outputs.iter().map(|o| &*o.path))?;
-    outputs.par_iter().try_for_each(|o| staging.write(&o.path, &o.bytes.get()))?;
+    outputs.par_iter().try_for_each(|o| staging.write(&o.path, &o.bytes.get()?))?;
     staging.copy(copies)?;
     staging.commit()
 }
@@ -854,7 +969,7 @@ pub fn update(
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        replace_file(&path, &o.bytes.get())?;
+        replace_file(&path, &o.bytes.get()?)?;
     }
     for path in removed {
         remove_with_empty_folders(out, path)?;
@@ -986,8 +1101,8 @@ mod tests {
         assert_eq!(outputs.find("a.html"), None);
         let kept = outputs.clone();
         outputs.set_bytes(Outputs::CHUNK + 1, Bytes::plain(b"new".as_slice()));
-        assert_eq!(&*outputs.get(Outputs::CHUNK + 1).bytes.get(), b"new");
-        assert_eq!(&*kept.get(Outputs::CHUNK + 1).bytes.get(), b"old");
+        assert_eq!(&*outputs.get(Outputs::CHUNK + 1).bytes.get().unwrap(), b"new");
+        assert_eq!(&*kept.get(Outputs::CHUNK + 1).bytes.get().unwrap(), b"old");
         // Only the changed chunk was copied.
         assert!(outputs.get(0).bytes.same_as(&kept.get(0).bytes));
         assert!(Arc::ptr_eq(&outputs.chunks[0], &kept.chunks[0]));
@@ -1013,18 +1128,61 @@ mod tests {
     #[test]
     fn packed_bytes_unpack_to_what_was_packed_and_compare_by_content() {
         let page = b"<p>A study of ketamine, ketamine, ketamine.</p>".repeat(50);
-        let packed = Bytes::packed(page.clone());
-        assert!(packed.gzip().is_some_and(|gz| gz.len() < page.len() / 4));
-        assert_eq!(&*packed.get(), &page[..]);
-        // Packing is deterministic: equal content, equal packs.
-        assert_eq!(packed, Bytes::packed(page.clone()));
-        assert_eq!(packed, Bytes::plain(page.clone()));
-        assert_ne!(packed, Bytes::packed(b"<p>Another.</p>".repeat(50)));
-        // Packing a few bytes would grow them: kept as they are.
-        let tiny = Bytes::packed(b"ok".to_vec());
-        assert!(tiny.gzip().is_none());
-        assert_eq!(&*tiny.get(), b"ok");
-        assert!(Bytes::packed(Vec::new()).is_empty());
+        let (memory, disk) = (Keep::default(), Keep::on_disk());
+        assert_eq!(disk.is_on_disk(), cfg!(unix));
+        for keep in [&memory, &disk] {
+            let packed = keep.pack(page.clone());
+            assert!(packed.gzip().unwrap().unwrap().len() < page.len() / 4);
+            assert_eq!(&*packed.get().unwrap(), &page[..]);
+            // Packing is deterministic: equal content, equal packs, wherever kept.
+            for other in [&memory, &disk] {
+                assert_eq!(packed, other.pack(page.clone()));
+                assert_ne!(packed, other.pack(b"<p>Another.</p>".repeat(50)));
+                // The same length, other bytes.
+                let mut changed = page.clone();
+                changed[7] = b'5';
+                let changed = other.pack(changed);
+                assert_ne!(packed, changed);
+            }
+            assert_eq!(packed, Bytes::plain(page.clone()));
+            assert!(packed.same_as(&packed.clone()));
+            // Packing a few bytes would grow them: kept as they are.
+            let tiny = keep.pack(b"ok".to_vec());
+            assert!(tiny.gzip().is_none());
+            assert_eq!(&*tiny.get().unwrap(), b"ok");
+            assert!(keep.pack(Vec::new()).is_empty());
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_spill_file_gives_back_the_space_of_outputs_no_longer_held() {
+        use std::os::unix::fs::MetadataExt;
+        let keep = Keep::on_disk();
+        let spill = keep.0.clone().unwrap();
+        let blocks = || spill.file.metadata().unwrap().blocks();
+        // Pages that pack to about half: 64 of about 200 KB each.
+        let mut seed = 1u64;
+        let mut page = || -> Vec<u8> {
+            (0..200_000)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    b"0123456789abcdef"[seed as usize % 16]
+                })
+                .collect()
+        };
+        let mut held: Vec<Bytes> = (0..64).map(|_| keep.pack([b"<p>".as_slice(), &page()].concat())).collect();
+        assert!(held.iter().all(|b| matches!(b.0, Kept::Spilled(_))));
+        let full = blocks();
+        assert!(full * 512 >= 64 * 90_000, "{full} blocks");
+        let last = held.pop().unwrap();
+        held.clear();
+        assert!(blocks() < full / 8, "{} of {full} blocks still used", blocks());
+        // What is still held reads as written.
+        assert!(last.get().unwrap().starts_with(b"<p>"));
+        assert_eq!(spill.end.load(std::sync::atomic::Ordering::Relaxed), spill.file.metadata().unwrap().len());
     }
 
     #[test]

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::HashMap;
 use crate::field::{FieldValue, When};
-use crate::output::{Bytes, Output, Sink};
+use crate::output::{Bytes, Keep, Output, Sink};
 use crate::site::{Markdown, Page, Site};
 
 /// The weight of a word in a title, a field, the body.
@@ -92,6 +92,8 @@ pub struct Cache {
     /// removed any.
     touched: Vec<Arc<str>>,
     paths_changed: bool,
+    /// Where the outputs are kept: the render's choice.
+    keep: Keep,
 }
 
 const UNSEARCHED: u32 = u32::MAX;
@@ -166,7 +168,8 @@ pub fn write_index(site: &Site, sink: &dyn Sink) -> std::io::Result<Vec<Arc<str>
 /// The outputs of the search index, for the preview: only what changed
 /// since the last call is made again, and for a site patched from the last
 /// one (see `Site::patched`), only its replaced pages are looked at.
-pub fn index(site: &Site, cache: &mut Cache) -> Update {
+pub fn index(site: &Site, cache: &mut Cache, keep: &Keep) -> Update {
+    cache.keep = keep.clone();
     cache.touched.clear();
     cache.paths_changed = false;
     let replaced = site.patched_from(cache.generation);
@@ -210,8 +213,9 @@ fn rebuild(site: &Site, cache: &mut Cache) {
         && cache.keys.iter().zip(&keys).all(|(a, b)| a.0 == b.0);
     if !same_numbering {
         let made = Mutex::new(Vec::new());
+        let keep = &cache.keep;
         let emit = |path: String, bytes: Vec<u8>| {
-            made.lock().expect("no panics while held").push((path, Bytes::packed(bytes)));
+            made.lock().expect("no panics while held").push((path, keep.pack(bytes)));
             Ok(())
         };
         let (docs, postings) = gather(site, &pages, &emit).expect("collecting cannot fail");
@@ -329,7 +333,8 @@ impl Cache {
             let path = chunk_path(k);
             let docs = k * CHUNK..(k * CHUNK + CHUNK).min(self.docs.len());
             // The other entries of the file are taken from it as written.
-            let file = self.outputs.get(path.as_str()).map(Bytes::get).unwrap_or_default();
+            // Unreadable, it is made again below.
+            let file = self.outputs.get(path.as_str()).and_then(|b| b.get().ok()).unwrap_or_default();
             let mut old: Vec<Cow<str>> = chunk_fragments(&file).into_iter().map(|f| Cow::Borrowed(f.get())).collect();
             if old.len() != docs.len() {
                 // Not the file this index wrote (which cannot be): made again.
@@ -337,8 +342,8 @@ impl Cache {
                 old = docs.clone().map(|n| Cow::Owned(make_doc(site, &site.pages[pages[n]]).fragment)).collect();
             }
             let fragments = docs.zip(&old).map(|(n, old)| dirty.fragments.get(&n).map_or(old.as_ref(), String::as_str));
-            let bytes = chunk_file(&path, fragments);
-            self.put(path.into(), Bytes::packed(bytes));
+            let bytes = self.keep.pack(chunk_file(&path, fragments));
+            self.put(path.into(), bytes);
         }
         for key in &dirty.shards {
             let shard = self.index.get_mut(key).expect("made above");
@@ -348,15 +353,15 @@ impl Cache {
                 self.index.remove(key);
                 self.paths_changed |= self.outputs.remove(path.as_str()).is_some();
             } else {
-                let bytes = script(&path, &shard_json(shard));
-                self.put(path.into(), Bytes::packed(bytes));
+                let bytes = self.keep.pack(script(&path, &shard_json(shard)));
+                self.put(path.into(), bytes);
             }
         }
         if dirty.facets {
             let mut small = BTreeMap::new();
             write_small(site, &self.docs, &mut small);
             for (path, bytes) in small {
-                self.put(path, Bytes::packed(bytes));
+                self.put(path, self.keep.pack(bytes));
             }
         }
     }

@@ -220,7 +220,7 @@ fn a_streamed_build_writes_what_the_preview_engine_keeps() {
     assert_eq!(written.len(), kept.outputs.len() + kept.copies.len() + 1);
     for o in &kept.outputs {
         let bytes = written.get(&*o.path).unwrap_or_else(|| panic!("{} not written by build", o.path));
-        assert!(*bytes == *o.bytes.get(), "{} differs between build and the preview engine", o.path);
+        assert!(*bytes == *o.bytes.get().unwrap(), "{} differs between build and the preview engine", o.path);
     }
 }
 

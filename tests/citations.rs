@@ -54,7 +54,7 @@ fn a_rebuild_updates_the_cited_by_global() {
     let full = generate(&site.options).unwrap();
     let page = |outputs: &annals::output::Outputs| {
         let o = outputs.iter().find(|o| &*o.path == "bibliography/index.html").unwrap();
-        String::from_utf8(o.bytes.get().to_vec()).unwrap()
+        String::from_utf8(o.bytes.get().unwrap().to_vec()).unwrap()
     };
     let expected = r#"<li>Omega et al., 2020, cited by: <a href="/more/">More</a></li>"#;
     assert!(page(&full.outputs).contains(expected), "{}", page(&full.outputs));

@@ -279,7 +279,7 @@ fn the_preview_serves_the_new_files_as_build_writes_them() {
     let mut compared = 0;
     for o in served.outputs.iter().filter(|o| !o.path.ends_with(".html")) {
         let written = std::fs::read(site.out().join(&*o.path)).unwrap();
-        assert!(written == *o.bytes.get(), "{} differs between build and the preview", o.path);
+        assert!(written == *o.bytes.get().unwrap(), "{} differs between build and the preview", o.path);
         compared += 1;
     }
     for name in ["sitemap.xml", "atom.xml", "robots.txt", "data/studies.json", "bibliography.bib", "search/meta.js"] {

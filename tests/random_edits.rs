@@ -320,7 +320,7 @@ fn difference(a: &Built, b: &Built) -> Option<String> {
     if paths(a) != paths(b) {
         return Some(format!("different outputs:\n{:?}\n{:?}", paths(a), paths(b)));
     }
-    if let Some((x, _)) = a.outputs.iter().zip(&b.outputs).find(|(x, y)| x.bytes.get() != y.bytes.get()) {
+    if let Some((x, _)) = a.outputs.iter().zip(&b.outputs).find(|(x, y)| x.bytes.get().unwrap() != y.bytes.get().unwrap()) {
         return Some(format!("{} differs", x.path));
     }
     let copies = |b: &Built| b.copies.iter().map(|c| (c.path.clone(), c.from.read().ok())).collect::<Vec<_>>();
@@ -331,8 +331,8 @@ fn difference(a: &Built, b: &Built) -> Option<String> {
 /// differ from `last` (what the preview sends to the browser relies on it).
 fn wrong_changes(last: &Outputs, built: &Built) -> Option<String> {
     // Unpacked: compared as written, not as the engine keeps them.
-    let before: BTreeMap<&str, Cow<[u8]>> = last.iter().map(|o| (&*o.path, o.bytes.get())).collect();
-    let after: BTreeMap<&str, Cow<[u8]>> = built.outputs.iter().map(|o| (&*o.path, o.bytes.get())).collect();
+    let before: BTreeMap<&str, Cow<[u8]>> = last.iter().map(|o| (&*o.path, o.bytes.get().unwrap())).collect();
+    let after: BTreeMap<&str, Cow<[u8]>> = built.outputs.iter().map(|o| (&*o.path, o.bytes.get().unwrap())).collect();
     let changed: Vec<&str> = after.iter().filter(|(p, b)| before.get(*p) != Some(*b)).map(|(p, _)| *p).collect();
     let removed: Vec<&str> = before.keys().filter(|p| !after.contains_key(*p)).copied().collect();
     let mut said_changed: Vec<&str> = built.changed.iter().map(String::as_str).collect();

@@ -21,7 +21,7 @@ use tera::{Context, Kwargs, State, Tera, TeraResult, Value};
 use crate::content::Kind;
 use crate::dependencies::{Global, TemplateDeps, template_deps};
 use crate::diagnostics::Diagnostic;
-use crate::output::{Bytes, Output, Outputs, Sink};
+use crate::output::{Bytes, Keep, Output, Outputs, Sink};
 use crate::schema::FieldValue;
 use crate::site::{Graph, Markdown, Page, Site, Taxonomy, Term};
 use crate::theme;
@@ -42,6 +42,8 @@ pub struct RenderOptions {
     /// HTML inserted before `</body>` of every page (the serve command's
     /// live-reload script); `None` for `build`.
     pub inject: Option<String>,
+    /// Where the preview keeps what it renders.
+    pub keep: Keep,
 }
 
 /// Template values, page dependencies and rendered bytes kept between
@@ -318,7 +320,7 @@ impl Renderer<'_> {
             jobs.par_iter().zip(&previous).map(|(job, previous)| self.again(job, previous.as_ref(), fresh)).collect();
         let (rendered, errors) = keep_results(results, previous, cache);
         let started = std::time::Instant::now();
-        crate::search::index(self.site, &mut cache.search);
+        crate::search::index(self.site, &mut cache.search, &self.options.keep);
         let search_time = started.elapsed();
         RenderedSite { rendered, errors, search_time, ..cache.assembled() }
     }
@@ -347,7 +349,7 @@ impl Renderer<'_> {
             }
         }
         let started = std::time::Instant::now();
-        let search = crate::search::index(self.site, &mut cache.search);
+        let search = crate::search::index(self.site, &mut cache.search, &self.options.keep);
         let search_time = started.elapsed();
         // Outputs added or gone after all: put them together again.
         let search = match search {
@@ -393,7 +395,7 @@ impl Renderer<'_> {
         {
             return Err(unread);
         }
-        Ok(Some(CachedJob { bytes: Bytes::packed(bytes), ..kept }))
+        Ok(Some(CachedJob { bytes: self.options.keep.pack(bytes), ..kept }))
     }
 
     fn job(&self, job: &Job) -> Result<Vec<u8>, Diagnostic> {

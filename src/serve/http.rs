@@ -54,10 +54,12 @@ enum Body {
 }
 
 impl Body {
-    fn kept(bytes: &Bytes, gzip: bool) -> Body {
+    /// An output as kept; it fails only if it cannot be read again from
+    /// the spill file (see `output::Keep`).
+    fn kept(bytes: &Bytes, gzip: bool) -> io::Result<Body> {
         match bytes.gzip() {
-            Some(gz) if gzip => Body::Gzip(gz.clone()),
-            _ => Body::Bytes(Arc::from(bytes.get())),
+            Some(gz) if gzip => Ok(Body::Gzip(gz?)),
+            _ => Ok(Body::Bytes(Arc::from(bytes.get()?))),
         }
     }
 }
@@ -79,13 +81,13 @@ impl Snapshot {
     }
 
     /// The file at `key`: gzip-packed as kept when the client accepts that.
-    fn get(&self, key: &str, gzip: bool) -> Option<Body> {
+    fn get(&self, key: &str, gzip: bool) -> Option<io::Result<Body>> {
         if let Some(bytes) = self.pages.get(key) {
             return Some(Body::kept(bytes, gzip));
         }
         match self.copies.get(key)? {
-            Origin::Embedded(_, bytes) => Some(Body::Static(bytes)),
-            Origin::Disk(path) => open_plain_file(path).ok().map(|(f, len)| Body::File(f, len)),
+            Origin::Embedded(_, bytes) => Some(Ok(Body::Static(bytes))),
+            Origin::Disk(path) => open_plain_file(path).ok().map(|(f, len)| Ok(Body::File(f, len))),
         }
     }
 
@@ -343,6 +345,7 @@ fn reason(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
         _ => "",
     }
 }
@@ -374,7 +377,11 @@ fn handle(mut stream: TcpStream, state: &State) {
     let site = state.site.read().unwrap_or_else(|e| e.into_inner()).clone();
     let response = match route(path, &site) {
         Route::File(key) => match site.get(&key, request.gzip) {
-            Some(body) => Response::new(200, &content_type(&key), body).with("Vary", "Accept-Encoding"),
+            Some(Ok(body)) => Response::new(200, &content_type(&key), body).with("Vary", "Accept-Encoding"),
+            Some(Err(e)) => {
+                let text = format!("could not read {key} again: {e}");
+                Response::new(500, "text/plain; charset=utf-8", Body::Bytes(Arc::from(text.into_bytes())))
+            }
             None => not_found(&site, request.gzip),
         },
         Route::Redirect(to) => Response::new(301, "text/plain", Body::Static(b"")).with("Location", to),
@@ -387,7 +394,7 @@ fn handle(mut stream: TcpStream, state: &State) {
 fn not_found(site: &Snapshot, gzip: bool) -> Response {
     // Before the first good build there is no 404 page: this one carries the
     // live-reload script, so that the error overlay shows and the fix reloads.
-    let body = site.pages.get("404.html").map(|page| Body::kept(page, gzip)).unwrap_or_else(|| {
+    let body = site.pages.get("404.html").and_then(|page| Body::kept(page, gzip).ok()).unwrap_or_else(|| {
         let page =
             format!("<!doctype html><title>Not found</title><body><h1>Not found</h1>{}</body>", live_reload_script());
         Body::Bytes(Arc::from(page.into_bytes()))
