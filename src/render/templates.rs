@@ -163,6 +163,95 @@ fn register_list_filters(tera: &mut Tera) {
     });
     tera.register_filter("by_date", |items: &[Value], kwargs: Kwargs, _: &State| by_date(items, &kwargs));
     tera.register_filter("without", |items: &[Value], kwargs: Kwargs, _: &State| without(items, &kwargs));
+    tera.register_filter("timeline_items", |items: &[Value], kwargs: Kwargs, _: &State| timeline_items(items, &kwargs));
+    tera.register_filter("lane_rows", |items: &[Value], kwargs: Kwargs, _: &State| lane_rows(items, &kwargs));
+}
+
+/// `entries | timeline_items(year="year", period="period", band="era",
+/// colour="design", colour_terms=names)`: what the default theme's timeline
+/// places, in date order (stable): each entry with a year, or a period whose
+/// first year is known, as `{e, start, end, when, period, band, ci}`: the
+/// years `[start, end)` it covers (a period ending in "s" is a decade), the
+/// year or period as written, whether it is dated by its period, the URL of
+/// its band entry (or ""), and the position in `colour_terms` of its first
+/// term of the `colour` taxonomy (or -1). One pass, where the template that
+/// built the list item by item copied it once per entry.
+fn timeline_items(entries: &[Value], kwargs: &Kwargs) -> TeraResult<Vec<Value>> {
+    let field = |name: Option<&str>, e: &Value| name.and_then(|n| e.get_from_path(&format!("fields.{n}")).cloned());
+    let year: Option<&str> = kwargs.get("year")?;
+    let period: Option<&str> = kwargs.get("period")?;
+    let band: Option<&str> = kwargs.get("band")?;
+    let colour: Option<&str> = kwargs.get("colour")?;
+    let colour_terms: Vec<Value> = kwargs.get("colour_terms")?.unwrap_or_default();
+    let colour_path = colour.map(|c| format!("terms.{c}"));
+    let mut items = Vec::new();
+    for e in entries {
+        let y = field(year, e).filter(|y| !y.is_none());
+        let p = field(period, e).filter(|p| p.is_truthy());
+        let (start, end, when) = match (&y, p.as_ref().and_then(|p| Some((p, first_year(p.as_str()?)?)))) {
+            (Some(y), _) => {
+                let Some(start) = y.as_i64() else { continue };
+                (start, start + 1, y.clone())
+            }
+            (None, Some((p, start))) => {
+                let decade = p.as_str().is_some_and(|p| p.ends_with('s'));
+                (start, start + if decade { 10 } else { 1 }, p.clone())
+            }
+            (None, None) => continue,
+        };
+        let band = field(band, e).and_then(|b| b.get_from_path("url").cloned()).unwrap_or_else(|| "".into());
+        let first_term = colour_path.as_deref().and_then(|path| e.get_from_path(path)?.as_array()?.first().cloned());
+        let ci = first_term
+            .and_then(|t| colour_terms.iter().position(|n| t.get_from_path("name") == Some(n)))
+            .map_or(-1, |i| i as i64);
+        items.push((
+            start,
+            map([
+                ("e", e.clone()),
+                ("start", start.into()),
+                ("end", end.into()),
+                ("when", when),
+                ("period", y.is_none().into()),
+                ("band", band),
+                ("ci", ci.into()),
+            ]),
+        ));
+    }
+    items.sort_by_key(|(start, _)| *start);
+    Ok(items.into_iter().map(|(_, item)| item).collect())
+}
+
+/// `items | lane_rows(start="start", end="end", min_span=2)`: for items in
+/// order of start, the row each takes in its lane: the lowest row that no
+/// earlier item still covers, an item covering `[start, max(end, start +
+/// min_span))`. A row's last item is the one that covers furthest, so
+/// keeping each row's reach is enough: linear in the items per row.
+fn lane_rows(items: &[Value], kwargs: &Kwargs) -> TeraResult<Vec<Value>> {
+    let start: &str = kwargs.must_get("start")?;
+    let end: &str = kwargs.must_get("end")?;
+    let min_span: i64 = kwargs.get("min_span")?.unwrap_or(0);
+    let number = |item: &Value, name: &str| -> TeraResult<i64> {
+        item.get_from_path(name)
+            .and_then(Value::as_i64)
+            .ok_or_else(|| tera::Error::message(format!("lane_rows: an item has no whole number `{name}`")))
+    };
+    // Free rows by number, busy ones by when they become free.
+    let mut free = std::collections::BTreeSet::new();
+    let mut busy = std::collections::BinaryHeap::new();
+    let mut rows = Vec::with_capacity(items.len());
+    for item in items {
+        let (from, to) = (number(item, start)?, number(item, end)?);
+        while let Some(&std::cmp::Reverse((reach, row))) = busy.peek()
+            && reach <= from
+        {
+            busy.pop();
+            free.insert(row);
+        }
+        let row = free.pop_first().unwrap_or(busy.len() as i64 + free.len() as i64);
+        busy.push(std::cmp::Reverse((to.max(from + min_span), row)));
+        rows.push(Value::from(row));
+    }
+    Ok(rows)
 }
 
 /// `items | without(attribute="url", values=shown)`: the items whose
@@ -566,5 +655,57 @@ mod tests {
         context.insert_value("shown", Value::from(vec![Value::from("/b/"), Value::from(1)]));
         // A string and a number that print alike are not the same value.
         assert_eq!(tera.render("t", &context).unwrap(), "/a/ 1 ");
+    }
+
+    /// Renders `template` with `items` through the helpers.
+    fn render_items(template: &str, items: Vec<Value>) -> String {
+        let mut tera = Tera::default();
+        register_helpers(&mut tera);
+        tera.add_raw_template("t", template).unwrap();
+        let mut context = Context::new();
+        context.insert_value("items", Value::from(items));
+        tera.render("t", &context).unwrap()
+    }
+
+    #[test]
+    fn timeline_items_places_entries_by_year_or_period_with_band_and_colour() {
+        let term = |name: &str| map([("name", name.into()), ("url", format!("/{name}/").into())]);
+        let entry = |title: &str, year: Value, period: Value, era: Value, designs: Vec<Value>| {
+            let fields = map([("year", year), ("period", period), ("era", era)]);
+            map([("title", title.into()), ("fields", fields), ("terms", map([("design", Value::from(designs))]))])
+        };
+        let era = map([("id", "early".into()), ("url", "/eras/early/".into())]);
+        let items = vec![
+            entry("2006", 2006.into(), Value::none(), era.clone(), vec![term("trial"), term("case")]),
+            entry("undated", Value::none(), "unknown".into(), Value::none(), vec![]),
+            entry("1970s", Value::none(), "late 1970s".into(), Value::none(), vec![term("case")]),
+            entry("1975", Value::none(), "1975".into(), era, vec![term("other")]),
+            entry("also 2006", 2006.into(), "1990s".into(), Value::none(), vec![]),
+        ];
+        let out = render_items(
+            r#"{% for i in items | timeline_items(year="year", period="period", band="era", colour="design", colour_terms=["case", "trial"]) %}{{ i.e.title }}: {{ i.start }}-{{ i.end }} {{ i.when }} {{ i.period }} [{{ i.band }}] {{ i.ci }}; {% endfor %}"#,
+            items,
+        );
+        assert_eq!(
+            out,
+            "1970s: 1970-1980 late 1970s true [] 0; 1975: 1975-1976 1975 true [/eras/early/] -1; \
+             2006: 2006-2007 2006 false [/eras/early/] 1; also 2006: 2006-2007 2006 false [] -1; "
+        );
+    }
+
+    #[test]
+    fn lane_rows_puts_each_item_in_the_lowest_row_free_of_those_it_overlaps() {
+        let item = |start: i64, end: i64| map([("start", start.into()), ("end", end.into())]);
+        // Marks two years wide: 1990 takes row 0, 1991 overlaps it (row 1),
+        // 1992 finds row 0 free, 1993 row 1 (1991's mark ends at 1993), 1994
+        // row 0. Without a width, only the decade from 1993 overlaps.
+        let items = vec![item(1990, 1991), item(1991, 1992), item(1992, 1993), item(1993, 2003), item(1994, 1995)];
+        let out = render_items(
+            r#"{{ items | lane_rows(start="start", end="end", min_span=2) | join(sep=" ") }}"#,
+            items.clone(),
+        );
+        assert_eq!(out, "0 1 0 1 0");
+        let out = render_items(r#"{{ items | lane_rows(start="start", end="end") | join(sep=" ") }}"#, items);
+        assert_eq!(out, "0 0 0 0 1");
     }
 }
