@@ -220,6 +220,22 @@ fn a_body_not_held_is_read_again_and_must_be_the_text_read_first() {
 }
 
 #[test]
+fn a_body_that_could_not_be_read_again_is_read_once_more_by_the_next_build() {
+    let mut s = Session::holding_text_up_to(0);
+    let entry = "templates/studies/entry.html";
+    let page = |title: &str| format!("<!doctype html><title>{title}</title>{{{{ page.content | safe }}}}");
+    // Changed on disk and put back before the engine is told (an editor's
+    // save undone): the build in between fails, the next one must not.
+    s.edit("content/studies/gamma-2010.md", "A review of", "A new review of");
+    s.site.write(entry, &page("one"));
+    assert!(s.engine.rebuild(&Change::Paths(vec![PathBuf::from(entry)])).is_err());
+    s.edit("content/studies/gamma-2010.md", "A new review of", "A review of");
+    s.site.write(entry, &page("two"));
+    let built = s.rebuild(&[entry]);
+    assert!(built.changed.iter().any(|c| c == "studies/gamma-2010/index.html"), "{:?}", built.changed);
+}
+
+#[test]
 fn a_template_change_re_renders_the_pages_that_use_it() {
     let mut s = Session::start();
     s.edit("templates/section.html", "site override of section.html", "changed override");

@@ -388,11 +388,14 @@ impl Renderer<'_> {
         if fresh.trace {
             eprintln!("annals: rendering {}: {stale}", job.path);
         }
+        let page = match job.what {
+            Subject::Page(i) => Some(&self.site.pages[i]),
+            _ => None,
+        };
+        page.inspect(|p| p.md.forget_unread());
         let bytes = self.job(job)?;
         // Its body could not be read again (see `Markdown::let_go_of_body`).
-        if let Subject::Page(i) = job.what
-            && let Some(unread) = self.site.pages[i].md.unread()
-        {
+        if let Some(unread) = page.and_then(|p| p.md.unread()) {
             return Err(unread);
         }
         Ok(Some(CachedJob { bytes: self.options.keep.pack(bytes), ..kept }))

@@ -208,6 +208,13 @@ impl Markdown {
         self.unread.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Forgets that the body could not be read: the preview does before it
+    /// renders the page again, which reads it again (the file may have been
+    /// put back as first read; any other change brings a new `Markdown`).
+    pub fn forget_unread(&self) {
+        *self.unread.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     /// Lets go of the source: a one-off build does, once the page is
     /// written, so that a large site's text is not all held to the end.
     pub fn release(&self) {
