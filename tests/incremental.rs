@@ -39,8 +39,10 @@ impl Session {
         let full = generate(&self.site.options);
         match (incremental, full) {
             (Ok(inc), Ok(full)) => {
-                let a: Vec<(&str, Cow<[u8]>)> = inc.outputs.iter().map(|o| (&*o.path, o.bytes.get().unwrap())).collect();
-                let b: Vec<(&str, Cow<[u8]>)> = full.outputs.iter().map(|o| (&*o.path, o.bytes.get().unwrap())).collect();
+                let a: Vec<(&str, Cow<[u8]>)> =
+                    inc.outputs.iter().map(|o| (&*o.path, o.bytes.get().unwrap())).collect();
+                let b: Vec<(&str, Cow<[u8]>)> =
+                    full.outputs.iter().map(|o| (&*o.path, o.bytes.get().unwrap())).collect();
                 for ((pa, ba), (pb, bb)) in a.iter().zip(&b) {
                     assert_eq!(pa, pb);
                     assert!(ba == bb, "{pa} differs from a full build after {paths:?}");

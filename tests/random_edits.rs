@@ -320,7 +320,9 @@ fn difference(a: &Built, b: &Built) -> Option<String> {
     if paths(a) != paths(b) {
         return Some(format!("different outputs:\n{:?}\n{:?}", paths(a), paths(b)));
     }
-    if let Some((x, _)) = a.outputs.iter().zip(&b.outputs).find(|(x, y)| x.bytes.get().unwrap() != y.bytes.get().unwrap()) {
+    if let Some((x, _)) =
+        a.outputs.iter().zip(&b.outputs).find(|(x, y)| x.bytes.get().unwrap() != y.bytes.get().unwrap())
+    {
         return Some(format!("{} differs", x.path));
     }
     let copies = |b: &Built| b.copies.iter().map(|c| (c.path.clone(), c.from.read().ok())).collect::<Vec<_>>();
