@@ -326,7 +326,10 @@ fn difference(a: &Built, b: &Built) -> Option<String> {
         return Some(format!("{} differs", x.path));
     }
     let copies = |b: &Built| b.copies.iter().map(|c| (c.path.clone(), c.from.read().ok())).collect::<Vec<_>>();
-    (copies(a) != copies(b)).then(|| "different copied files".to_string())
+    if copies(a) != copies(b) {
+        return Some("different copied files".to_string());
+    }
+    (a.warnings != b.warnings).then(|| format!("different warnings:\n{:#?}\n{:#?}", a.warnings, b.warnings))
 }
 
 /// Whether `built` names as changed and removed exactly the outputs that
