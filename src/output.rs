@@ -243,6 +243,9 @@ impl Keep {
 pub struct Spill {
     file: std::fs::File,
     end: std::sync::atomic::AtomicU64,
+    /// Where freed spans go to be given back (see [`give_back`]); `None`
+    /// where the platform cannot.
+    freed: Option<std::sync::mpsc::Sender<(u64, u64)>>,
 }
 
 /// Where one output's gzip stream is in the spill file.
@@ -255,7 +258,9 @@ struct Spilled {
 impl Spill {
     #[cfg(unix)]
     fn new() -> io::Result<Spill> {
-        Ok(Spill { file: tempfile::tempfile()?, end: 0.into() })
+        let file = tempfile::tempfile()?;
+        let freed = give_back(file.try_clone()?);
+        Ok(Spill { file, end: 0.into(), freed })
     }
 
     #[cfg(not(unix))]
@@ -275,6 +280,41 @@ impl Spill {
     }
 }
 
+/// A thread that gives the spans sent to it back to the file system,
+/// adjacent ones together, and ends with the spill file. Off the build's
+/// path: punching a hole can wait on the disk (on a file system mounted
+/// with `discard`, it was 14 % of a title edit at 100,000 pages).
+#[cfg(target_os = "linux")]
+fn give_back(file: std::fs::File) -> Option<std::sync::mpsc::Sender<(u64, u64)>> {
+    use std::os::fd::AsRawFd;
+    let (tx, rx) = std::sync::mpsc::channel::<(u64, u64)>();
+    let punch = move || {
+        while let Ok(first) = rx.recv() {
+            let mut spans: Vec<(u64, u64)> = std::iter::once(first).chain(rx.try_iter()).collect();
+            spans.sort_unstable();
+            let mut merged: Vec<(u64, u64)> = Vec::with_capacity(spans.len());
+            for (at, len) in spans {
+                match merged.last_mut() {
+                    Some((a, l)) if *a + *l == at => *l += len,
+                    _ => merged.push((at, len)),
+                }
+            }
+            for (at, len) in merged {
+                let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+                // SAFETY: a plain system call on a descriptor this thread owns.
+                // Failing (a file system that cannot) only leaves the space used.
+                unsafe { libc::fallocate(file.as_raw_fd(), mode, at as libc::off_t, len as libc::off_t) };
+            }
+        }
+    };
+    std::thread::Builder::new().name("annals-spill".into()).spawn(punch).ok().map(|_| tx)
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+fn give_back(_: std::fs::File) -> Option<std::sync::mpsc::Sender<(u64, u64)>> {
+    None
+}
+
 impl Spilled {
     fn read(&self) -> io::Result<Vec<u8>> {
         let mut bytes = vec![0; self.len];
@@ -288,15 +328,8 @@ impl Drop for Spilled {
     /// Gives the space back to the file system: the blocks of these bytes,
     /// whole (see [`Spill`]); the file keeps its length.
     fn drop(&mut self) {
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::fd::AsRawFd;
-            let blocks = (self.len as u64).next_multiple_of(Spill::BLOCK);
-            let (at, len) = (self.at as libc::off_t, blocks as libc::off_t);
-            let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
-            // SAFETY: a plain system call on a descriptor this process owns.
-            // Failing (a file system that cannot) only leaves the space used.
-            unsafe { libc::fallocate(self.spill.file.as_raw_fd(), mode, at, len) };
+        if let Some(freed) = &self.spill.freed {
+            let _ = freed.send((self.at, (self.len as u64).next_multiple_of(Spill::BLOCK)));
         }
     }
 }
@@ -1187,13 +1220,21 @@ mod tests {
         assert!(full * 512 >= 64 * 90_000, "{full} blocks");
         let last = held.pop().unwrap();
         held.clear();
+        // Given back by a thread of its own: soon.
+        let settled = |most: u64| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while blocks() * 512 > most && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            blocks() * 512
+        };
         // Only the blocks of what is still held stay used, and it reads as written.
         let Kept::Spilled(spilled) = &last.0 else { unreachable!() };
         let its_blocks = (spilled.len as u64).next_multiple_of(Spill::BLOCK);
-        assert!(blocks() * 512 <= its_blocks, "{} of {full} blocks still used", blocks());
+        assert!(settled(its_blocks) <= its_blocks, "{} of {full} blocks still used", blocks());
         assert!(last.get().unwrap().starts_with(b"<p>"));
         drop(last);
-        assert_eq!(blocks(), 0);
+        assert_eq!(settled(0), 0);
     }
 
     #[test]
