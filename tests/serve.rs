@@ -22,7 +22,15 @@ struct Preview {
 impl Preview {
     /// Serves the basic fixture; its first build must succeed.
     fn start() -> Preview {
-        let (preview, first) = Preview::of(TestSite::fixture("basic"));
+        Preview::holding_text_up_to(annals::engine::HOLD_TEXT_UP_TO)
+    }
+
+    /// With `0`, the preview treats the fixture as a large site: it holds
+    /// no body's text, and keeps its outputs in a spill file on disk.
+    fn holding_text_up_to(bytes: usize) -> Preview {
+        let mut site = TestSite::fixture("basic");
+        site.options.hold_text_up_to = bytes;
+        let (preview, first) = Preview::of(site);
         assert!(matches!(first, Report::Built { .. }), "{first:?}");
         preview
     }
@@ -162,8 +170,14 @@ fn serves_pages_with_the_live_reload_script_and_proper_types() {
 
 #[test]
 fn pages_are_sent_as_kept_gzip_packed_to_clients_that_take_it() {
+    for hold in [annals::engine::HOLD_TEXT_UP_TO, 0] {
+        sent_as_kept(Preview::holding_text_up_to(hold));
+    }
+}
+
+/// Kept in memory or on disk, each output is sent packed or not as asked.
+fn sent_as_kept(p: Preview) {
     use std::io::Read;
-    let p = Preview::start();
     for path in ["/", "/studies/alpha-2000/", "/search/meta.js", "/no/such/page/"] {
         let (plain_head, plain) = exchange(p.addr(), "GET", path, "");
         assert!(!plain_head.contains("Content-Encoding"), "{plain_head}");
@@ -193,7 +207,13 @@ fn build_output_never_contains_the_live_reload_script() {
 
 #[test]
 fn an_edit_reloads_open_pages_with_the_new_text() {
-    let p = Preview::start();
+    for hold in [annals::engine::HOLD_TEXT_UP_TO, 0] {
+        reloads_with_the_new_text(Preview::holding_text_up_to(hold));
+    }
+}
+
+fn reloads_with_the_new_text(p: Preview) {
+    assert!(get(p.addr(), "/studies/gamma-2010/").body.contains("A review of"));
     let mut events = Events::open(p.addr());
     p.save(
         "content/studies/gamma-2010.md",
