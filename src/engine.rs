@@ -525,9 +525,10 @@ impl Engine {
             patched_from: site.patched.as_ref().map(|p| p.0),
         };
         // A one-off build streams into `sink` and keeps nothing.
-        let keep = match self.let_go_text && sink.is_none() {
-            true => self.keep_on_disk.get_or_insert_with(Keep::on_disk).clone(),
-            false => Keep::default(),
+        let keep = if self.let_go_text && sink.is_none() {
+            self.keep_on_disk.get_or_insert_with(Keep::on_disk).clone()
+        } else {
+            Keep::default()
         };
         let render_options = render::RenderOptions { inject: self.options.inject.clone(), keep };
         let render_cache = &mut self.render;
