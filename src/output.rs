@@ -208,7 +208,7 @@ impl Keep {
     /// Outputs kept in a spill file, or in memory if none can be made (or
     /// on a platform without positioned reads and writes).
     pub fn on_disk() -> Keep {
-        Keep(Spill::new().ok().map(Arc::new))
+        Keep(Spill::new().ok())
     }
 
     pub fn is_on_disk(&self) -> bool {
@@ -237,15 +237,58 @@ impl Keep {
 
 /// The spill file: written only at its end, so bytes once written never
 /// change while anything holds them, and concurrent writers never overlap.
-/// Each output starts at a block boundary (the gap is a hole, which takes
-/// no space), so that the blocks of one no longer held are all its own and
-/// are all given back.
+/// Outputs are written back to back; a block of the file is given back to
+/// the file system once no output held has bytes in it.
 pub struct Spill {
     file: std::fs::File,
-    end: std::sync::atomic::AtomicU64,
-    /// Where freed spans go to be given back (see [`give_back`]); `None`
+    blocks: Mutex<Blocks>,
+    /// Where freed outputs go to be given back (see [`give_back`]); `None`
     /// where the platform cannot.
-    freed: Option<std::sync::mpsc::Sender<(u64, u64)>>,
+    freed: Option<std::sync::mpsc::Sender<(u64, usize)>>,
+}
+
+/// The end of the spill file, and per block of it, how many outputs held
+/// have bytes in it.
+#[derive(Default)]
+struct Blocks {
+    end: u64,
+    held: Vec<u16>,
+}
+
+impl Blocks {
+    /// The file system block most have (ext4, APFS, NTFS).
+    const SIZE: u64 = 4096;
+
+    /// The blocks that `len` bytes at `at` touch.
+    fn of(at: u64, len: usize) -> std::ops::Range<usize> {
+        (at / Blocks::SIZE) as usize..(at + len as u64).div_ceil(Blocks::SIZE) as usize
+    }
+
+    /// Room for `len` bytes at the end.
+    fn take(&mut self, len: usize) -> u64 {
+        let at = self.end;
+        self.end += len as u64;
+        let blocks = Blocks::of(at, len);
+        if self.held.len() < blocks.end {
+            self.held.resize(blocks.end, 0);
+        }
+        // At most one output per byte of a block: a u16 cannot overflow.
+        self.held[blocks].iter_mut().for_each(|n| *n += 1);
+        at
+    }
+
+    /// Lets go of `len` bytes at `at`; returns the blocks that no output
+    /// holds any more, but never the last block, which the next output may
+    /// already be writing to.
+    fn free(&mut self, at: u64, len: usize, unheld: &mut Vec<usize>) {
+        let last = (self.end / Blocks::SIZE) as usize;
+        for b in Blocks::of(at, len) {
+            self.held[b] -= 1;
+            if self.held[b] == 0 && b < last {
+                unheld.push(b);
+            }
+        }
+    }
 }
 
 /// Where one output's gzip stream is in the spill file.
@@ -257,53 +300,56 @@ struct Spilled {
 
 impl Spill {
     #[cfg(unix)]
-    fn new() -> io::Result<Spill> {
+    fn new() -> io::Result<Arc<Spill>> {
         let file = tempfile::tempfile()?;
-        let freed = give_back(file.try_clone()?);
-        Ok(Spill { file, end: 0.into(), freed })
+        let spill = Arc::new_cyclic(|weak| {
+            let freed = give_back(weak.clone());
+            Spill { file, blocks: Mutex::default(), freed }
+        });
+        Ok(spill)
     }
 
     #[cfg(not(unix))]
-    fn new() -> io::Result<Spill> {
+    fn new() -> io::Result<Arc<Spill>> {
         Err(io::ErrorKind::Unsupported.into())
     }
 
-    /// The file system block most have (ext4, APFS, NTFS).
-    const BLOCK: u64 = 4096;
-
     fn put(self: &Arc<Spill>, bytes: &[u8]) -> io::Result<Spilled> {
-        let blocks = (bytes.len() as u64).next_multiple_of(Spill::BLOCK);
-        let at = self.end.fetch_add(blocks, std::sync::atomic::Ordering::Relaxed);
+        let at = self.blocks.lock().unwrap_or_else(|e| e.into_inner()).take(bytes.len());
+        let spilled = Spilled { spill: self.clone(), at, len: bytes.len() };
         #[cfg(unix)]
         std::os::unix::fs::FileExt::write_all_at(&self.file, bytes, at)?;
-        Ok(Spilled { spill: self.clone(), at, len: bytes.len() })
+        Ok(spilled)
     }
 }
 
-/// A thread that gives the spans sent to it back to the file system,
-/// adjacent ones together, and ends with the spill file. Off the build's
-/// path: punching a hole can wait on the disk (on a file system mounted
-/// with `discard`, it was 14 % of a title edit at 100,000 pages).
+/// A thread that gives back to the file system the blocks that freed
+/// outputs leave unheld, adjacent ones together, and ends with the spill
+/// file. Off the build's path: punching a hole can wait on the disk (on a
+/// file system mounted with `discard`, it was 14 % of a title edit at
+/// 100,000 pages).
 #[cfg(target_os = "linux")]
-fn give_back(file: std::fs::File) -> Option<std::sync::mpsc::Sender<(u64, u64)>> {
+fn give_back(spill: std::sync::Weak<Spill>) -> Option<std::sync::mpsc::Sender<(u64, usize)>> {
     use std::os::fd::AsRawFd;
-    let (tx, rx) = std::sync::mpsc::channel::<(u64, u64)>();
+    let (tx, rx) = std::sync::mpsc::channel::<(u64, usize)>();
     let punch = move || {
+        let mut unheld = Vec::new();
         while let Ok(first) = rx.recv() {
-            let mut spans: Vec<(u64, u64)> = std::iter::once(first).chain(rx.try_iter()).collect();
-            spans.sort_unstable();
-            let mut merged: Vec<(u64, u64)> = Vec::with_capacity(spans.len());
-            for (at, len) in spans {
-                match merged.last_mut() {
-                    Some((a, l)) if *a + *l == at => *l += len,
-                    _ => merged.push((at, len)),
-                }
+            // Gone with the last output: nothing left to give back.
+            let Some(spill) = spill.upgrade() else { return };
+            unheld.clear();
+            let mut blocks = spill.blocks.lock().unwrap_or_else(|e| e.into_inner());
+            for (at, len) in std::iter::once(first).chain(rx.try_iter()) {
+                blocks.free(at, len, &mut unheld);
             }
-            for (at, len) in merged {
+            drop(blocks);
+            unheld.sort_unstable();
+            for run in unheld.chunk_by(|a, b| a + 1 == *b) {
+                let (at, len) = (run[0] as u64 * Blocks::SIZE, run.len() as u64 * Blocks::SIZE);
                 let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
-                // SAFETY: a plain system call on a descriptor this thread owns.
+                // SAFETY: a plain system call on a descriptor the spill owns.
                 // Failing (a file system that cannot) only leaves the space used.
-                unsafe { libc::fallocate(file.as_raw_fd(), mode, at as libc::off_t, len as libc::off_t) };
+                unsafe { libc::fallocate(spill.file.as_raw_fd(), mode, at as libc::off_t, len as libc::off_t) };
             }
         }
     };
@@ -311,7 +357,7 @@ fn give_back(file: std::fs::File) -> Option<std::sync::mpsc::Sender<(u64, u64)>>
 }
 
 #[cfg(all(unix, not(target_os = "linux")))]
-fn give_back(_: std::fs::File) -> Option<std::sync::mpsc::Sender<(u64, u64)>> {
+fn give_back(_: std::sync::Weak<Spill>) -> Option<std::sync::mpsc::Sender<(u64, usize)>> {
     None
 }
 
@@ -325,11 +371,11 @@ impl Spilled {
 }
 
 impl Drop for Spilled {
-    /// Gives the space back to the file system: the blocks of these bytes,
-    /// whole (see [`Spill`]); the file keeps its length.
+    /// Gives the space back to the file system, as far as no other output
+    /// shares it (see [`Spill`]); the file keeps its length.
     fn drop(&mut self) {
         if let Some(freed) = &self.spill.freed {
-            let _ = freed.send((self.at, (self.len as u64).next_multiple_of(Spill::BLOCK)));
+            let _ = freed.send((self.at, self.len));
         }
     }
 }
@@ -1201,40 +1247,42 @@ mod tests {
         use std::os::unix::fs::MetadataExt;
         let keep = Keep::on_disk();
         let spill = keep.0.clone().unwrap();
-        let blocks = || spill.file.metadata().unwrap().blocks();
-        // Pages that pack to about half: 64 of about 200 KB each.
-        let mut seed = 1u64;
-        let mut page = || -> Vec<u8> {
-            (0..200_000)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    b"0123456789abcdef"[seed as usize % 16]
-                })
-                .collect()
-        };
-        let mut held: Vec<Bytes> = (0..64).map(|_| keep.pack([b"<p>".as_slice(), &page()].concat())).collect();
-        assert!(held.iter().all(|b| matches!(b.0, Kept::Spilled(_))));
-        let full = blocks();
-        assert!(full * 512 >= 64 * 90_000, "{full} blocks");
-        let last = held.pop().unwrap();
-        held.clear();
+        let used = || spill.file.metadata().unwrap().blocks() * 512;
         // Given back by a thread of its own: soon.
         let settled = |most: u64| {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            while blocks() * 512 > most && std::time::Instant::now() < deadline {
+            while used() > most && std::time::Instant::now() < deadline {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
-            blocks() * 512
+            used()
         };
-        // Only the blocks of what is still held stay used, and it reads as written.
-        let Kept::Spilled(spilled) = &last.0 else { unreachable!() };
-        let its_blocks = (spilled.len as u64).next_multiple_of(Spill::BLOCK);
-        assert!(settled(its_blocks) <= its_blocks, "{} of {full} blocks still used", blocks());
-        assert!(last.get().unwrap().starts_with(b"<p>"));
-        drop(last);
-        assert_eq!(settled(0), 0);
+        // Outputs that pack to about half, large (200 KB) and small (3 KB)
+        // in turn: small ones share blocks with their neighbours.
+        let mut seed = 1u64;
+        let mut page = |len: usize| -> Vec<u8> {
+            let hex = (0..len).map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                b"0123456789abcdef"[seed as usize % 16]
+            });
+            b"<p>".iter().copied().chain(hex).collect()
+        };
+        let pages: Vec<Vec<u8>> = (0..64).map(|k| page(if k % 2 == 0 { 200_000 } else { 3_000 })).collect();
+        let mut held: Vec<Option<Bytes>> = pages.iter().map(|p| Some(keep.pack(p.clone()))).collect();
+        assert!(held.iter().flatten().all(|b| matches!(b.0, Kept::Spilled(_))));
+        let full = used();
+        assert!(full >= 32 * 90_000, "{full} bytes");
+        // The large ones let go: their blocks are given back, the small
+        // ones' kept, and each small one still reads as written.
+        held.iter_mut().step_by(2).for_each(|b| *b = None);
+        assert!(settled(full / 4) < full / 4, "{} of {full} bytes still used", used());
+        for (b, page) in held.iter().zip(&pages).skip(1).step_by(2) {
+            assert!(*b.as_ref().unwrap().get().unwrap() == page[..]);
+        }
+        // All let go but the last block, which the next output may share.
+        held.clear();
+        assert!(settled(Blocks::SIZE) <= Blocks::SIZE, "{} bytes still used", used());
     }
 
     #[test]
