@@ -328,9 +328,8 @@ impl Spill {
 /// file. Off the build's path: punching a hole can wait on the disk (on a
 /// file system mounted with `discard`, it was 14 % of a title edit at
 /// 100,000 pages).
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", target_os = "macos"))]
 fn give_back(spill: std::sync::Weak<Spill>) -> Option<std::sync::mpsc::Sender<(u64, usize)>> {
-    use std::os::fd::AsRawFd;
     let (tx, rx) = std::sync::mpsc::channel::<(u64, usize)>();
     let punch = move || {
         let mut unheld = Vec::new();
@@ -345,20 +344,37 @@ fn give_back(spill: std::sync::Weak<Spill>) -> Option<std::sync::mpsc::Sender<(u
             drop(blocks);
             unheld.sort_unstable();
             for run in unheld.chunk_by(|a, b| a + 1 == *b) {
-                let (at, len) = (run[0] as u64 * Blocks::SIZE, run.len() as u64 * Blocks::SIZE);
-                let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
-                // SAFETY: a plain system call on a descriptor the spill owns.
-                // Failing (a file system that cannot) only leaves the space used.
-                unsafe { libc::fallocate(spill.file.as_raw_fd(), mode, at as libc::off_t, len as libc::off_t) };
+                punch_hole(&spill.file, run[0] as u64 * Blocks::SIZE, run.len() as u64 * Blocks::SIZE);
             }
         }
     };
     std::thread::Builder::new().name("annals-spill".into()).spawn(punch).ok().map(|_| tx)
 }
 
-#[cfg(all(unix, not(target_os = "linux")))]
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "macos"))))]
 fn give_back(_: std::sync::Weak<Spill>) -> Option<std::sync::mpsc::Sender<(u64, usize)>> {
     None
+}
+
+/// Frees the blocks of `len` bytes at `at` (whole blocks) and leaves a
+/// hole, the file keeping its length. Failing (a file system that cannot)
+/// only leaves the space used.
+#[cfg(target_os = "linux")]
+fn punch_hole(file: &std::fs::File, at: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+    // SAFETY: a plain system call on a descriptor the spill owns.
+    unsafe { libc::fallocate(file.as_raw_fd(), mode, at as libc::off_t, len as libc::off_t) };
+}
+
+#[cfg(target_os = "macos")]
+fn punch_hole(file: &std::fs::File, at: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let hole =
+        libc::fpunchhole_t { fp_flags: 0, reserved: 0, fp_offset: at as libc::off_t, fp_length: len as libc::off_t };
+    // SAFETY: a plain system call on a descriptor the spill owns, with a
+    // pointer to a value that outlives it.
+    unsafe { libc::fcntl(file.as_raw_fd(), libc::F_PUNCHHOLE, &hole) };
 }
 
 impl Spilled {
