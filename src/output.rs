@@ -193,8 +193,8 @@ impl std::fmt::Debug for Bytes {
 /// with the site's rendered size (886 MB of packed outputs at 100,000
 /// pages). The file is the system's temporary folder's, nameless where the
 /// platform allows and removed when the preview ends; the space of an output
-/// no longer held is given back to the file system (Linux), so saves do not
-/// make it grow.
+/// no longer held is given back to the file system (Linux, macOS), so saves
+/// do not make it grow.
 #[derive(Clone, Default)]
 pub struct Keep(Option<Arc<Spill>>);
 
@@ -316,6 +316,7 @@ impl Spill {
 
     fn put(self: &Arc<Spill>, bytes: &[u8]) -> io::Result<Spilled> {
         let at = self.blocks.lock().unwrap_or_else(|e| e.into_inner()).take(bytes.len());
+        // Made before writing: if the write fails, dropping it gives the room back.
         let spilled = Spilled { spill: self.clone(), at, len: bytes.len() };
         #[cfg(unix)]
         std::os::unix::fs::FileExt::write_all_at(&self.file, bytes, at)?;
