@@ -61,6 +61,11 @@ impl Source {
         Source { body, front: None, body_let_go, ..self.clone_without_text() }
     }
 
+    /// A hash of the file's text, front matter and body, as first read.
+    pub fn text_hash(&self) -> u64 {
+        self.hash
+    }
+
     /// Whether `other` was read from the same file with the same text.
     pub fn same_text(&self, other: &Source) -> bool {
         self.hash == other.hash && self.origin == other.origin

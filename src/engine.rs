@@ -93,6 +93,9 @@ pub struct Options {
     pub inject: Option<String>,
     /// Replace an output folder that annals did not make (see `output::check_output_dir`).
     pub force: bool,
+    /// `build`: render every output, keeping none that the last build made
+    /// from the same inputs (see `render::Keys`).
+    pub fresh: bool,
     /// The most text of page bodies a build holds past the link stage (and
     /// the preview between builds); beyond it, each body is read again from
     /// its file when needed (see [`HOLD_TEXT_UP_TO`]).
@@ -108,6 +111,7 @@ impl Options {
             base_url: None,
             inject: None,
             force: false,
+            fresh: false,
             hold_text_up_to: HOLD_TEXT_UP_TO,
         }
     }
@@ -151,6 +155,9 @@ pub struct Built {
     pub markdown_rendered: usize,
     /// Outputs rendered by this build (the rest were reused).
     pub rendered: usize,
+    /// Outputs of a one-off build kept as the last build wrote them, made
+    /// from the same inputs (see `output::Sink::reuse`).
+    pub kept: usize,
     /// Outputs whose bytes differ from the previous successful build.
     pub changed: Vec<String>,
     /// Outputs of the previous successful build that no longer exist.
@@ -309,6 +316,7 @@ impl Engine {
             pages,
             markdown_rendered: markdown_rendered.len(),
             rendered: rendered.rendered,
+            kept: rendered.kept,
             changed,
             removed,
             warnings,
@@ -724,6 +732,7 @@ pub fn build(options: &Options) -> Result<Built, Vec<Diagnostic>> {
         .map_err(|e| refuse(e.to_string()))?;
     let io_error = |e: std::io::Error| refuse(format!("cannot write the site: {e}"));
     let staging = Staging::new(&out).map_err(io_error)?;
+    let staging = if options.fresh { staging.fresh() } else { staging };
     let mut built = Engine::new(options.clone()).build_into(&staging)?;
     let started = Instant::now();
     staging.copy(&built.copies).and_then(|()| staging.commit()).map_err(io_error)?;

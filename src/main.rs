@@ -36,9 +36,13 @@ enum Command {
         common: Common,
         #[command(flatten)]
         output: Output,
-        /// Print how long each stage took.
+        /// Print how long each stage took, and how many outputs were rendered.
         #[arg(long)]
         timings: bool,
+        /// Render every output again, keeping none from the last build
+        /// (which keeps those whose inputs are unchanged).
+        #[arg(long)]
+        fresh: bool,
     },
     /// Validate and render the whole site without writing anything (for CI too).
     Check {
@@ -152,12 +156,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let style = stderr_style();
     let result = match &cli.command {
-        Command::Build { common, output, timings } => {
-            pipeline::build(&cli.options(common, Some(output))).map(|built| {
+        Command::Build { common, output, timings, fresh } => {
+            let options = Options { fresh: *fresh, ..cli.options(common, Some(output)) };
+            pipeline::build(&options).map(|built| {
                 if *timings {
                     for (stage, d) in &built.timings.stages {
                         println!("{stage:>9}  {:>8.1} ms", d.as_secs_f64() * 1000.0);
                     }
+                    println!("{} rendered, {} kept from the last build", plural(built.rendered, "output"), built.kept);
                 }
                 print_warnings(&cli.root, &built.warnings, style);
                 println!(

@@ -3,14 +3,16 @@
 //! components, a theme switch, assets, `site.yaml` broken and fixed),
 //! asserting after every step that the long-lived engine of `serve` and
 //! `watch` gives exactly what a fresh full build gives: the same bytes for
-//! every output and copied file, or the same list of errors.
+//! every output and copied file, or the same list of errors; and that
+//! `build`, which keeps the files of its last build whose inputs are
+//! unchanged, writes those same bytes.
 //!
 //! `cargo test --test random_edits` runs a few hundred steps;
 //! `cargo test --test random_edits -- --ignored` runs thousands. A failure
 //! prints the seed and the steps; `ANNALS_SEED=N` replays one seed.
 
 mod common;
-use annals::engine::{Built, Change, Engine, generate};
+use annals::engine::{Built, Change, Engine, Options, build, generate};
 use annals::output::Outputs;
 use common::TestSite;
 use std::borrow::Cow;
@@ -40,6 +42,8 @@ impl Rng {
 struct Session {
     site: TestSite,
     engine: Engine,
+    /// What `build` is run with, into the site's output folder.
+    publish: Options,
     rng: Rng,
     log: Vec<String>,
     counter: usize,
@@ -74,11 +78,13 @@ impl Session {
         );
         // Odd seeds hold no body's text between builds, as for a large site.
         let hold_text_up_to = if seed % 2 == 1 { 0 } else { annals::engine::HOLD_TEXT_UP_TO };
-        let mut engine = Engine::new(annals::engine::Options { hold_text_up_to, ..site.options.clone() });
+        let publish = Options { hold_text_up_to, ..site.options.clone() };
+        let mut engine = Engine::new(publish.clone());
         let last_good = engine.rebuild(&Change::Everything).expect("the fixture builds").outputs;
         let mut session = Session {
             site,
             engine,
+            publish,
             rng: Rng(seed.max(1)),
             log: Vec::new(),
             counter: 0,
@@ -301,7 +307,10 @@ impl Session {
         self.built += usize::from(full.is_ok());
         match (incremental, full) {
             (Ok(a), Ok(b)) => {
-                if let Some(why) = difference(&a, &b).or_else(|| wrong_changes(&self.last_good, &a)) {
+                let why = difference(&a, &b)
+                    .or_else(|| wrong_changes(&self.last_good, &a))
+                    .or_else(|| published_difference(&self.publish, &b));
+                if let Some(why) = why {
                     fail(why);
                 }
                 self.last_good = b.outputs;
@@ -330,6 +339,30 @@ fn difference(a: &Built, b: &Built) -> Option<String> {
         return Some("different copied files".to_string());
     }
     (a.warnings != b.warnings).then(|| format!("different warnings:\n{:#?}\n{:#?}", a.warnings, b.warnings))
+}
+
+/// What `build`, keeping what it can of its last build, writes differently
+/// from the outputs and copies of `full`, if anything.
+fn published_difference(options: &Options, full: &Built) -> Option<String> {
+    if let Err(errors) = build(options) {
+        return Some(format!("build failed where the full build did not: {errors:#?}"));
+    }
+    let out = options.output_dir();
+    let written: BTreeMap<String, Vec<u8>> = common::snapshot(&out)
+        .into_iter()
+        .map(|(p, b)| (p.to_string_lossy().replace('\\', "/"), b))
+        .filter(|(p, _)| p != annals::output::MARKER)
+        .collect();
+    let outputs = full.outputs.iter().map(|o| (o.path.to_string(), o.bytes.get().unwrap().into_owned()));
+    let copies = full.copies.iter().map(|c| (c.path.clone(), c.from.read().unwrap()));
+    let expected: BTreeMap<String, Vec<u8>> = outputs.chain(copies).collect();
+    if written.keys().ne(expected.keys()) {
+        let extra: Vec<&String> = written.keys().filter(|p| !expected.contains_key(*p)).collect();
+        let missing: Vec<&String> = expected.keys().filter(|p| !written.contains_key(*p)).collect();
+        return Some(format!("build wrote {extra:?} too, and not {missing:?}"));
+    }
+    let differs = written.iter().find(|(p, b)| expected[*p] != **b);
+    differs.map(|(p, _)| format!("build wrote {p} differently from the full build"))
 }
 
 /// Whether `built` names as changed and removed exactly the outputs that

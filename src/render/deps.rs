@@ -38,24 +38,41 @@ pub(super) fn global_deps(site: &Site, global: Global, deps: &mut Deps) {
 }
 
 /// Walks the pages a value is made of, folding them into a fingerprint
-/// and noting whether any of their cards changed; allocates nothing, since
-/// it runs for every output on every rebuild.
+/// with what their cards are; allocates nothing, since it runs for every
+/// output on every rebuild.
 pub(super) struct Deps<'a> {
     pub(super) site: &'a Site,
-    pub(super) card_changed: &'a [bool],
+    cards: Cards<'a>,
     pub(super) hasher: ahash::AHasher,
+    /// Whether the card of a page walked changed (with `Cards::Changed`).
     pub(super) changed: bool,
+}
+
+/// What the fingerprint knows of each page's card.
+enum Cards<'a> {
+    /// Per page, whether its card changed since the last render: the
+    /// preview, which compares the cards it keeps.
+    Changed(&'a [bool]),
+    /// Per page, a hash of its card: a build, which keeps none (see `keys`).
+    Hashes(&'a [u64]),
 }
 
 impl<'a> Deps<'a> {
     pub(super) fn new(site: &'a Site, card_changed: &'a [bool]) -> Self {
-        Deps { site, card_changed, hasher: crate::fingerprint_hasher(), changed: false }
+        Deps { site, cards: Cards::Changed(card_changed), hasher: crate::fingerprint_hasher(), changed: false }
+    }
+
+    pub(super) fn by_content(site: &'a Site, card_hashes: &'a [u64]) -> Self {
+        Deps { site, cards: Cards::Hashes(card_hashes), hasher: crate::fingerprint_hasher(), changed: false }
     }
 
     pub(super) fn page(&mut self, i: usize) {
         use std::hash::Hash;
         self.site.pages[i].rel.hash(&mut self.hasher);
-        self.changed |= self.card_changed[i];
+        match self.cards {
+            Cards::Changed(changed) => self.changed |= changed[i],
+            Cards::Hashes(hashes) => hashes[i].hash(&mut self.hasher),
+        }
     }
 
     pub(super) fn pages(&mut self, list: &[usize]) {

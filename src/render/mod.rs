@@ -29,11 +29,13 @@ use crate::theme;
 mod cards;
 mod context;
 mod deps;
+mod keys;
 mod templates;
 
 use cards::*;
 use context::*;
 use deps::*;
+use keys::*;
 use templates::*;
 pub use templates::{Targets, Templates};
 
@@ -120,6 +122,8 @@ pub struct RenderedSite {
     pub changed: Option<Vec<Arc<str>>>,
     /// How many were rendered now.
     pub rendered: usize,
+    /// How many a one-off build kept from the last (see `Sink::reuse`).
+    pub kept: usize,
     pub errors: Vec<Diagnostic>,
     /// The part of the time spent on the search index, for `--timings`.
     pub search_time: std::time::Duration,
@@ -259,43 +263,64 @@ struct Renderer<'a> {
 }
 
 impl Renderer<'_> {
-    /// A one-off build: every output rendered and written into `sink`.
+    /// A one-off build: every output rendered and written into `sink`,
+    /// but those the sink still has as the last build made them from the
+    /// same inputs (see `keys`).
     fn streamed(&self, jobs: &[Job], sink: &dyn Sink) -> RenderedSite {
         let mut errors = Vec::new();
         if let Err(e) = sink.create_folders(&mut jobs.iter().map(|j| &*j.path)) {
             errors.push(Diagnostic::file("", format!("cannot create output folders: {e}")));
             return RenderedSite { rendered: 0, paths: Vec::new(), errors, ..RenderedSite::default() };
         }
-        let results: Vec<Result<Option<Arc<str>>, Diagnostic>> = jobs
+        let keys = sink.keeps_keys().then(|| Keys::new(self.site, self.shared, self.templates, self.options)).flatten();
+        let results: Vec<Result<Streamed, Diagnostic>> = jobs
             .par_iter()
             .map(|job| {
+                let md = match job.what {
+                    Subject::Page(i) => Some(&self.site.pages[i].md),
+                    _ => None,
+                };
+                let key = keys.as_ref().map(|k| k.of(job));
+                if key.is_some_and(|key| sink.reuse(&job.path, key)) {
+                    md.inspect(|md| md.release());
+                    return Ok(Streamed::Kept(job.path.clone()));
+                }
                 let bytes = self.job(job)?;
                 if bytes.is_empty() {
-                    return Ok(None);
+                    return Ok(Streamed::Blank);
                 }
-                if let Subject::Page(i) = job.what {
-                    let md = &self.site.pages[i].md;
+                if let Some(md) = md {
                     md.release();
                     if let Some(unread) = md.unread() {
                         return Err(unread);
                     }
                 }
-                match sink.write(&job.path, &bytes) {
-                    Ok(()) => Ok(Some(job.path.clone())),
+                let written = match key {
+                    Some(key) => sink.write_made(&job.path, &bytes, key),
+                    None => sink.write(&job.path, &bytes),
+                };
+                match written {
+                    Ok(()) => Ok(Streamed::Rendered(job.path.clone())),
                     Err(e) => Err(Diagnostic::file(&*job.path, format!("cannot write: {e}"))),
                 }
             })
             .collect();
-        let mut paths = Vec::with_capacity(results.len());
+        let (mut paths, mut rendered, mut kept) = (Vec::with_capacity(results.len()), 0, 0);
         for result in results {
             match result {
-                Ok(Some(path)) => paths.push(path),
-                Ok(None) => {}
+                Ok(Streamed::Rendered(path)) => {
+                    paths.push(path);
+                    rendered += 1;
+                }
+                Ok(Streamed::Kept(path)) => {
+                    paths.push(path);
+                    kept += 1;
+                }
+                Ok(Streamed::Blank) => {}
                 Err(d) => errors.push(d),
             }
         }
-        let rendered = paths.len();
-        RenderedSite { rendered, paths, errors, ..RenderedSite::default() }
+        RenderedSite { rendered, kept, paths, errors, ..RenderedSite::default() }
     }
 
     /// The preview: renders the outputs whose inputs changed, keeps them in
@@ -425,6 +450,15 @@ impl Renderer<'_> {
         }
         Ok(bytes)
     }
+}
+
+/// What became of one output of a one-off build.
+enum Streamed {
+    Rendered(Arc<str>),
+    /// Kept as the last build wrote it (see `Sink::reuse`).
+    Kept(Arc<str>),
+    /// Left out (see `FILES_DIR`).
+    Blank,
 }
 
 impl RenderCache {

@@ -108,6 +108,16 @@ impl Templates {
         self
     }
 
+    /// A hash of every template's name and text.
+    pub(super) fn texts_hash(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut texts: Vec<(&String, &str)> = self.files.iter().map(|(n, f)| (n, f.text.as_str())).collect();
+        texts.sort_unstable();
+        let mut h = crate::fingerprint_hasher();
+        texts.hash(&mut h);
+        h.finish()
+    }
+
     pub(super) fn fingerprint(&self, template: &str) -> u64 {
         self.deps.get(template).map_or(0, |d| d.fingerprint)
     }

@@ -186,6 +186,14 @@ impl Markdown {
         }
     }
 
+    /// What the body's HTML is made from, besides the configuration: a
+    /// hash of its file's text (`None` for a generated page) and of what its
+    /// links and citations resolved to. Read before the page is written.
+    pub fn made_from(&self) -> (Option<u64>, u64) {
+        let held = self.source.lock().unwrap_or_else(|e| e.into_inner());
+        (held.as_ref().map(|s| s.text_hash()), self.facts)
+    }
+
     /// Lets go of the body's text, which `source` then reads again from the
     /// file: a build of a large site does once the link stage is done, so
     /// that the text of every page is not held while the search index and

@@ -14,6 +14,9 @@ use crate::HashSet;
 
 use crate::theme::Origin;
 
+mod memo;
+use memo::{Made, Memo, Stamp, content_hash};
+
 /// A file to write: path under the output folder, and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
@@ -415,6 +418,22 @@ pub trait Sink: Sync {
     fn publishes(&self) -> bool {
         true
     }
+    /// Whether it keeps what each file was made from (see `write_made`),
+    /// so that the next build can keep the file: only then are the keys of
+    /// what outputs are made from worth working out.
+    fn keeps_keys(&self) -> bool {
+        false
+    }
+    /// Keeps the file that an earlier build made at `path` from inputs of
+    /// key `key` (see `render::keys`), if it is still there untouched: true
+    /// if it did, and the output need not be rendered.
+    fn reuse(&self, _path: &str, _key: u64) -> bool {
+        false
+    }
+    /// Writes one file made from inputs of key `key`.
+    fn write_made(&self, path: &str, bytes: &[u8], _key: u64) -> io::Result<()> {
+        self.write(path, bytes)
+    }
 }
 
 /// Where `annals check` streams its files: nowhere. Every output is still
@@ -628,6 +647,11 @@ pub struct Staging {
     link_from: Option<PathBuf>,
     /// Every file of this build, for the spare's list and for removing the rest.
     written: Mutex<Vec<String>>,
+    /// What the files of the spare and of the output were made from (see
+    /// `memo`); `None` for a build that reuses nothing.
+    memos: Option<(Memo, Memo)>,
+    /// What this build's files were made from, for the spare's memo.
+    made: Mutex<Vec<(String, Made)>>,
     committed: bool,
     _lock: Option<std::fs::File>,
 }
@@ -660,6 +684,10 @@ impl Staging {
         replace_file(&dir.join(MARKER), MARKER_TEXT.as_bytes())?;
         let folders = existing.iter().filter_map(|p| p.rsplit_once('/').map(|(f, _)| f.to_string())).collect();
         let link_from = is_marked(out).then(|| out.to_path_buf());
+        // Of a spare made anew, nothing is reused (see `reuse`), whatever a
+        // memo of the folder that had its inode says.
+        let spare_memo = Memo::load(&state, folder_id(&dir));
+        let out_memo = link_from.as_ref().map_or_else(Memo::default, |out| Memo::load(&state, folder_id(out)));
         Ok(Staging {
             dir,
             out: out.to_path_buf(),
@@ -668,6 +696,8 @@ impl Staging {
             folders,
             link_from,
             written: Mutex::new(vec![MARKER.to_string()]),
+            memos: Some((spare_memo, out_memo)),
+            made: Mutex::new(Vec::new()),
             committed: false,
             _lock: lock,
         })
@@ -705,6 +735,50 @@ impl Staging {
             return Ok(());
         }
         self.put(&dest, |d| write_new(d, bytes))
+    }
+
+    /// Renders everything again: keeps no file for what it was made from
+    /// (`annals build --fresh`). What this build makes is remembered all the same.
+    pub fn fresh(mut self) -> Staging {
+        self.memos = None;
+        self
+    }
+
+    /// Keeps the spare's file at `path`, or links the output's, if the
+    /// memo of its folder says it was made from inputs of key `key` and it
+    /// is untouched since; true if it did.
+    pub fn reuse(&self, path: &str, key: u64) -> bool {
+        let Some((spare, out)) = &self.memos else { return false };
+        let dest = self.dir.join(path);
+        let made = match spare.holds(path, key, &dest).filter(|_| self.existing.contains(path)) {
+            Some(made) => made,
+            None => {
+                let Some(from) = self.link_from.as_ref().map(|o| o.join(path)) else { return false };
+                let Some(made) = out.holds(path, key, &from) else { return false };
+                // The spare's file, whatever it is, gives way (as in `linked`).
+                if remove_entry(&dest).is_err() || std::fs::hard_link(&from, &dest).is_err() {
+                    return false;
+                }
+                made
+            }
+        };
+        self.record(path);
+        self.remember(path, made);
+        true
+    }
+
+    /// Writes one file (see `write`) made from inputs of key `key`, and
+    /// remembers that it was.
+    pub fn write_made(&self, path: &str, bytes: &[u8], key: u64) -> io::Result<()> {
+        self.write(path, bytes)?;
+        if let Some(stamp) = Stamp::of(&self.dir.join(path)) {
+            self.remember(path, Made { key, stamp, content: content_hash(bytes) });
+        }
+        Ok(())
+    }
+
+    fn remember(&self, path: &str, made: Made) {
+        self.made.lock().unwrap_or_else(|e| e.into_inner()).push((path.to_string(), made));
     }
 
     /// Copies static files and assets, keeping those whose copy is current
@@ -772,6 +846,8 @@ impl Staging {
         let list = FileList::of(&self.dir, written)?;
         if let Some(id) = folder_id(&self.dir) {
             std::fs::write(self.state.join(list_name(id)), list.encode())?;
+            let made = std::mem::take(&mut *self.made.lock().unwrap_or_else(|e| e.into_inner()));
+            Memo::save(&self.state, id, &made)?;
         }
         replace_file(&self.dir.join(MARKER), marker_text(&list.generation).as_bytes())?;
         let replaces_foreign = std::fs::symlink_metadata(&self.out).is_ok() && !is_marked(&self.out);
@@ -781,13 +857,14 @@ impl Staging {
         if replaces_foreign {
             remove_tree(&self.dir)?;
         }
-        // Only the lists of the output and of the spare are kept.
-        let keep = [folder_id(&self.out), folder_id(&self.dir)].map(|id| id.map(list_name));
+        // Only the lists and memos of the output and of the spare are kept.
+        let ids = [folder_id(&self.out), folder_id(&self.dir)];
+        let keep: Vec<String> = ids.into_iter().flatten().flat_map(|id| [list_name(id), memo::name(id)]).collect();
         for entry in std::fs::read_dir(&self.state)? {
             let name = entry?.file_name().to_string_lossy().into_owned();
-            // Only the lists annals names (`<inode>.files`).
-            let ours = name.strip_suffix(".files").is_some_and(|id| id.parse::<u64>().is_ok());
-            if ours && !keep.contains(&Some(name.clone())) {
+            // Only the files annals names (`<inode>.files`, `<inode>.memo`).
+            let ours = name.strip_suffix(".files").is_some_and(|id| id.parse::<u64>().is_ok()) || memo::is_memo(&name);
+            if ours && !keep.contains(&name) {
                 std::fs::remove_file(self.state.join(&name))?;
             }
         }
@@ -802,6 +879,18 @@ impl Sink for Staging {
 
     fn write(&self, path: &str, bytes: &[u8]) -> io::Result<()> {
         Staging::write(self, path, bytes)
+    }
+
+    fn keeps_keys(&self) -> bool {
+        true
+    }
+
+    fn reuse(&self, path: &str, key: u64) -> bool {
+        Staging::reuse(self, path, key)
+    }
+
+    fn write_made(&self, path: &str, bytes: &[u8], key: u64) -> io::Result<()> {
+        Staging::write_made(self, path, bytes, key)
     }
 }
 
@@ -1058,6 +1147,8 @@ pub fn update(
     // and its mark names the files it is about to hold, as a build's would.
     if let Some(id) = folder_id(out) {
         remove_with_empty_folders(&sibling(out, "annals"), &list_name(id))?;
+        // Its files' stamps would tell, but what it held is no longer a build's.
+        Memo::remove(&sibling(out, "annals"), id)?;
     }
     let mut files: Vec<String> =
         outputs.iter().map(|o| o.path.to_string()).chain(copies.iter().map(|c| c.path.clone())).collect();
