@@ -200,7 +200,13 @@ pub fn walk(root: &Path) -> Walk {
 
 /// Reads and splits `content/<rel>`: the source and its front matter's
 /// diagnostics, or why it could not be read or classified.
-pub fn read_source(root: &Path, rel: &Path, config: &Config) -> Result<(Source, Vec<Diagnostic>), Diagnostic> {
+/// With `trees`, front matter that the last build parsed is not parsed again.
+pub fn read_source(
+    root: &Path,
+    rel: &Path,
+    config: &Config,
+    trees: Option<&yaml::Trees>,
+) -> Result<(Source, Vec<Diagnostic>), Diagnostic> {
     use std::io::Read;
     let file = Path::new(CONTENT_DIR).join(rel);
     let cannot = |e: std::io::Error| Diagnostic::file(&file, format!("cannot read: {e}"));
@@ -220,7 +226,7 @@ pub fn read_source(root: &Path, rel: &Path, config: &Config) -> Result<(Source, 
     }
     let origin = root.join(&file);
     let read = match String::from_utf8(bytes) {
-        Ok(text) => parse_source(rel, &file, text, config),
+        Ok(text) => parse_source(rel, &file, text, config, trees),
         Err(e) => {
             // Kept in the site, read with replacement characters, so that
             // links and citations to it still resolve: the one error is here.
@@ -233,7 +239,7 @@ pub fn read_source(root: &Path, rel: &Path, config: &Config) -> Result<(Source, 
                 "this file is not valid UTF-8: the first bad byte is here; save it as UTF-8",
             );
             let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            parse_source(rel, &file, text, config).map(|(source, _)| {
+            parse_source(rel, &file, text, config, trees).map(|(source, _)| {
                 let mut errors = vec![error];
                 source.quote(&mut errors);
                 (Source { front_failed: true, ..source }, errors)
@@ -263,6 +269,7 @@ pub fn parse_source(
     file: &Path,
     text: String,
     config: &Config,
+    trees: Option<&yaml::Trees>,
 ) -> Result<(Source, Vec<Diagnostic>), Diagnostic> {
     let rel_str = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
     let (kind, id) = classify(&rel_str, config).map_err(|m| Diagnostic::file(file, m))?;
@@ -270,7 +277,7 @@ pub fn parse_source(
         Some(t) => t.to_string(),
         None => text,
     };
-    let (front, body_start, mut diagnostics) = split_front_matter(file, &text);
+    let (front, body_start, mut diagnostics) = split_front_matter(file, &text, trees);
     if front.is_some() {
         diagnostics.extend(front_matter_continues(file, &text, body_start, &kind, config));
     }
@@ -319,7 +326,7 @@ fn classify(rel: &str, config: &Config) -> Result<(Kind, String), String> {
 
 /// Finds YAML front matter between `---` lines at the very top: the parsed
 /// front matter, where the body starts, and its diagnostics.
-fn split_front_matter(file: &Path, text: &str) -> (Option<Node>, usize, Vec<Diagnostic>) {
+fn split_front_matter(file: &Path, text: &str, trees: Option<&yaml::Trees>) -> (Option<Node>, usize, Vec<Diagnostic>) {
     let first_end = text.find('\n').unwrap_or(text.len());
     if text[..first_end].trim_end() == "+++" {
         let d = Diagnostic::new(
@@ -341,7 +348,7 @@ fn split_front_matter(file: &Path, text: &str) -> (Option<Node>, usize, Vec<Diag
         let line = text[pos..end].trim_end();
         if line == "---" || line == "..." {
             let body_start = (end + 1).min(text.len());
-            return match yaml::parse(file, &text[yaml_start..pos], 2) {
+            return match yaml::parse(file, &text[yaml_start..pos], 2, trees) {
                 Ok((node, warnings)) => (Some(node), body_start, warnings),
                 Err(d) => (None, body_start, vec![d]),
             };
@@ -415,7 +422,7 @@ mod tests {
         std::fs::create_dir_all(root.join("content/studies")).unwrap();
         let text = "\u{feff}---\ntitle: T\n---\nBody é.\n";
         std::fs::write(root.join("content/studies/a.md"), text).unwrap();
-        let (source, _) = read_source(&root, Path::new("studies/a.md"), &config()).unwrap();
+        let (source, _) = read_source(&root, Path::new("studies/a.md"), &config(), None).unwrap();
         let light = source.without_body();
         assert!(light.body_let_go() && light.body.is_empty());
         let again = light.reread().unwrap();
@@ -432,7 +439,7 @@ mod tests {
 
     fn src(rel: &str, text: &str) -> Result<Source, Diagnostic> {
         let (source, mut errors) =
-            parse_source(Path::new(rel), &Path::new("content").join(rel), text.to_string(), &config())?;
+            parse_source(Path::new(rel), &Path::new("content").join(rel), text.to_string(), &config(), None)?;
         errors.pop().map_or(Ok(source), Err)
     }
 

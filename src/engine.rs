@@ -77,6 +77,7 @@ use crate::render::{self, RenderCache, Templates};
 use crate::schema;
 use crate::site::{MarkdownCache, PageInfo, Site, Skeleton};
 use crate::theme;
+use crate::yaml::{self, Trees};
 
 /// What to build and how.
 #[derive(Debug, Clone)]
@@ -278,7 +279,14 @@ impl Engine {
             self.configure()?;
         }
         let config = self.config.clone().expect("configured above");
-        let patch = self.load(&config, &paths, everything, &mut t);
+        // A one-off build into a sink that keeps what it is given (see
+        // `output::Sink::keep`) takes the front matter the last one parsed.
+        let keeps = sink.filter(|s| s.keeps_keys()).zip(crate::made_with(&config));
+        let trees = keeps.map(|(sink, made_with)| Trees::new(made_with, sink.recall(yaml::TREES)));
+        let patch = self.load(&config, &paths, everything, trees.as_ref(), &mut t);
+        if let Some((sink, trees)) = keeps.map(|(sink, _)| sink).zip(trees) {
+            sink.keep(yaml::TREES, trees.into_bytes());
+        }
         let mut errors = self.file_errors();
         let (skeleton, markdown_rendered) = self.markdown(config, patch, sink.is_some(), &mut errors, &mut t);
         let previous = FreeLater(self.site.take());
@@ -422,6 +430,7 @@ impl Engine {
         config: &Config,
         paths: &[PathBuf],
         everything: bool,
+        trees: Option<&Trees>,
         t: &mut Timings,
     ) -> Option<Vec<Arc<PageInfo>>> {
         let content_dir = self.options.root.join(content::CONTENT_DIR);
@@ -436,7 +445,7 @@ impl Engine {
                     let under = format!("{rel}/");
                     self.files.retain(|f, _| *f != rel && !f.starts_with(&under) && !rel.is_empty());
                 }
-                (self.reload_all(config), false)
+                (self.reload_all(config, trees), false)
             } else {
                 self.reload_some(config, &content_paths)
             }
@@ -597,7 +606,7 @@ impl Engine {
     }
 
     /// Walks `content/` and reads every Markdown file not already read.
-    fn reload_all(&mut self, config: &Config) -> Vec<(String, Loaded)> {
+    fn reload_all(&mut self, config: &Config, trees: Option<&Trees>) -> Vec<(String, Loaded)> {
         let content::Walk { markdown, assets, inputs, errors } = content::walk(&self.options.root);
         self.assets = assets;
         self.walk_errors = errors;
@@ -607,7 +616,7 @@ impl Engine {
         self.forget_errors_of_gone_files();
         let missing: Vec<&PathBuf> = markdown.iter().filter(|p| !self.files.contains_key(&rel_string(p))).collect();
         let root = &self.options.root;
-        missing.par_iter().map(|rel| (rel_string(rel), load_file(root, rel, config))).collect()
+        missing.par_iter().map(|rel| (rel_string(rel), load_file(root, rel, config, trees))).collect()
     }
 
     /// Re-reads the given Markdown files (absolute paths under `content/`),
@@ -625,7 +634,7 @@ impl Engine {
             self.with_errors.remove(&key);
             let ignored = rel.components().any(|c| content::is_ignored_name(&c.as_os_str().to_string_lossy()));
             if path.is_file() && !ignored {
-                let loaded = load_file(&self.options.root, rel, config);
+                let loaded = load_file(&self.options.root, rel, config, None);
                 same_files &= was_page && loaded.is_ok();
                 read.push((key, loaded));
             } else {
@@ -679,8 +688,8 @@ type Loaded = Result<FileState, Diagnostic>;
 /// A file read and validated at once, so that its YAML tree is let go
 /// before most others are read: a large site never holds every tree at
 /// once (at 100,000 pages they weighed more than the text).
-fn load_file(root: &Path, rel: &Path, config: &Config) -> Loaded {
-    let (mut source, diagnostics) = content::read_source(root, rel, config)?;
+fn load_file(root: &Path, rel: &Path, config: &Config, trees: Option<&Trees>) -> Loaded {
+    let (mut source, diagnostics) = content::read_source(root, rel, config, trees)?;
     let (meta, mut errors) = schema::validate(&source, config);
     // The typed fields replace the YAML tree: let it go.
     source.front = None;

@@ -405,10 +405,10 @@ impl FieldValue {
     /// The words the value adds to the search index. References are left
     /// out: they name other pages, which are found by their own words (and
     /// a page's terms then depend on the page alone).
-    pub fn strings(&self, out: &mut Vec<String>) {
+    pub fn strings<'a>(&'a self, out: &mut Vec<&'a str>) {
         match self {
-            FieldValue::Str(s) | FieldValue::Date(s) => out.push(s.clone()),
-            FieldValue::Text(t) => out.push(t.value.clone()),
+            FieldValue::Str(s) | FieldValue::Date(s) => out.push(s),
+            FieldValue::Text(t) => out.push(&t.value),
             FieldValue::List(items) => items.iter().for_each(|v| v.strings(out)),
             FieldValue::Ref(_) | FieldValue::Int(_) | FieldValue::Float(_) | FieldValue::Bool(_) => {}
         }

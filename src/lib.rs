@@ -31,8 +31,28 @@ pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomSta
 pub(crate) type HashSet<K> = std::collections::HashSet<K, ahash::RandomState>;
 
 /// A hasher for fingerprints compared across builds: fixed seeds, so that
-/// equal inputs give equal fingerprints for the life of the process.
+/// equal inputs give equal fingerprints in every run of one binary.
 pub(crate) fn fingerprint_hasher() -> ahash::AHasher {
     use std::hash::BuildHasher;
     ahash::RandomState::with_seeds(0x616e, 0x6e61, 0x6c73, 0x2021).build_hasher()
+}
+
+/// A fingerprint of what a build's every output is made from besides the
+/// content: this binary of annals (its version, size and modification
+/// time, so that one build of annals never takes a fingerprint of another,
+/// which may render the same inputs differently) and the configuration
+/// (every field, by its `Debug` text: no `Hash` to keep in step with it).
+/// `None` if the binary cannot be read: then a build reuses nothing.
+pub(crate) fn made_with(config: &config::Config) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    static BINARY: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    let binary = (*BINARY.get_or_init(|| {
+        let meta = std::fs::metadata(std::env::current_exe().ok()?).ok()?;
+        let mut h = fingerprint_hasher();
+        (env!("CARGO_PKG_VERSION"), meta.len(), meta.modified().ok()?).hash(&mut h);
+        Some(h.finish())
+    }))?;
+    let mut h = fingerprint_hasher();
+    (binary, format!("{config:?}")).hash(&mut h);
+    Some(h.finish())
 }

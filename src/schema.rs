@@ -218,7 +218,7 @@ mod tests {
         let config = crate::config::parse(SITE).unwrap();
         let rel = Path::new("studies/a.md");
         let (source, _) =
-            crate::content::parse_source(rel, &Path::new("content").join(rel), text.into(), &config).unwrap();
+            crate::content::parse_source(rel, &Path::new("content").join(rel), text.into(), &config, None).unwrap();
         validate(&source, &config)
     }
 

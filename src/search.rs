@@ -20,7 +20,10 @@
 //!
 //! The preview keeps each page's terms and the inverted index between
 //! builds: an edit re-indexes its page and writes again only the shards
-//! whose terms it touched.
+//! whose terms it touched. A one-off build keeps, for the next, each
+//! document's terms and what it was made from (`Saved`): a page made from
+//! the same is not read again, and a chunk of `search/d/` whose pages are
+//! all the same is kept as the last build wrote it.
 
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -137,7 +140,7 @@ impl DocKey {
     }
 }
 
-fn hash(value: &impl std::hash::Hash) -> u64 {
+fn hash(value: &(impl std::hash::Hash + ?Sized)) -> u64 {
     use std::hash::Hasher;
     let mut hasher = crate::fingerprint_hasher();
     value.hash(&mut hasher);
@@ -151,18 +154,133 @@ fn searched(site: &Site) -> Vec<usize> {
 }
 
 /// Writes the whole index into `sink` (a one-off build), each file as soon
-/// as it is made; returns the paths written.
+/// as it is made, taking what it can from what the last build kept (see
+/// `Saved`); returns the paths written.
 pub fn write_index(site: &Site, sink: &dyn Sink) -> std::io::Result<Vec<Arc<str>>> {
     sink.create_folders(&mut ["search/d/", "search/t/", "search/f/"].into_iter())?;
     let written = Mutex::new(Vec::new());
-    let emit = |path: String, bytes: Vec<u8>| {
-        sink.write(&path, &bytes)?;
+    let emit = |path: String, bytes: Vec<u8>, key: Option<u64>| {
+        match key {
+            Some(key) => sink.write_made(&path, &bytes, key)?,
+            None => sink.write(&path, &bytes)?,
+        }
         written.lock().expect("no panics while held").push(path.into());
         Ok(())
     };
-    let (docs, postings) = gather(site, &searched(site), &emit)?;
-    write_all(site, &docs, &shards(postings), &emit)?;
+    let pages = searched(site);
+    let made_with = crate::made_with(&site.config).filter(|_| sink.keeps_keys());
+    let recall = made_with.map(|made_with| Recall::new(site, &pages, made_with, sink, &written));
+    let (docs, postings) = gather(site, &pages, &emit, recall.as_ref())?;
+    let index = shards(postings);
+    write_all(site, &docs, &index, &emit)?;
+    if let Some(recall) = recall {
+        match postcard::to_allocvec(&recall.saved_now(&docs, &index)) {
+            Ok(bytes) => sink.keep(SAVED, bytes),
+            Err(e) => return Err(std::io::Error::other(e)),
+        }
+    }
     Ok(written.into_inner().expect("no panics while held"))
+}
+
+/// The name under which a one-off build keeps its `Saved` (see `Sink::keep`).
+const SAVED: &str = "search";
+
+/// What a one-off build keeps of the index for the next one.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct Saved {
+    /// What it was made with (see `crate::made_with`): another binary or
+    /// configuration, and nothing of it is taken.
+    made_with: u64,
+    terms: Vec<String>,
+    docs: Vec<SavedDoc>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedDoc {
+    /// A hash of its page's path, and what the document was made from (see `doc_key`).
+    rel: u64,
+    key: u64,
+    facets: Vec<Vec<String>>,
+    shown: u64,
+    /// Its terms, as numbers into `Saved::terms`, with their weights.
+    terms: Vec<(u32, u32)>,
+}
+
+/// What a document is made from: its page's text and what its citations
+/// resolved to, its title, URL and collection, and `made_with`.
+fn doc_key(page: &Page, made_with: u64) -> u64 {
+    hash(&(made_with, page.md.made_from(), &page.rel, &page.title, &page.url, &page.collection))
+}
+
+/// What a one-off build takes from the last one's `Saved`.
+struct Recall<'a> {
+    saved: Saved,
+    /// The saved documents by their `rel`.
+    by_rel: HashMap<u64, usize>,
+    /// Per document of this build, its `doc_key`, and its page's `rel` hash.
+    keys: Vec<u64>,
+    rels: Vec<u64>,
+    sink: &'a dyn Sink,
+    written: &'a Mutex<Vec<Arc<str>>>,
+}
+
+impl<'a> Recall<'a> {
+    fn new(
+        site: &Site,
+        pages: &[usize],
+        made_with: u64,
+        sink: &'a dyn Sink,
+        written: &'a Mutex<Vec<Arc<str>>>,
+    ) -> Self {
+        let saved = sink.recall(SAVED).and_then(|bytes| postcard::from_bytes::<Saved>(&bytes).ok());
+        let saved = saved.filter(|s| s.made_with == made_with).unwrap_or_default();
+        let by_rel = saved.docs.iter().enumerate().map(|(x, d)| (d.rel, x)).collect();
+        let rels = pages.iter().map(|&i| hash(&site.pages[i].rel)).collect();
+        let keys = pages.par_iter().map(|&i| doc_key(&site.pages[i], made_with)).collect();
+        Recall { saved: Saved { made_with, ..saved }, by_rel, keys, rels, sink, written }
+    }
+
+    /// The key of chunk `k` of `search/d/`: what its documents are made from.
+    fn chunk_key(&self, k: usize) -> u64 {
+        hash(&self.keys[k * CHUNK..((k + 1) * CHUNK).min(self.keys.len())])
+    }
+
+    /// The saved documents of chunk `k`, if each is made from what it was
+    /// and the chunk's file is kept as the last build wrote it.
+    fn chunk(&self, k: usize) -> Option<Vec<&SavedDoc>> {
+        let docs = k * CHUNK..((k + 1) * CHUNK).min(self.keys.len());
+        let saved: Vec<&SavedDoc> = docs
+            .map(|n| self.by_rel.get(&self.rels[n]).map(|&x| &self.saved.docs[x]).filter(|d| d.key == self.keys[n]))
+            .collect::<Option<_>>()?;
+        let path = chunk_path(k);
+        self.sink.reuse(&path, self.chunk_key(k)).then(|| {
+            self.written.lock().expect("no panics while held").push(path.into());
+            saved
+        })
+    }
+
+    /// What this build keeps for the next: its documents with their terms.
+    fn saved_now(&self, docs: &[Doc], index: &Shards) -> Saved {
+        let mut terms = Vec::new();
+        let mut doc_terms: Vec<Vec<(u32, u32)>> = vec![Vec::new(); docs.len()];
+        for (term, list) in index.values().flatten() {
+            let id = terms.len() as u32;
+            terms.push(term.clone());
+            for &(doc, weight) in list {
+                doc_terms[doc as usize].push((id, weight));
+            }
+        }
+        let docs = (docs.iter().zip(doc_terms).enumerate())
+            .map(|(n, (doc, terms))| SavedDoc {
+                rel: self.rels[n],
+                key: self.keys[n],
+                facets: doc.facets.clone(),
+                shown: doc.shown,
+                terms,
+            })
+            .collect();
+        Saved { made_with: self.saved.made_with, terms, docs }
+    }
 }
 
 /// The outputs of the search index, for the preview: only what changed
@@ -184,7 +302,7 @@ pub fn index(site: &Site, cache: &mut Cache, keep: &Keep) -> Update {
                 stale.push((n, i));
             }
         }
-        let fresh: Vec<Made> = stale.par_iter().map(|&(_, i)| make_doc(site, &site.pages[i])).collect();
+        let fresh: Vec<Made> = stale.par_iter().map(|&(_, i)| made(site, &site.pages[i])).collect();
         update(site, cache, stale.into_iter().map(|(n, _)| n).zip(fresh));
         if !cache.paths_changed {
             cache.touched.sort_unstable();
@@ -214,11 +332,11 @@ fn rebuild(site: &Site, cache: &mut Cache) {
     if !same_numbering {
         let made = Mutex::new(Vec::new());
         let keep = &cache.keep;
-        let emit = |path: String, bytes: Vec<u8>| {
+        let emit = |path: String, bytes: Vec<u8>, _: Option<u64>| {
             made.lock().expect("no panics while held").push((path, keep.pack(bytes)));
             Ok(())
         };
-        let (docs, postings) = gather(site, &pages, &emit).expect("collecting cannot fail");
+        let (docs, postings) = gather(site, &pages, &emit, None).expect("collecting cannot fail");
         cache.doc_terms = vec![Vec::new(); docs.len()];
         cache.terms.clear();
         cache.ids.clear();
@@ -240,7 +358,7 @@ fn rebuild(site: &Site, cache: &mut Cache) {
     } else {
         let stale: Vec<usize> = (0..keys.len()).filter(|&n| !cache.keys[n].1.same(&keys[n].1)).collect();
         if !stale.is_empty() {
-            let fresh: Vec<Made> = stale.par_iter().map(|&n| make_doc(site, &site.pages[pages[n]])).collect();
+            let fresh: Vec<Made> = stale.par_iter().map(|&n| made(site, &site.pages[pages[n]])).collect();
             update(site, cache, stale.into_iter().zip(fresh));
         }
     }
@@ -249,7 +367,9 @@ fn rebuild(site: &Site, cache: &mut Cache) {
 }
 
 /// Where made files go: written at once, or collected.
-type Emit<'a> = dyn Fn(String, Vec<u8>) -> std::io::Result<()> + Sync + 'a;
+/// Where made files go: written at once (with the key of what the file is
+/// made from, if it has one besides its bytes), or collected.
+type Emit<'a> = dyn Fn(String, Vec<u8>, Option<u64>) -> std::io::Result<()> + Sync + 'a;
 
 /// Replaces documents in the cached index, writing again the shards and
 /// chunks they were or are in.
@@ -339,7 +459,8 @@ impl Cache {
             if old.len() != docs.len() {
                 // Not the file this index wrote (which cannot be): made again.
                 let pages = searched(site);
-                old = docs.clone().map(|n| Cow::Owned(make_doc(site, &site.pages[pages[n]]).fragment)).collect();
+                old =
+                    docs.clone().map(|n| Cow::Owned(make_doc(site, &site.pages[pages[n]], &mut |_, _| {}).1)).collect();
             }
             let fragments = docs.zip(&old).map(|(n, old)| dirty.fragments.get(&n).map_or(old.as_ref(), String::as_str));
             let bytes = self.keep.pack(chunk_file(&path, fragments));
@@ -378,24 +499,35 @@ impl Cache {
 /// terms go into the postings at once, so that the site's words and texts
 /// are never all held page by page. `keep`: keep each page's fragment (the
 /// preview, which writes chunks again).
-fn gather(site: &Site, pages: &[usize], emit: &Emit) -> std::io::Result<(Vec<Doc>, Postings)> {
+fn gather(site: &Site, pages: &[usize], emit: &Emit, recall: Option<&Recall>) -> std::io::Result<(Vec<Doc>, Postings)> {
+    // Each term straight into the postings: copied only if new there.
+    let post = |postings: &mut Postings, term: Cow<str>, n: usize, weight: u32| match postings.get_mut(&*term) {
+        Some(list) => list.push((n as u32, weight)),
+        None => drop(postings.insert(term.into_owned(), vec![(n as u32, weight)])),
+    };
     let (mut docs, mut postings) = pages
         .par_chunks(CHUNK)
         .enumerate()
         .try_fold(
             || (Vec::new(), Postings::default()),
             |(mut docs, mut postings), (k, chunk)| {
-                let made: Vec<Made> = chunk.iter().map(|&i| make_doc(site, &site.pages[i])).collect();
-                let path = chunk_path(k);
-                let bytes = chunk_file(&path, made.iter().map(|m| m.fragment.as_str()));
-                emit(path, bytes)?;
-                for (j, Made { doc, terms, .. }) in made.into_iter().enumerate() {
-                    let n = k * CHUNK + j;
-                    for (term, weight) in terms {
-                        postings.entry(term).or_default().push((n as u32, weight));
+                let first = k * CHUNK;
+                if let Some((recall, saved)) = recall.and_then(|r| Some((r, r.chunk(k)?))) {
+                    for (j, doc) in saved.into_iter().enumerate() {
+                        for &(id, weight) in &doc.terms {
+                            post(&mut postings, Cow::Borrowed(&recall.saved.terms[id as usize]), first + j, weight);
+                        }
+                        docs.push((first + j, Doc { facets: doc.facets.clone(), shown: doc.shown }));
                     }
-                    docs.push((n, doc));
+                    return Ok((docs, postings));
                 }
+                let made: Vec<(Doc, String)> = (chunk.iter().enumerate())
+                    .map(|(j, &i)| make_doc(site, &site.pages[i], &mut |t, w| post(&mut postings, t, first + j, w)))
+                    .collect();
+                let path = chunk_path(k);
+                let bytes = chunk_file(&path, made.iter().map(|(_, fragment)| fragment.as_str()));
+                emit(path, bytes, recall.map(|r| r.chunk_key(k)))?;
+                docs.extend(made.into_iter().enumerate().map(|(j, (doc, _))| (first + j, doc)));
                 Ok::<_, std::io::Error>((docs, postings))
             },
         )
@@ -429,10 +561,10 @@ fn shards(postings: Postings) -> Shards {
 fn write_all(site: &Site, docs: &[Doc], index: &Shards, emit: &Emit) -> std::io::Result<()> {
     index
         .par_iter()
-        .try_for_each(|(key, shard)| emit(shard_path(key), script(&shard_path(key), &shard_json(shard))))?;
+        .try_for_each(|(key, shard)| emit(shard_path(key), script(&shard_path(key), &shard_json(shard)), None))?;
     let mut small = BTreeMap::new();
     write_small(site, docs, &mut small);
-    small.into_iter().try_for_each(|(path, bytes): (Arc<str>, _)| emit(path.to_string(), bytes))
+    small.into_iter().try_for_each(|(path, bytes): (Arc<str>, _)| emit(path.to_string(), bytes, None))
 }
 
 /// The manifest and the filters: small, and made again on every change.
@@ -553,9 +685,20 @@ pub fn tokens(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
     })
 }
 
-fn make_doc(site: &Site, page: &Page) -> Made {
+/// A page's Doc, with each of its terms collected, and its entry in `search/d/`.
+fn made(site: &Site, page: &Page) -> Made {
+    let mut terms = Vec::new();
+    let (doc, fragment) = make_doc(site, page, &mut |term, weight| terms.push((term.into_owned(), weight)));
+    Made { doc, fragment, terms }
+}
+
+/// A page's Doc and its entry in `search/d/`; each of its terms goes to
+/// `term` with its weight.
+fn make_doc(site: &Site, page: &Page, term: &mut dyn FnMut(Cow<str>, u32)) -> (Doc, String) {
     let body = page.md.source().map(|s| body_text(site, &s.body)).unwrap_or_default();
-    let terms = weighted_terms(page, &body);
+    for (word, weight) in weighted_terms(page, &body) {
+        term(word, weight);
+    }
     let facets = site
         .graph
         .taxonomies
@@ -565,7 +708,7 @@ fn make_doc(site: &Site, page: &Page) -> Made {
             if let Some(v) = page.fields.get(&tax.name) {
                 v.strings(&mut values);
             }
-            values
+            values.into_iter().map(str::to_string).collect()
         })
         .collect();
     let fragment = serde_json::json!({
@@ -576,19 +719,19 @@ fn make_doc(site: &Site, page: &Page) -> Made {
         "text": snippet_text(site, page, &body),
     })
     .to_string();
-    Made { doc: Doc { facets, shown: hash(&fragment) }, fragment, terms }
+    (Doc { facets, shown: hash(&fragment) }, fragment)
 }
 
 /// Each word of the page's title, fields and `body` with its weight: the
 /// best of title and fields, plus its count in the body (capped).
-fn weighted_terms(page: &Page, body: &str) -> Vec<(String, u32)> {
+fn weighted_terms<'a>(page: &'a Page, body: &'a str) -> impl Iterator<Item = (Cow<'a, str>, u32)> {
     let mut field_text = Vec::new();
     for value in page.fields.values() {
         value.strings(&mut field_text);
     }
     let mut weights: HashMap<Cow<str>, (u32, u32)> = HashMap::with_capacity_and_hasher(512, Default::default());
     let texts = std::iter::once((page.title.as_str(), TITLE))
-        .chain(field_text.iter().map(|t| (t.as_str(), FIELD)))
+        .chain(field_text.into_iter().map(|t| (t, FIELD)))
         .chain(std::iter::once((body, BODY)));
     for (text, weight) in texts {
         for word in tokens(text) {
@@ -600,7 +743,7 @@ fn weighted_terms(page: &Page, body: &str) -> Vec<(String, u32)> {
             }
         }
     }
-    weights.into_iter().map(|(t, (a, b))| (t.into_owned(), a + b)).collect()
+    weights.into_iter().map(|(t, (a, b))| (t, a + b))
 }
 
 /// The year a result shows: the year of the field citations date by.
@@ -642,7 +785,7 @@ fn body_text(site: &Site, markdown: &str) -> String {
         label.starts_with('@').then(|| (label.to_string().into(), "".into()))
     };
     let resolver = site.resolver();
-    let mut text = String::with_capacity(markdown.len());
+    let mut text = Words { text: String::with_capacity(markdown.len()), space: false };
     let mut in_citation = false;
     for event in Parser::new_with_broken_link_callback(markdown, pulldown_cmark::Options::empty(), Some(citation)) {
         match event {
@@ -650,15 +793,36 @@ fn body_text(site: &Site, markdown: &str) -> String {
                 in_citation = true;
                 let ids = dest_url.split(';').map(|id| id.trim().trim_start_matches('@'));
                 let labels: Vec<&str> = ids.filter_map(|id| resolver.cite(id).ok().map(|(label, _)| label)).collect();
-                text.push_str(&format!("({})", labels.join("; ")));
+                text.push(&format!("({})", labels.join("; ")));
             }
             Event::End(TagEnd::Link) if in_citation => in_citation = false,
-            Event::Text(t) | Event::Code(t) if !in_citation => text.push_str(&t),
-            Event::SoftBreak | Event::HardBreak | Event::End(_) => text.push(' '),
+            Event::Text(t) | Event::Code(t) if !in_citation => text.push(&t),
+            Event::SoftBreak | Event::HardBreak | Event::End(_) => text.space = true,
             _ => {}
         }
     }
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    text.text
+}
+
+/// Text with every run of white space made one space, and none at either end.
+struct Words {
+    text: String,
+    /// White space since the last word: a space before the next.
+    space: bool,
+}
+
+impl Words {
+    fn push(&mut self, s: &str) {
+        self.space |= s.starts_with(char::is_whitespace);
+        for (k, word) in s.split_whitespace().enumerate() {
+            if (k > 0 || self.space) && !self.text.is_empty() {
+                self.text.push(' ');
+            }
+            self.text.push_str(word);
+            self.space = false;
+        }
+        self.space |= s.ends_with(char::is_whitespace);
+    }
 }
 
 #[cfg(test)]

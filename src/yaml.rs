@@ -8,18 +8,21 @@
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 use std::path::Path;
+use std::sync::Mutex;
 
+use crate::HashMap;
 use crate::diagnostics::Diagnostic;
 
 /// A YAML value with the 1-based line and column where it starts.
-#[derive(Debug, Clone, PartialEq)]
+/// (`Stored` as itself in `Trees`.)
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Node {
     pub value: Value,
     pub line: usize,
     pub col: usize,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub enum Value {
     Null,
     Bool(bool),
@@ -46,11 +49,141 @@ impl Value {
     }
 }
 
+/// Front matter parsed by the last one-off build, by a hash of its text: a
+/// build takes each unchanged file's tree from here rather than parse it
+/// again (YAML was a sixth of a rebuild's time), and keeps for the next
+/// build the trees of its own files. A tree parsed with warnings is not
+/// kept, so that they are found again.
+pub struct Trees {
+    made_with: u64,
+    /// The last build's trees, and where each is in `bytes`, by its key.
+    bytes: Vec<u8>,
+    index: HashMap<u64, (usize, usize)>,
+    /// The trees of this build, by key.
+    now: Mutex<Vec<(u64, Tree)>>,
+}
+
+/// A tree of this build: where it is in the last build's bytes, or made now.
+enum Tree {
+    Kept(usize, usize),
+    Made(Vec<u8>),
+}
+
+/// How `Trees` are kept: what they were made with, and each tree by key.
+type Kept<'a> = (u64, Vec<(u64, &'a [u8])>);
+
+/// What a build keeps its `Trees` under (see `output::Sink::keep`).
+pub const TREES: &str = "front-matter";
+
+impl Trees {
+    /// The trees the last build kept (`bytes`), if it was made with the
+    /// same binary and configuration (`made_with`, see `crate::made_with`).
+    pub fn new(made_with: u64, bytes: Option<Vec<u8>>) -> Trees {
+        let bytes = bytes.unwrap_or_default();
+        let stored: Option<Kept> = postcard::from_bytes(&bytes).ok();
+        let base = bytes.as_ptr() as usize;
+        let index = stored
+            .filter(|(with, _)| *with == made_with)
+            .map(|(_, trees)| trees.into_iter().map(|(key, t)| (key, (t.as_ptr() as usize - base, t.len()))).collect())
+            .unwrap_or_default();
+        Trees { made_with, bytes, index, now: Mutex::default() }
+    }
+
+    fn key(&self, source: &str, first_line: usize) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = crate::fingerprint_hasher();
+        (self.made_with, source, first_line).hash(&mut h);
+        h.finish()
+    }
+
+    fn get(&self, key: u64) -> Option<Node> {
+        let &(at, len) = self.index.get(&key)?;
+        let node = postcard::from_bytes::<Stored>(&self.bytes[at..at + len]).ok()?.0;
+        self.now.lock().unwrap_or_else(|e| e.into_inner()).push((key, Tree::Kept(at, len)));
+        Some(node)
+    }
+
+    fn put(&self, key: u64, node: &Node) {
+        if let Ok(bytes) = postcard::to_allocvec(node) {
+            self.now.lock().unwrap_or_else(|e| e.into_inner()).push((key, Tree::Made(bytes)));
+        }
+    }
+
+    /// What to keep for the next build: the trees of this one's files.
+    pub fn into_bytes(self) -> Vec<u8> {
+        let now = self.now.into_inner().unwrap_or_else(|e| e.into_inner());
+        let trees = now
+            .iter()
+            .map(|(key, tree)| match tree {
+                Tree::Kept(at, len) => (*key, &self.bytes[*at..*at + *len]),
+                Tree::Made(made) => (*key, made.as_slice()),
+            })
+            .collect();
+        let kept: Kept = (self.made_with, trees);
+        postcard::to_allocvec(&kept).unwrap_or_default()
+    }
+}
+
+/// A node as `Trees` stores it: serde's derive, where `Node`'s own
+/// `Deserialize` reads YAML with positions.
+#[derive(serde::Deserialize)]
+struct Stored(#[serde(with = "stored")] Node);
+
+mod stored {
+    use super::{Node, Value};
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    struct N {
+        value: V,
+        line: usize,
+        col: usize,
+    }
+
+    #[derive(Deserialize)]
+    enum V {
+        Null,
+        Bool(bool),
+        Int(i64),
+        Float(f64),
+        Str(String),
+        List(Vec<N>),
+        Map(Vec<(N, N)>),
+    }
+
+    fn node(n: N) -> Node {
+        let value = match n.value {
+            V::Null => Value::Null,
+            V::Bool(b) => Value::Bool(b),
+            V::Int(i) => Value::Int(i),
+            V::Float(f) => Value::Float(f),
+            V::Str(s) => Value::Str(s),
+            V::List(items) => Value::List(items.into_iter().map(node).collect()),
+            V::Map(pairs) => Value::Map(pairs.into_iter().map(|(k, v)| (node(k), node(v))).collect()),
+        };
+        Node { value, line: n.line, col: n.col }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Node, D::Error> {
+        N::deserialize(d).map(node)
+    }
+}
+
 /// Parses `source` (whose first line is line `first_line` of `path`) into a
 /// node tree, with warnings about what it read. An empty document is `Null`.
-pub fn parse(path: &Path, source: &str, first_line: usize) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
+/// With `trees`, a tree the last build kept is taken rather than parsed.
+pub fn parse(
+    path: &Path,
+    source: &str,
+    first_line: usize,
+    trees: Option<&Trees>,
+) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
     if source.trim().is_empty() {
         return Ok((Node { value: Value::Null, line: first_line, col: 1 }, Vec::new()));
+    }
+    let key = trees.map(|t| (t, t.key(source, first_line)));
+    if let Some(node) = key.and_then(|(trees, key)| trees.get(key)) {
+        return Ok((node, Vec::new()));
     }
     let mut node: Node = serde_saphyr::from_str(source).map_err(|e| {
         let (line, col) = e.location().map_or((0, 0), |l| (l.line() as usize, l.column() as usize));
@@ -81,6 +214,9 @@ pub fn parse(path: &Path, source: &str, first_line: usize) -> Result<(Node, Vec<
     let mut warnings = Vec::new();
     boolean_keys(&mut node, source, path, first_line, &mut warnings);
     shift(&mut node, first_line - 1);
+    if let Some((trees, key)) = key.filter(|_| warnings.is_empty()) {
+        trees.put(key, &node);
+    }
     Ok((node, warnings))
 }
 
@@ -307,7 +443,7 @@ mod tests {
     use super::*;
 
     fn p(s: &str) -> Result<Node, Diagnostic> {
-        parse(Path::new("f.md"), s, 2).map(|(node, _)| node)
+        parse(Path::new("f.md"), s, 2, None).map(|(node, _)| node)
     }
 
     #[test]
@@ -381,9 +517,39 @@ mod tests {
 
     #[test]
     fn boolean_keys_are_read_as_names_with_a_warning() {
-        let (node, warnings) = parse(Path::new("f.md"), "title: A\non: x\n", 2).unwrap();
+        let (node, warnings) = parse(Path::new("f.md"), "title: A\non: x\n", 2, None).unwrap();
         let Value::Map(pairs) = node.value else { panic!("not a map") };
         assert_eq!(pairs[1].0.value, Value::Str("on".into()));
         assert_eq!((warnings[0].line, warnings[0].col, warnings[0].len), (3, 1, 2), "{warnings:?}");
+    }
+
+    #[test]
+    fn trees_kept_by_one_build_are_taken_by_the_next_as_parsed() {
+        let texts = [
+            "title: A\nyear: 2024\nratio: 0.5\ndraft: false\nnote: ~\n",
+            "title: B\nauthors: [Smith, Jones]\nnested:\n  - {a: 1, b: [x, y]}\n  - \"quoted: text\"\n",
+        ];
+        let parsed: Vec<Node> = texts.iter().map(|t| p(t).unwrap()).collect();
+        let first = Trees::new(7, None);
+        for t in texts {
+            parse(Path::new("f.md"), t, 2, Some(&first)).unwrap();
+        }
+        // Parsed with a warning: not kept, so the next build warns again.
+        parse(Path::new("f.md"), "on: x\n", 2, Some(&first)).unwrap();
+        let kept = first.into_bytes();
+        let next = Trees::new(7, Some(kept.clone()));
+        assert_eq!(next.index.len(), 2);
+        for (t, expected) in texts.iter().zip(&parsed) {
+            let key = next.key(t, 2);
+            assert_eq!(next.get(key).as_ref(), Some(expected));
+            assert_eq!(parse(Path::new("f.md"), t, 2, Some(&next)).unwrap(), (expected.clone(), Vec::new()));
+        }
+        let (_, warnings) = parse(Path::new("f.md"), "on: x\n", 2, Some(&next)).unwrap();
+        assert_eq!(warnings.len(), 1);
+        // Only this build's trees are kept for the one after.
+        assert_eq!(Trees::new(7, Some(next.into_bytes())).index.len(), 2);
+        // Another binary or configuration, or bytes that are not trees: nothing.
+        assert!(Trees::new(8, Some(kept)).index.is_empty());
+        assert!(Trees::new(7, Some(b"not trees".to_vec())).index.is_empty());
     }
 }

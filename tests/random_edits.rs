@@ -316,7 +316,13 @@ impl Session {
                 self.last_good = b.outputs;
                 self.good_files = self.snapshot();
             }
-            (Err(a), Err(b)) if a == b => {}
+            (Err(a), Err(b)) if a == b => {
+                // So does `build`, with what it keeps of its last build.
+                match build(&self.publish) {
+                    Err(c) if c == a => {}
+                    other => fail(format!("build gave {:?}, expected errors {a:#?}", other.map(|_| "success"))),
+                }
+            }
             (Err(a), Err(b)) => fail(format!("different errors:\nincremental {a:#?}\nfull {b:#?}")),
             (a, b) => fail(format!("incremental {:?}\nfull {:?}", a.err(), b.err())),
         }
@@ -342,10 +348,16 @@ fn difference(a: &Built, b: &Built) -> Option<String> {
 }
 
 /// What `build`, keeping what it can of its last build, writes differently
-/// from the outputs and copies of `full`, if anything.
+/// from the outputs and copies of `full`, if anything, or warns of.
 fn published_difference(options: &Options, full: &Built) -> Option<String> {
-    if let Err(errors) = build(options) {
-        return Some(format!("build failed where the full build did not: {errors:#?}"));
+    let mut warnings = match build(options) {
+        Ok(built) => built.warnings,
+        Err(errors) => return Some(format!("build failed where the full build did not: {errors:#?}")),
+    };
+    // Only a published build warns of a relative `base_url`.
+    warnings.retain(|w| !w.message.starts_with("base_url `"));
+    if warnings != full.warnings {
+        return Some(format!("build warned otherwise:\n{warnings:#?}\n{:#?}", full.warnings));
     }
     let out = options.output_dir();
     let written: BTreeMap<String, Vec<u8>> = common::snapshot(&out)

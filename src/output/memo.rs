@@ -92,10 +92,20 @@ impl Memo {
     /// folder), if it was made from `key` and is untouched since.
     pub(super) fn holds(&self, path: &str, key: u64, file: &Path) -> Option<Made> {
         let made = *self.made.get(path).filter(|m| m.key == key)?;
-        let untouched = Stamp::of(file) == Some(made.stamp)
+        self.untouched(&made, file).then_some(made)
+    }
+
+    /// The same for a file that must hold bytes of hash `content`.
+    pub(super) fn holds_bytes(&self, path: &str, content: u64, file: &Path) -> Option<Made> {
+        let made = *self.made.get(path).filter(|m| m.content == content)?;
+        self.untouched(&made, file).then_some(made)
+    }
+
+    /// Whether the file at `file` is still the one `made` says.
+    fn untouched(&self, made: &Made, file: &Path) -> bool {
+        Stamp::of(file) == Some(made.stamp)
             && (made.stamp.modified.saturating_add(racy(made.stamp.modified)) < self.saved
-                || std::fs::read(file).is_ok_and(|bytes| content_hash(&bytes) == made.content));
-        untouched.then_some(made)
+                || std::fs::read(file).is_ok_and(|bytes| content_hash(&bytes) == made.content))
     }
 
     /// Keeps `made` as the memo of the folder with inode `id`.

@@ -434,6 +434,12 @@ pub trait Sink: Sync {
     fn write_made(&self, path: &str, bytes: &[u8], _key: u64) -> io::Result<()> {
         self.write(path, bytes)
     }
+    /// What the last build that succeeded kept under `name` (see `keep`).
+    fn recall(&self, _name: &str) -> Option<Vec<u8>> {
+        None
+    }
+    /// Keeps `bytes` under `name` for the next build, if this one succeeds.
+    fn keep(&self, _name: &str, _bytes: Vec<u8>) {}
 }
 
 /// Where `annals check` streams its files: nowhere. Every output is still
@@ -652,6 +658,8 @@ pub struct Staging {
     memos: Option<(Memo, Memo)>,
     /// What this build's files were made from, for the spare's memo.
     made: Mutex<Vec<(String, Made)>>,
+    /// What this build keeps for the next (see `Sink::keep`).
+    kept: Mutex<Vec<(String, Vec<u8>)>>,
     committed: bool,
     _lock: Option<std::fs::File>,
 }
@@ -698,6 +706,7 @@ impl Staging {
             written: Mutex::new(vec![MARKER.to_string()]),
             memos: Some((spare_memo, out_memo)),
             made: Mutex::new(Vec::new()),
+            kept: Mutex::new(Vec::new()),
             committed: false,
             _lock: lock,
         })
@@ -726,15 +735,37 @@ impl Staging {
     /// Writes one file, or keeps the spare's copy if its bytes are these, or
     /// links the output's if its bytes are.
     pub fn write(&self, path: &str, bytes: &[u8]) -> io::Result<()> {
+        // Made from no key: its bytes are its key.
+        let content = content_hash(bytes);
+        self.write_with(path, bytes, content, content)
+    }
+
+    /// Writes one file (see `write`) made from inputs of key `key`, and
+    /// remembers that it was.
+    pub fn write_made(&self, path: &str, bytes: &[u8], key: u64) -> io::Result<()> {
+        self.write_with(path, bytes, key, content_hash(bytes))
+    }
+
+    fn write_with(&self, path: &str, bytes: &[u8], key: u64, content: u64) -> io::Result<()> {
         self.record(path);
+        // Where a memo says that the file has these bytes, it is not read.
+        if let Some(made) = self.keep_from_memos(path, |memo, file| memo.holds_bytes(path, content, file)) {
+            self.remember(path, Made { key, ..made });
+            return Ok(());
+        }
         let dest = self.dir.join(path);
-        if self.existing.contains(path) && has_bytes(&dest, bytes) {
-            return Ok(());
+        let kept = (self.existing.contains(path) && has_bytes(&dest, bytes))
+            || self
+                .link_from
+                .as_ref()
+                .is_some_and(|from| self.linked(&from.join(path), &dest, |f| has_bytes(f, bytes)));
+        if !kept {
+            self.put(&dest, |d| write_new(d, bytes))?;
         }
-        if self.link_from.as_ref().is_some_and(|from| self.linked(&from.join(path), &dest, |f| has_bytes(f, bytes))) {
-            return Ok(());
+        if let Some(stamp) = Stamp::of(&dest) {
+            self.remember(path, Made { key, stamp, content });
         }
-        self.put(&dest, |d| write_new(d, bytes))
+        Ok(())
     }
 
     /// Renders everything again: keeps no file for what it was made from
@@ -748,33 +779,25 @@ impl Staging {
     /// memo of its folder says it was made from inputs of key `key` and it
     /// is untouched since; true if it did.
     pub fn reuse(&self, path: &str, key: u64) -> bool {
-        let Some((spare, out)) = &self.memos else { return false };
-        let dest = self.dir.join(path);
-        let made = match spare.holds(path, key, &dest).filter(|_| self.existing.contains(path)) {
-            Some(made) => made,
-            None => {
-                let Some(from) = self.link_from.as_ref().map(|o| o.join(path)) else { return false };
-                let Some(made) = out.holds(path, key, &from) else { return false };
-                // The spare's file, whatever it is, gives way (as in `linked`).
-                if remove_entry(&dest).is_err() || std::fs::hard_link(&from, &dest).is_err() {
-                    return false;
-                }
-                made
-            }
-        };
+        let Some(made) = self.keep_from_memos(path, |memo, file| memo.holds(path, key, file)) else { return false };
         self.record(path);
         self.remember(path, made);
         true
     }
 
-    /// Writes one file (see `write`) made from inputs of key `key`, and
-    /// remembers that it was.
-    pub fn write_made(&self, path: &str, bytes: &[u8], key: u64) -> io::Result<()> {
-        self.write(path, bytes)?;
-        if let Some(stamp) = Stamp::of(&self.dir.join(path)) {
-            self.remember(path, Made { key, stamp, content: content_hash(bytes) });
+    /// Keeps the spare's file at `path`, or links the output's in its
+    /// place, if `found` finds it, untouched, in the memo of its folder;
+    /// returns what that memo says of it.
+    fn keep_from_memos(&self, path: &str, found: impl Fn(&Memo, &Path) -> Option<Made>) -> Option<Made> {
+        let (spare, out) = self.memos.as_ref()?;
+        let dest = self.dir.join(path);
+        if let Some(made) = found(spare, &dest).filter(|_| self.existing.contains(path)) {
+            return Some(made);
         }
-        Ok(())
+        let from = self.link_from.as_ref()?.join(path);
+        let made = found(out, &from)?;
+        // The spare's file, whatever it is, gives way (as in `linked`).
+        (remove_entry(&dest).is_ok() && std::fs::hard_link(&from, &dest).is_ok()).then_some(made)
     }
 
     fn remember(&self, path: &str, made: Made) {
@@ -849,6 +872,9 @@ impl Staging {
             let made = std::mem::take(&mut *self.made.lock().unwrap_or_else(|e| e.into_inner()));
             Memo::save(&self.state, id, &made)?;
         }
+        for (name, bytes) in std::mem::take(&mut *self.kept.lock().unwrap_or_else(|e| e.into_inner())) {
+            replace_file(&self.state.join(kept_name(&name)), &bytes)?;
+        }
         replace_file(&self.dir.join(MARKER), marker_text(&list.generation).as_bytes())?;
         let replaces_foreign = std::fs::symlink_metadata(&self.out).is_ok() && !is_marked(&self.out);
         swap(&self.dir, &self.out)?;
@@ -892,6 +918,22 @@ impl Sink for Staging {
     fn write_made(&self, path: &str, bytes: &[u8], key: u64) -> io::Result<()> {
         Staging::write_made(self, path, bytes, key)
     }
+
+    /// Kept in the state folder, beside the spare. Nothing of it is
+    /// recalled by a build that reuses nothing (`fresh`).
+    fn recall(&self, name: &str) -> Option<Vec<u8>> {
+        self.memos.as_ref()?;
+        std::fs::read(self.state.join(kept_name(name))).ok()
+    }
+
+    fn keep(&self, name: &str, bytes: Vec<u8>) {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner()).push((name.to_string(), bytes));
+    }
+}
+
+/// The file of the state folder that holds what a build kept under `name`.
+fn kept_name(name: &str) -> String {
+    format!("{name}.kept")
 }
 
 impl Drop for Staging {

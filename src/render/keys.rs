@@ -23,7 +23,7 @@ pub(super) struct Keys<'a> {
 
 impl<'a> Keys<'a> {
     /// `None` if the running binary cannot be told apart from another
-    /// build of annals (see `binary`): then nothing is reused.
+    /// build of annals (see `crate::made_with`): then nothing is reused.
     pub(super) fn new(
         site: &'a Site,
         shared: &SiteValues,
@@ -31,10 +31,9 @@ impl<'a> Keys<'a> {
         options: &RenderOptions,
     ) -> Option<Keys<'a>> {
         let mut h = crate::fingerprint_hasher();
-        // Every field of the configuration, with no `Hash` to keep in step with it.
-        (binary()?, format!("{:?}", site.config), templates.texts_hash()).hash(&mut h);
+        (crate::made_with(&site.config)?, templates.texts_hash()).hash(&mut h);
         (templates.targets_fingerprint, &options.inject).hash(&mut h);
-        let cards = shared.cards.par_iter().map(card_hash).collect::<Option<Vec<u64>>>()?;
+        let cards: Vec<u64> = shared.cards.par_iter().map(card_hash).collect();
         let globals = Global::ALL
             .into_iter()
             .map(|g| {
@@ -63,33 +62,40 @@ impl<'a> Keys<'a> {
     }
 }
 
-/// A hash of a card as JSON (Tera's values have no `Hash`); `None` for one
-/// that JSON cannot hold, which no card is.
-fn card_hash(card: &Value) -> Option<u64> {
-    struct Hashing(ahash::AHasher);
-    impl std::io::Write for Hashing {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.write(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut hashing = Hashing(crate::fingerprint_hasher());
-    serde_json::to_writer(&mut hashing, card).ok()?;
-    Some(hashing.0.finish())
+/// A hash of a card's content (Tera's values have no `Hash`): kinds,
+/// strings and whether each is safe, numbers, keys in their order.
+fn card_hash(card: &Value) -> u64 {
+    let mut h = crate::fingerprint_hasher();
+    hash_value(card, &mut h);
+    h.finish()
 }
 
-/// The running binary, told apart by its version, size and modification
-/// time, so that a key made by another build of annals, which may render
-/// the same inputs differently, is never taken for one of this build's.
-fn binary() -> Option<u64> {
-    static BINARY: OnceLock<Option<u64>> = OnceLock::new();
-    *BINARY.get_or_init(|| {
-        let meta = std::fs::metadata(std::env::current_exe().ok()?).ok()?;
-        let mut h = crate::fingerprint_hasher();
-        (env!("CARGO_PKG_VERSION"), meta.len(), meta.modified().ok()?).hash(&mut h);
-        Some(h.finish())
-    })
+fn hash_value(value: &Value, h: &mut ahash::AHasher) {
+    use tera::value::ValueKind;
+    let kind = value.kind();
+    kind.hash(h);
+    match kind {
+        ValueKind::String => (value.as_str(), value.is_safe()).hash(h),
+        ValueKind::Bool => value.as_bool().hash(h),
+        ValueKind::F64 => value.as_f64().map(f64::to_bits).hash(h),
+        ValueKind::U64 | ValueKind::I64 | ValueKind::U128 | ValueKind::I128 => {
+            (value.as_i128(), value.as_u128()).hash(h)
+        }
+        ValueKind::Bytes => value.as_bytes().hash(h),
+        ValueKind::Array => {
+            let items = value.as_array().unwrap_or_default();
+            items.len().hash(h);
+            items.iter().for_each(|v| hash_value(v, h));
+        }
+        ValueKind::Map => {
+            let map = value.as_map();
+            map.map_or(0, |m| m.len()).hash(h);
+            for (key, v) in map.into_iter().flatten() {
+                key.hash(h);
+                hash_value(v, h);
+            }
+        }
+        // None, undefined, and any kind Tera adds: its text.
+        _ => value.to_string().hash(h),
+    }
 }
