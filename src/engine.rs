@@ -75,7 +75,7 @@ use crate::inputs::Inputs;
 use crate::output::{CopiedFile, Keep, Outputs, Sink, Staging};
 use crate::render::{self, RenderCache, Templates};
 use crate::schema;
-use crate::site::{MarkdownCache, PageInfo, Site, Skeleton};
+use crate::site::{self, KeptFacts, MarkdownCache, PageInfo, Site, Skeleton};
 use crate::theme;
 use crate::yaml::{self, Trees};
 
@@ -280,7 +280,8 @@ impl Engine {
         }
         let config = self.config.clone().expect("configured above");
         // A one-off build into a sink that keeps what it is given (see
-        // `output::Sink::keep`) takes the front matter the last one parsed.
+        // `output::Sink::keep`) takes the front matter the last one parsed,
+        // and its pages' Markdown facts.
         let keeps = sink.filter(|s| s.keeps_keys()).zip(crate::made_with(&config));
         let trees = keeps.map(|(sink, made_with)| Trees::new(made_with, sink.recall(yaml::TREES)));
         let patch = self.load(&config, &paths, everything, trees.as_ref(), &mut t);
@@ -288,7 +289,12 @@ impl Engine {
             sink.keep(yaml::TREES, trees.into_bytes());
         }
         let mut errors = self.file_errors();
-        let (skeleton, markdown_rendered) = self.markdown(config, patch, sink.is_some(), &mut errors, &mut t);
+        let facts = keeps.map(|(sink, made_with)| KeptFacts::new(made_with, sink.recall(site::FACTS)));
+        let (skeleton, markdown_rendered) =
+            self.markdown(config, patch, sink.is_some(), facts.as_ref(), &mut errors, &mut t);
+        if let Some((sink, facts)) = keeps.map(|(sink, _)| sink).zip(facts) {
+            sink.keep(site::FACTS, facts.into_bytes());
+        }
         let previous = FreeLater(self.site.take());
         let (site, errs) = t.time("link", || skeleton.link(previous.0.as_ref()));
         // Kept, failed build or not, for the next build to reuse its relations.
@@ -356,6 +362,7 @@ impl Engine {
         config: Config,
         patch: Option<Vec<Arc<PageInfo>>>,
         once: bool,
+        kept: Option<&KeptFacts>,
         errors: &mut Vec<Diagnostic>,
         t: &mut Timings,
     ) -> (Skeleton, Vec<usize>) {
@@ -393,7 +400,7 @@ impl Engine {
             )
         };
         let markdown = &mut self.markdown;
-        let rendered = t.time("markdown", || skeleton.render_markdown(&source_of, markdown));
+        let rendered = t.time("markdown", || skeleton.render_markdown(&source_of, markdown, kept));
         errors.extend(skeleton.markdown_errors().cloned());
         if once {
             // A one-off build validates and renders nothing again: only the

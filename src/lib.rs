@@ -11,6 +11,7 @@ pub mod engine;
 pub mod field;
 pub mod highlight;
 pub mod inputs;
+pub mod kept;
 pub mod markdown;
 pub mod names;
 pub mod output;

@@ -60,7 +60,7 @@ impl Unresolved {
 }
 
 /// A `@/` link as written, for anchor checks and backlinks.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Link {
     pub target: String,
     pub anchor: Option<String>,
@@ -68,14 +68,14 @@ pub struct Link {
     pub col: usize,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Heading {
     pub level: u8,
     pub id: String,
     pub title: String,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Rendered {
     /// Empty when rendered with [`Produce::Facts`].
     pub html: String,

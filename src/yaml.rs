@@ -8,9 +8,7 @@
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 use std::path::Path;
-use std::sync::Mutex;
 
-use crate::HashMap;
 use crate::diagnostics::Diagnostic;
 
 /// A YAML value with the 1-based line and column where it starts.
@@ -51,83 +49,17 @@ impl Value {
 
 /// Front matter parsed by the last one-off build, by a hash of its text: a
 /// build takes each unchanged file's tree from here rather than parse it
-/// again (YAML was a sixth of a rebuild's time), and keeps for the next
-/// build the trees of its own files. A tree parsed with warnings is not
-/// kept, so that they are found again.
-pub struct Trees {
-    made_with: u64,
-    /// The last build's trees, and where each is in `bytes`, by its key.
-    bytes: Vec<u8>,
-    index: HashMap<u64, (usize, usize)>,
-    /// The trees of this build, by key.
-    now: Mutex<Vec<(u64, Tree)>>,
-}
-
-/// A tree of this build: where it is in the last build's bytes, or made now.
-enum Tree {
-    Kept(usize, usize),
-    Made(Vec<u8>),
-}
-
-/// How `Trees` are kept: what they were made with, and each tree by key.
-type Kept<'a> = (u64, Vec<(u64, &'a [u8])>);
+/// again (YAML was a sixth of a rebuild's time). A tree parsed with
+/// warnings is not kept, so that they are found again.
+pub type Trees = crate::kept::Kept<Stored>;
 
 /// What a build keeps its `Trees` under (see `output::Sink::keep`).
 pub const TREES: &str = "front-matter";
 
-impl Trees {
-    /// The trees the last build kept (`bytes`), if it was made with the
-    /// same binary and configuration (`made_with`, see `crate::made_with`).
-    pub fn new(made_with: u64, bytes: Option<Vec<u8>>) -> Trees {
-        let bytes = bytes.unwrap_or_default();
-        let stored: Option<Kept> = postcard::from_bytes(&bytes).ok();
-        let base = bytes.as_ptr() as usize;
-        let index = stored
-            .filter(|(with, _)| *with == made_with)
-            .map(|(_, trees)| trees.into_iter().map(|(key, t)| (key, (t.as_ptr() as usize - base, t.len()))).collect())
-            .unwrap_or_default();
-        Trees { made_with, bytes, index, now: Mutex::default() }
-    }
-
-    fn key(&self, source: &str, first_line: usize) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = crate::fingerprint_hasher();
-        (self.made_with, source, first_line).hash(&mut h);
-        h.finish()
-    }
-
-    fn get(&self, key: u64) -> Option<Node> {
-        let &(at, len) = self.index.get(&key)?;
-        let node = postcard::from_bytes::<Stored>(&self.bytes[at..at + len]).ok()?.0;
-        self.now.lock().unwrap_or_else(|e| e.into_inner()).push((key, Tree::Kept(at, len)));
-        Some(node)
-    }
-
-    fn put(&self, key: u64, node: &Node) {
-        if let Ok(bytes) = postcard::to_allocvec(node) {
-            self.now.lock().unwrap_or_else(|e| e.into_inner()).push((key, Tree::Made(bytes)));
-        }
-    }
-
-    /// What to keep for the next build: the trees of this one's files.
-    pub fn into_bytes(self) -> Vec<u8> {
-        let now = self.now.into_inner().unwrap_or_else(|e| e.into_inner());
-        let trees = now
-            .iter()
-            .map(|(key, tree)| match tree {
-                Tree::Kept(at, len) => (*key, &self.bytes[*at..*at + *len]),
-                Tree::Made(made) => (*key, made.as_slice()),
-            })
-            .collect();
-        let kept: Kept = (self.made_with, trees);
-        postcard::to_allocvec(&kept).unwrap_or_default()
-    }
-}
-
 /// A node as `Trees` stores it: serde's derive, where `Node`'s own
 /// `Deserialize` reads YAML with positions.
-#[derive(serde::Deserialize)]
-struct Stored(#[serde(with = "stored")] Node);
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Stored(#[serde(deserialize_with = "stored::deserialize")] Node);
 
 mod stored {
     use super::{Node, Value};
@@ -181,8 +113,8 @@ pub fn parse(
     if source.trim().is_empty() {
         return Ok((Node { value: Value::Null, line: first_line, col: 1 }, Vec::new()));
     }
-    let key = trees.map(|t| (t, t.key(source, first_line)));
-    if let Some(node) = key.and_then(|(trees, key)| trees.get(key)) {
+    let key = trees.map(|t| (t, t.key(&(source, first_line))));
+    if let Some(Stored(node)) = key.and_then(|(trees, key)| trees.take(key, |_| true)) {
         return Ok((node, Vec::new()));
     }
     let mut node: Node = serde_saphyr::from_str(source).map_err(|e| {
@@ -214,10 +146,14 @@ pub fn parse(
     let mut warnings = Vec::new();
     boolean_keys(&mut node, source, path, first_line, &mut warnings);
     shift(&mut node, first_line - 1);
-    if let Some((trees, key)) = key.filter(|_| warnings.is_empty()) {
-        trees.put(key, &node);
+    match key.filter(|_| warnings.is_empty()) {
+        Some((trees, key)) => {
+            let stored = Stored(node);
+            trees.put(key, &stored);
+            Ok((stored.0, warnings))
+        }
+        None => Ok((node, warnings)),
     }
-    Ok((node, warnings))
 }
 
 /// The first tag other than YAML's own (`!!str`, `!!int`, …), with the
@@ -536,20 +472,12 @@ mod tests {
         }
         // Parsed with a warning: not kept, so the next build warns again.
         parse(Path::new("f.md"), "on: x\n", 2, Some(&first)).unwrap();
-        let kept = first.into_bytes();
-        let next = Trees::new(7, Some(kept.clone()));
-        assert_eq!(next.index.len(), 2);
+        let next = Trees::new(7, Some(first.into_bytes()));
+        assert_eq!(next.stored(), 2);
         for (t, expected) in texts.iter().zip(&parsed) {
-            let key = next.key(t, 2);
-            assert_eq!(next.get(key).as_ref(), Some(expected));
             assert_eq!(parse(Path::new("f.md"), t, 2, Some(&next)).unwrap(), (expected.clone(), Vec::new()));
         }
         let (_, warnings) = parse(Path::new("f.md"), "on: x\n", 2, Some(&next)).unwrap();
         assert_eq!(warnings.len(), 1);
-        // Only this build's trees are kept for the one after.
-        assert_eq!(Trees::new(7, Some(next.into_bytes())).index.len(), 2);
-        // Another binary or configuration, or bytes that are not trees: nothing.
-        assert!(Trees::new(8, Some(kept)).index.is_empty());
-        assert!(Trees::new(7, Some(b"not trees".to_vec())).index.is_empty());
     }
 }

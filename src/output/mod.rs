@@ -439,6 +439,7 @@ pub trait Sink: Sync {
         None
     }
     /// Keeps `bytes` under `name` for the next build, if this one succeeds.
+    /// At best: one that cannot be kept costs the next build time, nothing else.
     fn keep(&self, _name: &str, _bytes: Vec<u8>) {}
 }
 
@@ -658,8 +659,9 @@ pub struct Staging {
     memos: Option<(Memo, Memo)>,
     /// What this build's files were made from, for the spare's memo.
     made: Mutex<Vec<(String, Made)>>,
-    /// What this build keeps for the next (see `Sink::keep`).
-    kept: Mutex<Vec<(String, Vec<u8>)>>,
+    /// What this build keeps for the next (see `Sink::keep`), by name:
+    /// written beside the spare at once, put in place on commit.
+    kept: Mutex<Vec<String>>,
     committed: bool,
     _lock: Option<std::fs::File>,
 }
@@ -872,8 +874,8 @@ impl Staging {
             let made = std::mem::take(&mut *self.made.lock().unwrap_or_else(|e| e.into_inner()));
             Memo::save(&self.state, id, &made)?;
         }
-        for (name, bytes) in std::mem::take(&mut *self.kept.lock().unwrap_or_else(|e| e.into_inner())) {
-            replace_file(&self.state.join(kept_name(&name)), &bytes)?;
+        for name in std::mem::take(&mut *self.kept.lock().unwrap_or_else(|e| e.into_inner())) {
+            std::fs::rename(self.state.join(kept_name(&name, true)), self.state.join(kept_name(&name, false)))?;
         }
         replace_file(&self.dir.join(MARKER), marker_text(&list.generation).as_bytes())?;
         let replaces_foreign = std::fs::symlink_metadata(&self.out).is_ok() && !is_marked(&self.out);
@@ -923,24 +925,37 @@ impl Sink for Staging {
     /// recalled by a build that reuses nothing (`fresh`).
     fn recall(&self, name: &str) -> Option<Vec<u8>> {
         self.memos.as_ref()?;
-        std::fs::read(self.state.join(kept_name(name))).ok()
+        std::fs::read(self.state.join(kept_name(name, false))).ok()
     }
 
+    /// Written at once, so that a large site's is not held to the end.
     fn keep(&self, name: &str, bytes: Vec<u8>) {
-        self.kept.lock().unwrap_or_else(|e| e.into_inner()).push((name.to_string(), bytes));
+        let next = self.state.join(kept_name(name, true));
+        match replace_file(&next, &bytes) {
+            Ok(()) => self.kept.lock().unwrap_or_else(|e| e.into_inner()).push(name.to_string()),
+            Err(_) => drop(std::fs::remove_file(next)),
+        }
     }
 }
 
-/// The file of the state folder that holds what a build kept under `name`.
-fn kept_name(name: &str) -> String {
-    format!("{name}.kept")
+/// The file of the state folder that holds what a build kept under `name`:
+/// for the next build, or (`next`) for the build after this one succeeds.
+fn kept_name(name: &str, next: bool) -> String {
+    if next { format!("{name}.kept.next") } else { format!("{name}.kept") }
 }
 
 impl Drop for Staging {
     fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        // What it kept for the next build: the last one's still holds.
+        for name in self.kept.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = std::fs::remove_file(self.state.join(kept_name(name, true)));
+        }
         // A failed build leaves the spare as it is: its mark names no list,
         // so the next build walks it.
-        if !self.committed && self.existing.is_empty() {
+        if self.existing.is_empty() {
             let _ = std::fs::remove_dir_all(&self.dir);
             // Only if empty: it may hold the list of the output's files.
             let _ = std::fs::remove_dir(&self.state);

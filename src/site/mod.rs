@@ -29,7 +29,7 @@ mod link;
 mod resolve;
 
 use link::*;
-pub use resolve::Resolver;
+pub use resolve::{FACTS, KeptFacts, Resolver, StoredFacts};
 
 /// One page of the site, whatever produced it: what its own file says of
 /// it (shared, see [`PageInfo`]) and what the rest of the site decides (its

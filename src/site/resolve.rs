@@ -13,7 +13,14 @@ impl Skeleton {
     /// label), in parallel, reading its text with `source_of` (by path under
     /// `content/`; `Err` when the body cannot be had, which the page's
     /// Markdown then reports). Returns the pages rendered.
-    pub fn render_markdown(&mut self, source_of: &SourceOf<'_>, cache: &mut MarkdownCache) -> Vec<usize> {
+    /// With `kept`, a page's facts that the last one-off build made from the
+    /// same text are taken while its links and citations resolve the same.
+    pub fn render_markdown(
+        &mut self,
+        source_of: &SourceOf<'_>,
+        cache: &mut MarkdownCache,
+        kept: Option<&KeptFacts>,
+    ) -> Vec<usize> {
         let resolver = self.resolver();
         let stale: Vec<usize> = match &self.delta {
             // The same pages with the same URLs and labels: only the files
@@ -42,7 +49,10 @@ impl Skeleton {
             .map(|&i| {
                 let page = &self.pages[i];
                 source_of(&page.rel).map(|source| match source {
-                    Ok(source) => render_page(page, &source, &resolver),
+                    Ok(source) => match kept {
+                        Some(kept) => kept_or_rendered(page, &source, &resolver, kept),
+                        None => render_page(page, &source, &resolver),
+                    },
                     Err(unread) => Markdown { errors: vec![unread], ..Markdown::default() },
                 })
             })
@@ -198,6 +208,57 @@ impl Resolve for Resolver<'_> {
         }
         Err(d)
     }
+}
+
+/// The Markdown facts of pages as the last one-off build made them, by
+/// their file's text and path (see `kept`): taken while what their links
+/// and citations resolve to is the same, as the preview reuses its own.
+/// Only facts made without diagnostics are kept, so that those are found again.
+pub type KeptFacts = crate::kept::Kept<StoredFacts>;
+
+/// What a build keeps its `KeptFacts` under (see `output::Sink::keep`).
+pub const FACTS: &str = "markdown";
+
+/// A page's `Markdown` as `KeptFacts` stores it.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct StoredFacts {
+    content: Rendered,
+    summary: Option<String>,
+    text_fields: Vec<(String, String)>,
+    deps: Vec<String>,
+    facts: u64,
+}
+
+fn kept_or_rendered(page: &Page, source: &Arc<Source>, resolver: &Resolver, kept: &KeptFacts) -> Markdown {
+    let key = kept.key(&(source.text_hash(), &page.rel));
+    if let Some(stored) = kept.take(key, |s| resolver.facts(&s.deps) == s.facts) {
+        let StoredFacts { content, summary, text_fields, deps, facts } = stored;
+        return Markdown {
+            content,
+            summary: summary.map(|s| Value::safe_string(&s)),
+            text_fields: text_fields.into_iter().map(|(name, html)| (name, Value::safe_string(&html))).collect(),
+            source: Mutex::new(Some(source.clone())),
+            unread: Mutex::default(),
+            errors: Vec::new(),
+            deps,
+            facts,
+        };
+    }
+    let md = render_page(page, source, resolver);
+    if md.errors.is_empty() {
+        let html = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        kept.put(
+            key,
+            &StoredFacts {
+                content: md.content.clone(),
+                summary: md.summary.as_ref().map(html),
+                text_fields: md.text_fields.iter().map(|(name, v)| (name.clone(), html(v))).collect(),
+                deps: md.deps.clone(),
+                facts: md.facts,
+            },
+        );
+    }
+    md
 }
 
 pub(super) fn render_page(page: &Page, source: &Arc<Source>, resolver: &Resolver) -> Markdown {

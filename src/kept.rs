@@ -1,0 +1,117 @@
+//! What a one-off build keeps for the next (see `output::Sink::keep`):
+//! values by the key of what they were made from, which the next build
+//! takes rather than make again. The front matter's trees (`yaml::Trees`)
+//! and each page's Markdown facts (`site::KeptFacts`) are kept so. Each is
+//! stored serialised and read only when asked for; only the values this
+//! build asked for or made are kept for the next.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+use std::sync::Mutex;
+
+use crate::HashMap;
+
+pub struct Kept<T> {
+    made_with: u64,
+    /// The last build's values, and where each is in `bytes`, by its key.
+    bytes: Vec<u8>,
+    index: HashMap<u64, (usize, usize)>,
+    /// This build's values, by key.
+    now: Mutex<Vec<(u64, Value)>>,
+    kind: PhantomData<fn() -> T>,
+}
+
+/// A value of this build: where it is in the last build's bytes, or made now.
+enum Value {
+    Taken(usize, usize),
+    Made(Vec<u8>),
+}
+
+/// How values are kept: what they were made with, and each value by key.
+type Stored<'a> = (u64, Vec<(u64, &'a [u8])>);
+
+impl<T: Serialize + DeserializeOwned> Kept<T> {
+    /// The values the last build kept (`bytes`), if it was made with the
+    /// same binary and configuration (`made_with`, see `crate::made_with`).
+    pub fn new(made_with: u64, bytes: Option<Vec<u8>>) -> Kept<T> {
+        let bytes = bytes.unwrap_or_default();
+        let stored: Option<Stored> = postcard::from_bytes(&bytes).ok();
+        let base = bytes.as_ptr() as usize;
+        let index = stored
+            .filter(|(with, _)| *with == made_with)
+            .map(|(_, values)| {
+                values.into_iter().map(|(key, v)| (key, (v.as_ptr() as usize - base, v.len()))).collect()
+            })
+            .unwrap_or_default();
+        Kept { made_with, bytes, index, now: Mutex::default(), kind: PhantomData }
+    }
+
+    /// The key of a value made from `from`.
+    pub fn key(&self, from: &impl Hash) -> u64 {
+        let mut h = crate::fingerprint_hasher();
+        (self.made_with, from).hash(&mut h);
+        h.finish()
+    }
+
+    /// The value the last build kept under `key`, if `good` finds it still
+    /// good; kept for the next build if so.
+    pub fn take(&self, key: u64, good: impl Fn(&T) -> bool) -> Option<T> {
+        let &(at, len) = self.index.get(&key)?;
+        let value = postcard::from_bytes::<T>(&self.bytes[at..at + len]).ok().filter(good)?;
+        self.now.lock().unwrap_or_else(|e| e.into_inner()).push((key, Value::Taken(at, len)));
+        Some(value)
+    }
+
+    /// Keeps `value`, made now, under `key` for the next build.
+    pub fn put(&self, key: u64, value: &T) {
+        if let Ok(bytes) = postcard::to_allocvec(value) {
+            self.now.lock().unwrap_or_else(|e| e.into_inner()).push((key, Value::Made(bytes)));
+        }
+    }
+
+    /// What to keep for the next build: this build's values.
+    pub fn into_bytes(self) -> Vec<u8> {
+        let now = self.now.into_inner().unwrap_or_else(|e| e.into_inner());
+        let values = now
+            .iter()
+            .map(|(key, value)| match value {
+                Value::Taken(at, len) => (*key, &self.bytes[*at..*at + *len]),
+                Value::Made(made) => (*key, made.as_slice()),
+            })
+            .collect();
+        let stored: Stored = (self.made_with, values);
+        postcard::to_allocvec(&stored).unwrap_or_default()
+    }
+
+    #[cfg(test)]
+    pub fn stored(&self) -> usize {
+        self.index.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_kept_by_one_build_are_taken_by_the_next() {
+        let first: Kept<String> = Kept::new(7, None);
+        let (a, b) = (first.key(&"a"), first.key(&"b"));
+        first.put(a, &"made from a".to_string());
+        first.put(b, &"made from b".to_string());
+        let next: Kept<String> = Kept::new(7, Some(first.into_bytes()));
+        assert_eq!(next.take(a, |_| true).as_deref(), Some("made from a"));
+        // Not good any more: not taken, nor kept for the build after.
+        assert_eq!(next.take(b, |v| v.ends_with('a')), None);
+        assert_eq!(next.take(next.key(&"c"), |_| true), None);
+        let kept = next.into_bytes();
+        let after: Kept<String> = Kept::new(7, Some(kept.clone()));
+        assert_eq!(after.stored(), 1);
+        assert_eq!(after.take(a, |_| true).as_deref(), Some("made from a"));
+        // Another binary or configuration, or bytes that are not values: nothing.
+        assert_eq!(Kept::<String>::new(8, Some(kept)).stored(), 0);
+        assert_eq!(Kept::<String>::new(7, Some(b"not values".to_vec())).stored(), 0);
+    }
+}
