@@ -9,7 +9,9 @@
 # changes one study before each build and builds into the output of the
 # binary's previous build (what a writer's repeated `annals build` costs).
 # OUT_DIR (default: beside SITE) is where the outputs go: put it on a disk
-# rather than tmpfs to see what writing files costs there.
+# rather than tmpfs to see what writing files costs there. With SYNC=1, the
+# disk's writes are flushed before each build, so that one binary's build
+# does not pay for the write-back of the other's.
 set -euo pipefail
 old=$1 new=$2 site=$3 runs=${4:-5} mode=${5:-full} outdir=${6:-$(dirname "$site")}
 tmp=$(mktemp -d)
@@ -26,6 +28,7 @@ for ((run = 0; run < runs; run++)); do
       study=${studies[$(((run * 7919) % ${#studies[@]}))]}
       printf '\nEdited %s %s.\n' "$which" "$run" >>"$study"
     fi
+    [[ ${SYNC:-0} == 1 ]] && sync
     /usr/bin/time -f '%e %U %S %M' -o "$tmp/time" "$bin" build --root "$site" -o "$out" >/dev/null 2>&1
     read -r wall user sys peak <"$tmp/time"
     echo "$wall $(echo "$user + $sys" | bc) $peak" >>"$tmp/$which"

@@ -110,10 +110,11 @@ impl Memo {
 
     /// Keeps `made` as the memo of the folder with inode `id`.
     pub(super) fn save(state: &Path, id: u64, made: &[(String, Made)]) -> io::Result<()> {
+        use std::fmt::Write;
         let mut text = format!("{}\0", now());
         for (path, m) in made {
             let s = m.stamp;
-            text.push_str(&format!("{:x} {} {} {} {:x}\0{path}\0", m.key, s.ino, s.len, s.modified, m.content));
+            let _ = write!(text, "{:x} {} {} {} {:x}\0{path}\0", m.key, s.ino, s.len, s.modified, m.content);
         }
         super::replace_file(&state.join(name(id)), text.as_bytes())
     }

@@ -1007,12 +1007,13 @@ impl FileList {
     }
 
     fn encode(&self) -> String {
+        use std::fmt::Write;
         let mut text = format!("{}\0", self.generation);
         for (folder, time) in &self.folders {
-            text.push_str(&format!("d{time} {folder}\0"));
+            let _ = write!(text, "d{time} {folder}\0");
         }
         for file in &self.files {
-            text.push_str(&format!("f{file}\0"));
+            let _ = write!(text, "f{file}\0");
         }
         text
     }
