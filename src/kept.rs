@@ -71,18 +71,19 @@ impl<T: Serialize + DeserializeOwned> Kept<T> {
         }
     }
 
-    /// What to keep for the next build: this build's values.
+    /// What to keep for the next build: this build's values, as `Stored`
+    /// (postcard writes a sequence as its length, then each element), each
+    /// value made now let go of as soon as it is copied: a large site's are
+    /// not held twice.
     pub fn into_bytes(self) -> Vec<u8> {
         let now = self.now.into_inner().unwrap_or_else(|e| e.into_inner());
-        let values = now
-            .iter()
-            .map(|(key, value)| match value {
-                Value::Taken(at, len) => (*key, &self.bytes[*at..*at + *len]),
-                Value::Made(made) => (*key, made.as_slice()),
+        let start = postcard::to_stdvec(&(self.made_with, now.len())).unwrap_or_default();
+        now.into_iter()
+            .try_fold(start, |bytes, (key, value)| match value {
+                Value::Taken(at, len) => postcard::to_extend(&(key, &self.bytes[at..at + len]), bytes),
+                Value::Made(made) => postcard::to_extend(&(key, made.as_slice()), bytes),
             })
-            .collect();
-        let stored: Stored = (self.made_with, values);
-        postcard::to_allocvec(&stored).unwrap_or_default()
+            .unwrap_or_default()
     }
 
     #[cfg(test)]

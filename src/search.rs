@@ -174,7 +174,7 @@ pub fn write_index(site: &Site, sink: &dyn Sink) -> std::io::Result<Vec<Arc<str>
     let index = shards(postings);
     write_all(site, &docs, &index, &emit)?;
     if let Some(recall) = recall {
-        match postcard::to_allocvec(&recall.saved_now(&docs, &index)) {
+        match postcard::to_allocvec(&recall.saved_now(&docs, index)) {
             Ok(bytes) => sink.keep(SAVED, bytes),
             Err(e) => return Err(std::io::Error::other(e)),
         }
@@ -259,14 +259,15 @@ impl<'a> Recall<'a> {
         })
     }
 
-    /// What this build keeps for the next: its documents with their terms.
-    fn saved_now(&self, docs: &[Doc], index: &Shards) -> Saved {
+    /// What this build keeps for the next: its documents with their terms
+    /// (the postings let go of as they are turned around).
+    fn saved_now(&self, docs: &[Doc], index: Shards) -> Saved {
         let mut terms = Vec::new();
         let mut doc_terms: Vec<Vec<(u32, u32)>> = vec![Vec::new(); docs.len()];
-        for (term, list) in index.values().flatten() {
+        for (term, list) in index.into_values().flatten() {
             let id = terms.len() as u32;
-            terms.push(term.clone());
-            for &(doc, weight) in list {
+            terms.push(term);
+            for (doc, weight) in list {
                 doc_terms[doc as usize].push((id, weight));
             }
         }

@@ -72,6 +72,15 @@ fn each_kind_of_edit_renders_what_shows_it_and_matches_a_fresh_build() {
     build_matching_fresh(&site);
     site.remove("content/studies/zeta-2020.md");
     build_matching_fresh(&site);
+    // Drafts shown, then hidden again (as `--drafts` gives).
+    let mut drafts = TestSite::fixture("basic");
+    build_matching_fresh(&drafts);
+    drafts.options.drafts = true;
+    build_matching_fresh(&drafts);
+    drafts.contains("studies/delta-2012/index.html", "Delta");
+    drafts.options.drafts = false;
+    build_matching_fresh(&drafts);
+    assert!(!drafts.exists("studies/delta-2012/index.html"));
     // Another base URL (as `--base-url` gives): every URL changes.
     let mut moved = TestSite::fixture("basic");
     build_matching_fresh(&moved);
