@@ -32,10 +32,15 @@ impl Stamp {
     /// The stamp of the file at `path`: `None` for anything but a file
     /// (never a symlink: what is published must be a file the build wrote).
     pub(super) fn of(path: &Path) -> Option<Stamp> {
-        let meta = std::fs::symlink_metadata(path).ok().filter(|m| m.is_file())?;
+        Stamp::of_meta(&std::fs::symlink_metadata(path).ok()?)
+    }
+
+    /// The stamp of a file by its metadata (`None` for anything else).
+    pub(super) fn of_meta(meta: &std::fs::Metadata) -> Option<Stamp> {
+        let meta = Some(meta).filter(|m| m.is_file())?;
         let modified = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
         #[cfg(unix)]
-        let ino = std::os::unix::fs::MetadataExt::ino(&meta);
+        let ino = std::os::unix::fs::MetadataExt::ino(meta);
         #[cfg(not(unix))]
         let ino = 0;
         Some(Stamp { ino, len: meta.len(), modified })

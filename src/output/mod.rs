@@ -761,10 +761,19 @@ impl Staging {
                 .link_from
                 .as_ref()
                 .is_some_and(|from| self.linked(&from.join(path), &dest, |f| has_bytes(f, bytes)));
+        // Stamped by the file just written, which a path's lookup would cost again.
+        let written = std::cell::Cell::new(None);
         if !kept {
-            self.put(&dest, |d| write_new(d, bytes))?;
+            self.put(&dest, |d| {
+                written.set(create(d, bytes)?.metadata().ok());
+                Ok(())
+            })?;
         }
-        if let Some(stamp) = Stamp::of(&dest) {
+        let stamp = match written.take() {
+            Some(meta) => Stamp::of_meta(&meta),
+            None => Stamp::of(&dest),
+        };
+        if let Some(stamp) = stamp {
             self.remember(path, Made { key, stamp, content });
         }
         Ok(())
@@ -1159,8 +1168,15 @@ fn remove_with_empty_folders(root: &Path, rel: &str) -> io::Result<()> {
 /// Writes `bytes` to a new file at `path`: never through a file or symlink
 /// already there (it fails if one is).
 pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    create(path, bytes).map(drop)
+}
+
+/// `write_new`, returning the file written.
+fn create(path: &Path, bytes: &[u8]) -> io::Result<std::fs::File> {
     use std::io::Write;
-    std::fs::OpenOptions::new().write(true).create_new(true).open(path)?.write_all(bytes)
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+    file.write_all(bytes)?;
+    Ok(file)
 }
 
 /// Replaces the file at `path` in a folder annals made: the old entry is
