@@ -21,7 +21,7 @@ use std::path::Path;
 use crate::HashMap;
 
 /// A file as a build left it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Stamp {
     ino: u64,
     len: u64,
@@ -57,7 +57,7 @@ fn racy(modified: u128) -> u128 {
 }
 
 /// What a memo says of one file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Made {
     /// The key of the inputs it was made from.
     pub(super) key: u64,
@@ -89,8 +89,9 @@ impl Memo {
     /// The memo of the folder with inode `id`, kept in `state`; empty if
     /// there is none or it cannot be read.
     pub(super) fn load(state: &Path, id: Option<u64>) -> Memo {
-        let text = id.and_then(|id| std::fs::read(state.join(name(id))).ok());
-        text.and_then(|t| decode(&t)).unwrap_or_default()
+        let bytes = id.and_then(|id| std::fs::read(state.join(name(id))).ok());
+        let stored = bytes.and_then(|b| postcard::from_bytes::<(u128, Vec<(String, Made)>)>(&b).ok());
+        stored.map_or_else(Memo::default, |(saved, made)| Memo { made: made.into_iter().collect(), saved })
     }
 
     /// What the memo says of the file at `file` (path `path` of the
@@ -115,13 +116,8 @@ impl Memo {
 
     /// Keeps `made` as the memo of the folder with inode `id`.
     pub(super) fn save(state: &Path, id: u64, made: &[(String, Made)]) -> io::Result<()> {
-        use std::fmt::Write;
-        let mut text = format!("{}\0", now());
-        for (path, m) in made {
-            let s = m.stamp;
-            let _ = write!(text, "{:x} {} {} {} {:x}\0{path}\0", m.key, s.ino, s.len, s.modified, m.content);
-        }
-        super::replace_file(&state.join(name(id)), text.as_bytes())
+        let bytes = postcard::to_stdvec(&(now(), made)).map_err(io::Error::other)?;
+        super::replace_file(&state.join(name(id)), &bytes)
     }
 
     /// Forgets the memo of the folder with inode `id`.
@@ -140,24 +136,6 @@ pub(super) fn is_memo(file: &str) -> bool {
 
 pub(super) fn name(id: u64) -> String {
     format!("{id}.memo")
-}
-
-fn decode(bytes: &[u8]) -> Option<Memo> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let mut records = text.split('\0');
-    let saved = records.next()?.parse().ok()?;
-    let mut made = HashMap::default();
-    while let Some(head) = records.next().filter(|h| !h.is_empty()) {
-        let path = records.next()?;
-        let mut numbers = head.split(' ');
-        let key = u64::from_str_radix(numbers.next()?, 16).ok()?;
-        let ino = numbers.next()?.parse().ok()?;
-        let len = numbers.next()?.parse().ok()?;
-        let modified = numbers.next()?.parse().ok()?;
-        let content = u64::from_str_radix(numbers.next()?, 16).ok()?;
-        made.insert(path.to_string(), Made { key, stamp: Stamp { ino, len, modified }, content });
-    }
-    Some(Memo { made, saved })
 }
 
 #[cfg(test)]
@@ -198,7 +176,7 @@ mod tests {
             assert_eq!(memo.holds("a b/x.html", u64::MAX, &two), None);
         }
         // Unreadable memos are empty.
-        std::fs::write(state.join(name(44)), b"12\0zz 1 2\0x\0").unwrap();
+        std::fs::write(state.join(name(44)), b"not a memo").unwrap();
         assert!(Memo::load(&state, Some(44)).made.is_empty());
         assert!(is_memo("44.memo") && !is_memo("x.memo") && !is_memo("44.files"));
         Memo::remove(&state, 42).unwrap();
