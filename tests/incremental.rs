@@ -302,3 +302,22 @@ fn an_error_of_which_pages_there_are_stays_until_fixed() {
     std::fs::remove_file(s.site.root.join("content/studies.md")).unwrap();
     s.rebuild(&["content/studies.md"]);
 }
+
+/// A term's page shows its whole taxonomy (`taxonomy.terms`): when another
+/// term gains or loses a page, it is rendered again.
+#[test]
+fn a_term_page_that_shows_every_term_follows_the_other_terms() {
+    let mut s = Session::start();
+    s.site.write(
+        "templates/term.html",
+        "<h1>{{ term.name }}</h1><ul>{% for t in taxonomy.terms %}<li>{{ t.name }}: {{ t.count }}</li>{% endfor %}</ul>",
+    );
+    s.rebuild(&["templates/term.html"]);
+    // Gamma moves from `memory` to `sleep`: the page of `mood`, which lists
+    // neither gamma nor anything that changed, shows both counts.
+    s.edit("content/studies/gamma-2010.md", "title:", "topics: [memory]\ntitle:");
+    s.rebuild(&["content/studies/gamma-2010.md"]);
+    s.edit("content/studies/gamma-2010.md", "topics: [memory]", "topics: [sleep]");
+    let built = s.rebuild(&["content/studies/gamma-2010.md"]);
+    assert!(built.changed.iter().any(|c| c == "topics/mood/index.html"), "{:?}", built.changed);
+}

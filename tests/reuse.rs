@@ -112,3 +112,21 @@ fn an_output_changed_by_hand_is_written_again() {
     std::fs::remove_dir_all(site.root.join(".public.annals")).unwrap();
     assert_eq!(build_matching_fresh(&site).kept, 0);
 }
+
+#[test]
+fn a_term_page_follows_the_counts_of_the_other_terms() {
+    let site = TestSite::fixture("basic");
+    site.write(
+        "templates/term.html",
+        "<h1>{{ term.name }}</h1><ul>{% for t in taxonomy.terms %}<li>{{ t.name }}: {{ t.count }}</li>{% endfor %}</ul>",
+    );
+    let gamma = site.root.join("content/studies/gamma-2010.md");
+    let text = std::fs::read_to_string(&gamma).unwrap();
+    site.write("content/studies/gamma-2010.md", &text.replacen("title:", "topics: [memory]\ntitle:", 1));
+    build_matching_fresh(&site);
+    site.contains("topics/mood/index.html", "<li>memory: 1</li>");
+    // Gamma moves to `sleep`: the page of `mood` lists neither, and shows both.
+    site.write("content/studies/gamma-2010.md", &text.replacen("title:", "topics: [sleep]\ntitle:", 1));
+    build_matching_fresh(&site);
+    site.lacks("topics/mood/index.html", "memory").contains("topics/mood/index.html", "<li>sleep: 2</li>");
+}

@@ -9,6 +9,8 @@ pub(super) struct SiteValues {
     pub(super) cards: Vec<Value>,
     pub(super) taxonomies: Vec<Value>,
     pub(super) terms: Vec<Vec<Value>>,
+    /// Per taxonomy, its outline (see `taxonomy_outline`).
+    pub(super) outlines: Vec<Value>,
 }
 
 pub(super) fn install_globals(site: &Site, shared: &SiteValues, templates: &mut Templates, with_cited_by: bool) {
@@ -286,6 +288,22 @@ pub(super) fn term_value(term: &Term, cards: &[Value]) -> Value {
         ("count", term.pages.len().into()),
         ("pages", cards_of(&term.pages, cards)),
     ])
+}
+
+/// A taxonomy as a term's page sees it: each term's name, slug, URL and
+/// count, but not its pages (the page's own term has them, as `term`). A
+/// change to another term's entries that leaves its count alone then
+/// leaves the page alone (`Job::deps`: `Taxonomy::outline`).
+pub(super) fn taxonomy_outline(tax: &Taxonomy) -> Value {
+    let terms: Vec<Value> = tax
+        .terms
+        .iter()
+        .map(|t| {
+            let (name, slug, url) = (t.name.as_str(), t.slug.as_str(), t.url.as_str());
+            map([("name", name.into()), ("slug", slug.into()), ("url", url.into()), ("count", t.pages.len().into())])
+        })
+        .collect();
+    map([("name", tax.name.as_str().into()), ("url", tax.url.as_str().into()), ("terms", Value::from(terms))])
 }
 
 pub(super) fn taxonomy_value(tax: &Taxonomy, terms: &[Value]) -> Value {

@@ -79,6 +79,13 @@ impl<'a> Deps<'a> {
         list.iter().for_each(|&i| self.page(i));
     }
 
+    /// Taxonomy `t`'s outline (see `Taxonomy::outline`): what a term's page
+    /// shows of the other terms.
+    pub(super) fn outline(&mut self, t: usize) {
+        use std::hash::Hash;
+        self.site.graph.taxonomies[t].outline.hash(&mut self.hasher);
+    }
+
     /// Separates lists, so that a page moving from one list to the next counts.
     pub(super) fn marker(&mut self, name: &str) {
         use std::hash::Hash;

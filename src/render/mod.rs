@@ -224,6 +224,7 @@ fn site_values(site: &Site, cache: &mut RenderCache, replaced: Option<&[usize]>,
         }
         let card_changed = patch_cards(site, cache, &mut values.cards, &affected, same_landscape);
         let unchanged = same_landscape && !card_changed.contains(&true);
+        // The same relations: the same outlines, and the same terms in them.
         if !unchanged {
             (values.taxonomies, values.terms) = taxonomy_values(site, &values.cards);
         }
@@ -236,8 +237,9 @@ fn site_values(site: &Site, cache: &mut RenderCache, replaced: Option<&[usize]>,
         (site.pages.par_iter().map(|p| maker.card(p)).collect(), vec![true; site.pages.len()])
     };
     let (taxonomies, terms) = taxonomy_values(site, &cards);
+    let outlines = site.graph.taxonomies.iter().map(taxonomy_outline).collect();
     let unchanged = same_graph && same_landscape && !card_changed.contains(&true);
-    (SiteValues { cards, taxonomies, terms }, Lists { card_changed, unchanged, same_graph })
+    (SiteValues { cards, taxonomies, terms, outlines }, Lists { card_changed, unchanged, same_graph })
 }
 
 /// Each taxonomy's value, and each of its terms'.
@@ -698,7 +700,10 @@ impl Job {
                 });
             }
             Subject::Taxonomy(t) => term_deps(site, t, None, deps),
-            Subject::Term(t, k) => term_deps(site, t, Some(k), deps),
+            Subject::Term(t, k) => {
+                term_deps(site, t, Some(k), deps);
+                deps.outline(t);
+            }
             Subject::Collection(ref name) => deps.pages(site.graph.collections.get(name).map_or(&[], Vec::as_slice)),
             Subject::NotFound | Subject::File => {}
         }
@@ -710,7 +715,7 @@ impl Job {
             Subject::Page(i) => ctx.insert_value("page", page_value(site, i, shared)),
             Subject::Taxonomy(t) => ctx.insert_value("taxonomy", shared.taxonomies[t].clone()),
             Subject::Term(t, k) => {
-                ctx.insert_value("taxonomy", shared.taxonomies[t].clone());
+                ctx.insert_value("taxonomy", shared.outlines[t].clone());
                 ctx.insert_value("term", shared.terms[t][k].clone());
             }
             Subject::Collection(ref name) => {

@@ -473,11 +473,17 @@ impl<'a> Terms<'a> {
     }
 
     fn finish(self) -> Taxonomy {
+        use std::hash::{Hash, Hasher};
+        let terms: Vec<Term> = self.terms.into_values().collect();
+        let mut h = crate::fingerprint_hasher();
+        self.name.hash(&mut h);
+        terms.iter().for_each(|t| (&t.name, t.pages.len()).hash(&mut h));
         Taxonomy {
             url: format!("{}{}", self.base_url, self.path),
             path: self.path,
             name: self.name,
-            terms: self.terms.into_values().collect(),
+            terms,
+            outline: h.finish(),
         }
     }
 }

@@ -160,6 +160,9 @@ pub struct Taxonomy {
     pub path: String,
     pub url: String,
     pub terms: Vec<Term>,
+    /// A fingerprint of its outline: its name, and each term's name and
+    /// count (see `render`'s term pages, which show the outline).
+    pub outline: u64,
 }
 
 #[derive(Debug, Clone)]
