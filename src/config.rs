@@ -144,7 +144,7 @@ struct RawConfig {
     #[serde(default)]
     collections: BTreeMap<String, RawCollection>,
     feed: Option<Spanned<RawFeed>>,
-    extra: Option<crate::yaml::Node>,
+    extra: Option<crate::yaml::Read>,
 }
 
 #[derive(Deserialize, Default)]
@@ -272,7 +272,8 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
             String::new()
         }),
     };
-    if let Some(extra) = raw.extra.as_ref().filter(|e| !matches!(e.value, crate::yaml::Value::Map(_))) {
+    let extra = raw.extra.map(|read| read.0);
+    if let Some(extra) = extra.as_ref().filter(|e| !matches!(e.value, crate::yaml::Value::Map(_))) {
         errors.push(Diagnostic::new(
             CONFIG_FILE,
             extra.line,
@@ -292,7 +293,7 @@ fn resolve(raw: RawConfig) -> Result<Config, Vec<Diagnostic>> {
         external_links: raw.links.external,
         collections,
         feed,
-        extra: raw.extra,
+        extra,
     })
 }
 

@@ -11,16 +11,16 @@ use std::path::Path;
 
 use crate::diagnostics::Diagnostic;
 
-/// A YAML value with the 1-based line and column where it starts.
-/// (`Stored` as itself in `Trees`.)
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// A YAML value with the 1-based line and column where it starts. Read
+/// from YAML as a [`Read`]; its own serde derives are for `Trees`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Node {
     pub value: Value,
     pub line: usize,
     pub col: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     Null,
     Bool(bool),
@@ -51,55 +51,10 @@ impl Value {
 /// build takes each unchanged file's tree from here rather than parse it
 /// again (YAML was a sixth of a rebuild's time). A tree parsed with
 /// warnings is not kept, so that they are found again.
-pub type Trees = crate::kept::Kept<Stored>;
+pub type Trees = crate::kept::Kept<Node>;
 
 /// What a build keeps its `Trees` under (see `output::Sink::keep`).
 pub const TREES: &str = "front-matter";
-
-/// A node as `Trees` stores it: serde's derive, where `Node`'s own
-/// `Deserialize` reads YAML with positions.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct Stored(#[serde(deserialize_with = "stored::deserialize")] Node);
-
-mod stored {
-    use super::{Node, Value};
-    use serde::{Deserialize, Deserializer};
-
-    #[derive(Deserialize)]
-    struct N {
-        value: V,
-        line: usize,
-        col: usize,
-    }
-
-    #[derive(Deserialize)]
-    enum V {
-        Null,
-        Bool(bool),
-        Int(i64),
-        Float(f64),
-        Str(String),
-        List(Vec<N>),
-        Map(Vec<(N, N)>),
-    }
-
-    fn node(n: N) -> Node {
-        let value = match n.value {
-            V::Null => Value::Null,
-            V::Bool(b) => Value::Bool(b),
-            V::Int(i) => Value::Int(i),
-            V::Float(f) => Value::Float(f),
-            V::Str(s) => Value::Str(s),
-            V::List(items) => Value::List(items.into_iter().map(node).collect()),
-            V::Map(pairs) => Value::Map(pairs.into_iter().map(|(k, v)| (node(k), node(v))).collect()),
-        };
-        Node { value, line: n.line, col: n.col }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Node, D::Error> {
-        N::deserialize(d).map(node)
-    }
-}
 
 /// Parses `source` (whose first line is line `first_line` of `path`) into a
 /// node tree, with warnings about what it read. An empty document is `Null`.
@@ -114,10 +69,11 @@ pub fn parse(
         return Ok((Node { value: Value::Null, line: first_line, col: 1 }, Vec::new()));
     }
     let key = trees.map(|t| (t, t.key(&(source, first_line))));
-    if let Some(Stored(node)) = key.and_then(|(trees, key)| trees.take(key, |_| true)) {
+    if let Some(node) = key.and_then(|(trees, key)| trees.take(key, |_| true)) {
         return Ok((node, Vec::new()));
     }
-    let mut node: Node = serde_saphyr::from_str(source).map_err(|e| {
+    let read: Result<Read, _> = serde_saphyr::from_str(source);
+    let mut node = read.map(|r| r.0).map_err(|e| {
         let (line, col) = e.location().map_or((0, 0), |l| (l.line() as usize, l.column() as usize));
         let message = plain_message(&e);
         let shift = |line: usize| if line == 0 { first_line } else { line + first_line - 1 };
@@ -146,14 +102,10 @@ pub fn parse(
     let mut warnings = Vec::new();
     boolean_keys(&mut node, source, path, first_line, &mut warnings);
     shift(&mut node, first_line - 1);
-    match key.filter(|_| warnings.is_empty()) {
-        Some((trees, key)) => {
-            let stored = Stored(node);
-            trees.put(key, &stored);
-            Ok((stored.0, warnings))
-        }
-        None => Ok((node, warnings)),
+    if let Some((trees, key)) = key.filter(|_| warnings.is_empty()) {
+        trees.put(key, &node);
     }
+    Ok((node, warnings))
 }
 
 /// The first tag other than YAML's own (`!!str`, `!!int`, …), with the
@@ -299,20 +251,26 @@ fn shift(node: &mut Node, lines: usize) {
     }
 }
 
-impl<'de> Deserialize<'de> for Node {
+/// A node as read from YAML, with the positions serde-saphyr gives.
+pub struct Read(pub Node);
+
+/// A value as read from YAML, its items and entries as `Read` nodes.
+struct ReadValue(Value);
+
+impl<'de> Deserialize<'de> for Read {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let spanned = serde_saphyr::Spanned::<Value>::deserialize(d)?;
-        Ok(Node {
-            value: spanned.value,
+        let spanned = serde_saphyr::Spanned::<ReadValue>::deserialize(d)?;
+        Ok(Read(Node {
+            value: spanned.value.0,
             line: spanned.referenced.line() as usize,
             col: spanned.referenced.column() as usize,
-        })
+        }))
     }
 }
 
-impl<'de> Deserialize<'de> for Value {
+impl<'de> Deserialize<'de> for ReadValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ValueVisitor)
+        d.deserialize_any(ValueVisitor).map(ReadValue)
     }
 }
 
@@ -331,7 +289,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Null)
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        Value::deserialize(d)
+        ReadValue::deserialize(d).map(|v| v.0)
     }
     fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
         Ok(Value::Bool(v))
@@ -359,15 +317,15 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Node>()? {
+        while let Some(Read(item)) = seq.next_element()? {
             items.push(item);
         }
         Ok(Value::List(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut pairs = Vec::new();
-        while let Some(key) = map.next_key::<Node>()? {
-            let value = map.next_value::<Node>()?;
+        while let Some(Read(key)) = map.next_key()? {
+            let Read(value) = map.next_value()?;
             pairs.push((key, value));
         }
         Ok(Value::Map(pairs))
