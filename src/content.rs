@@ -49,6 +49,7 @@ pub struct Source {
     origin: Option<PathBuf>,
     hash: u64,
     body_let_go: bool,
+    body_len: usize,
 }
 
 impl Source {
@@ -56,9 +57,25 @@ impl Source {
     /// one-off build of a large site need not hold every page's text.
     /// A source that was not read from a file keeps its body.
     pub fn without_body(&self) -> Source {
-        let body_let_go = self.origin.is_some();
-        let body = if body_let_go { String::new() } else { self.body.clone() };
-        Source { body, front: None, body_let_go, ..self.clone_without_text() }
+        let mut light = self.clone_without_text();
+        if self.origin.is_none() {
+            light.body = self.body.clone();
+        }
+        light.let_go_of_body();
+        light
+    }
+
+    /// Lets go of the body, as `without_body` does, in place.
+    pub fn let_go_of_body(&mut self) {
+        if self.origin.is_some() {
+            self.body = String::new();
+            self.body_let_go = true;
+        }
+    }
+
+    /// The length of the body as read, held or not.
+    pub fn body_len(&self) -> usize {
+        self.body_len
     }
 
     /// A hash of the file's text, front matter and body, as first read.
@@ -110,6 +127,7 @@ impl Source {
             origin: self.origin.clone(),
             hash: self.hash,
             body_let_go: self.body_let_go,
+            body_len: self.body_len,
         }
     }
 
@@ -298,6 +316,7 @@ pub fn parse_source(
         origin: None,
         hash: text_hash(&text),
         body_let_go: false,
+        body_len: text.len() - body_start,
     };
     source.quote(&mut diagnostics);
     Ok((source, diagnostics))

@@ -298,3 +298,58 @@ fn a_file_changed_during_a_build_fails_it() {
         "{errors:?}"
     );
 }
+
+/// A large site's bodies are not all held from the load stage on: the
+/// markdown stage reads each again, so that a file changed in between fails
+/// the build even if it is put back before its page is written (where the
+/// text is held, the build never reads it again, and rightly succeeds).
+#[test]
+fn a_large_sites_bodies_are_read_again_after_the_load_stage() {
+    use annals::engine::Engine;
+    use annals::output::Sink;
+    struct EditAfterLoad {
+        file: std::path::PathBuf,
+        first: String,
+    }
+    impl Sink for EditAfterLoad {
+        fn create_folders(&self, _: &mut dyn Iterator<Item = &str>) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write(&self, _: &str, _: &[u8]) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn keeps_keys(&self) -> bool {
+            true
+        }
+        // Asked for the Markdown facts the last build kept: between the
+        // load stage and the markdown stage.
+        fn recall(&self, name: &str) -> Option<Vec<u8>> {
+            if name == annals::site::FACTS {
+                std::fs::write(&self.file, self.first.replace("A review of", "A new review of")).unwrap();
+            }
+            None
+        }
+        // Given them to keep: right after the markdown stage.
+        fn keep(&self, name: &str, _: Vec<u8>) {
+            if name == annals::site::FACTS {
+                std::fs::write(&self.file, &self.first).unwrap();
+            }
+        }
+    }
+    let site = TestSite::fixture("basic");
+    let file = site.root.join("content/studies/gamma-2010.md");
+    let first = std::fs::read_to_string(&file).unwrap();
+    let build = |hold_text_up_to| {
+        let sink = EditAfterLoad { file: file.clone(), first: first.clone() };
+        let options = annals::engine::Options { hold_text_up_to, ..site.options.clone() };
+        Engine::new(options).build_into(&sink)
+    };
+    build(annals::engine::HOLD_TEXT_UP_TO).expect("a small site's text is held: the edit is never read");
+    let errors = build(0).expect_err("the build must fail");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.path.ends_with("gamma-2010.md") && e.message.contains("changed while the site was being built")),
+        "{errors:?}"
+    );
+}

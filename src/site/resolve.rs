@@ -4,15 +4,16 @@
 
 use super::*;
 
-/// A file's source by its path under `content/` (see `render_markdown`).
-pub type SourceOf<'a> = dyn Fn(&str) -> Option<Result<Arc<Source>, Diagnostic>> + Sync + 'a;
+/// A file's source as the load stage holds it, by its path under
+/// `content/`: perhaps without its body (see `render_markdown`).
+pub type SourceOf<'a> = dyn Fn(&str) -> Option<Arc<Source>> + Sync + 'a;
 
 impl Skeleton {
     /// Renders the Markdown of every page whose last rendering is stale
     /// (its file changed, or a page it links to or cites changed URL or
     /// label), in parallel, reading its text with `source_of` (by path under
-    /// `content/`; `Err` when the body cannot be had, which the page's
-    /// Markdown then reports). Returns the pages rendered.
+    /// `content/`; a body that cannot be read again is an error of the
+    /// page's Markdown). Returns the pages rendered.
     /// With `kept`, a page's facts that the last one-off build made from the
     /// same text are taken while its links and citations resolve the same.
     pub fn render_markdown(
@@ -48,12 +49,23 @@ impl Skeleton {
             .par_iter()
             .map(|&i| {
                 let page = &self.pages[i];
-                source_of(&page.rel).map(|source| match source {
-                    Ok(source) => match kept {
-                        Some(kept) => kept_or_rendered(page, &source, &resolver, kept),
-                        None => render_page(page, &source, &resolver),
-                    },
-                    Err(unread) => Markdown { errors: vec![unread], ..Markdown::default() },
+                source_of(&page.rel).map(|held| match held.whole() {
+                    Ok(source) => {
+                        let md = match kept {
+                            Some(kept) => kept_or_rendered(page, &source, &resolver, kept),
+                            None => render_page(page, &source, &resolver),
+                        };
+                        // A body the load stage let go of is read again
+                        // here, and let go again: it is not held to the end.
+                        if held.body_let_go() {
+                            md.let_go_of_body(Some(&held));
+                        }
+                        md
+                    }
+                    Err(why) => {
+                        let unread = Diagnostic::file(&held.file, format!("cannot render this page: {why}"));
+                        Markdown { errors: vec![unread], ..Markdown::default() }
+                    }
                 })
             })
             .collect();
