@@ -353,3 +353,26 @@ fn a_large_sites_bodies_are_read_again_after_the_load_stage() {
         "{errors:?}"
     );
 }
+
+/// A data file is written as it is rendered (see `Sink::write_streamed`):
+/// its template's error is still an error at its line, by `build` and by
+/// `check`, and leaves the last output as it was.
+#[test]
+fn a_data_file_template_error_is_reported_at_its_line() {
+    let site = TestSite::fixture("basic");
+    site.build_ok();
+    let before = snapshot(&site.out());
+    assert!(site.read("data/studies.json").contains("\"entries\""));
+    site.write(
+        "templates/data/collection.json",
+        "{\"collection\": {{ collection.name | json }},\n \"n\": {{ collection.missing.deeper }}}\n",
+    );
+    for errors in [site.build_err(), annals::engine::check(&site.options).expect_err("check must fail")] {
+        assert!(
+            errors.iter().all(|e| e.path == std::path::Path::new("templates/data/collection.json") && e.line == 2),
+            "{errors:#?}"
+        );
+        assert!(errors[0].message.starts_with("template error"), "{errors:#?}");
+    }
+    assert_eq!(snapshot(&site.out()), before);
+}

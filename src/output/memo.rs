@@ -77,8 +77,51 @@ pub(super) struct Memo {
 pub(super) fn content_hash(bytes: &[u8]) -> u64 {
     use std::hash::Hasher;
     let mut h = crate::fingerprint_hasher();
-    h.write(bytes);
+    bytes.chunks(BLOCK).for_each(|block| h.write(block));
     h.finish()
+}
+
+/// What a content hash is fed at a time: the hasher's result depends on
+/// where its pieces end, so bytes written in pieces of any size (see
+/// `ContentHasher`) are fed to it in blocks of this size, as whole ones are.
+const BLOCK: usize = 64 << 10;
+
+/// The `content_hash` of bytes given in pieces (a file written as it is made).
+pub(super) struct ContentHasher {
+    h: ahash::AHasher,
+    block: Vec<u8>,
+}
+
+impl ContentHasher {
+    pub(super) fn new() -> ContentHasher {
+        ContentHasher { h: crate::fingerprint_hasher(), block: Vec::new() }
+    }
+
+    pub(super) fn update(&mut self, mut bytes: &[u8]) {
+        use std::hash::Hasher;
+        while !bytes.is_empty() {
+            if self.block.is_empty() && bytes.len() >= BLOCK {
+                self.h.write(&bytes[..BLOCK]);
+                bytes = &bytes[BLOCK..];
+                continue;
+            }
+            let take = (BLOCK - self.block.len()).min(bytes.len());
+            self.block.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.block.len() == BLOCK {
+                self.h.write(&self.block);
+                self.block.clear();
+            }
+        }
+    }
+
+    pub(super) fn finish(mut self) -> u64 {
+        use std::hash::Hasher;
+        if !self.block.is_empty() {
+            self.h.write(&self.block);
+        }
+        self.h.finish()
+    }
 }
 
 fn now() -> u128 {
@@ -141,6 +184,19 @@ pub(super) fn name(id: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_hash_the_same_whole_or_in_pieces() {
+        let bytes: Vec<u8> = (0..3 * BLOCK + 1234).map(|i| (i * 7 % 251) as u8).collect();
+        for pieces in [1, 100, BLOCK - 1, BLOCK, BLOCK + 5, 2 * BLOCK + 17] {
+            let mut hasher = ContentHasher::new();
+            bytes.chunks(pieces).for_each(|p| hasher.update(p));
+            assert_eq!(hasher.finish(), content_hash(&bytes), "pieces of {pieces}");
+        }
+        let mut other = bytes.clone();
+        other[BLOCK + 3] ^= 1;
+        assert_ne!(content_hash(&other), content_hash(&bytes));
+    }
 
     fn made(key: u64, file: &Path) -> Made {
         Made { key, stamp: Stamp::of(file).unwrap(), content: content_hash(&std::fs::read(file).unwrap()) }

@@ -15,7 +15,7 @@ use crate::HashSet;
 use crate::theme::Origin;
 
 mod memo;
-use memo::{Made, Memo, Stamp, content_hash};
+use memo::{ContentHasher, Made, Memo, Stamp, content_hash};
 
 /// A file to write: path under the output folder, and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -434,6 +434,18 @@ pub trait Sink: Sync {
     fn write_made(&self, path: &str, bytes: &[u8], _key: u64) -> io::Result<()> {
         self.write(path, bytes)
     }
+    /// Writes one file whose bytes `fill` writes, made from inputs of key
+    /// `key` (as `write_made`) or of none (as `write`): a sink that can
+    /// takes them as they come, so that a large output (a large site's data
+    /// file) is not held whole.
+    fn write_streamed(&self, path: &str, key: Option<u64>, fill: &mut Fill) -> io::Result<()> {
+        let mut bytes = Vec::new();
+        fill(&mut bytes)?;
+        match key {
+            Some(key) => self.write_made(path, &bytes, key),
+            None => self.write(path, &bytes),
+        }
+    }
     /// What the last build that succeeded kept under `name` (see `keep`).
     fn recall(&self, _name: &str) -> Option<Vec<u8>> {
         None
@@ -442,6 +454,9 @@ pub trait Sink: Sync {
     /// At best: one that cannot be kept costs the next build time, nothing else.
     fn keep(&self, _name: &str, _bytes: Vec<u8>) {}
 }
+
+/// What writes a file's bytes into the writer it is given (see `Sink::write_streamed`).
+pub type Fill<'a> = dyn FnMut(&mut dyn Write) -> io::Result<()> + 'a;
 
 /// Where `annals check` streams its files: nowhere. Every output is still
 /// rendered (a template error is an error), and let go as it is made.
@@ -454,6 +469,10 @@ impl Sink for Discard {
 
     fn write(&self, _: &str, _: &[u8]) -> io::Result<()> {
         Ok(())
+    }
+
+    fn write_streamed(&self, _: &str, _: Option<u64>, fill: &mut Fill) -> io::Result<()> {
+        fill(&mut io::sink())
     }
 
     fn publishes(&self) -> bool {
@@ -662,6 +681,8 @@ pub struct Staging {
     /// What this build keeps for the next (see `Sink::keep`), by name:
     /// written beside the spare at once, put in place on commit.
     kept: Mutex<Vec<String>>,
+    /// How many files `write_streamed` has begun, which names the next.
+    partials: std::sync::atomic::AtomicUsize,
     committed: bool,
     _lock: Option<std::fs::File>,
 }
@@ -709,6 +730,7 @@ impl Staging {
             memos: Some((spare_memo, out_memo)),
             made: Mutex::new(Vec::new()),
             kept: Mutex::new(Vec::new()),
+            partials: Default::default(),
             committed: false,
             _lock: lock,
         })
@@ -739,16 +761,34 @@ impl Staging {
     pub fn write(&self, path: &str, bytes: &[u8]) -> io::Result<()> {
         // Made from no key: its bytes are its key.
         let content = content_hash(bytes);
-        self.write_with(path, bytes, content, content)
+        self.write_with(path, ToWrite::Held(bytes), content, content)
     }
 
     /// Writes one file (see `write`) made from inputs of key `key`, and
     /// remembers that it was.
     pub fn write_made(&self, path: &str, bytes: &[u8], key: u64) -> io::Result<()> {
-        self.write_with(path, bytes, key, content_hash(bytes))
+        self.write_with(path, ToWrite::Held(bytes), key, content_hash(bytes))
     }
 
-    fn write_with(&self, path: &str, bytes: &[u8], key: u64, content: u64) -> io::Result<()> {
+    /// Writes one file (see `write`) whose bytes `fill` writes as they are
+    /// made, into a file of the state folder that then takes the path's
+    /// place: a large output is not held in memory.
+    pub fn write_streamed(&self, path: &str, key: Option<u64>, fill: &mut Fill) -> io::Result<()> {
+        use std::sync::atomic::Ordering;
+        let partial = self.state.join(format!("{}{PARTIAL}", self.partials.fetch_add(1, Ordering::Relaxed)));
+        let written = (|| {
+            let mut writer = Hashing { file: io::BufWriter::new(create(&partial, &[])?), hasher: ContentHasher::new() };
+            fill(&mut writer)?;
+            let file = writer.file.into_inner().map_err(io::IntoInnerError::into_error)?;
+            let content = writer.hasher.finish();
+            self.write_with(path, ToWrite::Streamed(&partial, &file), key.unwrap_or(content), content)
+        })();
+        // Gone if it took the path's place.
+        let _ = std::fs::remove_file(&partial);
+        written
+    }
+
+    fn write_with(&self, path: &str, bytes: ToWrite, key: u64, content: u64) -> io::Result<()> {
         self.record(path);
         // Where a memo says that the file has these bytes, it is not read.
         if let Some(made) = self.keep_from_memos(path, |memo, file| memo.holds_bytes(path, content, file)) {
@@ -756,16 +796,13 @@ impl Staging {
             return Ok(());
         }
         let dest = self.dir.join(path);
-        let kept = (self.existing.contains(path) && has_bytes(&dest, bytes))
-            || self
-                .link_from
-                .as_ref()
-                .is_some_and(|from| self.linked(&from.join(path), &dest, |f| has_bytes(f, bytes)));
+        let kept = (self.existing.contains(path) && bytes.are_at(&dest))
+            || self.link_from.as_ref().is_some_and(|from| self.linked(&from.join(path), &dest, |f| bytes.are_at(f)));
         // Stamped by the file just written, which a path's lookup would cost again.
         let written = std::cell::Cell::new(None);
         if !kept {
             self.put(&dest, |d| {
-                written.set(create(d, bytes)?.metadata().ok());
+                written.set(bytes.put(d)?);
                 Ok(())
             })?;
         }
@@ -899,8 +936,10 @@ impl Staging {
         let keep: Vec<String> = ids.into_iter().flatten().flat_map(|id| [list_name(id), memo::name(id)]).collect();
         for entry in std::fs::read_dir(&self.state)? {
             let name = entry?.file_name().to_string_lossy().into_owned();
-            // Only the files annals names (`<inode>.files`, `<inode>.memo`).
-            let ours = name.strip_suffix(".files").is_some_and(|id| id.parse::<u64>().is_ok()) || memo::is_memo(&name);
+            // Only the files annals names (`<inode>.files`, `<inode>.memo`,
+            // `<n>.partial`).
+            let numbered = |suffix| name.strip_suffix(suffix).is_some_and(|n: &str| n.parse::<u64>().is_ok());
+            let ours = numbered(".files") || numbered(PARTIAL) || memo::is_memo(&name);
             if ours && !keep.contains(&name) {
                 std::fs::remove_file(self.state.join(&name))?;
             }
@@ -928,6 +967,10 @@ impl Sink for Staging {
 
     fn write_made(&self, path: &str, bytes: &[u8], key: u64) -> io::Result<()> {
         Staging::write_made(self, path, bytes, key)
+    }
+
+    fn write_streamed(&self, path: &str, key: Option<u64>, fill: &mut Fill) -> io::Result<()> {
+        Staging::write_streamed(self, path, key, fill)
     }
 
     /// Kept in the state folder, beside the spare. Nothing of it is
@@ -1120,22 +1163,90 @@ fn files_of(state: &Path, spare: &Path) -> io::Result<HashSet<String>> {
 /// Whether the file at `path` holds exactly `bytes`. A symlink never does:
 /// what is published must be a file the build wrote.
 fn has_bytes(path: &Path, bytes: &[u8]) -> bool {
-    use std::io::Read;
+    holds(path, bytes.len() as u64, bytes)
+}
+
+/// Whether the file at `path` (not a symlink) holds the `len` bytes that
+/// `bytes` reads, compared piece by piece: a large output (a data file of a
+/// large site is tens of megabytes) is not held twice.
+fn holds(path: &Path, len: u64, mut bytes: impl Read) -> bool {
     let mut open = std::fs::OpenOptions::new();
     open.read(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut open, libc::O_NOFOLLOW);
     let Ok(mut file) = open.open(path) else { return false };
-    if file.metadata().map_or(true, |m| m.len() != bytes.len() as u64) {
+    if file.metadata().map_or(true, |m| m.len() != len) {
         return false;
     }
-    // Piece by piece: a large output (a data file of a large site is tens
-    // of megabytes) is not held twice.
-    let mut piece = vec![0; 64 << 10];
-    bytes.chunks(piece.len()).all(|expected| {
-        let piece = &mut piece[..expected.len()];
-        file.read_exact(piece).is_ok() && piece == expected
-    }) && file.read(&mut [0]).is_ok_and(|n| n == 0)
+    const PIECE: u64 = 64 << 10;
+    let (mut expected, mut found) = (vec![0; PIECE as usize], vec![0; PIECE as usize]);
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(PIECE) as usize;
+        if bytes.read_exact(&mut expected[..n]).is_err() || file.read_exact(&mut found[..n]).is_err() {
+            return false;
+        }
+        if expected[..n] != found[..n] {
+            return false;
+        }
+        left -= n as u64;
+    }
+    file.read(&mut [0]).is_ok_and(|n| n == 0)
+}
+
+/// A file's bytes to be written: in memory, or already written into a file
+/// of the state folder (see `Staging::write_streamed`).
+#[derive(Clone, Copy)]
+enum ToWrite<'a> {
+    Held(&'a [u8]),
+    Streamed(&'a Path, &'a std::fs::File),
+}
+
+impl ToWrite<'_> {
+    /// Whether the file at `path` holds these bytes.
+    fn are_at(self, path: &Path) -> bool {
+        match self {
+            ToWrite::Held(bytes) => has_bytes(path, bytes),
+            ToWrite::Streamed(partial, file) => {
+                let len = file.metadata().map_or(u64::MAX, |m| m.len());
+                std::fs::File::open(partial).is_ok_and(|f| holds(path, len, io::BufReader::new(f)))
+            }
+        }
+    }
+
+    /// Puts them in a new file at `dest`; the file's metadata, if it can be had.
+    fn put(self, dest: &Path) -> io::Result<Option<std::fs::Metadata>> {
+        match self {
+            ToWrite::Held(bytes) => Ok(create(dest, bytes)?.metadata().ok()),
+            ToWrite::Streamed(partial, file) => {
+                std::fs::rename(partial, dest)?;
+                Ok(file.metadata().ok())
+            }
+        }
+    }
+}
+
+/// What a file of the state folder is named while `Staging::write_streamed`
+/// writes it (after a number); any left by a build that was stopped are
+/// removed by the next one that succeeds.
+const PARTIAL: &str = ".partial";
+
+/// Writes into a file, hashing what it writes (see `Staging::write_streamed`).
+struct Hashing {
+    file: io::BufWriter<std::fs::File>,
+    hasher: ContentHasher,
+}
+
+impl Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// Removes the file (or, where a folder is in the way, the folder) at `path`.
@@ -1538,5 +1649,50 @@ mod tests {
         assert_eq!(beside, [".public.annals", "public"]);
         // The spare holds the previous output, and the list of its files.
         assert!(tmp.path().join(".public.annals/spare/a/index.html").is_file());
+    }
+
+    /// A file written as it is made is the same file as one written whole:
+    /// kept from the last build where its bytes are the same, and nothing of
+    /// it left in the state folder, whether it was written or not.
+    #[test]
+    fn a_file_written_as_it_is_made_is_kept_where_its_bytes_are_the_same() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("public");
+        let state = tmp.path().join(".public.annals");
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+        let build = |bytes: &[u8], fail: bool| {
+            let staging = Staging::new(&out).unwrap();
+            staging.create_folders(["data/a.json"].into_iter()).unwrap();
+            let mut fill = |w: &mut dyn Write| {
+                bytes.chunks(1000).try_for_each(|piece| w.write_all(piece))?;
+                if fail { Err(io::Error::other("the template failed")) } else { Ok(()) }
+            };
+            let built = staging.write_streamed("data/a.json", Some(7), &mut fill).and_then(|()| staging.commit());
+            let partials = std::fs::read_dir(&state)
+                .unwrap()
+                .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(PARTIAL));
+            assert_eq!(partials.count(), 0);
+            built
+        };
+        let inode = || std::fs::metadata(out.join("data/a.json")).unwrap().ino();
+        build(&big, false).unwrap();
+        assert_eq!(std::fs::read(out.join("data/a.json")).unwrap(), big);
+        let first = inode();
+        // The same bytes: the file the first build wrote, linked from the output.
+        build(&big, false).unwrap();
+        assert_eq!(inode(), first);
+        let mut other = big.clone();
+        other[250_000] ^= 1;
+        build(&other, false).unwrap();
+        assert_eq!(std::fs::read(out.join("data/a.json")).unwrap(), other);
+        assert_ne!(inode(), first);
+        // A failed write fails the build, and the output stays as it was.
+        assert!(build(&big, true).is_err());
+        assert_eq!(std::fs::read(out.join("data/a.json")).unwrap(), other);
+        // Left by a build that was stopped: removed by the next.
+        std::fs::write(state.join(format!("12{PARTIAL}")), b"partial").unwrap();
+        build(&big, false).unwrap();
+        assert!(!state.join(format!("12{PARTIAL}")).exists());
     }
 }

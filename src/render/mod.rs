@@ -287,6 +287,9 @@ impl Renderer<'_> {
                     md.inspect(|md| md.release());
                     return Ok(Streamed::Kept(job.path.clone()));
                 }
+                if let Subject::Collection(_) = job.what {
+                    return self.data_file_into(job, sink, key).map(|()| Streamed::Rendered(job.path.clone()));
+                }
                 let bytes = self.job(job)?;
                 if bytes.is_empty() {
                     return Ok(Streamed::Blank);
@@ -429,7 +432,22 @@ impl Renderer<'_> {
     }
 
     fn job(&self, job: &Job) -> Result<Vec<u8>, Diagnostic> {
-        let Renderer { site, shared, templates, options } = *self;
+        let mut bytes = Vec::with_capacity(16 * 1024);
+        self.job_into(job, &mut bytes)?;
+        if matches!(job.what, Subject::File) && bytes.iter().all(u8::is_ascii_whitespace) {
+            // Left out: see `FILES_DIR`.
+            bytes.clear();
+            return Ok(bytes);
+        }
+        if let Some(script) = self.options.inject.as_ref().filter(|_| job.path.ends_with(".html")) {
+            inject(&mut bytes, script);
+        }
+        Ok(bytes)
+    }
+
+    /// Renders one output into `out`.
+    fn job_into(&self, job: &Job, out: &mut dyn std::io::Write) -> Result<(), Diagnostic> {
+        let Renderer { site, shared, templates, .. } = *self;
         if !templates.has(&job.template) {
             return Err(Diagnostic::file(
                 "templates",
@@ -437,20 +455,25 @@ impl Renderer<'_> {
             ));
         }
         let context = job.context(site, shared);
-        let mut bytes = Vec::with_capacity(16 * 1024);
-        templates
-            .tera
-            .render_to(&job.template, &context, &mut bytes)
-            .map_err(|e| template_error(&e, &templates.files))?;
-        if matches!(job.what, Subject::File) && bytes.iter().all(u8::is_ascii_whitespace) {
-            // Left out: see `FILES_DIR`.
-            bytes.clear();
-            return Ok(bytes);
+        templates.tera.render_to(&job.template, &context, out).map_err(|e| template_error(&e, &templates.files))
+    }
+
+    /// Renders a data file straight into `sink`: one lists every entry of
+    /// its collection, and at 100,000 pages weighed 92 MB (134 MB with the
+    /// slack of growing), the largest thing a build held at its peak.
+    fn data_file_into(&self, job: &Job, sink: &dyn Sink, key: Option<u64>) -> Result<(), Diagnostic> {
+        let mut failed = None;
+        let written = sink.write_streamed(&job.path, key, &mut |out| {
+            self.job_into(job, out).map_err(|d| {
+                failed = Some(d);
+                std::io::Error::other("the template failed")
+            })
+        });
+        match (failed, written) {
+            (Some(d), _) => Err(d),
+            (None, Err(e)) => Err(Diagnostic::file(&*job.path, format!("cannot write: {e}"))),
+            (None, Ok(())) => Ok(()),
         }
-        if let Some(script) = options.inject.as_ref().filter(|_| job.path.ends_with(".html")) {
-            inject(&mut bytes, script);
-        }
-        Ok(bytes)
     }
 }
 
