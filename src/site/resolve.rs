@@ -49,24 +49,7 @@ impl Skeleton {
             .par_iter()
             .map(|&i| {
                 let page = &self.pages[i];
-                source_of(&page.rel).map(|held| match held.whole() {
-                    Ok(source) => {
-                        let md = match kept {
-                            Some(kept) => kept_or_rendered(page, &source, &resolver, kept),
-                            None => render_page(page, &source, &resolver),
-                        };
-                        // A body the load stage let go of is read again
-                        // here, and let go again: it is not held to the end.
-                        if held.body_let_go() {
-                            md.let_go_of_body(Some(&held));
-                        }
-                        md
-                    }
-                    Err(why) => {
-                        let unread = Diagnostic::file(&held.file, format!("cannot render this page: {why}"));
-                        Markdown { errors: vec![unread], ..Markdown::default() }
-                    }
-                })
+                source_of(&page.rel).map(|held| facts_of(page, &held, &resolver, kept))
             })
             .collect();
         for (&i, md) in stale.iter().zip(rendered) {
@@ -241,23 +224,33 @@ pub struct StoredFacts {
     facts: u64,
 }
 
-fn kept_or_rendered(page: &Page, source: &Arc<Source>, resolver: &Resolver, kept: &KeptFacts) -> Markdown {
-    let key = kept.key(&(source.text_hash(), &page.rel));
-    if let Some(stored) = kept.take(key, |s| resolver.facts(&s.deps) == s.facts) {
+/// The Markdown facts of `page`, whose file's source the load stage holds
+/// as `held`: those the last build kept of the same text (`kept`, see
+/// `KeptFacts`), or made from the body, read again if it was let go of.
+fn facts_of(page: &Page, held: &Arc<Source>, resolver: &Resolver, kept: Option<&KeptFacts>) -> Markdown {
+    let key = kept.map(|kept| kept.key(&(held.text_hash(), &page.rel)));
+    if let Some(stored) = kept.zip(key).and_then(|(kept, key)| kept.take(key, |s| resolver.facts(&s.deps) == s.facts)) {
         let StoredFacts { content, summary, text_fields, deps, facts } = stored;
         return Markdown {
             content,
             summary: summary.map(|s| Value::safe_string(&s)),
             text_fields: text_fields.into_iter().map(|(name, html)| (name, Value::safe_string(&html))).collect(),
-            source: Mutex::new(Some(source.clone())),
+            source: Mutex::new(Some(held.clone())),
             unread: Mutex::default(),
             errors: Vec::new(),
             deps,
             facts,
         };
     }
-    let md = render_page(page, source, resolver);
-    if md.errors.is_empty() {
+    let source = match held.whole() {
+        Ok(source) => source,
+        Err(why) => {
+            let unread = Diagnostic::file(&held.file, format!("cannot render this page: {why}"));
+            return Markdown { errors: vec![unread], ..Markdown::default() };
+        }
+    };
+    let md = render_page(page, &source, resolver);
+    if let Some((kept, key)) = kept.zip(key).filter(|_| md.errors.is_empty()) {
         let html = |v: &Value| v.as_str().unwrap_or_default().to_string();
         kept.put(
             key,
@@ -269,6 +262,11 @@ fn kept_or_rendered(page: &Page, source: &Arc<Source>, resolver: &Resolver, kept
                 facts: md.facts,
             },
         );
+    }
+    // A body the load stage let go of was read again for this, and is let
+    // go of again: it is not held to the end.
+    if held.body_let_go() {
+        md.let_go_of_body(Some(held));
     }
     md
 }
