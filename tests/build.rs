@@ -263,6 +263,13 @@ fn plain_pages_take_their_title_from_the_first_heading() {
     site.build_ok().contains("notes/untitled/index.html", "<title>A heading title · Fixture history</title>");
 }
 
+/// Whether a build's errors say that the fixture's `gamma-2010.md` changed during it.
+fn says_gamma_changed(errors: &[annals::diagnostics::Diagnostic]) -> bool {
+    errors
+        .iter()
+        .any(|e| e.path.ends_with("gamma-2010.md") && e.message.contains("changed while the site was being built"))
+}
+
 /// A file edited while a build runs: the build, which reads each page's text
 /// again when it writes the page, fails rather than publish either version.
 #[test]
@@ -291,12 +298,7 @@ fn a_file_changed_during_a_build_fails_it() {
     // However little text the site has, it is not held.
     let options = annals::engine::Options { hold_text_up_to: 0, ..site.options.clone() };
     let errors = Engine::new(options).build_into(&sink).expect_err("the build must fail");
-    assert!(
-        errors
-            .iter()
-            .any(|e| e.path.ends_with("gamma-2010.md") && e.message.contains("changed while the site was being built")),
-        "{errors:?}"
-    );
+    assert!(says_gamma_changed(&errors), "{errors:?}");
 }
 
 /// A large site's bodies are not all held from the load stage on: the
@@ -346,12 +348,7 @@ fn a_large_sites_bodies_are_read_again_after_the_load_stage() {
     };
     build(annals::engine::HOLD_TEXT_UP_TO).expect("a small site's text is held: the edit is never read");
     let errors = build(0).expect_err("the build must fail");
-    assert!(
-        errors
-            .iter()
-            .any(|e| e.path.ends_with("gamma-2010.md") && e.message.contains("changed while the site was being built")),
-        "{errors:?}"
-    );
+    assert!(says_gamma_changed(&errors), "{errors:?}");
 }
 
 /// A data file is written as it is rendered (see `Sink::write_streamed`):
