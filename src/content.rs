@@ -93,9 +93,14 @@ impl Source {
         self.body_let_go
     }
 
-    /// This source with its body: itself, or read again (see `reread`).
-    pub fn whole(self: &std::sync::Arc<Self>) -> Result<std::sync::Arc<Source>, String> {
-        if self.body_let_go { self.reread().map(std::sync::Arc::new) } else { Ok(self.clone()) }
+    /// This source with its body: itself, or read again (see `reread`);
+    /// else the page's error.
+    pub fn whole(self: &std::sync::Arc<Self>) -> Result<std::sync::Arc<Source>, Diagnostic> {
+        if !self.body_let_go {
+            return Ok(self.clone());
+        }
+        let unread = |why| Diagnostic::file(&self.file, format!("cannot render this page: {why}"));
+        self.reread().map(std::sync::Arc::new).map_err(unread)
     }
 
     /// The whole source again, its body read from the file, which must hold

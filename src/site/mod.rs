@@ -181,9 +181,8 @@ impl Markdown {
         let held = self.source.lock().unwrap_or_else(|e| e.into_inner()).clone()?;
         match held.whole() {
             Ok(whole) => Some(whole),
-            Err(why) => {
-                let d = Diagnostic::file(&held.file, format!("cannot render this page: {why}"));
-                *self.unread.lock().unwrap_or_else(|e| e.into_inner()) = Some(d);
+            Err(unread) => {
+                *self.unread.lock().unwrap_or_else(|e| e.into_inner()) = Some(unread);
                 None
             }
         }

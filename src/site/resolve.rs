@@ -228,8 +228,8 @@ pub struct StoredFacts {
 /// as `held`: those the last build kept of the same text (`kept`, see
 /// `KeptFacts`), or made from the body, read again if it was let go of.
 fn facts_of(page: &Page, held: &Arc<Source>, resolver: &Resolver, kept: Option<&KeptFacts>) -> Markdown {
-    let key = kept.map(|kept| kept.key(&(held.text_hash(), &page.rel)));
-    if let Some(stored) = kept.zip(key).and_then(|(kept, key)| kept.take(key, |s| resolver.facts(&s.deps) == s.facts)) {
+    let kept = kept.map(|kept| (kept, kept.key(&(held.text_hash(), &page.rel))));
+    if let Some(stored) = kept.and_then(|(kept, key)| kept.take(key, |s| resolver.facts(&s.deps) == s.facts)) {
         let StoredFacts { content, summary, text_fields, deps, facts } = stored;
         return Markdown {
             content,
@@ -244,13 +244,10 @@ fn facts_of(page: &Page, held: &Arc<Source>, resolver: &Resolver, kept: Option<&
     }
     let source = match held.whole() {
         Ok(source) => source,
-        Err(why) => {
-            let unread = Diagnostic::file(&held.file, format!("cannot render this page: {why}"));
-            return Markdown { errors: vec![unread], ..Markdown::default() };
-        }
+        Err(unread) => return Markdown { errors: vec![unread], ..Markdown::default() },
     };
     let md = render_page(page, &source, resolver);
-    if let Some((kept, key)) = kept.zip(key).filter(|_| md.errors.is_empty()) {
+    if let Some((kept, key)) = kept.filter(|_| md.errors.is_empty()) {
         let html = |v: &Value| v.as_str().unwrap_or_default().to_string();
         kept.put(
             key,
