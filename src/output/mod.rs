@@ -777,6 +777,8 @@ impl Staging {
         use std::sync::atomic::Ordering;
         let partial = self.state.join(format!("{}{PARTIAL}", self.partials.fetch_add(1, Ordering::Relaxed)));
         let written = (|| {
+            // One a stopped build left there is in the way.
+            remove_entry(&partial)?;
             let mut writer = Hashing { file: io::BufWriter::new(create(&partial, &[])?), hasher: ContentHasher::new() };
             fill(&mut writer)?;
             let file = writer.file.into_inner().map_err(io::IntoInnerError::into_error)?;
@@ -1707,9 +1709,13 @@ mod tests {
         // A failed write fails the build, and the output stays as it was.
         assert!(build(&big, true).is_err());
         assert_eq!(std::fs::read(out.join("data/a.json")).unwrap(), other);
-        // Left by a build that was stopped: removed by the next.
-        std::fs::write(state.join(format!("12{PARTIAL}")), b"partial").unwrap();
+        // Left by a build that was stopped: in the way of none, and removed
+        // by the next.
+        for n in [0, 12] {
+            std::fs::write(state.join(format!("{n}{PARTIAL}")), b"partial").unwrap();
+        }
         build(&big, false).unwrap();
+        assert_eq!(std::fs::read(out.join("data/a.json")).unwrap(), big);
         assert!(!state.join(format!("12{PARTIAL}")).exists());
     }
 }
