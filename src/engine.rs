@@ -307,6 +307,13 @@ impl Engine {
             self.let_go_of_text(&markdown_rendered);
         }
         errors.extend(errs);
+        if sink.is_some() {
+            // A one-off build reads its files' records no more (their errors
+            // are gathered above): let go of them, so that the site alone
+            // holds its pages' records, and the render can let go of their
+            // fields (see `Page::let_go_of_fields`).
+            self.files.clear();
+        }
 
         let (mut rendered, copies) = self.render(sink, &mut errors, &mut t)?;
         errors.extend(path_collisions(&rendered, &copies));
@@ -522,7 +529,7 @@ impl Engine {
         t: &mut Timings,
     ) -> Result<(render::RenderedSite, Vec<CopiedFile>), Vec<Diagnostic>> {
         let root = &self.options.root;
-        let site = self.site.as_ref().expect("linked before rendering");
+        let site = self.site.as_mut().expect("linked before rendering");
         let mut theme_inputs = Inputs::default();
         let files = theme::load(root, &site.config.theme, &mut theme_inputs);
         self.theme_inputs = theme_inputs;
@@ -535,13 +542,6 @@ impl Engine {
                 .iter()
                 .map(|a| CopiedFile { path: rel_string(a), from: theme::Origin::Disk(content_dir.join(a)) }),
         );
-        let targets = render::Targets {
-            base_url: &site.config.base_url,
-            pages: &site.pages,
-            statics: copies.iter().map(|c| c.path.as_str()).collect(),
-            site: site.generation,
-            patched_from: site.patched.as_ref().map(|p| p.0),
-        };
         // A one-off build streams into `sink` and keeps nothing.
         let keep = if self.let_go_text && sink.is_none() {
             self.keep_on_disk.get_or_insert_with(Keep::on_disk).clone()
@@ -552,6 +552,13 @@ impl Engine {
         let render_cache = &mut self.render;
         let previous = self.templates.take();
         let rendered = t.time("render", || {
+            let targets = render::Targets {
+                base_url: &site.config.base_url,
+                pages: &site.pages,
+                statics: copies.iter().map(|c| c.path.as_str()).collect(),
+                site: site.generation,
+                patched_from: site.patched.as_ref().map(|p| p.0),
+            };
             Templates::load(root, &files, targets, previous).map(|mut templates| {
                 let rendered = render::render(site, &mut templates, &render_options, render_cache, sink);
                 (rendered, templates)

@@ -11,6 +11,15 @@ pub(super) struct SiteValues {
     pub(super) terms: Vec<Vec<Value>>,
     /// Per taxonomy, its outline (see `taxonomy_outline`).
     pub(super) outlines: Vec<Value>,
+    /// The feed's entries (see `feed_entries`), made when first asked for:
+    /// most saves in the preview need them not.
+    pub(super) feed: OnceLock<Vec<(usize, String)>>,
+}
+
+impl SiteValues {
+    pub(super) fn feed(&self, site: &Site) -> &[(usize, String)] {
+        self.feed.get_or_init(|| feed_entries(site))
+    }
 }
 
 pub(super) fn install_globals(site: &Site, shared: &SiteValues, templates: &mut Templates, with_cited_by: bool) {
@@ -43,7 +52,7 @@ pub(super) fn install_globals(site: &Site, shared: &SiteValues, templates: &mut 
         ]),
     );
     global.insert_value("pages", cards_of(&published(site), &shared.cards));
-    global.insert_value("feed", feed_value(site, &shared.cards));
+    global.insert_value("feed", feed_value(site, shared));
     global.insert_value("collections", map_owned(collections));
     // Each collection's section page, for navigation.
     let sections: Vec<(String, Value)> = site
@@ -99,14 +108,16 @@ pub(super) fn feed_entries(site: &Site) -> Vec<(usize, String)> {
 
 /// `feed`: `none` without `feed:` in site.yaml, else `updated` (the newest
 /// entry's date) and `entries` (`[{updated, page}]`).
-pub(super) fn feed_value(site: &Site, cards: &[Value]) -> Value {
+pub(super) fn feed_value(site: &Site, shared: &SiteValues) -> Value {
     if site.config.feed.is_none() {
         return Value::none();
     }
-    let entries = feed_entries(site);
+    let entries = shared.feed(site);
     let updated = entries.first().map_or_else(|| "1970-01-01T00:00:00Z".into(), |(_, d)| d.as_str().into());
-    let list: Vec<Value> =
-        entries.iter().map(|(i, date)| map([("updated", date.as_str().into()), ("page", cards[*i].clone())])).collect();
+    let list: Vec<Value> = entries
+        .iter()
+        .map(|(i, date)| map([("updated", date.as_str().into()), ("page", shared.cards[*i].clone())]))
+        .collect();
     map([("updated", updated), ("entries", Value::from(list))])
 }
 

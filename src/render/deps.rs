@@ -4,7 +4,7 @@
 use super::*;
 
 /// The pages (and markers) whose cards make up global `global`.
-pub(super) fn global_deps(site: &Site, global: Global, deps: &mut Deps) {
+pub(super) fn global_deps(site: &Site, shared: &SiteValues, global: Global, deps: &mut Deps) {
     match global {
         Global::Collections => {
             for (collection, list) in &site.graph.collections {
@@ -13,7 +13,11 @@ pub(super) fn global_deps(site: &Site, global: Global, deps: &mut Deps) {
             }
         }
         Global::Pages => deps.pages(&published(site)),
-        Global::Feed => deps.pages(&feed_entries(site).into_iter().map(|(i, _)| i).collect::<Vec<_>>()),
+        Global::Feed => {
+            for &(i, _) in shared.feed(site) {
+                deps.page(i);
+            }
+        }
         Global::Sections => {
             for c in &site.config.collections {
                 match site.page_index(&format!("{}/_index.md", c.folder)) {

@@ -38,7 +38,7 @@ impl<'a> Keys<'a> {
             .into_iter()
             .map(|g| {
                 let mut deps = Deps::by_content(site, &cards);
-                global_deps(site, g, &mut deps);
+                global_deps(site, shared, g, &mut deps);
                 (g, deps.hash())
             })
             .collect();

@@ -132,9 +132,10 @@ pub struct RenderedSite {
 /// Renders every page of the site, the taxonomy pages and the 404 page,
 /// reusing from `cache` each output whose template and inputs are unchanged.
 /// With a `sink` (a one-off build), every output is rendered and written
-/// there at once instead of being kept: nothing is cached.
+/// there at once instead of being kept: nothing is cached, and each page's
+/// typed fields are let go of once its card is made.
 pub fn render(
-    site: &Site,
+    site: &mut Site,
     templates: &mut Templates,
     options: &RenderOptions,
     cache: &mut RenderCache,
@@ -148,9 +149,14 @@ pub fn render(
         (crate::search::write_index(site, sink), started.elapsed())
     });
     // A site patched from the one last rendered: only its replaced pages
-    // can show anything new.
-    let replaced = if sink.is_none() { site.patched_from(cache.generation) } else { None };
-    let (shared, lists) = site_values(site, cache, replaced, sink.is_none());
+    // can show anything new. (A copy: the site is let go of in part below.)
+    let replaced = if sink.is_none() { site.patched_from(cache.generation).map(<[usize]>::to_vec) } else { None };
+    let replaced = replaced.as_deref();
+    let (shared, lists) = match sink {
+        Some(_) => one_off_values(site),
+        None => site_values(site, cache, replaced),
+    };
+    let site = &*site;
     let mut errors = Vec::new();
     // The same pages, relations and templates: the same jobs, but for the
     // templates of the pages replaced.
@@ -204,9 +210,9 @@ struct Lists {
 }
 
 /// The values every output shares (cards, taxonomies, terms), made again
-/// only where changed when `keep` (the preview): for the `replaced` pages
-/// alone when the rest are the last render's.
-fn site_values(site: &Site, cache: &mut RenderCache, replaced: Option<&[usize]>, keep: bool) -> (SiteValues, Lists) {
+/// only where changed: for the `replaced` pages alone when the rest are the
+/// last render's.
+fn site_values(site: &Site, cache: &mut RenderCache, replaced: Option<&[usize]>) -> (SiteValues, Lists) {
     let same_landscape = std::mem::replace(&mut cache.landscape, site.landscape) == site.landscape;
     let same_graph = cache.graph.as_ref().is_some_and(|g| Arc::ptr_eq(g, &site.graph));
     cache.graph = Some(site.graph.clone());
@@ -223,6 +229,8 @@ fn site_values(site: &Site, cache: &mut RenderCache, replaced: Option<&[usize]>,
             affected.dedup();
         }
         let card_changed = patch_cards(site, cache, &mut values.cards, &affected, same_landscape);
+        // Made again if asked for: a replaced page may have moved in it.
+        values.feed = OnceLock::new();
         let unchanged = same_landscape && !card_changed.contains(&true);
         // The same relations: the same outlines, and the same terms in them.
         if !unchanged {
@@ -230,16 +238,25 @@ fn site_values(site: &Site, cache: &mut RenderCache, replaced: Option<&[usize]>,
         }
         return (values, Lists { card_changed, unchanged, same_graph });
     }
-    let (cards, card_changed) = if keep {
-        build_cards(site, cache, same_landscape)
-    } else {
-        let maker = CardMaker::new(site);
-        (site.pages.par_iter().map(|p| maker.card(p)).collect(), vec![true; site.pages.len()])
-    };
+    let (cards, card_changed) = build_cards(site, cache, same_landscape);
+    let unchanged = same_graph && same_landscape && !card_changed.contains(&true);
+    (values_of(site, cards, OnceLock::new()), Lists { card_changed, unchanged, same_graph })
+}
+
+/// A one-off build's shared values, made once: each page's typed fields
+/// are let go of once its card is made (see `cards_letting_go_of_fields`),
+/// the feed's dates made before. Every list is new.
+fn one_off_values(site: &mut Site) -> (SiteValues, Lists) {
+    let feed = OnceLock::from(feed_entries(site));
+    let cards = cards_letting_go_of_fields(site);
+    let lists = Lists { card_changed: vec![true; cards.len()], unchanged: false, same_graph: false };
+    (values_of(site, cards, feed), lists)
+}
+
+fn values_of(site: &Site, cards: Vec<Value>, feed: OnceLock<Vec<(usize, String)>>) -> SiteValues {
     let (taxonomies, terms) = taxonomy_values(site, &cards);
     let outlines = site.graph.taxonomies.iter().map(taxonomy_outline).collect();
-    let unchanged = same_graph && same_landscape && !card_changed.contains(&true);
-    (SiteValues { cards, taxonomies, terms, outlines }, Lists { card_changed, unchanged, same_graph })
+    SiteValues { cards, taxonomies, terms, outlines, feed }
 }
 
 /// Each taxonomy's value, and each of its terms'.
@@ -335,7 +352,7 @@ impl Renderer<'_> {
     /// template changed.
     fn kept(&self, jobs: &[Job], cache: &mut RenderCache, lists: Lists, replaced: Option<&[usize]>) -> RenderedSite {
         let unchanged = lists.unchanged && self.templates.reused;
-        let fresh = Freshness::new(self.site, self.templates, cache, lists);
+        let fresh = Freshness::new(self.site, self.shared, self.templates, cache, lists);
         match replaced.filter(|_| unchanged && !fresh.all_stale && cache.jobs.len() == jobs.len()) {
             Some(replaced) => self.kept_some(jobs, cache, &fresh, replaced),
             None => self.kept_all(jobs, cache, &fresh),
@@ -560,7 +577,13 @@ struct Freshness<'a> {
 }
 
 impl<'a> Freshness<'a> {
-    fn new(site: &'a Site, templates: &'a Templates, cache: &mut RenderCache, lists: Lists) -> Self {
+    fn new(
+        site: &'a Site,
+        shared: &SiteValues,
+        templates: &'a Templates,
+        cache: &mut RenderCache,
+        lists: Lists,
+    ) -> Self {
         let global_changed = Global::ALL
             .into_iter()
             .map(|g| {
@@ -568,7 +591,7 @@ impl<'a> Freshness<'a> {
                     return (g, false);
                 }
                 let mut deps = Deps::new(site, &lists.card_changed);
-                global_deps(site, g, &mut deps);
+                global_deps(site, shared, g, &mut deps);
                 let previous = cache.globals.insert(g, deps.hash());
                 (g, deps.changed || previous != Some(deps.hash()))
             })

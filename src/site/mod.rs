@@ -91,6 +91,14 @@ impl Page {
         let md = info.rendered().unwrap_or_else(|| md.clone());
         Page { title: info.title.clone(), citation: info.label.clone(), md, info }
     }
+
+    /// Lets go of the page's typed fields, for `none`, once a one-off
+    /// build has made from them all it shows: only a record this page alone
+    /// holds can (the engine of a one-off build lets go of its own records
+    /// first). Whether it did.
+    pub fn let_go_of_fields(&mut self, none: &Arc<BTreeMap<String, FieldValue>>) -> bool {
+        Arc::get_mut(&mut self.info).map(|info| info.fields = none.clone()).is_some()
+    }
 }
 
 impl PageInfo {
@@ -281,7 +289,8 @@ fn next_generation() -> u64 {
     LAST.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
 }
 
-/// The finished, immutable site that rendering borrows.
+/// The finished site that rendering borrows: immutable, but for the typed
+/// fields a one-off build's render lets go of (see `Page::let_go_of_fields`).
 pub struct Site {
     pub config: Config,
     pub pages: Vec<Page>,
