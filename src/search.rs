@@ -777,7 +777,8 @@ fn snippet_text(site: &Site, page: &Page, body: &str) -> String {
 }
 
 /// The text of a Markdown body, without markup, on one line; citations
-/// as their labels.
+/// as their labels. Parsed as its page is, so that a table's cells or a
+/// heading's `{#id}` are not shown as the pipes and braces written.
 fn body_text(site: &Site, markdown: &str) -> String {
     use crate::markdown::Resolve;
     use pulldown_cmark::{BrokenLink, Event, Parser, Tag, TagEnd};
@@ -788,7 +789,7 @@ fn body_text(site: &Site, markdown: &str) -> String {
     let resolver = site.resolver();
     let mut text = Words { text: String::with_capacity(markdown.len()), space: false };
     let mut in_citation = false;
-    for event in Parser::new_with_broken_link_callback(markdown, pulldown_cmark::Options::empty(), Some(citation)) {
+    for event in Parser::new_with_broken_link_callback(markdown, crate::markdown::options(), Some(citation)) {
         match event {
             Event::Start(Tag::Link { dest_url, .. }) if dest_url.starts_with('@') && !dest_url.starts_with("@/") => {
                 in_citation = true;
@@ -798,11 +799,19 @@ fn body_text(site: &Site, markdown: &str) -> String {
             }
             Event::End(TagEnd::Link) if in_citation => in_citation = false,
             Event::Text(t) | Event::Code(t) if !in_citation => text.push(&t),
-            Event::SoftBreak | Event::HardBreak | Event::End(_) => text.space = true,
+            // The end of a block (a paragraph, a cell) parts words; that of
+            // an inline element (`*very*.`) does not.
+            Event::SoftBreak | Event::HardBreak => text.space = true,
+            Event::End(end) if !is_inline(end) => text.space = true,
             _ => {}
         }
     }
     text.text
+}
+
+fn is_inline(end: pulldown_cmark::TagEnd) -> bool {
+    use pulldown_cmark::TagEnd::*;
+    matches!(end, Emphasis | Strong | Strikethrough | Superscript | Subscript | Link | Image)
 }
 
 /// Text with every run of white space made one space, and none at either end.

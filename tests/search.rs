@@ -1,6 +1,8 @@
 //! The search index, queried from Rust as `search.js` queries it: one shard
 //! per word, by prefix, every word required, documents fetched for results.
 
+mod common;
+use common::TestSite;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -98,4 +100,32 @@ fn filters_list_the_documents_of_each_term() {
         let page = std::fs::read_to_string(out.join(url.trim_start_matches('/')).join("index.html")).unwrap();
         assert!(page.contains("/route/intranasal/"), "{url} is not intranasal");
     }
+}
+
+/// The text a result shows for the page at `url`.
+fn shown_text(out: &Path, url: &str) -> String {
+    let documents = data(out, "meta").unwrap()["documents"].as_u64().unwrap();
+    let n = (0..documents).find(|&n| self::url(out, n) == url).unwrap_or_else(|| panic!("{url} not indexed"));
+    let chunk = data(out, "meta").unwrap()["chunk"].as_u64().unwrap();
+    let docs = data(out, &format!("d/{}", n / chunk)).unwrap();
+    docs[(n % chunk) as usize]["text"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_result_shows_the_text_of_its_page_not_its_markup() {
+    let site = TestSite::fixture("basic");
+    let rel = "content/studies/alpha-2000.md";
+    let body = "\n## Dosing {#dosing}\n\n| Arm | Dose |\n|---|---|\n| Low | 0.1 mg/kg |\n\n\
+                A *very* important point.[^1]\n\n[^1]: Measured ~~twice~~ once.\n";
+    let front = std::fs::read_to_string(site.root.join(rel)).unwrap();
+    site.write(rel, &(front + body)).build_ok();
+    let text = shown_text(&site.out(), "/studies/alpha-2000/");
+    // The cells and the heading as the page shows them, words apart but
+    // no space before a full stop after emphasis.
+    assert!(text.contains("Dosing Arm Dose Low 0.1 mg/kg A very important point."), "{text}");
+    assert!(text.contains("Measured twice once."), "{text}");
+    for markup in ["|", "{#", "~~", "[^", "*"] {
+        assert!(!text.contains(markup), "{markup:?} in {text}");
+    }
+    assert_eq!(search(&site.out(), "dosing"), ["/studies/alpha-2000/"]);
 }
