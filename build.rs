@@ -1,5 +1,6 @@
 //! Embeds `themes/default` in the binary, so that `annals` builds any site
-//! whose `theme: default` is not copied into the site's own `themes/`.
+//! whose `theme: default` is not copied into the site's own `themes/`; and
+//! names what the binary is built from (`ANNALS_BUILT_FROM`, see `made_with`).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -24,6 +25,34 @@ fn main() {
     out.push_str("];\n");
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("default_theme.rs");
     std::fs::write(dest, out).unwrap();
+    built_from(Path::new(&manifest_dir));
+}
+
+/// A hash of every file the binary is compiled from: the code, the default
+/// theme, and the versions of the crates it uses. The same sources built
+/// again give the same hash; a change to any gives another, whatever the
+/// binary's size or modification time (which packagers often set alike).
+fn built_from(manifest_dir: &Path) {
+    use std::hash::Hasher;
+    let mut files = Vec::new();
+    for dir in ["src", "themes/default"] {
+        let root = manifest_dir.join(dir);
+        println!("cargo:rerun-if-changed={}", root.display());
+        collect(manifest_dir, &root, &mut files);
+    }
+    for file in ["build.rs", "Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", manifest_dir.join(file).display());
+        files.push(file.to_string());
+    }
+    files.sort();
+    // SipHash with fixed keys: the same for the same bytes, run after run.
+    #[allow(deprecated)]
+    let mut h = std::hash::SipHasher::new();
+    for rel in &files {
+        h.write(rel.as_bytes());
+        h.write(&std::fs::read(manifest_dir.join(rel)).unwrap_or_default());
+    }
+    println!("cargo:rustc-env=ANNALS_BUILT_FROM={:016x}", h.finish());
 }
 
 fn collect(root: &Path, dir: &Path, files: &mut Vec<String>) {

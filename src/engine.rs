@@ -283,7 +283,7 @@ impl Engine {
         // A one-off build into a sink that keeps what it is given (see
         // `output::Sink::keep`) takes the front matter the last one parsed,
         // and its pages' Markdown facts.
-        let keeps = sink.filter(|s| s.keeps_keys()).zip(crate::made_with(&config));
+        let keeps = sink.filter(|s| s.keeps_keys()).map(|s| (s, crate::made_with(&config)));
         let trees = keeps.map(|(sink, made_with)| Trees::new(made_with, sink.recall(yaml::TREES)));
         let patch = self.load(&config, &paths, everything, trees.as_ref(), &mut t);
         if let Some((sink, trees)) = keeps.map(|(sink, _)| sink).zip(trees) {

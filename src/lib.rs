@@ -39,21 +39,15 @@ pub(crate) fn fingerprint_hasher() -> ahash::AHasher {
 }
 
 /// A fingerprint of what a build's every output is made from besides the
-/// content: this binary of annals (its version, size and modification
-/// time, so that one build of annals never takes a fingerprint of another,
-/// which may render the same inputs differently) and the configuration
-/// (every field, by its `Debug` text: no `Hash` to keep in step with it).
-/// `None` if the binary cannot be read: then a build reuses nothing.
-pub(crate) fn made_with(config: &config::Config) -> Option<u64> {
+/// content: the sources this binary of annals was compiled from (its code,
+/// its default theme, its crates' versions; see `build.rs`), so that one
+/// build of annals never takes a fingerprint of another, which may render
+/// the same inputs differently, while the same sources compiled again do;
+/// and the configuration (every field, by its `Debug` text: no `Hash` to
+/// keep in step with it).
+pub(crate) fn made_with(config: &config::Config) -> u64 {
     use std::hash::{Hash, Hasher};
-    static BINARY: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
-    let binary = (*BINARY.get_or_init(|| {
-        let meta = std::fs::metadata(std::env::current_exe().ok()?).ok()?;
-        let mut h = fingerprint_hasher();
-        (env!("CARGO_PKG_VERSION"), meta.len(), meta.modified().ok()?).hash(&mut h);
-        Some(h.finish())
-    }))?;
     let mut h = fingerprint_hasher();
-    (binary, format!("{config:?}")).hash(&mut h);
-    Some(h.finish())
+    (env!("ANNALS_BUILT_FROM"), format!("{config:?}")).hash(&mut h);
+    h.finish()
 }

@@ -168,7 +168,7 @@ pub fn write_index(site: &Site, sink: &dyn Sink) -> std::io::Result<Vec<Arc<str>
         Ok(())
     };
     let pages = searched(site);
-    let made_with = crate::made_with(&site.config).filter(|_| sink.keeps_keys());
+    let made_with = sink.keeps_keys().then(|| crate::made_with(&site.config));
     let recall = made_with.map(|made_with| Recall::new(site, &pages, made_with, sink, &written));
     let (docs, postings) = gather(site, &pages, &emit, recall.as_ref())?;
     let index = shards(postings);

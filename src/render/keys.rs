@@ -22,16 +22,14 @@ pub(super) struct Keys<'a> {
 }
 
 impl<'a> Keys<'a> {
-    /// `None` if the running binary cannot be told apart from another
-    /// build of annals (see `crate::made_with`): then nothing is reused.
     pub(super) fn new(
         site: &'a Site,
         shared: &SiteValues,
         templates: &'a Templates,
         options: &RenderOptions,
-    ) -> Option<Keys<'a>> {
+    ) -> Keys<'a> {
         let mut h = crate::fingerprint_hasher();
-        (crate::made_with(&site.config)?, templates.texts_hash()).hash(&mut h);
+        (crate::made_with(&site.config), templates.texts_hash()).hash(&mut h);
         (templates.targets_fingerprint, &options.inject).hash(&mut h);
         let cards: Vec<u64> = shared.cards.par_iter().map(card_hash).collect();
         let globals = Global::ALL
@@ -42,7 +40,7 @@ impl<'a> Keys<'a> {
                 (g, deps.hash())
             })
             .collect();
-        Some(Keys { site, templates, run: h.finish(), cards, globals })
+        Keys { site, templates, run: h.finish(), cards, globals }
     }
 
     /// The key of `job`: the same as the last build's, its output is the same.

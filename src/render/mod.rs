@@ -291,7 +291,7 @@ impl Renderer<'_> {
             errors.push(Diagnostic::file("", format!("cannot create output folders: {e}")));
             return RenderedSite { rendered: 0, paths: Vec::new(), errors, ..RenderedSite::default() };
         }
-        let keys = sink.keeps_keys().then(|| Keys::new(self.site, self.shared, self.templates, self.options)).flatten();
+        let keys = sink.keeps_keys().then(|| Keys::new(self.site, self.shared, self.templates, self.options));
         let results: Vec<Result<Streamed, Diagnostic>> = jobs
             .par_iter()
             .map(|job| {
