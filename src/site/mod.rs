@@ -132,8 +132,9 @@ pub struct Markdown {
     /// The file the body comes from; `None` for generated pages, and once
     /// a one-off build has written the page (see [`Markdown::release`]).
     source: Mutex<Option<Arc<Source>>>,
-    /// Why the body let go of could not be read again (see `let_go_of_body`).
-    unread: Mutex<Option<Diagnostic>>,
+    /// Why the body let go of could not be read again (see `let_go_of_body`);
+    /// boxed, as it is rare and every page has the slot.
+    unread: Mutex<Option<Box<Diagnostic>>>,
     pub errors: Vec<Diagnostic>,
     /// Every page this Markdown links to or cites, and a fingerprint of
     /// what it knew of them (see [`Resolver::facts`]).
@@ -190,7 +191,7 @@ impl Markdown {
         match held.whole() {
             Ok(whole) => Some(whole),
             Err(unread) => {
-                *self.unread.lock().unwrap_or_else(|e| e.into_inner()) = Some(unread);
+                *self.unread.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(unread));
                 None
             }
         }
@@ -223,7 +224,7 @@ impl Markdown {
     /// Why the body could not be read again, if it could not: the page must
     /// not be published without it.
     pub fn unread(&self) -> Option<Diagnostic> {
-        self.unread.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.unread.lock().unwrap_or_else(|e| e.into_inner()).as_deref().cloned()
     }
 
     /// Forgets that the body could not be read: the preview does before it
