@@ -235,15 +235,11 @@ pub(super) fn page_value(site: &Site, i: usize, shared: &SiteValues) -> Value {
     let cards = &shared.cards;
     let page = &site.pages[i];
     let mut m = cards[i].as_map().cloned().unwrap_or_default();
-    let toc: Vec<Value> = page
-        .md
-        .content
-        .toc
-        .iter()
+    let body = page.md.body(&page.file, &site.resolver());
+    let toc: Vec<Value> = (body.toc.iter())
         .map(|h| map([("level", h.level.into()), ("id", h.id.as_str().into()), ("title", h.title.as_str().into())]))
         .collect();
-    let body = page.md.body_html(&page.file, &site.resolver());
-    m.insert("content".into(), Value::safe_string(&body));
+    m.insert("content".into(), Value::safe_string(&body.html));
     m.insert("toc".into(), Value::from(toc));
     let mut referenced_by = Vec::new();
     let mut backlinks: Vec<usize> = Vec::new();

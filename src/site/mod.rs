@@ -92,12 +92,23 @@ impl Page {
         Page { title: info.title.clone(), citation: info.label.clone(), md, info }
     }
 
-    /// Lets go of the page's typed fields, for `none`, once a one-off
-    /// build has made from them all it shows: only a record this page alone
-    /// holds can (the engine of a one-off build lets go of its own records
-    /// first). Whether it did.
+    /// Lets go of the page's typed fields (for `none`) and of the Markdown
+    /// facts that only the link stage reads, once a one-off build has made
+    /// its card: the card shows the fields, and writing the page reads its
+    /// body again, headings included (see `Markdown::body`). Only a record
+    /// this page alone holds can (the engine of a one-off build lets go of
+    /// its own records first); the Markdown of a generated page, shared and
+    /// empty, stays. Whether the fields were let go of.
     pub fn let_go_of_fields(&mut self, none: &Arc<BTreeMap<String, FieldValue>>) -> bool {
-        Arc::get_mut(&mut self.info).map(|info| info.fields = none.clone()).is_some()
+        let Some(info) = Arc::get_mut(&mut self.info) else { return false };
+        info.fields = none.clone();
+        // The record's hold on the Markdown, kept for a next build there is not.
+        *info.rendered.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
+        if let Some(md) = Arc::get_mut(&mut self.md) {
+            md.content = Rendered::default();
+            md.deps = Vec::new();
+        }
+        true
     }
 }
 
@@ -240,16 +251,18 @@ impl Markdown {
         *self.source.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
-    /// The body's HTML, made from the source each time it is needed: the
-    /// preview does not keep it (at 100,000 pages it weighed 1.2 GB), and a
-    /// page is rendered again mostly when its own text changed. Errors are
-    /// not collected again: the markdown stage found them in the same text
-    /// against the same pages.
-    pub fn body_html(&self, file: &Path, resolver: &Resolver) -> String {
-        let Some(source) = self.source() else { return String::new() };
+    /// The body's HTML and facts, made from the source each time they are
+    /// needed: the preview does not keep the HTML (at 100,000 pages it
+    /// weighed 1.2 GB), and a page is rendered again mostly when its own
+    /// text changed. Its headings are the markdown stage's, from the same
+    /// text, which a one-off build need not keep (see `let_go_of_fields`).
+    /// Errors are not collected again: the markdown stage found them in the
+    /// same text against the same pages.
+    pub fn body(&self, file: &Path, resolver: &Resolver) -> Rendered {
+        let Some(source) = self.source() else { return Rendered::default() };
         let locate = |offset: usize| source.locate(offset);
         let locator = Locator { file, locate: &locate };
-        markdown::render(&source.body, &locator, resolver, &mut Vec::new(), Produce::Html).html
+        markdown::render(&source.body, &locator, resolver, &mut Vec::new(), Produce::Html)
     }
 }
 
