@@ -35,8 +35,9 @@ pub struct Source {
     /// The Markdown body: the file without its front matter.
     pub body: String,
     /// The file before the body (the front matter and its `---` lines), as
-    /// read: diagnostics quote it.
+    /// read: diagnostics quote it (until `let_go_of_head`). Its length.
     head: String,
+    head_len: usize,
     /// The line of the file where the body starts (1-based).
     pub body_line: usize,
     /// The front matter, or `None` when the file has none.
@@ -71,6 +72,12 @@ impl Source {
             self.body = String::new();
             self.body_let_go = true;
         }
+    }
+
+    /// Lets go of the front matter's text, which only diagnostics quote:
+    /// a one-off build does once no later stage can find an error in it.
+    pub fn let_go_of_head(&mut self) {
+        self.head = String::new();
     }
 
     /// The length of the body as read, held or not.
@@ -110,10 +117,10 @@ impl Source {
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read it again: {e}"))?;
         let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-        if text_hash(text) != self.hash || !text.is_char_boundary(self.head.len()) {
+        if text_hash(text) != self.hash || !text.is_char_boundary(self.head_len) {
             return Err("it changed while the site was being built: build again".into());
         }
-        let body = text[self.head.len()..].to_string();
+        let body = text[self.head_len..].to_string();
         Ok(Source { body, body_let_go: false, front: None, ..self.clone_without_text() })
     }
 
@@ -126,6 +133,7 @@ impl Source {
             id: self.id.clone(),
             body: String::new(),
             head: self.head.clone(),
+            head_len: self.head_len,
             body_line: self.body_line,
             front: None,
             front_failed: self.front_failed,
@@ -142,7 +150,8 @@ impl Source {
         (line + self.body_line - 1, col)
     }
 
-    /// Line `n` (1-based) of the file, as it was read.
+    /// Line `n` (1-based) of the file, as it was read (none of the front
+    /// matter's once let go of).
     pub fn line(&self, n: usize) -> Option<&str> {
         match n.checked_sub(self.body_line) {
             Some(in_body) => self.body.lines().nth(in_body),
@@ -315,6 +324,7 @@ pub fn parse_source(
         id,
         front_failed: diagnostics.iter().any(Diagnostic::is_error),
         body,
+        head_len: head.len(),
         head,
         body_line,
         front,

@@ -92,9 +92,10 @@ impl Page {
         Page { title: info.title.clone(), citation: info.label.clone(), md, info }
     }
 
-    /// Lets go of the page's typed fields (for `none`) and of the Markdown
-    /// facts that only the link stage reads, once a one-off build has made
-    /// its card: the card shows the fields, and writing the page reads its
+    /// Lets go of the page's typed fields (for `none`), of the Markdown
+    /// facts that only the link stage reads and of the front matter's text
+    /// that only its diagnostics quote, once a one-off build has made its
+    /// card: the card shows the fields, and writing the page reads its
     /// body again, headings included (see `Markdown::body`). Only a record
     /// this page alone holds can (the engine of a one-off build lets go of
     /// its own records first); the Markdown of a generated page, shared and
@@ -107,6 +108,10 @@ impl Page {
         if let Some(md) = Arc::get_mut(&mut self.md) {
             md.content = Rendered::default();
             md.deps = Vec::new();
+            let source = md.source.get_mut().unwrap_or_else(|e| e.into_inner());
+            if let Some(source) = source.as_mut().and_then(Arc::get_mut) {
+                source.let_go_of_head();
+            }
         }
         true
     }
