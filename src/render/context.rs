@@ -236,7 +236,9 @@ pub(super) fn page_value(site: &Site, i: usize, shared: &SiteValues) -> Value {
     let page = &site.pages[i];
     let mut m = cards[i].as_map().cloned().unwrap_or_default();
     let body = page.md.body(&page.file, &site.resolver());
-    let toc: Vec<Value> = (body.toc.iter())
+    let toc: Vec<Value> = body
+        .toc
+        .iter()
         .map(|h| map([("level", h.level.into()), ("id", h.id.as_str().into()), ("title", h.title.as_str().into())]))
         .collect();
     m.insert("content".into(), Value::safe_string(&body.html));

@@ -526,9 +526,6 @@ impl RenderCache {
     }
 }
 
-/// For each of this render's `keys` (a job's path, a page's), what the last
-/// render kept for it: found by position while the keys are the last
-/// render's, in the same order (as in nearly every rebuild), else by key.
 /// `work` on every job, on every core, its results in the jobs' order. The
 /// outputs that list a whole collection or taxonomy (data files,
 /// bibliographies, term pages) come after the pages, but each weighs
@@ -544,6 +541,9 @@ fn on_every_core<T: Send>(jobs: &[Job], work: impl Fn(usize) -> T + Sync + Send)
     done.into_iter().map(|(_, result)| result).collect()
 }
 
+/// For each of this render's `keys` (a job's path, a page's), what the last
+/// render kept for it: found by position while the keys are the last
+/// render's, in the same order (as in nearly every rebuild), else by key.
 fn match_kept<T>(keys: &[&str], kept: Vec<T>, key_of: impl Fn(&T) -> &str) -> Vec<Option<T>> {
     let aligned = kept.len() == keys.len() && kept.iter().zip(keys).all(|(k, key)| key_of(k) == *key);
     if aligned {
