@@ -311,7 +311,7 @@ impl Engine {
             // A one-off build reads its files' records no more (their errors
             // are gathered above): let go of them, so that the site alone
             // holds its pages' records, and the render can let go of their
-            // fields (see `Page::let_go_of_fields`).
+            // fields (see `Page::let_go_after_card`).
             self.files.clear();
         }
 

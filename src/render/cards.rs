@@ -79,11 +79,12 @@ pub(super) fn patch_cards(
 }
 
 /// The cards of a one-off build, each page letting go of its typed fields
+/// (and what else only earlier stages read, see `Page::let_go_after_card`)
 /// as soon as its card is made: nothing else reads them after (the search
 /// index and the feed's dates are made before), and the fields of 100,000
 /// pages, 140 MB, were held beside all their cards. In slices, so that the
 /// pages can be changed between them; the stubs are shared by all.
-pub(super) fn cards_letting_go_of_fields(site: &mut Site) -> Vec<Value> {
+pub(super) fn cards_letting_pages_go(site: &mut Site) -> Vec<Value> {
     const SLICE: usize = 4096;
     let stubs = stub_slots(site);
     let none = Arc::default();
@@ -94,7 +95,7 @@ pub(super) fn cards_letting_go_of_fields(site: &mut Site) -> Vec<Value> {
         let maker = CardMaker::new(site, &stubs);
         cards.par_extend(site.pages[start..end].par_iter().map(|page| maker.card(page)));
         let_go +=
-            site.pages[start..end].par_iter_mut().map(|page| usize::from(page.let_go_of_fields(&none))).sum::<usize>();
+            site.pages[start..end].par_iter_mut().map(|page| usize::from(page.let_go_after_card(&none))).sum::<usize>();
     }
     debug_assert_eq!(let_go, site.pages.len(), "a page's record is held elsewhere: its fields stay");
     cards

@@ -244,11 +244,11 @@ fn site_values(site: &Site, cache: &mut RenderCache, replaced: Option<&[usize]>)
 }
 
 /// A one-off build's shared values, made once: each page's typed fields
-/// are let go of once its card is made (see `cards_letting_go_of_fields`),
+/// are let go of once its card is made (see `cards_letting_pages_go`),
 /// the feed's dates made before. Every list is new.
 fn one_off_values(site: &mut Site) -> (SiteValues, Lists) {
     let feed = OnceLock::from(feed_entries(site));
-    let cards = cards_letting_go_of_fields(site);
+    let cards = cards_letting_pages_go(site);
     let lists = Lists { card_changed: vec![true; cards.len()], unchanged: false, same_graph: false };
     (values_of(site, cards, feed), lists)
 }

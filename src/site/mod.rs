@@ -100,7 +100,7 @@ impl Page {
     /// this page alone holds can (the engine of a one-off build lets go of
     /// its own records first); the Markdown of a generated page, shared and
     /// empty, stays. Whether the fields were let go of.
-    pub fn let_go_of_fields(&mut self, none: &Arc<BTreeMap<String, FieldValue>>) -> bool {
+    pub fn let_go_after_card(&mut self, none: &Arc<BTreeMap<String, FieldValue>>) -> bool {
         let Some(info) = Arc::get_mut(&mut self.info) else { return false };
         info.fields = none.clone();
         // The record's hold on the Markdown, kept for a next build there is not.
@@ -260,7 +260,7 @@ impl Markdown {
     /// needed: the preview does not keep the HTML (at 100,000 pages it
     /// weighed 1.2 GB), and a page is rendered again mostly when its own
     /// text changed. Its headings are the markdown stage's, from the same
-    /// text, which a one-off build need not keep (see `let_go_of_fields`).
+    /// text, which a one-off build need not keep (see `let_go_after_card`).
     /// Errors are not collected again: the markdown stage found them in the
     /// same text against the same pages.
     pub fn body(&self, file: &Path, resolver: &Resolver) -> Rendered {
@@ -308,8 +308,8 @@ fn next_generation() -> u64 {
     LAST.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
 }
 
-/// The finished site that rendering borrows: immutable, but for the typed
-/// fields a one-off build's render lets go of (see `Page::let_go_of_fields`).
+/// The finished site that rendering borrows: immutable, but for what a
+/// one-off build's render lets go of (see `Page::let_go_after_card`).
 pub struct Site {
     pub config: Config,
     pub pages: Vec<Page>,
