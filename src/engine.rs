@@ -287,14 +287,14 @@ impl Engine {
         let trees = keeps.map(|(sink, made_with)| Trees::new(made_with, sink.recall(yaml::TREES)));
         let patch = self.load(&config, &paths, everything, trees.as_ref(), &mut t);
         if let Some((sink, trees)) = keeps.map(|(sink, _)| sink).zip(trees) {
-            sink.keep(yaml::TREES, trees.into_bytes());
+            sink.keep(yaml::TREES, &mut |out| trees.write_to(out));
         }
         let mut errors = self.file_errors();
         let facts = keeps.map(|(sink, made_with)| KeptFacts::new(made_with, sink.recall(site::FACTS)));
         let (skeleton, markdown_rendered) =
             self.markdown(config, patch, sink.is_some(), facts.as_ref(), &mut errors, &mut t);
         if let Some((sink, facts)) = keeps.map(|(sink, _)| sink).zip(facts) {
-            sink.keep(site::FACTS, facts.into_bytes());
+            sink.keep(site::FACTS, &mut |out| facts.write_to(out));
         }
         let previous = FreeLater(self.site.take());
         let (site, errs) = t.time("link", || skeleton.link(previous.0.as_ref()));

@@ -8,6 +8,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::hash::{Hash, Hasher};
+use std::io::{self, Write};
 use std::marker::PhantomData;
 use std::sync::Mutex;
 
@@ -71,19 +72,31 @@ impl<T: Serialize + DeserializeOwned> Kept<T> {
         }
     }
 
-    /// What to keep for the next build: this build's values, as `Stored`
-    /// (postcard writes a sequence as its length, then each element), each
-    /// value made now let go of as soon as it is copied: a large site's are
-    /// not held twice.
-    pub fn into_bytes(self) -> Vec<u8> {
-        let now = self.now.into_inner().unwrap_or_else(|e| e.into_inner());
-        let start = postcard::to_stdvec(&(self.made_with, now.len())).unwrap_or_default();
-        now.into_iter()
-            .try_fold(start, |bytes, (key, value)| match value {
-                Value::Taken(at, len) => postcard::to_extend(&(key, &self.bytes[at..at + len]), bytes),
-                Value::Made(made) => postcard::to_extend(&(key, made.as_slice()), bytes),
-            })
-            .unwrap_or_default()
+    /// Writes what to keep for the next build into `out`: this build's
+    /// values, taken out of `self`, as `Stored` (postcard writes a sequence
+    /// as its length, then each element), each value made now let go of as
+    /// soon as it is written: a large site's are neither held twice nor
+    /// copied whole.
+    pub fn write_to(&self, out: &mut dyn Write) -> io::Result<()> {
+        let now = std::mem::take(&mut *self.now.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut out = out;
+        out = postcard::to_io(&(self.made_with, now.len()), out).map_err(io::Error::other)?;
+        for (key, value) in now {
+            let bytes = match &value {
+                Value::Taken(at, len) => &self.bytes[*at..at + len],
+                Value::Made(made) => made.as_slice(),
+            };
+            out = postcard::to_io(&(key, bytes), out).map_err(io::Error::other)?;
+        }
+        Ok(())
+    }
+
+    /// What `write_to` writes.
+    #[cfg(test)]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        self.write_to(&mut bytes).expect("a Vec takes every byte");
+        bytes
     }
 
     #[cfg(test)]
@@ -102,12 +115,12 @@ mod tests {
         let (a, b) = (first.key(&"a"), first.key(&"b"));
         first.put(a, &"made from a".to_string());
         first.put(b, &"made from b".to_string());
-        let next: Kept<String> = Kept::new(7, Some(first.into_bytes()));
+        let next: Kept<String> = Kept::new(7, Some(first.to_bytes()));
         assert_eq!(next.take(a, |_| true).as_deref(), Some("made from a"));
         // Not good any more: not taken, nor kept for the build after.
         assert_eq!(next.take(b, |v| v.ends_with('a')), None);
         assert_eq!(next.take(next.key(&"c"), |_| true), None);
-        let kept = next.into_bytes();
+        let kept = next.to_bytes();
         let after: Kept<String> = Kept::new(7, Some(kept.clone()));
         assert_eq!(after.stored(), 1);
         assert_eq!(after.take(a, |_| true).as_deref(), Some("made from a"));

@@ -430,7 +430,7 @@ mod tests {
         }
         // Parsed with a warning: not kept, so the next build warns again.
         parse(Path::new("f.md"), "on: x\n", 2, Some(&first)).unwrap();
-        let next = Trees::new(7, Some(first.into_bytes()));
+        let next = Trees::new(7, Some(first.to_bytes()));
         assert_eq!(next.stored(), 2);
         for (t, expected) in texts.iter().zip(&parsed) {
             assert_eq!(parse(Path::new("f.md"), t, 2, Some(&next)).unwrap(), (expected.clone(), Vec::new()));
