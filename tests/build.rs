@@ -332,7 +332,7 @@ fn a_large_sites_bodies_are_read_again_after_the_load_stage() {
             None
         }
         // Given them to keep: right after the markdown stage.
-        fn keep(&self, name: &str, _: Vec<u8>) {
+        fn keep(&self, name: &str, _: &mut annals::output::Fill) {
             if name == annals::site::FACTS {
                 std::fs::write(&self.file, &self.first).unwrap();
             }
@@ -351,25 +351,34 @@ fn a_large_sites_bodies_are_read_again_after_the_load_stage() {
     assert!(says_gamma_changed(&errors), "{errors:?}");
 }
 
-/// A data file is written as it is rendered (see `Sink::write_streamed`):
-/// its template's error is still an error at its line, by `build` and by
+/// The outputs other than pages (data files, term pages, the files of
+/// `files/`) are written as they are rendered (see `Sink::write_streamed`):
+/// a template's error is still an error at its line, by `build` and by
 /// `check`, and leaves the last output as it was.
 #[test]
-fn a_data_file_template_error_is_reported_at_its_line() {
+fn a_streamed_outputs_template_error_is_reported_at_its_line() {
     let site = TestSite::fixture("basic");
     site.build_ok();
     let before = snapshot(&site.out());
     assert!(site.read("data/studies.json").contains("\"entries\""));
-    site.write(
-        "templates/data/collection.json",
-        "{\"collection\": {{ collection.name | json }},\n \"n\": {{ collection.missing.deeper }}}\n",
-    );
-    for errors in [site.build_err(), annals::engine::check(&site.options).expect_err("check must fail")] {
-        assert!(
-            errors.iter().all(|e| e.path == std::path::Path::new("templates/data/collection.json") && e.line == 2),
-            "{errors:#?}"
-        );
-        assert!(errors[0].message.starts_with("template error"), "{errors:#?}");
+    let broken = [
+        (
+            "templates/data/collection.json",
+            "{\"collection\": {{ collection.name | json }},\n \"n\": {{ collection.missing.deeper }}}\n",
+        ),
+        ("templates/term.html", "<p>{{ term.name }}</p>\n<p>{{ term.missing.deeper }}</p>\n"),
+        ("templates/files/robots.txt", "User-agent: *\n{{ site.missing.deeper }}\n"),
+    ];
+    for (template, text) in broken {
+        site.write(template, text);
+        for errors in [site.build_err(), annals::engine::check(&site.options).expect_err("check must fail")] {
+            assert!(
+                errors.iter().all(|e| e.path == std::path::Path::new(template) && e.line == 2),
+                "{template}: {errors:#?}"
+            );
+            assert!(errors[0].message.starts_with("template error"), "{errors:#?}");
+        }
+        site.remove(template);
     }
     assert_eq!(snapshot(&site.out()), before);
 }

@@ -323,8 +323,8 @@ impl Renderer<'_> {
             md.inspect(|md| md.release());
             return Ok(Streamed::Kept(job.path.clone()));
         }
-        if let Subject::Collection(_) = job.what {
-            return self.data_file_into(job, sink, key).map(|()| Streamed::Rendered(job.path.clone()));
+        if md.is_none() && self.options.inject.is_none() {
+            return self.list_into(job, sink, key);
         }
         let bytes = self.job(job)?;
         if bytes.is_empty() {
@@ -475,22 +475,70 @@ impl Renderer<'_> {
         templates.tera.render_to(&job.template, &context, out).map_err(|e| template_error(&e, &templates.files))
     }
 
-    /// Renders a data file straight into `sink`: one lists every entry of
-    /// its collection, and at 100,000 pages weighed 92 MB (134 MB with the
-    /// slack of growing), the largest thing a build held at its peak.
-    fn data_file_into(&self, job: &Job, sink: &dyn Sink, key: Option<u64>) -> Result<(), Diagnostic> {
-        let mut failed = None;
+    /// Renders an output other than a page's straight into `sink`. Most
+    /// list every entry of a collection: at 100,000 pages the data file
+    /// weighed 92 MB (134 MB with the slack of growing), the bibliographies,
+    /// the indexes and the sitemap 7 to 24 MB each, and two held at once,
+    /// growing, raised the build's peak. One that is blank is left out, as
+    /// when held whole (see `job`).
+    fn list_into(&self, job: &Job, sink: &dyn Sink, key: Option<u64>) -> Result<Streamed, Diagnostic> {
+        let (mut failed, mut blank) = (None, false);
         let written = sink.write_streamed(&job.path, key, &mut |out| {
-            self.job_into(job, out).map_err(|d| {
+            let mut out = UnlessBlank::new(out, &job.what);
+            self.job_into(job, &mut out).map_err(|d| {
                 failed = Some(d);
                 std::io::Error::other("the template failed")
-            })
+            })?;
+            blank = !out.passing;
+            if blank { Err(std::io::Error::other("blank: left out")) } else { Ok(()) }
         });
-        match (failed, written) {
-            (Some(d), _) => Err(d),
-            (None, Err(e)) => Err(Diagnostic::file(&*job.path, format!("cannot write: {e}"))),
-            (None, Ok(())) => Ok(()),
+        match (failed, blank, written) {
+            (Some(d), ..) => Err(d),
+            (None, true, _) => Ok(Streamed::Blank),
+            (None, false, Err(e)) => Err(Diagnostic::file(&*job.path, format!("cannot write: {e}"))),
+            (None, false, Ok(())) => Ok(Streamed::Rendered(job.path.clone())),
         }
+    }
+}
+
+/// Passes an output on to `out` once it cannot be blank any more: until
+/// then (for a template of `files/`, while it has written only white
+/// space), holds what it was given. Still not `passing` at the end: blank.
+struct UnlessBlank<'a> {
+    out: &'a mut dyn std::io::Write,
+    held: Vec<u8>,
+    /// Whether a byte leaves the output blank; `None`: it is never blank (a
+    /// data file is written even empty).
+    blank_byte: Option<fn(&u8) -> bool>,
+    passing: bool,
+}
+
+impl<'a> UnlessBlank<'a> {
+    fn new(out: &'a mut dyn std::io::Write, what: &Subject) -> Self {
+        let blank_byte: Option<fn(&u8) -> bool> = match what {
+            Subject::Collection(_) => None,
+            Subject::File => Some(u8::is_ascii_whitespace),
+            _ => Some(|_| false),
+        };
+        UnlessBlank { out, held: Vec::new(), passing: blank_byte.is_none(), blank_byte }
+    }
+}
+
+impl std::io::Write for UnlessBlank<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.passing {
+            self.held.extend_from_slice(buf);
+            self.passing = !buf.iter().all(self.blank_byte.expect("not passing: can be blank"));
+            if self.passing {
+                self.out.write_all(&std::mem::take(&mut self.held))?;
+            }
+            return Ok(buf.len());
+        }
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
     }
 }
 
