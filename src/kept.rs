@@ -86,7 +86,10 @@ impl<T: Serialize + DeserializeOwned> Kept<T> {
                 Value::Taken(at, len) => &self.bytes[*at..at + len],
                 Value::Made(made) => made.as_slice(),
             };
-            out = postcard::to_io(&(key, bytes), out).map_err(io::Error::other)?;
+            // As postcard writes `(key, bytes)`, but the bytes whole rather
+            // than one by one: a sequence is its length, then its elements.
+            out = postcard::to_io(&(key, bytes.len()), out).map_err(io::Error::other)?;
+            out.write_all(bytes)?;
         }
         Ok(())
     }
