@@ -101,9 +101,9 @@ impl<T: Serialize + DeserializeOwned> Kept<T> {
 
     /// Writes what to keep for the next build into `out`: this build's
     /// values, taken out of `self`, as `Stored` (postcard writes a sequence
-    /// as its length, then each element), each value made now let go of as
-    /// soon as it is written: a large site's are neither held twice nor
-    /// copied whole.
+    /// as its length, then each element), each block of values made now let
+    /// go of once written: a large site's are neither held twice nor copied
+    /// whole.
     pub fn write_to(&self, out: &mut dyn Write) -> io::Result<()> {
         let Now { values, mut made } = std::mem::take(&mut *self.now.lock().unwrap_or_else(|e| e.into_inner()));
         let (mut out, mut written_out) = (out, 0);

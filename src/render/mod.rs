@@ -323,6 +323,7 @@ impl Renderer<'_> {
             md.inspect(|md| md.release());
             return Ok(Streamed::Kept(job.path.clone()));
         }
+        // The preview's script goes into an output held whole (see `job`).
         if md.is_none() && self.options.inject.is_none() {
             return self.list_into(job, sink, key);
         }
