@@ -988,8 +988,7 @@ impl Sink for Staging {
     fn keep(&self, name: &str, fill: &mut Fill) {
         let next = self.state.join(kept_name(name, true));
         let written = (|| {
-            remove_entry(&next)?;
-            let mut file = io::BufWriter::new(create(&next, &[])?);
+            let mut file = io::BufWriter::new(create_replacing(&next, &[])?);
             fill(&mut file)?;
             file.flush()
         })();
@@ -1311,11 +1310,16 @@ fn create(path: &Path, bytes: &[u8]) -> io::Result<std::fs::File> {
 /// Replaces the file at `path` in a folder annals made: the old entry is
 /// removed first (a symlink put there is removed, not followed).
 fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    create_replacing(path, bytes).map(drop)
+}
+
+/// `replace_file`, returning the file written.
+fn create_replacing(path: &Path, bytes: &[u8]) -> io::Result<std::fs::File> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
-    write_new(path, bytes)
+    create(path, bytes)
 }
 
 /// Writes `outputs` and `copies` under `out`, atomically replacing what was there.
