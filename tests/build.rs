@@ -210,18 +210,27 @@ fn a_streamed_build_writes_what_the_preview_engine_keeps() {
     // `build` renders each body when its page is written and keeps nothing;
     // the preview engine keeps every output: both must give the same bytes.
     let site = TestSite::fixture("basic");
-    site.build_ok();
-    let kept = annals::engine::generate(&site.options).expect("generates");
-    let written: std::collections::BTreeMap<String, Vec<u8>> =
-        snapshot(&site.out()).into_iter().map(|(p, b)| (p.to_string_lossy().replace('\\', "/"), b)).collect();
-    // Every file is a rendered output (sitemap, feed, data files included), a
-    // copy, or the mark that annals made the folder.
-    assert!(written.contains_key(annals::output::MARKER));
-    assert_eq!(written.len(), kept.outputs.len() + kept.copies.len() + 1);
-    for o in &kept.outputs {
-        let bytes = written.get(&*o.path).unwrap_or_else(|| panic!("{} not written by build", o.path));
-        assert!(*bytes == *o.bytes.get().unwrap(), "{} differs between build and the preview engine", o.path);
-    }
+    let same = |site: &TestSite| {
+        site.build_ok();
+        let kept = annals::engine::generate(&site.options).expect("generates");
+        let written: std::collections::BTreeMap<String, Vec<u8>> =
+            snapshot(&site.out()).into_iter().map(|(p, b)| (p.to_string_lossy().replace('\\', "/"), b)).collect();
+        // Every file is a rendered output (sitemap, feed, data files included), a
+        // copy, or the mark that annals made the folder.
+        assert!(written.contains_key(annals::output::MARKER));
+        assert_eq!(written.len(), kept.outputs.len() + kept.copies.len() + 1);
+        for o in &kept.outputs {
+            let bytes = written.get(&*o.path).unwrap_or_else(|| panic!("{} not written by build", o.path));
+            assert!(*bytes == *o.bytes.get().unwrap(), "{} differs between build and the preview engine", o.path);
+        }
+        written
+    };
+    assert!(same(&site).contains_key("data/studies.json"));
+    // Blank outputs are left out by both: an empty data file, a file of
+    // `files/` that renders only white space.
+    site.write("templates/data/collection.json", "").write("templates/files/robots.txt", "{# none #}\n \n");
+    let written = same(&site);
+    assert!(!written.contains_key("data/studies.json") && !written.contains_key("robots.txt"), "{:?}", written.keys());
 }
 
 #[test]

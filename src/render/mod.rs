@@ -452,7 +452,7 @@ impl Renderer<'_> {
     fn job(&self, job: &Job) -> Result<Vec<u8>, Diagnostic> {
         let mut bytes = Vec::with_capacity(16 * 1024);
         self.job_into(job, &mut bytes)?;
-        if matches!(job.what, Subject::File) && bytes.iter().all(u8::is_ascii_whitespace) {
+        if bytes.iter().all(blank_byte(&job.what)) {
             // Left out: see `FILES_DIR`.
             bytes.clear();
             return Ok(bytes);
@@ -481,7 +481,7 @@ impl Renderer<'_> {
     /// weighed 92 MB (134 MB with the slack of growing), the bibliographies,
     /// the indexes and the sitemap 7 to 24 MB each, and two held at once,
     /// growing, raised the build's peak. One that is blank is left out, as
-    /// when held whole (see `job`).
+    /// when held whole (see `job`), and in the preview.
     fn list_into(&self, job: &Job, sink: &dyn Sink, key: Option<u64>) -> Result<Streamed, Diagnostic> {
         let (mut failed, mut blank) = (None, false);
         let written = sink.write_streamed(&job.path, key, &mut |out| {
@@ -502,26 +502,29 @@ impl Renderer<'_> {
     }
 }
 
-/// Passes an output on to `out` once it cannot be blank any more: until
-/// then (for a template of `files/`, while it has written only white
-/// space), holds what it was given. Still not `passing` at the end: blank.
+/// Whether a byte leaves an output blank, and so left out: white space for
+/// a template of `files/` (see `FILES_DIR`), no byte for the rest, which are
+/// left out only empty.
+fn blank_byte(what: &Subject) -> fn(&u8) -> bool {
+    match what {
+        Subject::File => u8::is_ascii_whitespace,
+        _ => |_| false,
+    }
+}
+
+/// Passes an output on to `out` once it cannot be blank any more (see
+/// `blank_byte`), holding what it was given until then. Still not
+/// `passing` at the end: blank.
 struct UnlessBlank<'a> {
     out: &'a mut dyn std::io::Write,
     held: Vec<u8>,
-    /// Whether a byte leaves the output blank; `None`: it is never blank (a
-    /// data file is written even empty).
-    blank_byte: Option<fn(&u8) -> bool>,
+    blank_byte: fn(&u8) -> bool,
     passing: bool,
 }
 
 impl<'a> UnlessBlank<'a> {
     fn new(out: &'a mut dyn std::io::Write, what: &Subject) -> Self {
-        let blank_byte: Option<fn(&u8) -> bool> = match what {
-            Subject::Collection(_) => None,
-            Subject::File => Some(u8::is_ascii_whitespace),
-            _ => Some(|_| false),
-        };
-        UnlessBlank { out, held: Vec::new(), passing: blank_byte.is_none(), blank_byte }
+        UnlessBlank { out, held: Vec::new(), blank_byte: blank_byte(what), passing: false }
     }
 }
 
@@ -529,7 +532,7 @@ impl std::io::Write for UnlessBlank<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if !self.passing {
             self.held.extend_from_slice(buf);
-            self.passing = !buf.iter().all(self.blank_byte.expect("not passing: can be blank"));
+            self.passing = !buf.iter().all(self.blank_byte);
             if self.passing {
                 self.out.write_all(&std::mem::take(&mut self.held))?;
             }
