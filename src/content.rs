@@ -2,11 +2,13 @@
 //! its front matter and parse it. Reading and parsing run in parallel.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 use walkdir::WalkDir;
 
 use crate::config::Config;
 use crate::diagnostics::Diagnostic;
 use crate::inputs::Inputs;
+use crate::kept::Kept;
 use crate::yaml::{self, Node};
 
 pub const CONTENT_DIR: &str = "content";
@@ -230,23 +232,148 @@ pub fn walk(root: &Path) -> Walk {
     walk
 }
 
+/// What the last one-off build kept for reading `content/`: the front
+/// matter's trees, and what it read of each file (see `Unread`).
+pub struct Recalled {
+    pub trees: yaml::Trees,
+    files: Kept<Unread>,
+    /// When this build began to read: see `SETTLE`.
+    began: SystemTime,
+    /// How many files were taken as unchanged, not read.
+    unread: std::sync::atomic::AtomicUsize,
+}
+
+/// What a build keeps its `Unread` records under (see `output::Sink::keep`).
+pub const FILES: &str = "files";
+
+/// What a one-off build read of a file whose front matter had nothing to
+/// report, kept by the file's path and stamp (inode, size, modification
+/// and change times). While those are the same, the next build takes the
+/// file as read instead of reading it: its front matter's tree from the
+/// kept trees, its body to be read again if a later stage needs it, as a
+/// large site's bodies are (the text must then hash as first read). At
+/// 10,000 pages, reading every file was a quarter of a rebuild's work.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Unread {
+    hash: u64,
+    head_len: usize,
+    body_line: usize,
+    body_len: usize,
+    tree: TreeKey,
+}
+
+/// The key of a file's front matter's tree among the kept trees; `None`
+/// for a file without front matter.
+type TreeKey = Option<u64>;
+
+/// A file changed less than this before a build began to read is read by
+/// the next build all the same, as git does with its index: changed again
+/// within one tick of the file system's clock (a second on some), to the
+/// same size, it would keep its stamp.
+const SETTLE: Duration = Duration::from_secs(2);
+
+impl Recalled {
+    /// From what the last build kept (see `Kept::new`); `began` now.
+    pub fn new(made_with: u64, trees: Option<Vec<u8>>, files: Option<Vec<u8>>) -> Recalled {
+        Recalled {
+            trees: Kept::new(made_with, trees),
+            files: Kept::new(made_with, files),
+            began: SystemTime::now(),
+            unread: Default::default(),
+        }
+    }
+
+    /// How many files this build took as unchanged rather than read.
+    pub fn unread(&self) -> usize {
+        self.unread.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Writes the records of this build's files for the next (see `Kept::write_to`).
+    pub fn write_files(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.files.write_to(out)
+    }
+
+    /// The key of the file at `path`, `rel` under `content/`, by its stamp,
+    /// if it has settled (see `SETTLE`); `None` where there is no stamp.
+    fn key(&self, path: &Path, rel: &str) -> Option<(u64, bool)> {
+        let meta = std::fs::metadata(path).ok()?;
+        let stamp = stamp(&meta)?;
+        let changed = |(secs, nanos): (i64, i64)| {
+            Some(SystemTime::UNIX_EPOCH + Duration::new(u64::try_from(secs).ok()?, u32::try_from(nanos).ok()?))
+        };
+        let settled = [(stamp.2, stamp.3), (stamp.4, stamp.5)]
+            .into_iter()
+            .all(|t| changed(t).is_some_and(|t| t + SETTLE <= self.began));
+        Some((self.files.key(&(rel, stamp)), settled))
+    }
+
+    /// The source of the file at `rel` as the last build read it, if its
+    /// stamp is the same (`key`) and its tree was kept.
+    fn take(&self, key: u64, rel: String, file: &Path, origin: PathBuf, config: &Config) -> Option<Source> {
+        let (kind, id) = classify(&rel, config).ok()?;
+        let has_tree = |u: &Unread| u.tree.is_none_or(|tree| self.trees.holds(tree));
+        let Unread { hash, head_len, body_line, body_len, tree } = self.files.take(key, has_tree)?;
+        let front = match tree {
+            Some(tree) => Some(self.trees.take(tree, |_| true)?),
+            None => None,
+        };
+        self.unread.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(Source {
+            rel,
+            file: file.to_path_buf(),
+            kind,
+            id,
+            body: String::new(),
+            head: String::new(),
+            head_len,
+            body_line,
+            front,
+            front_failed: false,
+            origin: Some(origin),
+            hash,
+            body_let_go: true,
+            body_len,
+        })
+    }
+}
+
+/// A file's inode, size, and modification and change times (seconds and
+/// nanoseconds): what changes when it is written, renamed over or touched.
+#[cfg(unix)]
+fn stamp(meta: &std::fs::Metadata) -> Option<(u64, u64, i64, i64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.ino(), meta.size(), meta.mtime(), meta.mtime_nsec(), meta.ctime(), meta.ctime_nsec()))
+}
+
+/// Elsewhere no change time is at hand: every file is read.
+#[cfg(not(unix))]
+fn stamp(_: &std::fs::Metadata) -> Option<(u64, u64, i64, i64, i64, i64)> {
+    None
+}
+
 /// Reads and splits `content/<rel>`: the source and its front matter's
 /// diagnostics, or why it could not be read or classified.
-/// With `trees`, front matter that the last build parsed is not parsed again.
+/// With `recalled`, a file unchanged since the last build is not read (see
+/// `Unread`), nor front matter that it parsed parsed again.
 pub fn read_source(
     root: &Path,
     rel: &Path,
     config: &Config,
-    trees: Option<&yaml::Trees>,
+    recalled: Option<&Recalled>,
 ) -> Result<(Source, Vec<Diagnostic>), Diagnostic> {
     use std::io::Read;
     let file = Path::new(CONTENT_DIR).join(rel);
+    let origin = root.join(&file);
+    let rel_str = rel_string(rel);
+    // Taken before the file is read: a change after it gives another stamp.
+    let key = recalled.and_then(|r| Some((r, r.key(&origin, &rel_str)?)));
+    if let Some(source) = key.and_then(|(r, (key, _))| r.take(key, rel_str.clone(), &file, origin.clone(), config)) {
+        return Ok((source, Vec::new()));
+    }
     let cannot = |e: std::io::Error| Diagnostic::file(&file, format!("cannot read: {e}"));
     let mut bytes = Vec::new();
     // One byte more than the limit tells a file at the limit from a larger one.
-    std::fs::File::open(root.join(&file))
-        .and_then(|f| f.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes))
-        .map_err(cannot)?;
+    std::fs::File::open(&origin).and_then(|f| f.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes)).map_err(cannot)?;
     if bytes.len() as u64 > MAX_FILE_SIZE {
         return Err(Diagnostic::file(
             &file,
@@ -256,9 +383,18 @@ pub fn read_source(
             ),
         ));
     }
-    let origin = root.join(&file);
-    let read = match String::from_utf8(bytes) {
-        Ok(text) => parse_source(rel, &file, text, config, trees),
+    let trees = recalled.map(|r| &r.trees);
+    let (source, diagnostics) = match String::from_utf8(bytes) {
+        Ok(text) => {
+            let (source, diagnostics, tree) = parse_with_tree(rel, &file, text, config, trees)?;
+            if let Some((r, (key, true))) = key.filter(|_| diagnostics.is_empty())
+                && let Some(tree) = tree
+            {
+                let Source { hash, head_len, body_line, body_len, .. } = source;
+                r.files.put(key, &Unread { hash, head_len, body_line, body_len, tree });
+            }
+            (source, diagnostics)
+        }
         Err(e) => {
             // Kept in the site, read with replacement characters, so that
             // links and citations to it still resolve: the one error is here.
@@ -271,14 +407,18 @@ pub fn read_source(
                 "this file is not valid UTF-8: the first bad byte is here; save it as UTF-8",
             );
             let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            parse_source(rel, &file, text, config, trees).map(|(source, _)| {
-                let mut errors = vec![error];
-                source.quote(&mut errors);
-                (Source { front_failed: true, ..source }, errors)
-            })
+            let (source, _) = parse_source(rel, &file, text, config, trees)?;
+            let mut errors = vec![error];
+            source.quote(&mut errors);
+            (Source { front_failed: true, ..source }, errors)
         }
     };
-    read.map(|(source, errors)| (Source { origin: Some(origin), ..source }, errors))
+    Ok((Source { origin: Some(origin), ..source }, diagnostics))
+}
+
+/// `rel` with `/` separators.
+fn rel_string(rel: &Path) -> String {
+    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
 /// The hash `reread` checks a file's text against.
@@ -303,13 +443,25 @@ pub fn parse_source(
     config: &Config,
     trees: Option<&yaml::Trees>,
 ) -> Result<(Source, Vec<Diagnostic>), Diagnostic> {
-    let rel_str = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+    parse_with_tree(rel, file, text, config, trees).map(|(source, diagnostics, _)| (source, diagnostics))
+}
+
+/// As `parse_source`, with where its front matter's tree is among `trees`,
+/// if it is kept there or there is none.
+fn parse_with_tree(
+    rel: &Path,
+    file: &Path,
+    text: String,
+    config: &Config,
+    trees: Option<&yaml::Trees>,
+) -> Result<(Source, Vec<Diagnostic>, Option<TreeKey>), Diagnostic> {
+    let rel_str = rel_string(rel);
     let (kind, id) = classify(&rel_str, config).map_err(|m| Diagnostic::file(file, m))?;
     let text = match text.strip_prefix('\u{feff}') {
         Some(t) => t.to_string(),
         None => text,
     };
-    let (front, body_start, mut diagnostics) = split_front_matter(file, &text, trees);
+    let (front, body_start, mut diagnostics, tree) = split_front_matter(file, &text, trees);
     if front.is_some() {
         diagnostics.extend(front_matter_continues(file, &text, body_start, &kind, config));
     }
@@ -317,6 +469,7 @@ pub fn parse_source(
     // The front matter lives on as `front`, and as text for quotes.
     let body = text[body_start..].to_string();
     let head = text[..body_start].to_string();
+    let tree = if front.is_some() { tree.map(Some) } else { Some(None) };
     let source = Source {
         rel: rel_str,
         file: file.to_path_buf(),
@@ -334,7 +487,7 @@ pub fn parse_source(
         body_len: text.len() - body_start,
     };
     source.quote(&mut diagnostics);
-    Ok((source, diagnostics))
+    Ok((source, diagnostics, tree))
 }
 
 fn classify(rel: &str, config: &Config) -> Result<(Kind, String), String> {
@@ -360,7 +513,13 @@ fn classify(rel: &str, config: &Config) -> Result<(Kind, String), String> {
 
 /// Finds YAML front matter between `---` lines at the very top: the parsed
 /// front matter, where the body starts, and its diagnostics.
-fn split_front_matter(file: &Path, text: &str, trees: Option<&yaml::Trees>) -> (Option<Node>, usize, Vec<Diagnostic>) {
+/// The front matter's tree, where the body starts, what there is to say
+/// about it, and the key of its tree among `trees` if kept there.
+fn split_front_matter(
+    file: &Path,
+    text: &str,
+    trees: Option<&yaml::Trees>,
+) -> (Option<Node>, usize, Vec<Diagnostic>, Option<u64>) {
     let first_end = text.find('\n').unwrap_or(text.len());
     if text[..first_end].trim_end() == "+++" {
         let d = Diagnostic::new(
@@ -370,10 +529,10 @@ fn split_front_matter(file: &Path, text: &str, trees: Option<&yaml::Trees>) -> (
             "front matter between `+++` lines is TOML, which annals does not read: write it as YAML between `---` lines",
         );
         let body_start = text[first_end..].find("\n+++").map_or(text.len(), |at| (first_end + at + 4).min(text.len()));
-        return (None, body_start, vec![d]);
+        return (None, body_start, vec![d], None);
     }
     if first_end == text.len() || text[..first_end].trim_end() != "---" {
-        return (None, 0, Vec::new());
+        return (None, 0, Vec::new(), None);
     }
     let yaml_start = first_end + 1;
     let mut pos = yaml_start;
@@ -383,15 +542,15 @@ fn split_front_matter(file: &Path, text: &str, trees: Option<&yaml::Trees>) -> (
         if line == "---" || line == "..." {
             let body_start = (end + 1).min(text.len());
             return match yaml::parse(file, &text[yaml_start..pos], 2, trees) {
-                Ok((node, warnings)) => (Some(node), body_start, warnings),
-                Err(d) => (None, body_start, vec![d]),
+                Ok((node, warnings, tree)) => (Some(node), body_start, warnings, tree),
+                Err(d) => (None, body_start, vec![d], None),
             };
         }
         pos = end + 1;
     }
     let d =
         Diagnostic::new(file, 1, 1, "front matter is opened with `---` here but never closed by a second `---` line");
-    (None, text.len(), vec![d])
+    (None, text.len(), vec![d], None)
 }
 
 /// The front matter was closed early: the lines after its closing `---`

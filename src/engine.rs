@@ -70,7 +70,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::config::{self, Config};
-use crate::content::{self, Source};
+use crate::content::{self, Recalled, Source};
 use crate::diagnostics::{self, Diagnostic};
 use crate::inputs::Inputs;
 use crate::output::{CopiedFile, Keep, Outputs, Sink, Staging};
@@ -78,7 +78,7 @@ use crate::render::{self, RenderCache, Templates};
 use crate::schema;
 use crate::site::{self, KeptFacts, MarkdownCache, PageInfo, Site, Skeleton};
 use crate::theme;
-use crate::yaml::{self, Trees};
+use crate::yaml;
 
 /// What to build and how.
 #[derive(Debug, Clone)]
@@ -155,6 +155,9 @@ pub struct Built {
     pub files: usize,
     /// Markdown pages rendered by this build.
     pub markdown_rendered: usize,
+    /// Markdown files a one-off build took as unchanged since the last
+    /// build, and did not read (see `content::Recalled`).
+    pub unread: usize,
     /// Outputs rendered by this build (the rest were reused).
     pub rendered: usize,
     /// Outputs of a one-off build kept as the last build wrote them, made
@@ -282,12 +285,16 @@ impl Engine {
         let config = self.config.clone().expect("configured above");
         // A one-off build into a sink that keeps what it is given (see
         // `output::Sink::keep`) takes the front matter the last one parsed,
-        // and its pages' Markdown facts.
+        // its files unchanged since (not read again), and its pages'
+        // Markdown facts.
         let keeps = sink.filter(|s| s.keeps_keys()).map(|s| (s, crate::made_with(&config)));
-        let trees = keeps.map(|(sink, made_with)| Trees::new(made_with, sink.recall(yaml::TREES)));
-        let patch = self.load(&config, &paths, everything, trees.as_ref(), &mut t);
-        if let Some((sink, trees)) = keeps.map(|(sink, _)| sink).zip(trees) {
-            sink.keep(yaml::TREES, &mut |out| trees.write_to(out));
+        let recalled = keeps
+            .map(|(sink, made_with)| Recalled::new(made_with, sink.recall(yaml::TREES), sink.recall(content::FILES)));
+        let patch = self.load(&config, &paths, everything, recalled.as_ref(), &mut t);
+        let unread = recalled.as_ref().map_or(0, Recalled::unread);
+        if let Some((sink, recalled)) = keeps.map(|(sink, _)| sink).zip(recalled) {
+            sink.keep(yaml::TREES, &mut |out| recalled.trees.write_to(out));
+            sink.keep(content::FILES, &mut |out| recalled.write_files(out));
         }
         let mut errors = self.file_errors();
         let facts = keeps.map(|(sink, made_with)| KeptFacts::new(made_with, sink.recall(site::FACTS)));
@@ -337,6 +344,7 @@ impl Engine {
             copies,
             pages,
             markdown_rendered: markdown_rendered.len(),
+            unread,
             rendered: rendered.rendered,
             kept: rendered.kept,
             changed,
@@ -438,7 +446,7 @@ impl Engine {
         config: &Config,
         paths: &[PathBuf],
         everything: bool,
-        trees: Option<&Trees>,
+        recalled: Option<&Recalled>,
         t: &mut Timings,
     ) -> Option<Vec<Arc<PageInfo>>> {
         let content_dir = self.options.root.join(content::CONTENT_DIR);
@@ -453,7 +461,7 @@ impl Engine {
                     let under = format!("{rel}/");
                     self.files.retain(|f, _| *f != rel && !f.starts_with(&under) && !rel.is_empty());
                 }
-                (self.reload_all(config, trees), false)
+                (self.reload_all(config, recalled), false)
             } else {
                 self.reload_some(config, &content_paths)
             }
@@ -614,7 +622,7 @@ impl Engine {
     }
 
     /// Walks `content/` and reads every Markdown file not already read.
-    fn reload_all(&mut self, config: &Config, trees: Option<&Trees>) -> Vec<(String, Loaded)> {
+    fn reload_all(&mut self, config: &Config, recalled: Option<&Recalled>) -> Vec<(String, Loaded)> {
         let content::Walk { markdown, assets, inputs, errors } = content::walk(&self.options.root);
         self.assets = assets;
         self.walk_errors = errors;
@@ -625,7 +633,7 @@ impl Engine {
         let missing: Vec<&PathBuf> = markdown.iter().filter(|p| !self.files.contains_key(&rel_string(p))).collect();
         let root = &self.options.root;
         let held = Held { text: AtomicUsize::new(0), up_to: self.options.hold_text_up_to };
-        missing.par_iter().map(|rel| (rel_string(rel), load_file(root, rel, config, trees, Some(&held)))).collect()
+        missing.par_iter().map(|rel| (rel_string(rel), load_file(root, rel, config, recalled, Some(&held)))).collect()
     }
 
     /// Re-reads the given Markdown files (absolute paths under `content/`),
@@ -714,12 +722,13 @@ type Loaded = Result<FileState, Diagnostic>;
 /// before most others are read: a large site never holds every tree at
 /// once (at 100,000 pages they weighed more than the text).
 /// With `held`, a body beyond what it holds is let go of too.
-fn load_file(root: &Path, rel: &Path, config: &Config, trees: Option<&Trees>, held: Option<&Held>) -> Loaded {
-    let (mut source, diagnostics) = content::read_source(root, rel, config, trees)?;
+fn load_file(root: &Path, rel: &Path, config: &Config, recalled: Option<&Recalled>, held: Option<&Held>) -> Loaded {
+    let (mut source, diagnostics) = content::read_source(root, rel, config, recalled)?;
     let (meta, mut errors) = schema::validate(&source, config);
     // The typed fields replace the YAML tree: let it go.
     source.front = None;
-    if held.is_some_and(|h| !h.hold(source.body_len())) {
+    // A file taken as unchanged was not read: it holds no body.
+    if !source.body_let_go() && held.is_some_and(|h| !h.hold(source.body_len())) {
         source.let_go_of_body();
     }
     errors.extend(diagnostics);

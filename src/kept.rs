@@ -1,7 +1,8 @@
 //! What a one-off build keeps for the next (see `output::Sink::keep`):
 //! values by the key of what they were made from, which the next build
-//! takes rather than make again. The front matter's trees (`yaml::Trees`)
-//! and each page's Markdown facts (`site::KeptFacts`) are kept so. Each is
+//! takes rather than make again. The front matter's trees (`yaml::Trees`),
+//! what was read of each file (`content::Recalled`) and each page's Markdown
+//! facts (`site::KeptFacts`) are kept so. Each is
 //! stored serialised and read only when asked for; only the values this
 //! build asked for or made are kept for the next.
 
@@ -77,6 +78,11 @@ impl<T: Serialize + DeserializeOwned> Kept<T> {
         let value = postcard::from_bytes::<T>(&self.bytes[at..at + len]).ok().filter(good)?;
         self.now.lock().unwrap_or_else(|e| e.into_inner()).values.push((key, Value::Taken(at, len)));
         Some(value)
+    }
+
+    /// Whether the last build kept a value under `key`.
+    pub fn holds(&self, key: u64) -> bool {
+        self.index.contains_key(&key)
     }
 
     /// Keeps `value`, made now, under `key` for the next build.

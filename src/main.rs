@@ -164,6 +164,10 @@ fn main() -> ExitCode {
                         println!("{stage:>9}  {:>8.1} ms", d.as_secs_f64() * 1000.0);
                     }
                     println!("{} rendered, {} kept from the last build", plural(built.rendered, "output"), built.kept);
+                    println!(
+                        "{} taken as unchanged since the last build, not read",
+                        plural(built.unread, "Markdown file")
+                    );
                 }
                 print_warnings(&cli.root, &built.warnings, style);
                 println!(

@@ -58,19 +58,20 @@ pub const TREES: &str = "front-matter";
 
 /// Parses `source` (whose first line is line `first_line` of `path`) into a
 /// node tree, with warnings about what it read. An empty document is `Null`.
-/// With `trees`, a tree the last build kept is taken rather than parsed.
+/// With `trees`, a tree the last build kept is taken rather than parsed;
+/// with its key there, if it is kept for the next build.
 pub fn parse(
     path: &Path,
     source: &str,
     first_line: usize,
     trees: Option<&Trees>,
-) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
+) -> Result<(Node, Vec<Diagnostic>, Option<u64>), Diagnostic> {
     if source.trim().is_empty() {
-        return Ok((Node { value: Value::Null, line: first_line, col: 1 }, Vec::new()));
+        return Ok((Node { value: Value::Null, line: first_line, col: 1 }, Vec::new(), None));
     }
     let key = trees.map(|t| (t, t.key(&(source, first_line))));
-    if let Some(node) = key.and_then(|(trees, key)| trees.take(key, |_| true)) {
-        return Ok((node, Vec::new()));
+    if let Some((node, key)) = key.and_then(|(trees, key)| Some((trees.take(key, |_| true)?, key))) {
+        return Ok((node, Vec::new(), Some(key)));
     }
     let read: Result<Read, _> = serde_saphyr::from_str(source);
     let mut node = read.map(|r| r.0).map_err(|e| {
@@ -102,10 +103,11 @@ pub fn parse(
     let mut warnings = Vec::new();
     boolean_keys(&mut node, source, path, first_line, &mut warnings);
     shift(&mut node, first_line - 1);
-    if let Some((trees, key)) = key.filter(|_| warnings.is_empty()) {
+    let kept = key.filter(|_| warnings.is_empty()).map(|(trees, key)| {
         trees.put(key, &node);
-    }
-    Ok((node, warnings))
+        key
+    });
+    Ok((node, warnings, kept))
 }
 
 /// The first tag other than YAML's own (`!!str`, `!!int`, …), with the
@@ -337,7 +339,7 @@ mod tests {
     use super::*;
 
     fn p(s: &str) -> Result<Node, Diagnostic> {
-        parse(Path::new("f.md"), s, 2, None).map(|(node, _)| node)
+        parse(Path::new("f.md"), s, 2, None).map(|(node, ..)| node)
     }
 
     #[test]
@@ -411,7 +413,7 @@ mod tests {
 
     #[test]
     fn boolean_keys_are_read_as_names_with_a_warning() {
-        let (node, warnings) = parse(Path::new("f.md"), "title: A\non: x\n", 2, None).unwrap();
+        let (node, warnings, _) = parse(Path::new("f.md"), "title: A\non: x\n", 2, None).unwrap();
         let Value::Map(pairs) = node.value else { panic!("not a map") };
         assert_eq!(pairs[1].0.value, Value::Str("on".into()));
         assert_eq!((warnings[0].line, warnings[0].col, warnings[0].len), (3, 1, 2), "{warnings:?}");
@@ -425,17 +427,18 @@ mod tests {
         ];
         let parsed: Vec<Node> = texts.iter().map(|t| p(t).unwrap()).collect();
         let first = Trees::new(7, None);
-        for t in texts {
-            parse(Path::new("f.md"), t, 2, Some(&first)).unwrap();
-        }
+        let keys: Vec<Option<u64>> =
+            texts.iter().map(|t| parse(Path::new("f.md"), t, 2, Some(&first)).unwrap().2).collect();
+        assert!(keys.iter().all(Option::is_some));
         // Parsed with a warning: not kept, so the next build warns again.
-        parse(Path::new("f.md"), "on: x\n", 2, Some(&first)).unwrap();
+        assert_eq!(parse(Path::new("f.md"), "on: x\n", 2, Some(&first)).unwrap().2, None);
         let next = Trees::new(7, Some(first.to_bytes()));
         assert_eq!(next.stored(), 2);
-        for (t, expected) in texts.iter().zip(&parsed) {
-            assert_eq!(parse(Path::new("f.md"), t, 2, Some(&next)).unwrap(), (expected.clone(), Vec::new()));
+        for ((t, expected), key) in texts.iter().zip(&parsed).zip(keys) {
+            assert_eq!(parse(Path::new("f.md"), t, 2, Some(&next)).unwrap(), (expected.clone(), Vec::new(), key));
+            assert!(next.holds(key.unwrap()));
         }
-        let (_, warnings) = parse(Path::new("f.md"), "on: x\n", 2, Some(&next)).unwrap();
+        let (_, warnings, _) = parse(Path::new("f.md"), "on: x\n", 2, Some(&next)).unwrap();
         assert_eq!(warnings.len(), 1);
     }
 }

@@ -130,3 +130,49 @@ fn a_term_page_follows_the_counts_of_the_other_terms() {
     build_matching_fresh(&site);
     site.lacks("topics/mood/index.html", "memory").contains("topics/mood/index.html", "<li>sleep: 2</li>");
 }
+
+/// A file whose stamp (inode, size, modification and change times) is the
+/// same as when the last build read it is not read again (`Built::unread`);
+/// after any edit the output is still a fresh build's, bodies of unread
+/// files that must be rendered again are read then, and a diagnostic
+/// about an unread file still quotes its line.
+#[test]
+fn files_unchanged_since_the_last_build_are_not_read_again() {
+    let site = TestSite::fixture("basic");
+    let files = walkdir::WalkDir::new(site.root.join("content"))
+        .into_iter()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "md"))
+        .count();
+    // A file changed within two seconds of a build is read by the next
+    // one too (its stamp may not show a second change): let them settle.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(build_matching_fresh(&site).unread, 0, "the first build reads every file");
+    assert_eq!(build_matching_fresh(&site).unread, files);
+    // A title that the eras show: their pages are rendered again from
+    // bodies read then, though their files were not read at load.
+    let study = "content/studies/alpha-2000.md";
+    let text = std::fs::read_to_string(site.root.join(study)).unwrap();
+    site.write(study, &text.replace("title: Alpha trial", "title: Alpha trial, renamed"));
+    let title = build_matching_fresh(&site);
+    assert_eq!(title.unread, files - 1);
+    site.contains("eras/early/index.html", "Alpha trial, renamed").contains("eras/early/index.html", "Beginnings");
+    // Just changed, the study is read again by the next build too.
+    assert_eq!(build_matching_fresh(&site).unread, files - 1);
+    // An edit of the same length, its modification time put back: the
+    // change time tells.
+    let era = site.root.join("content/eras/early.md");
+    let modified = std::fs::metadata(&era).unwrap().modified().unwrap();
+    let era_text = std::fs::read_to_string(&era).unwrap();
+    std::fs::write(&era, era_text.replace("Where it began.", "Where it began!")).unwrap();
+    std::fs::File::options().write(true).open(&era).unwrap().set_modified(modified).unwrap();
+    assert_eq!(build_matching_fresh(&site).unread, files - 2);
+    site.contains("eras/early/index.html", "Where it began!");
+    // A page gone: an unread page's link to it is an error, with its line
+    // quoted (from the file, as the build would have read it).
+    site.remove("content/studies/beta-2005.md");
+    let errors = site.build_err();
+    let about: Vec<_> = errors.iter().filter(|e| e.path.ends_with("about.md") && e.line > 0).collect();
+    assert!(!about.is_empty(), "{errors:?}");
+    let shown = annals::diagnostics::render(&site.root, &errors, annals::diagnostics::Style::PLAIN);
+    assert!(shown.contains("Links to [Alpha](@/studies/alpha-2000.md) and to [a heading]"), "{shown}");
+}
