@@ -130,11 +130,19 @@ pub struct Timings {
 }
 
 impl Timings {
+    /// Times `f` as (a part of) `stage`.
     fn time<T>(&mut self, stage: &'static str, f: impl FnOnce() -> T) -> T {
         let start = Instant::now();
         let value = f();
-        self.stages.push((stage, start.elapsed()));
+        self.add(stage, start.elapsed());
         value
+    }
+
+    fn add(&mut self, stage: &'static str, took: Duration) {
+        match self.stages.iter_mut().find(|(s, _)| *s == stage) {
+            Some((_, d)) => *d += took,
+            None => self.stages.push((stage, took)),
+        }
     }
 
     pub fn total(&self) -> Duration {
@@ -280,7 +288,7 @@ impl Engine {
         let last_good_is_last = std::mem::take(&mut self.last_good_is_last);
         let (paths, everything) = self.classify(change);
         if everything {
-            self.configure()?;
+            t.time("prepare", || self.configure())?;
         }
         let config = self.config.clone().expect("configured above");
         // A one-off build into a sink that keeps what it is given (see
@@ -288,20 +296,27 @@ impl Engine {
         // its files unchanged since (not read again), and its pages'
         // Markdown facts.
         let keeps = sink.filter(|s| s.keeps_keys()).map(|s| (s, crate::made_with(&config)));
-        let recalled = keeps
-            .map(|(sink, made_with)| Recalled::new(made_with, sink.recall(yaml::TREES), sink.recall(content::FILES)));
+        let recalled = t.time("prepare", || {
+            keeps.map(|(sink, made_with)| {
+                Recalled::new(made_with, sink.recall(yaml::TREES), sink.recall(content::FILES))
+            })
+        });
         let patch = self.load(&config, &paths, everything, recalled.as_ref(), &mut t);
         let unread = recalled.as_ref().map_or(0, Recalled::unread);
         if let Some((sink, recalled)) = keeps.map(|(sink, _)| sink).zip(recalled) {
-            sink.keep(yaml::TREES, &mut |out| recalled.trees.write_to(out));
-            sink.keep(content::FILES, &mut |out| recalled.write_files(out));
+            t.time("keep", || {
+                sink.keep(yaml::TREES, &mut |out| recalled.trees.write_to(out));
+                sink.keep(content::FILES, &mut |out| recalled.write_files(out));
+            });
         }
         let mut errors = self.file_errors();
-        let facts = keeps.map(|(sink, made_with)| KeptFacts::new(made_with, sink.recall(site::FACTS)));
+        let facts = t.time("prepare", || {
+            keeps.map(|(sink, made_with)| KeptFacts::new(made_with, sink.recall(site::FACTS)))
+        });
         let (skeleton, markdown_rendered) =
             self.markdown(config, patch, sink.is_some(), facts.as_ref(), &mut errors, &mut t);
         if let Some((sink, facts)) = keeps.map(|(sink, _)| sink).zip(facts) {
-            sink.keep(site::FACTS, &mut |out| facts.write_to(out));
+            t.time("keep", || sink.keep(site::FACTS, &mut |out| facts.write_to(out)));
         }
         let previous = FreeLater(self.site.take());
         let (site, errs) = t.time("link", || skeleton.link(previous.0.as_ref()));
@@ -778,12 +793,14 @@ pub fn build(options: &Options) -> Result<Built, Vec<Diagnostic>> {
     let out = crate::output::check_output_dir(&options.root, &options.output, options.force)
         .map_err(|e| refuse(e.to_string()))?;
     let io_error = |e: std::io::Error| refuse(format!("cannot write the site: {e}"));
+    let started = Instant::now();
     let staging = Staging::new(&out).map_err(io_error)?;
     let staging = if options.fresh { staging.fresh() } else { staging };
+    let prepared = started.elapsed();
     let mut built = Engine::new(options.clone()).build_into(&staging)?;
-    let started = Instant::now();
-    staging.copy(&built.copies).and_then(|()| staging.commit()).map_err(io_error)?;
-    built.timings.stages.push(("write", started.elapsed()));
+    let t = &mut built.timings;
+    t.add("prepare", prepared);
+    t.time("write", || staging.copy(&built.copies).and_then(|()| staging.commit())).map_err(io_error)?;
     Ok(built)
 }
 
