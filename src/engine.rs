@@ -310,9 +310,8 @@ impl Engine {
             });
         }
         let mut errors = self.file_errors();
-        let facts = t.time("prepare", || {
-            keeps.map(|(sink, made_with)| KeptFacts::new(made_with, sink.recall(site::FACTS)))
-        });
+        let facts =
+            t.time("prepare", || keeps.map(|(sink, made_with)| KeptFacts::new(made_with, sink.recall(site::FACTS))));
         let (skeleton, markdown_rendered) =
             self.markdown(config, patch, sink.is_some(), facts.as_ref(), &mut errors, &mut t);
         if let Some((sink, facts)) = keeps.map(|(sink, _)| sink).zip(facts) {

@@ -292,7 +292,15 @@ impl Renderer<'_> {
             return RenderedSite { rendered: 0, paths: Vec::new(), errors, ..RenderedSite::default() };
         }
         let keys = sink.keeps_keys().then(|| Keys::new(self.site, self.shared, self.templates, self.options));
-        let results = on_every_core(jobs, |n| self.stream_one(&jobs[n], sink, keys.as_ref()));
+        // A path two jobs write is an error (see `engine::path_collisions`);
+        // written by both, it was a race between them, which one lost with
+        // an error of the file system instead.
+        let mut seen = HashSet::default();
+        let twice: HashSet<&str> = jobs.iter().map(|j| &*j.path).filter(|p| !seen.insert(*p)).collect();
+        let results = on_every_core(jobs, |n| match twice.contains(&*jobs[n].path) {
+            true => self.rendered_unwritten(&jobs[n]),
+            false => self.stream_one(&jobs[n], sink, keys.as_ref()),
+        });
         let (mut paths, mut rendered, mut kept) = (Vec::with_capacity(results.len()), 0, 0);
         for result in results {
             match result {
@@ -309,6 +317,16 @@ impl Renderer<'_> {
             }
         }
         RenderedSite { rendered, kept, paths, errors, ..RenderedSite::default() }
+    }
+
+    /// One output of a one-off build rendered, for its errors, but not
+    /// written: another output has its path.
+    fn rendered_unwritten(&self, job: &Job) -> Result<Streamed, Diagnostic> {
+        let bytes = self.job(job)?;
+        if let Subject::Page(i) = job.what {
+            self.site.pages[i].md.release();
+        }
+        Ok(if bytes.is_empty() { Streamed::Blank } else { Streamed::Rendered(job.path.clone()) })
     }
 
     /// One output of a one-off build: kept if the sink has it as made from
