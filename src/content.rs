@@ -288,9 +288,9 @@ impl Recalled {
         self.unread.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Writes the records of this build's files for the next (see `Kept::write_to`).
-    pub fn write_files(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        self.files.write_to(out)
+    /// Keeps the records of this build's files for the next (see `Kept::keep_in`).
+    pub fn keep_files(&self, sink: &dyn crate::output::Sink) {
+        self.files.keep_in(sink, FILES);
     }
 
     /// The key of the file at `path`, `rel` under `content/`, by its stamp,

@@ -305,8 +305,8 @@ impl Engine {
         let unread = recalled.as_ref().map_or(0, Recalled::unread);
         if let Some((sink, recalled)) = keeps.map(|(sink, _)| sink).zip(recalled) {
             t.time("keep", || {
-                sink.keep(yaml::TREES, &mut |out| recalled.trees.write_to(out));
-                sink.keep(content::FILES, &mut |out| recalled.write_files(out));
+                recalled.trees.keep_in(sink, yaml::TREES);
+                recalled.keep_files(sink);
             });
         }
         let mut errors = self.file_errors();
@@ -315,7 +315,7 @@ impl Engine {
         let (skeleton, markdown_rendered) =
             self.markdown(config, patch, sink.is_some(), facts.as_ref(), &mut errors, &mut t);
         if let Some((sink, facts)) = keeps.map(|(sink, _)| sink).zip(facts) {
-            t.time("keep", || sink.keep(site::FACTS, &mut |out| facts.write_to(out)));
+            t.time("keep", || facts.keep_in(sink, site::FACTS));
         }
         let previous = FreeLater(self.site.take());
         let (site, errs) = t.time("link", || skeleton.link(previous.0.as_ref()));

@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::collections::BTreeSet;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -446,7 +446,8 @@ pub trait Sink: Sync {
             None => self.write(path, &bytes),
         }
     }
-    /// What the last build that succeeded kept under `name` (see `keep`).
+    /// What the last build that succeeded kept under `name` (see `keep`),
+    /// with what later builds appended to it (see `append`).
     fn recall(&self, _name: &str) -> Option<Vec<u8>> {
         None
     }
@@ -454,6 +455,11 @@ pub trait Sink: Sync {
     /// succeeds. At best: one that cannot be kept costs the next build time,
     /// nothing else.
     fn keep(&self, _name: &str, _fill: &mut Fill) {}
+    /// Appends what `fill` writes to what `recall` gave for `name`, after
+    /// its first `at` bytes (past them, what a stopped build left), at
+    /// once: what is kept under a name must stay good for any build after,
+    /// whether this one succeeds or not (see `kept::Kept`).
+    fn append(&self, _name: &str, _at: u64, _fill: &mut Fill) {}
 }
 
 /// What writes a file's bytes into the writer it is given (see `Sink::write_streamed`).
@@ -996,6 +1002,19 @@ impl Sink for Staging {
             Ok(()) => self.kept.lock().unwrap_or_else(|e| e.into_inner()).push(name.to_string()),
             Err(_) => drop(std::fs::remove_file(next)),
         }
+    }
+
+    /// A failed append leaves a record unfinished, which the next build's
+    /// `Kept` leaves out, and writes over.
+    fn append(&self, name: &str, at: u64, fill: &mut Fill) {
+        let _ = (|| {
+            let mut file = std::fs::OpenOptions::new().write(true).open(self.state.join(kept_name(name, false)))?;
+            file.set_len(at)?;
+            file.seek(io::SeekFrom::End(0))?;
+            let mut file = io::BufWriter::new(file);
+            fill(&mut file)?;
+            file.flush()
+        })();
     }
 }
 
