@@ -148,7 +148,7 @@ fn measure(label: &str, size: usize, runs: usize, mut make: impl FnMut() -> Comm
         }
     }
     if !stages.is_empty() {
-        let order = ["load", "markdown", "link", "render", "search", "write"];
+        let order = ["prepare", "load", "keep", "pages", "markdown", "link", "render", "search", "write"];
         let line: Vec<String> =
             order.iter().filter_map(|s| stages.get(*s).map(|v| format!("{s} {:.0}", median(v.clone())))).collect();
         println!("{:<7} {:>7}        stages (ms, median): {}", "", "", line.join(", "));
