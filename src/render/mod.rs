@@ -324,7 +324,7 @@ impl Renderer<'_> {
     fn rendered_unwritten(&self, job: &Job) -> Result<Streamed, Diagnostic> {
         let bytes = self.job(job)?;
         if let Subject::Page(i) = job.what {
-            self.site.pages[i].md.release();
+            written(&self.site.pages[i].md)?;
         }
         Ok(if bytes.is_empty() { Streamed::Blank } else { Streamed::Rendered(job.path.clone()) })
     }
@@ -350,10 +350,7 @@ impl Renderer<'_> {
             return Ok(Streamed::Blank);
         }
         if let Some(md) = md {
-            md.release();
-            if let Some(unread) = md.unread() {
-                return Err(unread);
-            }
+            written(md)?;
         }
         let written = match key {
             Some(key) => sink.write_made(&job.path, &bytes, key),
@@ -594,6 +591,14 @@ impl RenderCache {
         self.duplicates = duplicates.clone();
         RenderedSite { outputs, duplicates, ..RenderedSite::default() }
     }
+}
+
+/// Lets go of a page's source once its output is made: a one-off build
+/// holds no page's text to the end. Its error if its body could not be
+/// read again: the page must not be published without it.
+fn written(md: &Markdown) -> Result<(), Diagnostic> {
+    md.release();
+    md.unread().map_or(Ok(()), Err)
 }
 
 /// `work` on every job, on every core, its results in the jobs' order. The
