@@ -278,6 +278,18 @@ mod tests {
         std::fs::write(&file, [second.as_slice(), &[0x91, 0x80]].concat()).unwrap();
         let third = build(&out, &["a", "b", "c", "d"], &["e"]);
         assert!(third.starts_with(&second) && !third[second.len()..].starts_with(&[0x91, 0x80]));
+        // A symlink in its place is not written through: nothing is appended.
+        #[cfg(unix)]
+        {
+            let elsewhere = tmp.path().join("elsewhere");
+            std::fs::write(&elsewhere, &third).unwrap();
+            std::fs::remove_file(&file).unwrap();
+            std::os::unix::fs::symlink(&elsewhere, &file).unwrap();
+            build(&out, &["a", "b", "c", "d", "e"], &["x"]);
+            assert_eq!(std::fs::read(&elsewhere).unwrap(), third);
+            std::fs::remove_file(&file).unwrap();
+            std::fs::write(&file, &third).unwrap();
+        }
         // Unused values weigh more than half those asked for: written anew, with only these.
         let fourth = build(&out, &["e"], &[]);
         assert!(fourth.len() < first.len() / 2, "{} bytes", fourth.len());

@@ -1005,10 +1005,15 @@ impl Sink for Staging {
     }
 
     /// A failed append leaves a record unfinished, which the next build's
-    /// `Kept` leaves out, and writes over.
+    /// `Kept` leaves out, and writes over. Never through a symlink: only
+    /// into the file a build made.
     fn append(&self, name: &str, at: u64, fill: &mut Fill) {
         let _ = (|| {
-            let mut file = std::fs::OpenOptions::new().write(true).open(self.state.join(kept_name(name, false)))?;
+            let mut open = std::fs::OpenOptions::new();
+            open.write(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::custom_flags(&mut open, libc::O_NOFOLLOW);
+            let mut file = open.open(self.state.join(kept_name(name, false)))?;
             file.set_len(at)?;
             file.seek(io::SeekFrom::End(0))?;
             let mut file = io::BufWriter::new(file);
