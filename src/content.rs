@@ -386,7 +386,7 @@ pub fn read_source(
     let trees = recalled.map(|r| &r.trees);
     let (source, diagnostics) = match String::from_utf8(bytes) {
         Ok(text) => {
-            let (source, diagnostics, tree) = parse_with_tree(rel, &file, text, config, trees)?;
+            let (source, diagnostics, tree) = parse_with_tree(rel_str, &file, text, config, trees)?;
             if let Some((r, (key, true))) = key.filter(|_| diagnostics.is_empty())
                 && let Some(tree) = tree
             {
@@ -407,7 +407,7 @@ pub fn read_source(
                 "this file is not valid UTF-8: the first bad byte is here; save it as UTF-8",
             );
             let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            let (source, _) = parse_source(rel, &file, text, config, trees)?;
+            let (source, _, _) = parse_with_tree(rel_str, &file, text, config, trees)?;
             let mut errors = vec![error];
             source.quote(&mut errors);
             (Source { front_failed: true, ..source }, errors)
@@ -416,8 +416,8 @@ pub fn read_source(
     Ok((Source { origin: Some(origin), ..source }, diagnostics))
 }
 
-/// `rel` with `/` separators.
-fn rel_string(rel: &Path) -> String {
+/// `rel` with `/` separators, on every platform.
+pub fn rel_string(rel: &Path) -> String {
     rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
@@ -443,19 +443,19 @@ pub fn parse_source(
     config: &Config,
     trees: Option<&yaml::Trees>,
 ) -> Result<(Source, Vec<Diagnostic>), Diagnostic> {
-    parse_with_tree(rel, file, text, config, trees).map(|(source, diagnostics, _)| (source, diagnostics))
+    parse_with_tree(rel_string(rel), file, text, config, trees).map(|(source, diagnostics, _)| (source, diagnostics))
 }
 
-/// As `parse_source`, with where its front matter's tree is among `trees`,
-/// if it is kept there or there is none.
+/// As `parse_source` (`rel_str` is `rel_string` of its `rel`), with where
+/// its front matter's tree is among `trees`, if it is kept there or there
+/// is none.
 fn parse_with_tree(
-    rel: &Path,
+    rel_str: String,
     file: &Path,
     text: String,
     config: &Config,
     trees: Option<&yaml::Trees>,
 ) -> Result<(Source, Vec<Diagnostic>, Option<TreeKey>), Diagnostic> {
-    let rel_str = rel_string(rel);
     let (kind, id) = classify(&rel_str, config).map_err(|m| Diagnostic::file(file, m))?;
     let text = match text.strip_prefix('\u{feff}') {
         Some(t) => t.to_string(),

@@ -70,7 +70,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::config::{self, Config};
-use crate::content::{self, Recalled, Source};
+use crate::content::{self, Recalled, Source, rel_string};
 use crate::diagnostics::{self, Diagnostic};
 use crate::inputs::Inputs;
 use crate::output::{CopiedFile, Keep, Outputs, Sink, Staging};
@@ -694,10 +694,6 @@ fn relative_base_url(base_url: &str) -> Diagnostic {
 
 fn is_markdown_file_path(p: &Path) -> bool {
     p.extension().is_some_and(|x| x == "md") && !p.is_dir()
-}
-
-fn rel_string(p: &Path) -> String {
-    p.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
 /// Frees its value on another thread once it goes out of scope: freeing a

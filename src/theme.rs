@@ -90,7 +90,7 @@ fn add_dir(dir: &Path, into: &mut BTreeMap<String, Origin>, inputs: &mut Inputs)
             continue;
         }
         let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
-        let key = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+        let key = crate::content::rel_string(rel);
         into.insert(key, Origin::Disk(entry.path().to_path_buf()));
     }
 }
