@@ -905,7 +905,9 @@ fn inject(bytes: &mut Vec<u8>, script: &str) {
     let needle = b"</body>";
     match bytes.windows(needle.len()).rposition(|w| w.eq_ignore_ascii_case(needle)) {
         Some(at) => {
-            bytes.splice(at..at, script.bytes());
+            let end = bytes.split_off(at);
+            bytes.extend_from_slice(script.as_bytes());
+            bytes.extend_from_slice(&end);
         }
         None => bytes.extend_from_slice(script.as_bytes()),
     }

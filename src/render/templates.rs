@@ -365,7 +365,9 @@ fn heading_anchors(html: &str, toc: &[Value], escape: impl Fn(&Value) -> TeraRes
     }
     let mut out = String::with_capacity(html.len() + anchored.len() * 80);
     let mut rest = html;
-    while let Some(at) = rest.find("<h") {
+    // memchr's search: `str::find` with a two-byte needle went byte by byte.
+    let opening = memchr::memmem::Finder::new("<h");
+    while let Some(at) = opening.find(rest.as_bytes()) {
         out.push_str(&rest[..at]);
         let tag = &rest[at..];
         match tag.find('>').and_then(|end| Some((end + 1, anchored.get(&tag[..=end])?))) {

@@ -195,26 +195,35 @@ fn announce(
     reload: bool,
     report: &Reporter,
 ) {
-    let trigger: Vec<PathBuf> = trigger.iter().map(|p| p.strip_prefix(root).unwrap_or(p).to_path_buf()).collect();
-    match result {
-        Ok(built) => {
-            state.publish(&built);
-            if reload {
-                state.broadcast("reload", &built.changed.join("\n"));
-            }
-            report(Report::Built {
-                trigger,
-                rendered: built.rendered,
-                changed: built.changed.len(),
-                pages: built.pages,
-                took: started.elapsed(),
-                warnings: built.warnings,
-            });
+    if let Ok(built) = &result {
+        state.publish(built);
+        if reload {
+            state.broadcast("reload", &built.changed.join("\n"));
         }
+    }
+    let outcome = outcome(root, result, &trigger, started);
+    if let Report::Failed { rendered_report, .. } = &outcome {
+        state.broadcast("errors", rendered_report);
+    }
+    report(outcome);
+}
+
+/// What `serve` and `watch` report of a build that `trigger` (paths under
+/// `root`) set off.
+fn outcome(root: &Path, result: Result<Built, Vec<Diagnostic>>, trigger: &[PathBuf], started: Instant) -> Report {
+    let trigger = trigger.iter().map(|p| p.strip_prefix(root).unwrap_or(p).to_path_buf()).collect();
+    match result {
+        Ok(built) => Report::Built {
+            trigger,
+            rendered: built.rendered,
+            changed: built.changed.len(),
+            pages: built.pages,
+            took: started.elapsed(),
+            warnings: built.warnings,
+        },
         Err(errors) => {
-            let text = diagnostics::report(root, &errors);
-            state.broadcast("errors", &text);
-            report(Report::Failed { trigger, errors, rendered_report: text });
+            let rendered_report = diagnostics::report(root, &errors);
+            Report::Failed { trigger, errors, rendered_report }
         }
     }
 }
@@ -254,22 +263,7 @@ pub fn watch(mut options: Options, stop: &AtomicBool, report: Reporter) -> Resul
             copied = now;
             Ok(built)
         });
-        let trigger: Vec<PathBuf> =
-            trigger.iter().map(|p| p.strip_prefix(&options.root).unwrap_or(p).to_path_buf()).collect();
-        report(match result {
-            Ok(built) => Report::Built {
-                trigger,
-                rendered: built.rendered,
-                changed: built.changed.len(),
-                pages: built.pages,
-                took: started.elapsed(),
-                warnings: built.warnings,
-            },
-            Err(errors) => {
-                let text = diagnostics::report(&options.root, &errors);
-                Report::Failed { trigger, errors, rendered_report: text }
-            }
-        });
+        report(outcome(&options.root, result, &trigger, started));
     };
     let started = Instant::now();
     let first = engine.rebuild(&Change::Everything);
