@@ -414,7 +414,7 @@ impl Engine {
                         self.site.as_mut(),
                         &self.markdown,
                     );
-                    skeleton.assets = Arc::new(self.assets.iter().map(|a| rel_string(a)).collect());
+                    skeleton.sources.assets = Arc::new(self.assets.iter().map(|a| rel_string(a)).collect());
                     (skeleton, errors)
                 }
             }

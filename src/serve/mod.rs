@@ -147,17 +147,18 @@ pub fn serve(mut options: Options, bind: IpAddr, port: u16, report: Reporter) ->
     // (or a test) sees it is never missed.
     let mut watcher = watch::Watcher::new(&options.root, &options.output_dir())?;
     watcher.update(engine.inputs())?;
-    announce(&state, &options.root, first, Vec::new(), started, true, &report);
+    let announcer = Announcer { state: state.clone(), root: options.root.clone(), report };
+    announcer.announce(first, Vec::new(), started, true);
     let server_state = state.clone();
     let server_thread = std::thread::spawn(move || http::run(server, server_state));
-    let loop_state = state.clone();
     let loop_thread = std::thread::spawn(move || {
-        rebuild_loop(&mut engine, &mut watcher, &loop_state.stop, &report, |result, paths, started| {
+        let Announcer { state, report, .. } = &announcer;
+        rebuild_loop(&mut engine, &mut watcher, &state.stop, report, |result, paths, started| {
             let css_only = good && is_css_only(&options.root, &paths);
             let ok = result.is_ok();
-            announce(&loop_state, &options.root, result, paths, started, !css_only, &report);
+            announcer.announce(result, paths, started, !css_only);
             if ok && css_only {
-                loop_state.broadcast("css", "");
+                state.broadcast("css", "");
             }
             good = ok;
         });
@@ -185,27 +186,29 @@ fn rebuild_loop(
     }
 }
 
-/// Publishes a build to the server and its pages, and reports it.
-fn announce(
-    state: &http::State,
-    root: &Path,
-    result: Result<Built, Vec<Diagnostic>>,
-    trigger: Vec<PathBuf>,
-    started: Instant,
-    reload: bool,
-    report: &Reporter,
-) {
-    if let Ok(built) = &result {
-        state.publish(built);
-        if reload {
-            state.broadcast("reload", &built.changed.join("\n"));
+/// What hands each build of `serve` to the server and its pages.
+struct Announcer {
+    state: Arc<http::State>,
+    root: PathBuf,
+    report: Reporter,
+}
+
+impl Announcer {
+    /// Publishes a build that `trigger` set off to the server and, if
+    /// `reload`, to its pages; and reports it.
+    fn announce(&self, result: Result<Built, Vec<Diagnostic>>, trigger: Vec<PathBuf>, started: Instant, reload: bool) {
+        if let Ok(built) = &result {
+            self.state.publish(built);
+            if reload {
+                self.state.broadcast("reload", &built.changed.join("\n"));
+            }
         }
+        let outcome = outcome(&self.root, result, &trigger, started);
+        if let Report::Failed { rendered_report, .. } = &outcome {
+            self.state.broadcast("errors", rendered_report);
+        }
+        (self.report)(outcome);
     }
-    let outcome = outcome(root, result, &trigger, started);
-    if let Report::Failed { rendered_report, .. } = &outcome {
-        state.broadcast("errors", rendered_report);
-    }
-    report(outcome);
 }
 
 /// What `serve` and `watch` report of a build that `trigger` (paths under

@@ -9,7 +9,7 @@ impl Skeleton {
     /// them from `previous` (the last build's site) when no page's relations
     /// changed, as after an edit of a page's prose.
     pub fn link(self, previous: Option<&Site>) -> (Site, Vec<Diagnostic>) {
-        let Skeleton { config, mut pages, by_rel, drafts, assets, shape_errors, md_errors, delta } = self;
+        let Skeleton { config, mut pages, sources, shape_errors, md_errors, delta } = self;
         let untitled = |page: &mut Page| {
             if page.title.is_empty() {
                 page.title = page.md.content.toc.first().map(|h| h.title.clone()).unwrap_or_else(|| page.id.clone());
@@ -24,35 +24,24 @@ impl Skeleton {
                     .iter()
                     .all(|(i, old)| same_page_relations(&config, old, &pages[*i], positions_matter));
                 let looks_same = delta.replaced.iter().all(|(i, old)| looks(old) == looks(&pages[*i]));
-                let landscape = if looks_same { delta.landscape } else { landscape(&pages, &drafts) };
+                let landscape = if looks_same { delta.landscape } else { landscape(&pages, &sources.drafts) };
                 (same.then(|| delta.graph.clone()), landscape)
             }
             None => {
                 pages.iter_mut().for_each(untitled);
-                let same = previous.filter(|p| same_relations(&config, p, &pages, &drafts)).map(|p| p.graph.clone());
-                (same, landscape(&pages, &drafts))
+                let same =
+                    previous.filter(|p| same_relations(&config, p, &pages, &sources.drafts)).map(|p| p.graph.clone());
+                (same, landscape(&pages, &sources.drafts))
             }
         };
         let graph = same.unwrap_or_else(|| {
-            let site = Resolver { config: &config, pages: &pages, by_rel: &by_rel, drafts: &drafts, assets: &assets };
+            let site = Resolver { config: &config, pages: &pages, sources: &sources };
             Arc::new(build_graph(&site))
         });
         let errors = quoted(&pages, &graph.errors);
         let patched = delta.map(|d| (d.generation, d.replaced.into_iter().map(|(i, _)| i).collect()));
         let generation = next_generation();
-        let site = Site {
-            config,
-            pages,
-            by_rel,
-            drafts,
-            assets,
-            graph,
-            landscape,
-            shape_errors,
-            md_errors,
-            generation,
-            patched,
-        };
+        let site = Site { config, pages, sources, graph, landscape, shape_errors, md_errors, generation, patched };
         (site, errors)
     }
 }
@@ -79,7 +68,7 @@ fn quoted(pages: &[Page], errors: &[Diagnostic]) -> Vec<Diagnostic> {
 pub(super) fn same_relations(config: &Config, previous: &Site, pages: &[Page], drafts: &HashSet<String>) -> bool {
     let positions_matter = previous.graph.errors.iter().any(Diagnostic::is_error);
     previous.pages.len() == pages.len()
-        && previous.drafts == *drafts
+        && previous.sources.drafts == *drafts
         && previous.pages.iter().zip(pages).all(|(a, b)| same_page_relations(config, a, b, positions_matter))
 }
 
@@ -242,7 +231,7 @@ fn gather_backlinks(
             }
         }
         for link in &page.md.content.links {
-            let Some(&t) = site.by_rel.get(&link.target) else { continue };
+            let Some(&t) = site.sources.by_rel.get(&link.target) else { continue };
             backlinks[t].linked_from.push(i);
             errors.extend(missing_anchor(page, link, &pages[t]));
         }
@@ -314,7 +303,7 @@ pub(super) fn orphans(pages: &[Page], backlinks: &[Backlinks]) -> Vec<Diagnostic
 /// to: they fail to build without `--drafts` (each with its own error) until
 /// the draft is published.
 pub(super) fn cited_drafts(site: &Resolver) -> Vec<Diagnostic> {
-    let (config, pages, by_rel, drafts) = (site.config, site.pages, site.by_rel, site.drafts);
+    let (config, pages, by_rel, drafts) = (site.config, site.pages, &site.sources.by_rel, &site.sources.drafts);
     if drafts.is_empty() && !pages.iter().any(|p| p.draft) {
         return Vec::new();
     }
@@ -359,7 +348,7 @@ pub(super) fn cited_drafts(site: &Resolver) -> Vec<Diagnostic> {
 }
 
 pub(super) fn dangling_reference(site: &Resolver, page: &Page, field: &str, reference: &Reference) -> Diagnostic {
-    let (config, pages, drafts) = (site.config, site.pages, site.drafts);
+    let (config, pages, drafts) = (site.config, site.pages, &site.sources.drafts);
     let (to, id) = (reference.to.as_str(), &reference.id);
     let folder = config.collection(to).map_or(to, |c| c.folder.as_str());
     let message = format!("field `{field}` refers to `{}`, but collection `{to}` has no such entry", id.value);

@@ -271,16 +271,23 @@ impl Markdown {
     }
 }
 
-/// Pages with URLs and labels, before Markdown.
-pub struct Skeleton {
-    pub config: Config,
-    pub pages: Vec<Page>,
+/// What each path under `content/` is, for links and citations to resolve
+/// against: a page, a source left out as a draft, or a file copied as it is.
+#[derive(Default)]
+pub struct Sources {
     by_rel: HashMap<String, usize>,
     /// Sources left out as drafts, so a link to one can say so.
     drafts: HashSet<String>,
     /// Files of `content/` copied as they are (paths under `content/`),
     /// which links beside the Markdown may point at.
     pub assets: Arc<HashSet<String>>,
+}
+
+/// Pages with URLs and labels, before Markdown.
+pub struct Skeleton {
+    pub config: Config,
+    pub pages: Vec<Page>,
+    pub sources: Sources,
     /// The errors of which pages there are (see `index`).
     shape_errors: Vec<Diagnostic>,
     /// The pages whose Markdown has diagnostics, by index.
@@ -313,9 +320,7 @@ fn next_generation() -> u64 {
 pub struct Site {
     pub config: Config,
     pub pages: Vec<Page>,
-    pub by_rel: HashMap<String, usize>,
-    drafts: HashSet<String>,
-    assets: Arc<HashSet<String>>,
+    sources: Sources,
     pub graph: Arc<Graph>,
     /// A fingerprint of what pages show of each other (see `link::landscape`).
     pub landscape: u64,
@@ -378,15 +383,13 @@ impl Skeleton {
         );
         pages.sort_by(|a, b| a.rel.cmp(&b.rel));
         let (by_rel, shape_errors) = match previous.filter(|p| same_pages(p, &pages, &drafts)) {
-            Some(p) => (std::mem::take(&mut p.by_rel), p.shape_errors.clone()),
+            Some(p) => (std::mem::take(&mut p.sources.by_rel), p.shape_errors.clone()),
             None => index(&pages, config.citations.as_ref()),
         };
         let mut skeleton = Skeleton {
             config,
             pages,
-            by_rel,
-            drafts,
-            assets: Arc::default(),
+            sources: Sources { by_rel, drafts, assets: Arc::default() },
             shape_errors,
             md_errors: Vec::new(),
             delta: None,
@@ -404,7 +407,7 @@ impl Skeleton {
     pub fn patch(config: Config, previous: &mut Site, infos: &[Arc<PageInfo>], cache: &MarkdownCache) -> Option<Self> {
         let mut at = Vec::with_capacity(infos.len());
         for info in infos {
-            let &i = previous.by_rel.get(&info.rel)?;
+            let &i = previous.sources.by_rel.get(&info.rel)?;
             let old = &previous.pages[i];
             if old.draft != info.draft || old.invalid != info.invalid || old.label != info.label || at.contains(&i) {
                 return None;
@@ -431,9 +434,7 @@ impl Skeleton {
         Some(Skeleton {
             config,
             pages,
-            by_rel: std::mem::take(&mut previous.by_rel),
-            drafts: std::mem::take(&mut previous.drafts),
-            assets: previous.assets.clone(),
+            sources: std::mem::take(&mut previous.sources),
             shape_errors: previous.shape_errors.clone(),
             md_errors: std::mem::take(&mut previous.md_errors),
             delta: Some(delta),
@@ -496,7 +497,7 @@ impl Skeleton {
 /// Whether `pages` are the pages of `previous`, by path, with the same drafts left out.
 fn same_pages(previous: &Site, pages: &[Page], drafts: &HashSet<String>) -> bool {
     previous.pages.len() == pages.len()
-        && previous.drafts == *drafts
+        && previous.sources.drafts == *drafts
         && previous.pages.iter().zip(pages).all(|(a, b)| Arc::ptr_eq(&a.info, &b.info) || a.rel == b.rel)
 }
 
@@ -598,18 +599,12 @@ impl Page {
 impl Site {
     /// The index of the page at `rel` (path under `content/`).
     pub fn page_index(&self, rel: &str) -> Option<usize> {
-        self.by_rel.get(rel).copied()
+        self.sources.by_rel.get(rel).copied()
     }
 
     /// Resolves `@/` links and citations, as the markdown stage did.
     pub fn resolver(&self) -> Resolver<'_> {
-        Resolver {
-            config: &self.config,
-            pages: &self.pages,
-            by_rel: &self.by_rel,
-            drafts: &self.drafts,
-            assets: &self.assets,
-        }
+        Resolver { config: &self.config, pages: &self.pages, sources: &self.sources }
     }
 
     /// The pages replaced since the site of `generation`, if this site is
@@ -759,9 +754,7 @@ pub(super) mod tests {
         let mut skeleton = Skeleton {
             config,
             pages,
-            by_rel: HashMap::default(),
-            drafts: HashSet::default(),
-            assets: Arc::default(),
+            sources: Sources::default(),
             shape_errors: Vec::new(),
             md_errors: Vec::new(),
             delta: None,

@@ -70,13 +70,7 @@ impl Skeleton {
     }
 
     fn resolver(&self) -> Resolver<'_> {
-        Resolver {
-            config: &self.config,
-            pages: &self.pages,
-            by_rel: &self.by_rel,
-            drafts: &self.drafts,
-            assets: &self.assets,
-        }
+        Resolver { config: &self.config, pages: &self.pages, sources: &self.sources }
     }
 
     /// A fingerprint of everything a link or citation can learn of a page
@@ -87,8 +81,8 @@ impl Skeleton {
         for p in &self.pages {
             (&p.rel, &p.url, &p.citation).hash(&mut h);
         }
-        sorted(&self.drafts).hash(&mut h);
-        sorted(&self.assets).hash(&mut h);
+        sorted(&self.sources.drafts).hash(&mut h);
+        sorted(&self.sources.assets).hash(&mut h);
         h.finish()
     }
 
@@ -103,9 +97,7 @@ impl Skeleton {
 pub struct Resolver<'a> {
     pub(super) config: &'a Config,
     pub(super) pages: &'a [Page],
-    pub(super) by_rel: &'a HashMap<String, usize>,
-    pub(super) drafts: &'a HashSet<String>,
-    pub(super) assets: &'a HashSet<String>,
+    pub(super) sources: &'a Sources,
 }
 
 impl Resolver<'_> {
@@ -117,8 +109,8 @@ impl Resolver<'_> {
         let names = config.citations.as_ref().map_or(&[][..], |c| c.collections.as_slice());
         let rels: Vec<String> =
             names.iter().filter_map(|name| config.collection(name)).map(|c| format!("{}/{id}.md", c.folder)).collect();
-        let found = rels.iter().find(|rel| self.by_rel.contains_key(*rel));
-        let found = found.or_else(|| rels.iter().find(|rel| self.drafts.contains(*rel)));
+        let found = rels.iter().find(|rel| self.sources.by_rel.contains_key(*rel));
+        let found = found.or_else(|| rels.iter().find(|rel| self.sources.drafts.contains(*rel)));
         found.or(rels.first()).cloned().unwrap_or_else(|| format!("/{id}.md"))
     }
 
@@ -129,9 +121,9 @@ impl Resolver<'_> {
         use std::hash::{Hash, Hasher};
         let mut h = crate::fingerprint_hasher();
         for rel in rels {
-            match self.by_rel.get(rel) {
+            match self.sources.by_rel.get(rel) {
                 Some(&i) => (0u8, &self.pages[i].url, &self.pages[i].citation).hash(&mut h),
-                None => (1u8, self.drafts.contains(rel), self.assets.contains(rel)).hash(&mut h),
+                None => (1u8, self.sources.drafts.contains(rel), self.sources.assets.contains(rel)).hash(&mut h),
             }
         }
         h.finish()
@@ -148,7 +140,7 @@ impl Resolve for Resolver<'_> {
     }
 
     fn is_asset(&self, rel: &str) -> bool {
-        self.assets.contains(rel)
+        self.sources.assets.contains(rel)
     }
 
     fn base_url(&self) -> &str {
@@ -157,11 +149,11 @@ impl Resolve for Resolver<'_> {
 
     fn url(&self, rel: &str) -> Result<&str, Unresolved> {
         let s = self;
-        if let Some(&i) = s.by_rel.get(rel) {
+        if let Some(&i) = s.sources.by_rel.get(rel) {
             return Ok(&s.pages[i].url);
         }
         let mut d = Unresolved::new(format!("broken link: no page at `@/{rel}`"));
-        if s.drafts.contains(rel) {
+        if s.sources.drafts.contains(rel) {
             d = d.with_hint(format!("`@/{rel}` is a draft; build with --drafts or remove the link"));
         } else if let Some(near) = suggest(rel, s.pages.iter().map(|p| p.rel.as_str())) {
             d = d.with_hint(format!("did you mean `@/{near}`?"));
@@ -175,7 +167,7 @@ impl Resolve for Resolver<'_> {
             return Err(Unresolved::new(format!("citation `[@{id}]`, but site.yaml declares no `citations`")));
         };
         let rel = self.citation_rel(id);
-        if let Some(page) = s.by_rel.get(&rel).map(|&i| &s.pages[i]) {
+        if let Some(page) = s.sources.by_rel.get(&rel).map(|&i| &s.pages[i]) {
             return match &page.citation {
                 Some(label) => Ok((label, &page.url)),
                 None => Err(Unresolved::new(format!(
@@ -189,7 +181,7 @@ impl Resolve for Resolver<'_> {
             several => format!("collections {}", crate::names::quoted_list(several)),
         };
         let mut d = Unresolved::new(format!("unknown citation `@{id}`: no entry `{id}` in {place}"));
-        if s.drafts.contains(&rel) {
+        if s.sources.drafts.contains(&rel) {
             d = d.with_hint(format!("`{id}` is a draft; build with --drafts or remove the citation"));
         } else {
             let ids = s
