@@ -18,6 +18,9 @@
 //!
 //! `--shipped` also measures the repository's own site (a copy of it): its
 //! build, and saving each of its first studies.
+//!
+//! `--paired` ends with the per-page time of the largest size as a ratio of
+//! the smallest's, from full builds of the two alternated `--runs` times.
 
 #[path = "corpus.rs"]
 mod corpus;
@@ -41,6 +44,7 @@ struct Args {
     serve: bool,
     shipped: bool,
     floor: bool,
+    paired: bool,
 }
 
 fn args() -> Args {
@@ -52,6 +56,7 @@ fn args() -> Args {
         serve: false,
         shipped: false,
         floor: false,
+        paired: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -63,6 +68,7 @@ fn args() -> Args {
             "--serve" => a.serve = true,
             "--shipped" => a.shipped = true,
             "--floor" => a.floor = true,
+            "--paired" => a.paired = true,
             _ => {} // cargo passes --bench
         }
     }
@@ -304,14 +310,7 @@ fn main() {
     for &size in &a.sizes {
         let root = a.dir.join(format!("annals-{size}"));
         corpus::generate(&root, size, 1, Flavour::Annals).unwrap();
-        // A full build each time, from no output at all, as the floor's.
-        let annals = measure("annals", size, a.runs, || {
-            let _ = std::fs::remove_dir_all(root.join("public"));
-            let _ = std::fs::remove_dir_all(root.join(".public.annals"));
-            let mut c = Command::new(annals_bin);
-            c.arg("--root").arg(&root).args(["build", "--timings"]);
-            c
-        });
+        let annals = measure("annals", size, a.runs, || full_build(annals_bin, &root));
         // Then the same build again after one study changed: the build of
         // someone at work, into the output of the build before.
         let mut edit = 0;
@@ -347,4 +346,34 @@ fn main() {
             measure_serve(&root, size, a.runs);
         }
     }
+    if let (true, Some(&small), Some(&large)) = (a.paired, a.sizes.iter().min(), a.sizes.iter().max()) {
+        measure_paired(annals_bin, &a.dir, small, large, a.runs);
+    }
+}
+
+/// A full build, from no output at all, as the floor's.
+fn full_build(annals_bin: &str, root: &Path) -> Command {
+    let _ = std::fs::remove_dir_all(root.join("public"));
+    let _ = std::fs::remove_dir_all(root.join(".public.annals"));
+    let mut c = Command::new(annals_bin);
+    c.arg("--root").arg(root).args(["build", "--timings"]);
+    c
+}
+
+/// The per-page time of `large` pages as a ratio of `small`'s, from full
+/// builds of the two in turn, `runs` pairs: the machine's speed drifts over
+/// a sitting, and the medians above come from builds minutes apart.
+fn measure_paired(annals_bin: &str, dir: &Path, small: usize, large: usize, runs: usize) {
+    let per_page = |size: usize| {
+        let root = dir.join(format!("annals-{size}"));
+        ms(run(&mut full_build(annals_bin, &root)).wall) * 1000.0 / size as f64
+    };
+    let pairs: Vec<(f64, f64)> = (0..runs).map(|_| (per_page(small), per_page(large))).collect();
+    let shown: Vec<String> = pairs.iter().map(|(s, l)| format!("{l:.1}/{s:.1} = {:.3}", l / s)).collect();
+    let ratio = median(pairs.iter().map(|(s, l)| l / s).collect());
+    println!(
+        "{:<7} {large:>7} pages  per page / {small}'s: median {ratio:.3}× (µs, pairs in turn: {})",
+        "paired",
+        shown.join(", ")
+    );
 }
